@@ -1,0 +1,30 @@
+"""Exceptions users see: one line that names the problem, never a bare traceback."""
+
+from __future__ import annotations
+
+
+class SymmpoError(Exception):
+    """Base class for errors caused by user input (files, formulas, arguments)."""
+
+
+class FormulaError(SymmpoError):
+    """A formula string cannot be parsed (unknown token, bad syntax); carries the position."""
+
+    def __init__(self, message: str, formula: str = "", position: int | None = None):
+        self.formula = formula
+        self.position = position
+        where = f" at position {position}" if position is not None else ""
+        shown = f" in {formula!r}" if formula else ""
+        super().__init__(f"{message}{where}{shown}")
+
+
+class GrammarError(SymmpoError):
+    """A grammar file is malformed; the message names the faulty rule."""
+
+
+class ObjectiveError(SymmpoError):
+    """An objective file or objective call is invalid (missing lengths, bad parameter...)."""
+
+
+class DataError(SymmpoError):
+    """A dataset, cache entry or task name is invalid."""

@@ -1,0 +1,1 @@
+"""The MuJoCo diagnostic suite: discretized tasks, behaviour policies, preference datasets, evaluator."""
