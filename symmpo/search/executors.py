@@ -1,0 +1,166 @@
+"""Where fitness jobs run: in-process, a local process pool (default), or a Ray cluster.
+
+A job is a pure function of its arguments (objective dicts, task, seed, training config), so every
+executor returns the same numbers; executors only differ in where the work happens. Results come
+back in job order, which keeps a search bit-reproducible whatever the executor or worker count.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any, Protocol
+
+from symmpo.errors import SymmpoError
+
+EXECUTORS = ("local", "inline", "ray")
+
+
+class ExecutorError(SymmpoError):
+    """An executor cannot be created (unknown name, Ray missing, bad worker count)."""
+
+
+def _single_thread() -> None:
+    """Worker initializer: one torch / BLAS thread per process, so N workers use N cores, not N²."""
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = "1"
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+        # Interop threads can only be set once per process, before any parallel work.
+        try:
+            torch.set_num_interop_threads(1)
+        except RuntimeError:
+            pass
+    except ImportError:
+        pass
+
+
+class Executor(Protocol):
+    """Runs ``fn(job)`` for every job; results in job order."""
+
+    name: str
+    workers: int
+
+    def imap(self, fn: Callable[[Any], Any], jobs: Sequence[Any]) -> Iterator[Any]: ...
+
+    def close(self) -> None: ...
+
+
+class InlineExecutor:
+    """Runs jobs in this process: for tests, debugging and profiling."""
+
+    name = "inline"
+
+    def __init__(self) -> None:
+        self.workers = 1
+
+    def imap(self, fn: Callable[[Any], Any], jobs: Sequence[Any]) -> Iterator[Any]:
+        for job in jobs:
+            yield fn(job)
+
+    def close(self) -> None:
+        pass
+
+
+class LocalExecutor:
+    """A process pool on this machine; ``spawn`` (or ``forkserver``) so no torch state is forked."""
+
+    name = "local"
+
+    def __init__(self, workers: int | None = None, start_method: str = "spawn"):
+        if workers is not None and workers < 1:
+            raise ExecutorError(f"--workers must be at least 1, got {workers}")
+        if start_method not in mp.get_all_start_methods():
+            raise ExecutorError(f"start method {start_method!r} is not available here")
+        self.workers = workers or os.cpu_count() or 1
+        self._pool: ProcessPoolExecutor | None = None
+        self._context = mp.get_context(start_method)
+
+    def _ensure(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers, mp_context=self._context, initializer=_single_thread
+            )
+        return self._pool
+
+    def imap(self, fn: Callable[[Any], Any], jobs: Sequence[Any]) -> Iterator[Any]:
+        pool = self._ensure()
+        futures = [pool.submit(fn, job) for job in jobs]
+        try:
+            for fut in futures:
+                yield fut.result()
+        except BaseException:
+            for fut in futures:
+                fut.cancel()
+            raise
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+class RayExecutor:
+    """Jobs as Ray tasks (one CPU each) on a running cluster (``address``) or a fresh local instance."""
+
+    name = "ray"
+
+    def __init__(self, workers: int | None = None, address: str | None = None):
+        try:
+            import ray
+        except ImportError as err:
+            raise ExecutorError(
+                "--executor ray needs Ray: pip install 'symmpo[ray]' (or use --executor local)"
+            ) from err
+        self._ray = ray
+        self._started_here = False
+        if not ray.is_initialized():
+            kwargs: dict[str, Any] = {"ignore_reinit_error": True, "log_to_driver": False}
+            if address:
+                kwargs["address"] = address
+            elif workers:
+                kwargs["num_cpus"] = workers
+            ray.init(**kwargs)
+            self._started_here = True
+        self.workers = workers or int(ray.cluster_resources().get("CPU", 1))
+        self._remote_cache: dict[Callable[[Any], Any], Any] = {}
+
+    def _remote(self, fn: Callable[[Any], Any]) -> Any:
+        if fn not in self._remote_cache:
+
+            def run(job: Any, _fn: Callable[[Any], Any] = fn) -> Any:
+                _single_thread()
+                return _fn(job)
+
+            self._remote_cache[fn] = self._ray.remote(num_cpus=1)(run)
+        return self._remote_cache[fn]
+
+    def imap(self, fn: Callable[[Any], Any], jobs: Sequence[Any]) -> Iterator[Any]:
+        remote = self._remote(fn)
+        refs = [remote.remote(job) for job in jobs]
+        try:
+            for ref in refs:
+                yield self._ray.get(ref)
+        except BaseException:
+            for ref in refs:
+                self._ray.cancel(ref, force=True)
+            raise
+
+    def close(self) -> None:
+        if self._started_here and self._ray.is_initialized():
+            self._ray.shutdown()
+
+
+def make_executor(name: str, workers: int | None = None, address: str | None = None) -> Executor:
+    """Build the executor named on the command line (``local``, ``inline`` or ``ray``)."""
+    if name == "inline":
+        return InlineExecutor()
+    if name == "local":
+        return LocalExecutor(workers)
+    if name == "ray":
+        return RayExecutor(workers, address)
+    raise ExecutorError(f"unknown executor {name!r}; choose one of {', '.join(EXECUTORS)}")
