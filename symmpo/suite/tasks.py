@@ -1,0 +1,131 @@
+"""Task specs: which MuJoCo environment, how actions are discretized, how returns are normalized.
+
+A task name is ``<env>-<setting>``, e.g. ``hopper-clean``, ``hopper-noisy-0.2``, ``halfcheetah-mixed-0.5``,
+``walker2d-bt``. Parsing lives here so the CLI, the dataset builder and the trainer agree on one grammar.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from symmpo.errors import DataError
+
+# K bins per action dimension. 11 bins on [-1, 1] gives a 0.2 grid that contains 0 and both torque limits;
+# the shipped behaviour policies are trained *through* this grid, so their quality is the discrete quality.
+N_BINS = 11
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    """One MuJoCo environment of the suite and its D4RL reference returns (random, expert)."""
+
+    name: str
+    env_id: str
+    obs_dim: int
+    act_dim: int
+    ref_random: float
+    ref_expert: float
+    held_out: bool = False  # the transfer environment: no evolution preset optimizes on it
+
+
+# D4RL's published reference returns (d4rl/infos.py: REF_MIN_SCORE / REF_MAX_SCORE), see DESIGN.md section 4.
+ENVS: dict[str, EnvSpec] = {
+    "hopper": EnvSpec("hopper", "Hopper-v5", 11, 3, -20.272305, 3234.3),
+    "halfcheetah": EnvSpec("halfcheetah", "HalfCheetah-v5", 17, 6, -280.178953, 12135.0),
+    "walker2d": EnvSpec("walker2d", "Walker2d-v5", 17, 6, 1.629008, 4592.3, held_out=True),
+}
+DEFAULT_SUITE_ENVS = ("hopper", "halfcheetah")
+
+NOISE_LEVELS = (0.1, 0.2, 0.3, 0.4)
+MIX_LEVELS = (0.25, 0.5, 0.75)
+SETTINGS: tuple[str, ...] = (
+    ("clean",) + tuple(f"noisy-{e}" for e in NOISE_LEVELS) + tuple(f"mixed-{r}" for r in MIX_LEVELS) + ("bt",)
+)
+
+
+def get_env_spec(env: str) -> EnvSpec:
+    try:
+        return ENVS[env]
+    except KeyError:
+        raise DataError(f"unknown environment {env!r}; valid: {', '.join(ENVS)}") from None
+
+
+def bin_values(low: float = -1.0, high: float = 1.0, n_bins: int = N_BINS) -> np.ndarray:
+    """Action value of each bin (float32 [K]); all suite envs have actions in [-1, 1]."""
+    return np.linspace(low, high, n_bins, dtype=np.float32)
+
+
+def to_bins(action: np.ndarray, n_bins: int = N_BINS, low: float = -1.0, high: float = 1.0) -> np.ndarray:
+    """Snap continuous actions to the nearest bin index (int64, same shape)."""
+    scaled = (np.clip(action, low, high) - low) / (high - low) * (n_bins - 1)
+    return np.rint(scaled).astype(np.int64)
+
+
+def from_bins(bins: np.ndarray, n_bins: int = N_BINS, low: float = -1.0, high: float = 1.0) -> np.ndarray:
+    """Bin indices -> continuous actions (float32), what the simulator receives."""
+    return (low + np.asarray(bins, dtype=np.float32) * ((high - low) / (n_bins - 1))).astype(np.float32)
+
+
+def normalized_score(env: str, returns: np.ndarray | float) -> np.ndarray:
+    """D4RL-style score 100 * (R - R_random) / (R_expert - R_random)."""
+    spec = get_env_spec(env)
+    return 100.0 * (np.asarray(returns, dtype=np.float64) - spec.ref_random) / (spec.ref_expert - spec.ref_random)
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A parsed task name: environment + setting kind + its parameter (epsilon, rho or None)."""
+
+    name: str
+    env: str
+    kind: str  # clean | noisy | mixed | bt
+    param: float | None = None
+
+    @property
+    def setting(self) -> str:
+        return self.kind if self.param is None else f"{self.kind}-{self.param:g}"
+
+    @property
+    def env_spec(self) -> EnvSpec:
+        return ENVS[self.env]
+
+
+def all_task_names(envs: tuple[str, ...] | None = None) -> list[str]:
+    return [f"{e}-{s}" for e in (envs or tuple(ENVS)) for s in SETTINGS]
+
+
+def parse_setting(setting: str) -> tuple[str, float | None]:
+    """``noisy-0.2`` -> ("noisy", 0.2); any epsilon in [0, 0.5) or rho in [0, 1] is accepted, not only the presets."""
+    kind, _, value = setting.partition("-")
+    if kind in ("clean", "bt") and not value:
+        return kind, None
+    if kind in ("noisy", "mixed") and value:
+        try:
+            param = float(value)
+        except ValueError:
+            param = float("nan")
+        upper_ok = param < 0.5 if kind == "noisy" else param <= 1.0
+        if 0.0 <= param and upper_ok:
+            return kind, param
+    raise DataError(
+        f"unknown setting {setting!r}; valid: clean, noisy-EPS (0 <= EPS < 0.5), mixed-RHO (0 <= RHO <= 1), bt; "
+        f"presets: {', '.join(SETTINGS)}"
+    )
+
+
+def parse_task(name: str) -> TaskSpec:
+    """``hopper-noisy-0.2`` -> TaskSpec; a clear DataError listing valid names otherwise."""
+    env, _, setting = name.strip().lower().partition("-")
+    if env not in ENVS or not setting:
+        raise DataError(
+            f"unknown task {name!r}; tasks are ENV-SETTING with ENV in {{{', '.join(ENVS)}}}, e.g. "
+            f"{', '.join(all_task_names(('hopper',)))}"
+        )
+    try:
+        kind, param = parse_setting(setting)
+    except DataError as err:
+        raise DataError(f"unknown task {name!r}: {err}") from None
+    canonical = f"{env}-{kind}" if param is None else f"{env}-{kind}-{param:g}"
+    return TaskSpec(canonical, env, kind, param)
