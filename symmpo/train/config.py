@@ -1,0 +1,77 @@
+"""Training hyperparameters: one frozen dataclass, so a fitness job is a pure function of its arguments."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a training run besides the objective, the dataset and the seed.
+
+    The defaults are the ``default`` preset: one population of 16 objectives on one task-seed trains and
+    evaluates in about a minute on one CPU core (docs/training.md has the measurements).
+    """
+
+    # policy
+    hidden: tuple[int, ...] = (64, 64)
+    # reference policy (behaviour cloning on the chosen responses)
+    bc_steps: int = 2000
+    bc_lr: float = 1e-3
+    bc_batch_steps: int = 1024  # environment steps per BC minibatch
+    # preference optimization
+    steps: int = 300
+    batch_size: int = 16  # pairs per minibatch, shared by every member of a population
+    lr: float = 1e-4
+    clip_grad_norm: float = 1.0
+    adam_betas: tuple[float, float] = (0.9, 0.999)
+    adam_eps: float = 1e-8
+    # evaluation (greedy policy, held-out reset seeds)
+    eval_episodes: int = 5
+    eval_max_steps: int = 1000
+    eval_points: int = 0  # extra evaluations during training, for learning curves (0 in a search)
+    log_every: int = 10  # training-loss curve resolution, in steps
+    dataset_seed: int | None = 0  # None: the dataset seed follows the training seed
+
+    @classmethod
+    def preset(cls, name: str, **overrides) -> TrainConfig:
+        """``tiny`` (tests, seconds), ``default`` (search fitness), ``bench`` (baseline table, more episodes)."""
+        base = {
+            "tiny": dict(
+                hidden=(16,),
+                bc_steps=20,
+                bc_batch_steps=64,
+                steps=6,
+                batch_size=4,
+                eval_episodes=1,
+                eval_max_steps=20,
+                log_every=2,
+            ),
+            "default": {},
+            "bench": dict(eval_episodes=10, eval_points=4),
+        }
+        if name not in base:
+            raise ValueError(f"unknown TrainConfig preset {name!r}; choose from {sorted(base)}")
+        return dataclasses.replace(cls(), **{**base[name], **overrides})
+
+    def reference_key(self) -> dict:
+        """The fields the reference policy depends on (its cache key), and nothing else."""
+        return {
+            "hidden": list(self.hidden),
+            "bc_steps": self.bc_steps,
+            "bc_lr": self.bc_lr,
+            "bc_batch_steps": self.bc_batch_steps,
+        }
+
+    def to_dict(self) -> dict:
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        d = dict(d)
+        for k in ("hidden", "adam_betas"):
+            if k in d:
+                d[k] = tuple(d[k])
+        return cls(**d)

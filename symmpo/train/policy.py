@@ -1,0 +1,213 @@
+"""A population of categorical MLP policies stored as stacked parameters.
+
+Every parameter tensor has a leading population axis ``P``, so P policies run in one batched pass
+(``torch.baddbmm``) instead of P small ones: that is what makes training many candidate losses at once
+cheap on a CPU. A single policy is simply ``P = 1``; there is no second code path to keep in sync.
+
+Actions are factorized categoricals: one softmax over ``K`` bins per action dimension, so the log-probability
+of a response is a true log-probability, summed over its steps and action dimensions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from symmpo.suite.types import PreferenceDataset
+
+
+@dataclass(frozen=True)
+class PolicySpec:
+    """Shape of one policy; two policies with equal specs can share a population."""
+
+    obs_dim: int
+    act_dim: int
+    n_bins: int
+    hidden: tuple[int, ...] = (64, 64)
+
+    def layer_sizes(self) -> list[tuple[int, int]]:
+        sizes = [self.obs_dim, *self.hidden, self.act_dim * self.n_bins]
+        return list(zip(sizes[:-1], sizes[1:], strict=True))
+
+
+def obs_normalizer(dataset: PreferenceDataset) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and std of every real (unpadded) observation of the dataset, chosen and rejected."""
+    rows = [
+        packed_rows(dataset.obs_chosen, dataset.len_chosen),
+        packed_rows(dataset.obs_rejected, dataset.len_rejected),
+    ]
+    obs = np.concatenate(rows).astype(np.float64)
+    mean = obs.mean(0)
+    std = np.maximum(obs.std(0), 1e-3)  # constant features (a fixed joint) must not blow up
+    return mean.astype(np.float32), std.astype(np.float32)
+
+
+def packed_rows(padded: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """``[N, H, ...]`` padded responses → ``[sum(lengths), ...]`` real steps, response after response."""
+    mask = np.arange(padded.shape[1])[None, :] < np.asarray(lengths)[:, None]
+    return padded[mask]
+
+
+class PolicyPopulation:
+    """P categorical MLP policies with stacked parameters ``[P, in, out]`` / ``[P, 1, out]``.
+
+    ``params`` is a flat list (weight, bias, weight, bias, ...); the trainer's optimizer works on it directly.
+    Observations are normalized with a fixed mean/std from the dataset (shared by all members).
+    """
+
+    def __init__(self, spec: PolicySpec, params: list[Tensor], obs_mean: Tensor, obs_std: Tensor):
+        self.spec = spec
+        self.params = params
+        self.obs_mean = obs_mean
+        self.obs_std = obs_std
+
+    # ----------------------------------------------------------------- construction
+    @classmethod
+    def init(
+        cls, spec: PolicySpec, n: int, obs_mean: np.ndarray, obs_std: np.ndarray, generator: torch.Generator
+    ) -> PolicyPopulation:
+        """Fresh random members (PyTorch's default Linear init: U(±1/sqrt(fan_in)))."""
+        params: list[Tensor] = []
+        for fan_in, fan_out in spec.layer_sizes():
+            bound = 1.0 / np.sqrt(fan_in)
+            w = (torch.rand(n, fan_in, fan_out, generator=generator) * 2 - 1) * bound
+            b = (torch.rand(n, 1, fan_out, generator=generator) * 2 - 1) * bound
+            params += [w, b]
+        return cls(spec, params, torch.as_tensor(obs_mean), torch.as_tensor(obs_std))
+
+    @property
+    def size(self) -> int:
+        return int(self.params[0].shape[0])
+
+    def replicate(self, n: int) -> PolicyPopulation:
+        """n copies of member 0 (every PO candidate starts from the reference policy)."""
+        params = [p[:1].detach().expand(n, *p.shape[1:]).clone() for p in self.params]
+        return PolicyPopulation(self.spec, params, self.obs_mean, self.obs_std)
+
+    def select(self, idx: list[int] | Tensor) -> PolicyPopulation:
+        idx = torch.as_tensor(idx, dtype=torch.long)
+        return PolicyPopulation(
+            self.spec, [p.detach()[idx].clone() for p in self.params], self.obs_mean, self.obs_std
+        )
+
+    def state_dict(self) -> dict[str, Tensor]:
+        out = {f"p{i}": p.detach().clone() for i, p in enumerate(self.params)}
+        out["obs_mean"], out["obs_std"] = self.obs_mean, self.obs_std
+        return out
+
+    @classmethod
+    def from_state_dict(cls, spec: PolicySpec, state: dict[str, Tensor]) -> PolicyPopulation:
+        n = 2 * len(spec.layer_sizes())
+        return cls(spec, [state[f"p{i}"] for i in range(n)], state["obs_mean"], state["obs_std"])
+
+    # ----------------------------------------------------------------- forward
+    def normalize(self, obs: Tensor) -> Tensor:
+        return (obs - self.obs_mean) / self.obs_std
+
+    def logits(self, x: Tensor) -> Tensor:
+        """Normalized observations → logits ``[P, M, act_dim, K]``.
+
+        ``x`` is ``[M, obs_dim]`` (the same rows for every member: the training case) or ``[P, M, obs_dim]``
+        (each member its own rows: the evaluation case, where trajectories diverge).
+        """
+        w0, b0 = self.params[0], self.params[1]
+        n = w0.shape[0]
+        if x.dim() == 2:
+            # shared input: one [M, d] @ [d, P*h] matmul instead of P small ones
+            h = (x @ w0.permute(1, 0, 2).reshape(w0.shape[1], -1)).view(x.shape[0], n, -1).transpose(0, 1)
+            h = h + b0
+        else:
+            h = torch.baddbmm(b0, x, w0)
+        for i in range(2, len(self.params), 2):
+            h = torch.relu(h)
+            h = torch.baddbmm(self.params[i + 1], h, self.params[i])
+        return h.view(n, h.shape[1], self.spec.act_dim, self.spec.n_bins)
+
+    def step_logps(self, x: Tensor, act: Tensor) -> Tensor:
+        """log π(a_t|s_t) summed over action dimensions, per step: ``[P, M]``. ``act`` is ``[M, act_dim]``."""
+        logits = self.logits(x)
+        idx = act.unsqueeze(0).unsqueeze(-1).expand(logits.shape[0], -1, -1, 1)
+        chosen = logits.gather(-1, idx).squeeze(-1)
+        return (chosen - torch.logsumexp(logits, dim=-1)).sum(-1)
+
+    @torch.no_grad()
+    def act_greedy(self, obs: np.ndarray) -> np.ndarray:
+        """Greedy bins per dimension for raw observations ``[P, E, obs_dim]`` → int64 ``[P, E, act_dim]``."""
+        x = self.normalize(torch.as_tensor(obs, dtype=torch.float32))
+        return self.logits(x).argmax(-1).numpy()
+
+
+@dataclass
+class PackedResponses:
+    """All responses of one side (chosen or rejected) of a dataset, packed step after step.
+
+    Packing drops the padding once, up front, so the trainer never spends compute on padded steps;
+    ``offsets[i]`` is where response i starts.
+    """
+
+    obs: Tensor  # float32 [S, obs_dim], normalized
+    act: Tensor  # int64 [S, act_dim]
+    lengths: np.ndarray  # int64 [N]
+    offsets: np.ndarray  # int64 [N]
+
+    @classmethod
+    def build(cls, obs: np.ndarray, act: np.ndarray, lengths: np.ndarray, mean: np.ndarray, std: np.ndarray):
+        lengths = np.asarray(lengths, dtype=np.int64)
+        rows = (packed_rows(obs, lengths).astype(np.float32) - mean) / std
+        offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        return cls(
+            torch.from_numpy(np.ascontiguousarray(rows)),
+            torch.from_numpy(packed_rows(act, lengths).astype(np.int64)),
+            lengths,
+            offsets,
+        )
+
+    def rows_of(self, idx: np.ndarray) -> np.ndarray:
+        """Row indices of the steps of responses ``idx``, in order (vectorized ragged gather)."""
+        lens = self.lengths[idx]
+        starts = self.offsets[idx]
+        shift = np.repeat(starts - np.concatenate([[0], np.cumsum(lens)[:-1]]), lens)
+        return shift + np.arange(int(lens.sum()))
+
+
+@dataclass
+class PairBatch:
+    """One minibatch of pairs, chosen and rejected steps concatenated for a single forward pass."""
+
+    obs: Tensor  # [M, obs_dim]
+    act: Tensor  # [M, act_dim]
+    segment: Tensor  # [M] response id: 0..B-1 chosen, B..2B-1 rejected
+    n_pairs: int
+    len_chosen: Tensor  # float32 [B]
+    len_rejected: Tensor  # float32 [B]
+
+
+def make_batch(chosen: PackedResponses, rejected: PackedResponses, idx: np.ndarray) -> PairBatch:
+    rc, rr = chosen.rows_of(idx), rejected.rows_of(idx)
+    b = len(idx)
+    lc, lr = chosen.lengths[idx], rejected.lengths[idx]
+    segment = np.concatenate([np.repeat(np.arange(b), lc), np.repeat(np.arange(b, 2 * b), lr)])
+    rc_t, rr_t = torch.from_numpy(rc), torch.from_numpy(rr)
+    return PairBatch(
+        obs=torch.cat([chosen.obs[rc_t], rejected.obs[rr_t]]),
+        act=torch.cat([chosen.act[rc_t], rejected.act[rr_t]]),
+        segment=torch.from_numpy(segment),
+        n_pairs=b,
+        len_chosen=torch.from_numpy(lc.astype(np.float32)),
+        len_rejected=torch.from_numpy(lr.astype(np.float32)),
+    )
+
+
+def response_logps(policy: PolicyPopulation, batch: PairBatch) -> tuple[Tensor, Tensor]:
+    """Summed log-probs of the batch's chosen and rejected responses under every member: two ``[P, B]``."""
+    step = policy.step_logps(batch.obs, batch.act)
+    total = step.new_zeros(step.shape[0], 2 * batch.n_pairs).index_add_(1, batch.segment, step)
+    return total[:, : batch.n_pairs], total[:, batch.n_pairs :]
+
+
+def step_nll(policy: PolicyPopulation, obs: Tensor, act: Tensor) -> Tensor:
+    """Per-step negative log-likelihood ``[P, M]`` (behaviour cloning and the imitation term)."""
+    return -policy.step_logps(obs, act)

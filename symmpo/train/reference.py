@@ -1,0 +1,167 @@
+"""The reference policy π_ref: behaviour cloning on the chosen responses, cached on disk.
+
+A search trains thousands of candidates against the same π_ref, so it is trained once per
+(dataset sha256, seed, reference config) and its log-probabilities of every dataset response are stored with
+it: the PO trainer never runs the reference network.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from symmpo.suite.types import PreferenceDataset
+from symmpo.train.config import TrainConfig
+from symmpo.train.policy import (
+    PackedResponses,
+    PairBatch,
+    PolicyPopulation,
+    PolicySpec,
+    make_batch,
+    obs_normalizer,
+    response_logps,
+)
+
+
+def default_cache_dir() -> Path:
+    """``$SYMMPO_CACHE`` or the suite's default cache directory."""
+    try:  # the suite owns the cache location; follow it when it defines one
+        from symmpo.suite import cache as suite_cache  # type: ignore[attr-defined]
+
+        return Path(suite_cache.cache_dir())
+    except (ImportError, AttributeError):
+        pass
+    env = os.environ.get("SYMMPO_CACHE")
+    if env:
+        return Path(env)
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "symmpo"
+
+
+@dataclass
+class Reference:
+    """π_ref (a population of one), its log-probs of the whole dataset, and the packed dataset itself."""
+
+    policy: PolicyPopulation
+    logps_chosen: Tensor  # float32 [N], summed over steps and action dims
+    logps_rejected: Tensor  # float32 [N]
+    chosen: PackedResponses
+    rejected: PackedResponses
+    key: str
+    bc_loss: float  # final behaviour-cloning NLL per step (a sanity number for reports)
+
+
+def _key(dataset: PreferenceDataset, seed: int, config: TrainConfig) -> str:
+    sha = dataset.meta.get("sha256")
+    if not sha:  # synthetic datasets in tests carry no hash: hash the arrays themselves
+        h = hashlib.sha256()
+        for a in (
+            dataset.obs_chosen,
+            dataset.act_chosen,
+            dataset.len_chosen,
+            dataset.obs_rejected,
+            dataset.act_rejected,
+            dataset.len_rejected,
+        ):
+            h.update(np.ascontiguousarray(a).tobytes())
+        sha = h.hexdigest()
+    blob = json.dumps({"sha256": sha, "seed": seed, **config.reference_key()}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+def spec_of(dataset: PreferenceDataset, config: TrainConfig) -> PolicySpec:
+    return PolicySpec(dataset.obs_dim, dataset.act_dim, dataset.n_bins, tuple(config.hidden))
+
+
+def train_bc(dataset: PreferenceDataset, seed: int, config: TrainConfig) -> tuple[PolicyPopulation, float]:
+    """Behaviour cloning: Adam on the mean per-step NLL of the chosen responses' actions."""
+    mean, std = obs_normalizer(dataset)
+    gen = torch.Generator().manual_seed(seed)
+    policy = PolicyPopulation.init(spec_of(dataset, config), 1, mean, std, gen)
+    chosen = PackedResponses.build(dataset.obs_chosen, dataset.act_chosen, dataset.len_chosen, mean, std)
+    for p in policy.params:
+        p.requires_grad_(True)
+    opt = torch.optim.Adam(policy.params, lr=config.bc_lr)
+    rng = np.random.default_rng(seed)
+    n_rows = chosen.obs.shape[0]
+    last = float("nan")
+    for _ in range(config.bc_steps):
+        rows = torch.from_numpy(rng.integers(0, n_rows, size=min(config.bc_batch_steps, n_rows)))
+        loss = -policy.step_logps(chosen.obs[rows], chosen.act[rows]).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        last = float(loss.detach())
+    for p in policy.params:
+        p.requires_grad_(False)
+    return policy, last
+
+
+@torch.no_grad()
+def dataset_logps(
+    policy: PolicyPopulation, chosen: PackedResponses, rejected: PackedResponses, chunk: int = 256
+) -> tuple[Tensor, Tensor]:
+    """Summed log-probs of every chosen and rejected response under member 0: two ``[N]``."""
+    n = len(chosen.lengths)
+    out_c, out_r = [], []
+    for start in range(0, n, chunk):
+        batch: PairBatch = make_batch(chosen, rejected, np.arange(start, min(n, start + chunk)))
+        c, r = response_logps(policy, batch)
+        out_c.append(c[0])
+        out_r.append(r[0])
+    return torch.cat(out_c), torch.cat(out_r)
+
+
+def get_reference(
+    dataset: PreferenceDataset,
+    seed: int,
+    config: TrainConfig,
+    cache_dir: str | Path | None = None,
+    use_cache: bool = True,
+) -> Reference:
+    """Load π_ref from the cache or train it (and store it). Safe to call from many processes."""
+    key = _key(dataset, seed, config)
+    spec = spec_of(dataset, config)
+    path = Path(cache_dir or default_cache_dir()) / "reference" / f"{key}.pt"
+    state = None
+    if use_cache and path.exists():
+        try:
+            state = torch.load(path, weights_only=True)
+            policy = PolicyPopulation.from_state_dict(spec, state)
+            bc_loss = float(state["bc_loss"])
+        except Exception:  # truncated or foreign file: retrain and overwrite
+            state = None
+    if state is None:
+        policy, bc_loss = train_bc(dataset, seed, config)
+    chosen = PackedResponses.build(
+        dataset.obs_chosen,
+        dataset.act_chosen,
+        dataset.len_chosen,
+        policy.obs_mean.numpy(),
+        policy.obs_std.numpy(),
+    )
+    rejected = PackedResponses.build(
+        dataset.obs_rejected,
+        dataset.act_rejected,
+        dataset.len_rejected,
+        policy.obs_mean.numpy(),
+        policy.obs_std.numpy(),
+    )
+    if state is not None and state["logps_chosen"].shape[0] == dataset.n_pairs:
+        lc, lr = state["logps_chosen"], state["logps_rejected"]
+    else:
+        lc, lr = dataset_logps(policy, chosen, rejected)
+        if use_cache:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".tmp{os.getpid()}")
+            torch.save(
+                {**policy.state_dict(), "logps_chosen": lc, "logps_rejected": lr, "bc_loss": bc_loss}, tmp
+            )
+            os.replace(tmp, path)  # atomic: a concurrent reader sees the old file or the new one
+    return Reference(policy, lc, lr, chosen, rejected, key, bc_loss)
