@@ -1,0 +1,91 @@
+"""Named search configurations (``--preset``), and how command-line overrides combine with them.
+
+A run's configuration is a plain dict (written to ``config.yaml``), so a run directory says exactly
+what was run and ``--resume`` needs nothing else.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from symmpo.errors import SymmpoError
+
+_BASE: dict[str, Any] = {
+    "grammar": "grammars/mirror.yaml",
+    "tasks": ["hopper-mixed-0.5"],
+    "seeds": [0],  # fitness seeds: the same for every candidate of the run (common random numbers)
+    "rescore_seeds": [1000, 1001, 1002],  # fresh seeds for the hall of fame's final scores
+    "generations": 8,
+    "population": 24,
+    "seed": 0,  # the search's own RNG
+    "chunk": 16,  # objectives trained together per job
+    "train": {"preset": "default", "overrides": {}},
+    "gp": {},  # GPConfig overrides
+    "cmaes": {"enabled": True, "popsize": 6, "sigma0": 0.5, "max_iterations": 4},
+    "hall_of_fame": 10,
+    "rescore_top": 3,
+    "reference": {"name": "dpo", "beta": 0.1},
+}
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # `symmpo evolve --grammar ...` with nothing else: about ten minutes on two cores.
+    "default": {},
+    "hopper-mixed": {"tasks": ["hopper-mixed-0.5"], "seeds": [0, 1], "generations": 30, "population": 48,
+                     "rescore_seeds": [1000, 1001, 1002, 1003, 1004], "rescore_top": 5},
+    "hopper-noisy": {"tasks": ["hopper-noisy-0.2"], "seeds": [0, 1], "generations": 30, "population": 48,
+                     "rescore_seeds": [1000, 1001, 1002, 1003, 1004], "rescore_top": 5},
+    "halfcheetah-noisy": {"tasks": ["halfcheetah-noisy-0.2"], "seeds": [0, 1], "generations": 30,
+                          "population": 48, "rescore_seeds": [1000, 1001, 1002, 1003, 1004], "rescore_top": 5},
+    # One loss for several pathologies at once: fitness is the mean over the tasks.
+    "multi": {"tasks": ["hopper-mixed-0.5", "hopper-noisy-0.2", "halfcheetah-noisy-0.2"], "seeds": [0],
+              "generations": 30, "population": 48, "rescore_seeds": [1000, 1001, 1002], "rescore_top": 5},
+    # Tests: seconds, not minutes.
+    "tiny": {"tasks": ["hopper-mixed-0.5"], "seeds": [0], "rescore_seeds": [1000, 1001], "generations": 3,
+             "population": 6, "chunk": 4, "train": {"preset": "tiny", "overrides": {}},
+             "cmaes": {"enabled": True, "popsize": 3, "sigma0": 0.5, "max_iterations": 2},
+             "hall_of_fame": 4, "rescore_top": 2},
+}
+
+
+def preset_config(name: str) -> dict[str, Any]:
+    """The full configuration of a preset (a fresh copy)."""
+    if name not in PRESETS:
+        raise SymmpoError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+    config = copy.deepcopy(_BASE)
+    for key, value in copy.deepcopy(PRESETS[name]).items():
+        if isinstance(value, dict) and isinstance(config.get(key), dict):
+            config[key] = {**config[key], **value}
+        else:
+            config[key] = value
+    config["preset"] = name
+    return config
+
+
+def apply_overrides(config: dict[str, Any], **overrides: Any) -> dict[str, Any]:
+    """Command-line values replace the preset's; ``None`` means 'not given'."""
+    config = copy.deepcopy(config)
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if key not in config:
+            raise SymmpoError(f"unknown configuration key {key!r}")
+        config[key] = list(value) if isinstance(value, tuple) else value
+    validate(config)
+    return config
+
+
+def validate(config: dict[str, Any]) -> None:
+    """Refuse configurations that cannot run, naming the field."""
+    if int(config["generations"]) < 1:
+        raise SymmpoError(f"--generations must be at least 1, got {config['generations']}")
+    if int(config["population"]) < 2:
+        raise SymmpoError(f"--population must be at least 2, got {config['population']}")
+    if not config["tasks"]:
+        raise SymmpoError("at least one --task is needed")
+    if not config["seeds"]:
+        raise SymmpoError("at least one fitness seed is needed (--seeds)")
+    if set(config["seeds"]) & set(config["rescore_seeds"]):
+        raise SymmpoError("rescore seeds must be fresh: they overlap the fitness seeds")
+    if int(config["chunk"]) < 1:
+        raise SymmpoError("chunk must be at least 1")
