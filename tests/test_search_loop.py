@@ -1,0 +1,199 @@
+"""The evolution loop's bookkeeping on a toy search space with a cheap deterministic fitness.
+
+Resume, caching, CMA-ES hand-over and the run-directory contract do not depend on what is evolved, so
+they are tested here in seconds; tests/test_search_evolve.py runs the real space and trainer.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from symmpo.search.evolve import Evolution
+from symmpo.search.executors import InlineExecutor
+from symmpo.search.fitness import FitnessJob
+from symmpo.search.presets import apply_overrides, preset_config
+from symmpo.search.rundir import RunDir
+
+
+class ToySpace:
+    """Genomes are (digits, raw constant): fitness rewards large digits and a constant near 1.5."""
+
+    grammar_name = "toy"
+
+    def sample(self, rng):
+        n = int(rng.integers(1, 4))
+        return (tuple(int(d) for d in rng.integers(0, 10, size=n)), float(rng.normal()))
+
+    def crossover(self, a, b, rng):
+        cut = int(rng.integers(0, len(a[0]) + 1))
+        digits = (a[0][:cut] + b[0][cut:])[:5]
+        return (digits, a[1]) if digits else None
+
+    def mutate(self, genome, kind, rng):
+        digits, c = genome
+        if kind == "jitter":
+            return (digits, c + 0.3 * float(rng.normal()))
+        if kind == "hoist":
+            return (digits[:1], c) if len(digits) > 1 else None
+        i = int(rng.integers(len(digits)))
+        return (digits[:i] + (int(rng.integers(10)),) + digits[i + 1:], c)
+
+    def check(self, genome):
+        return "digit 8 is forbidden" if 8 in genome[0] else None
+
+    def key(self, genome):
+        return f"{genome[0]}|{round(genome[1], 6)}"
+
+    def structure_key(self, genome):
+        return str(genome[0])
+
+    def size(self, genome):
+        return len(genome[0]) + 1
+
+    def constants(self, genome):
+        return [genome[1]]
+
+    def with_constants(self, genome, raw):
+        return (genome[0], float(raw[0]))
+
+    def to_dict(self, genome):
+        return {"digits": list(genome[0]), "c": genome[1]}
+
+    def from_dict(self, data):
+        return (tuple(data["digits"]), float(data["c"]))
+
+    def formula(self, genome):
+        return f"{'+'.join(map(str, genome[0]))} @ {genome[1]:.3f}"
+
+    def latex(self, genome):
+        return self.formula(genome)
+
+    def named_constants(self, genome):
+        return {"c": genome[1]}
+
+    def reference(self, name, **params):
+        return ((5,), 1.5)
+
+    def curves(self, genome, p, z, tau):
+        return {"phi_inv": np.log(p) * (1 + genome[1] ** 2), "psi": np.log(p), "g": -np.logaddexp(0, -z)}
+
+    def save(self, genome, path):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(yaml.safe_dump(self.to_dict(genome)))
+
+
+def toy_job(job: FitnessJob) -> list[dict]:
+    out = []
+    for obj in job.objectives:
+        if 7 in obj["digits"]:
+            out.append({"score": -math.inf, "reason": "non-finite loss at step 3"})
+        else:
+            score = sum(obj["digits"]) - (obj["c"] - 1.5) ** 2 + 0.01 * job.seed
+            out.append({"score": score, "reason": None})
+    return out
+
+
+def toy_config(**overrides):
+    config = preset_config("tiny")
+    config.update({"population": 8, "generations": 5, "chunk": 3, "hall_of_fame": 5, "rescore_top": 3})
+    return apply_overrides(config, **overrides)
+
+
+def evolve(path, config, hook=None):
+    run = RunDir.open(path) if (path / "config.yaml").exists() else RunDir.create(path, config)
+    evo = Evolution(config, run, ToySpace(), InlineExecutor(), job_fn=toy_job, progress=False, on_generation=hook)
+    return evo.run(), evo
+
+
+class Stop(Exception):
+    pass
+
+
+def test_resume_after_interrupt_equals_uninterrupted(tmp_path):
+    config = toy_config()
+    full, full_evo = evolve(tmp_path / "full", config)
+
+    def stop_after_2(gen, evo):
+        if gen == 2:
+            raise Stop
+
+    with pytest.raises(Stop):
+        evolve(tmp_path / "cut", config, hook=stop_after_2)
+    # an unfinished third generation left lines in the log: they must be dropped on resume
+    RunDir(tmp_path / "cut").log_evaluations([{"generation": 2, "junk": True}])
+    resumed, resumed_evo = evolve(tmp_path / "cut", config)
+
+    full_hof = (tmp_path / "full" / "hall_of_fame.yaml").read_text()
+    assert full_hof == (tmp_path / "cut" / "hall_of_fame.yaml").read_text()
+    assert full_evo.cache == resumed_evo.cache
+    strip = [{k: v for k, v in r.items() if k != "seconds"}
+             for r in RunDir(tmp_path / "full").read_evaluations()]
+    strip_cut = [{k: v for k, v in r.items() if k != "seconds"}
+                 for r in RunDir(tmp_path / "cut").read_evaluations()]
+    assert strip == strip_cut
+
+
+def test_duplicates_are_never_retrained(tmp_path):
+    _, evo = evolve(tmp_path / "r", toy_config())
+    search = [r for r in RunDir(tmp_path / "r").read_evaluations() if r["phase"] == "search"]
+    pairs = [(r["key"], r["task"], r["seed"]) for r in search]
+    assert len(pairs) == len(set(pairs))
+    assert sum(h["trained"] for h in evo.history) == len({k for k, _, _ in pairs})
+    assert sum(h["candidates"] for h in evo.history) > len({k for k, _, _ in pairs})  # the cache did work
+
+
+def test_hall_of_fame_contract(tmp_path):
+    result, evo = evolve(tmp_path / "r", toy_config())
+    hof = yaml.safe_load((tmp_path / "r" / "hall_of_fame.yaml").read_text())["hall_of_fame"]
+    assert [e["rank"] for e in hof] == list(range(1, len(hof) + 1))
+    fits = [e["search_fitness"]["mean"] for e in hof]
+    assert fits == sorted(fits, reverse=True) and all(math.isfinite(f) for f in fits)
+    rescored = [e for e in hof if "fresh_fitness" in e]
+    assert len(rescored) == 3
+    for e in rescored:
+        assert e["fresh_fitness"]["seeds"] == [1000, 1001]
+        assert math.isfinite(e["fresh_fitness"]["se"])
+        assert 8 not in e["objective"]["digits"]  # every candidate passed the checker
+    assert result.reference["seeds"] == [1000, 1001]
+    assert result.reference["mean"] == pytest.approx(5 + 0.01 * 1000.5)
+    assert (tmp_path / "r" / "plots" / "fitness.png").stat().st_size > 0
+    assert (tmp_path / "r" / "plots" / "components.png").stat().st_size > 0
+    assert (tmp_path / "r" / "objectives" / "hof_01.yaml").exists()
+    # diverged candidates are logged with their reason, never crash the run
+    logged = RunDir(tmp_path / "r").read_evaluations()
+    assert all(r["reason"] for r in logged if r["score"] == -math.inf)
+    # the search found the optimum region: big digits and a tuned constant
+    assert hof[0]["search_fitness"]["mean"] > evo.history[0]["best"] + 1.0
+
+
+def test_cmaes_tunes_constants_of_a_leader(tmp_path):
+    _, evo = evolve(tmp_path / "r", toy_config(generations=6))
+    assert evo.tuned, "CMA-ES never started"
+    origins = [r["origin"] for r in RunDir(tmp_path / "r").read_evaluations()]
+    assert "cmaes" in origins
+
+
+def test_extending_a_finished_run(tmp_path):
+    config = toy_config(generations=3)
+    evolve(tmp_path / "r", config)
+    longer = apply_overrides(config, generations=4)
+    RunDir(tmp_path / "r").write_config(longer)
+    _, evo = evolve(tmp_path / "r", longer)
+    assert evo.generation == 4 and len(evo.history) == 4
+    assert evo.final is not None
+
+
+def test_bad_configurations_are_refused():
+    from symmpo.errors import SymmpoError
+
+    with pytest.raises(SymmpoError, match="unknown preset"):
+        preset_config("gigantic")
+    with pytest.raises(SymmpoError, match="fresh"):
+        toy_config(seeds=[1000])
+    with pytest.raises(SymmpoError, match="population"):
+        toy_config(population=1)
