@@ -64,6 +64,9 @@ class ToySpace:
     def to_dict(self, genome):
         return {"digits": list(genome[0]), "c": genome[1]}
 
+    def objective_dict(self, genome):
+        return self.to_dict(genome)
+
     def from_dict(self, data):
         return (tuple(data["digits"]), float(data["c"]))
 

@@ -140,7 +140,7 @@ class Evolution:
         todo = list(unique.values())
         if not todo:
             return {}
-        dicts = [self.space.to_dict(c.genome) for c in todo]
+        dicts = [self.space.objective_dict(c.genome) for c in todo]
         jobs = make_jobs(dicts, self.config["tasks"], seeds, self.train, int(self.config["chunk"]))
         out: dict[str, dict[str, Any]] = {c.key: {"scores": {}, "reasons": []} for c in todo}
         results = self.executor.imap(self.job_fn, [job for job, _ in jobs])
@@ -302,7 +302,7 @@ class Evolution:
                 "rank": rank,
                 "formula": self.space.formula(ind.genome),
                 "latex": self.space.latex(ind.genome),
-                "objective": self.space.to_dict(ind.genome),
+                "objective": self.space.objective_dict(ind.genome),
                 "constants": self.space.named_constants(ind.genome),
                 "size": ind.size,
                 "origin": ind.origin,
