@@ -1,0 +1,167 @@
+"""Named baselines of DESIGN §2, each expressed in the MPO family.
+
+Conventions (checked against TRL's formulas in tests/test_objective_named.py):
+
+* beta is the scale of the implicit reward, except for ipo and orpo where the table's scale is 1 and
+  beta/lambda sit inside g (ipo: g = -(z - 1/(2 beta))^2; orpo: g = lambda * logsigmoid(z)).
+* simpo: g = logsigmoid(z - gamma) with z = beta * (mean log-prob margin), i.e. TRL's
+  -logsigmoid(beta * (mean_c - mean_r) - gamma); TRL's CPOTrainer writes it as beta * (margin - gamma/beta).
+* Parameters of g (eps, gamma, lambda, tau_d) and of phi_inv (q) are typed constants, so CMA-ES can
+  tune them; beta is the objective's own field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from symmpo.errors import ObjectiveError
+from symmpo.objective import Objective
+
+# name -> (defaults, builder, one-line description)
+_Builder = Callable[[dict[str, float]], Objective]
+
+
+def _dpo(p: dict[str, float]) -> Objective:
+    return Objective.from_components("log(p)", "phi_inv", "logsigmoid(z)", beta=p["beta"], name="dpo")
+
+
+def _hinge(p: dict[str, float]) -> Objective:
+    return Objective.from_components("log(p)", "phi_inv", "-max(0, 1 - z)", beta=p["beta"], name="hinge")
+
+
+def _ipo(p: dict[str, float]) -> Objective:
+    m = 1.0 / (2.0 * p["beta"])
+    return Objective.from_components(
+        "log(p)",
+        "phi_inv",
+        "-(z - m)**2",
+        beta=1.0,
+        reduce="mean",
+        name="ipo",
+        constants={"m": ("positive", m)},
+    )
+
+
+def _cdpo(p: dict[str, float]) -> Objective:
+    return Objective.from_components(
+        "log(p)",
+        "phi_inv",
+        "(1 - eps)*logsigmoid(z) + eps*logsigmoid(-z)",
+        beta=p["beta"],
+        name="cdpo",
+        constants={"eps": ("unit", p["eps"])},
+    )
+
+
+def _rdpo(p: dict[str, float]) -> Objective:
+    if not p["eps"] < 0.5:
+        raise ObjectiveError(f"rdpo needs eps < 0.5, got {p['eps']}")
+    return Objective.from_components(
+        "log(p)",
+        "phi_inv",
+        "((1 - eps)*logsigmoid(z) - eps*logsigmoid(-z))/(1 - 2*eps)",
+        beta=p["beta"],
+        name="rdpo",
+        constants={"eps": ("unit", p["eps"])},
+    )
+
+
+def _simpo(p: dict[str, float]) -> Objective:
+    return Objective.from_components(
+        "log(p)",
+        None,
+        "logsigmoid(z - gamma)",
+        beta=p["beta"],
+        reduce="mean",
+        name="simpo",
+        constants={"gamma": ("positive", p["gamma"])},
+    )
+
+
+def _orpo(p: dict[str, float]) -> Objective:
+    return Objective.from_components(
+        "log(p/(1 - p))",
+        None,
+        "lam*logsigmoid(z)",
+        w_sft=1.0,
+        beta=1.0,
+        reduce="mean",
+        name="orpo",
+        constants={"lam": ("positive", p["lam"])},
+    )
+
+
+def _discopop(p: dict[str, float]) -> Objective:
+    g = "-((1 - sigmoid(z/tau_d))*softplus(-z) + sigmoid(z/tau_d)*exp(-z))"
+    return Objective.from_components(
+        "log(p)", "phi_inv", g, beta=p["beta"], name="discopop", constants={"tau_d": ("positive", p["tau_d"])}
+    )
+
+
+def _tsallis(p: dict[str, float]) -> Objective:
+    if not 0 < p["q"] < 1:
+        raise ObjectiveError(f"tsallis needs q in (0, 1), got {p['q']}")
+    return Objective.from_components(
+        "(p**(q - 1) - 1)/(q - 1)",
+        "phi_inv",
+        "logsigmoid(z)",
+        beta=p["beta"],
+        reduce="mean",
+        name="tsallis",
+        constants={"q": ("unit", p["q"])},
+    )
+
+
+NAMED: dict[str, tuple[dict[str, float], _Builder, str]] = {
+    "dpo": ({"beta": 0.1}, _dpo, "Direct Preference Optimization (Rafailov et al. 2023)"),
+    "hinge": ({"beta": 0.1}, _hinge, "SLiC hinge loss (Zhao et al. 2023)"),
+    "ipo": (
+        {"beta": 0.1},
+        _ipo,
+        "Identity Preference Optimization (Azar et al. 2023), length-averaged as in TRL",
+    ),
+    "cdpo": ({"beta": 0.1, "eps": 0.1}, _cdpo, "conservative DPO, label smoothing eps"),
+    "rdpo": ({"beta": 0.1, "eps": 0.1}, _rdpo, "robust DPO (Chowdhury et al. 2024), noise rate eps"),
+    "simpo": (
+        {"beta": 2.0, "gamma": 0.5},
+        _simpo,
+        "SimPO (Meng et al. 2024): reference-free, length-normalized",
+    ),
+    "orpo": ({"lam": 0.1}, _orpo, "ORPO (Hong et al. 2024): odds ratio + NLL"),
+    "discopop": (
+        {"beta": 0.1, "tau_d": 0.05},
+        _discopop,
+        "DiscoPOP log-ratio modulated loss (Chan Lu et al. 2024)",
+    ),
+    "tsallis": ({"beta": 0.1, "q": 0.5}, _tsallis, "Tsallis-entropy mirror map, q in (0, 1)"),
+}
+ALIASES = {"slic": "hinge", "lambda": "lam", "label_smoothing": "eps", "alpha": "q"}
+
+
+def names() -> list[str]:
+    return list(NAMED)
+
+
+def make(name: str, **params: float) -> Objective:
+    """Objective.named(name, **params): unknown names or parameters are errors that list the known ones."""
+    key = ALIASES.get(name.lower(), name.lower())
+    if key not in NAMED:
+        raise ObjectiveError(f"unknown objective {name!r}; known: {', '.join(NAMED)}")
+    defaults, build, _ = NAMED[key]
+    p = dict(defaults)
+    for k, v in params.items():
+        k2 = ALIASES.get(k, k)
+        if k2 not in defaults:
+            raise ObjectiveError(f"{key} has no parameter {k!r}; its parameters: {', '.join(defaults)}")
+        try:
+            p[k2] = float(v)
+        except (TypeError, ValueError):
+            raise ObjectiveError(f"{key}: parameter {k} must be a number, got {v!r}") from None
+    for k, v in p.items():
+        if k != "eps" and not v > 0:
+            raise ObjectiveError(f"{key}: parameter {k} must be > 0, got {v}")
+        if k == "eps" and not 0 < v < 1:
+            raise ObjectiveError(f"{key}: eps must be in (0, 1), got {v}")
+    obj = build(p)
+    obj.params = p
+    return obj

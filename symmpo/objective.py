@@ -1,0 +1,485 @@
+"""The public :class:`Objective`: one MPO loss (components g, psi, phi_inv, weights, beta, reduce).
+
+    r(y) = beta * [phi_inv(P_theta(y)) - psi(P_ref(y))],  z = r(y+) - r(y-)
+    loss = -w_po(tau) * g(z, tau) + w_sft(tau) * NLL_theta(y+),  NLL = -(sum log-prob)/|y+|
+
+Objects are immutable: ``with_*`` methods return new objectives. Each component is compiled once into a
+torch closure (cached), so ``loss`` costs about what a hand-written loss does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from symmpo.errors import FormulaError, ObjectiveError
+from symmpo.symbolic.component import ExternalComponent
+from symmpo.symbolic.constants import KINDS, to_value
+from symmpo.symbolic.expr import Const, Node, Var, constants, is_const, map_consts
+from symmpo.symbolic.parser import ConstSpec, parse, to_formula
+
+COMPONENTS = ("phi_inv", "psi", "g", "w_po", "w_sft")
+# Which variable each component reads (besides tau).
+COMPONENT_VAR = {"phi_inv": "p", "psi": "p", "g": "z", "w_po": "tau", "w_sft": "tau"}
+TIED = "phi_inv"  # the formula string meaning "psi is the same function as phi_inv"
+FORMAT = "symmpo-objective/1"
+
+Component = Any  # Expr or ExternalComponent
+
+
+def _is_tree(c: Any) -> bool:
+    return isinstance(c, (Var, Const, Node))
+
+
+def _zero(c: Any) -> bool:
+    return is_const(c) and c.value == 0.0
+
+
+class Objective:
+    """An MPO loss. Build with :meth:`named`, :meth:`from_components`, :meth:`load` or :meth:`from_dict`."""
+
+    def __init__(
+        self,
+        phi_inv: Component,
+        psi: Component,
+        g: Component,
+        w_po: Component = Const(1.0),
+        w_sft: Component = Const(0.0),
+        beta: float = 0.1,
+        reduce: str = "sum",
+        name: str = "custom",
+        psi_tied: bool = False,
+        params: Mapping[str, float] | None = None,
+    ):
+        if reduce not in ("sum", "mean"):
+            raise ObjectiveError(f"reduce must be 'sum' or 'mean', got {reduce!r}")
+        beta = float(beta)
+        if not (beta > 0 and math.isfinite(beta)):
+            raise ObjectiveError(f"beta must be a finite number > 0, got {beta}")
+        comps = {
+            "phi_inv": phi_inv,
+            "psi": phi_inv if psi_tied else psi,
+            "g": g,
+            "w_po": w_po,
+            "w_sft": w_sft,
+        }
+        for k, c in comps.items():
+            if not (_is_tree(c) or isinstance(c, ExternalComponent)):
+                raise ObjectiveError(
+                    f"component {k} must be a tree or an ExternalComponent, got {type(c).__name__}"
+                )
+        self._components = _name_constants(comps)
+        self.beta = beta
+        self.reduce = reduce
+        self.name = str(name)
+        self.psi_tied = bool(psi_tied)
+        self.params = dict(params or {})
+        self._compiled: Any = None
+        self._key: str | None = None
+
+    # ----- construction --------------------------------------------------------------------------------
+    @classmethod
+    def named(cls, name: str, **params: float) -> Objective:
+        """A named baseline of DESIGN §2 (dpo, hinge, ipo, cdpo, rdpo, simpo, orpo, discopop, tsallis)."""
+        from symmpo.named import make
+
+        return make(name, **params)
+
+    @classmethod
+    def from_components(
+        cls,
+        phi_inv: Component | str = "log(p)",
+        psi: Component | str | None = TIED,
+        g: Component | str = "logsigmoid(z)",
+        w_po: Component | str | float = 1.0,
+        w_sft: Component | str | float = 0.0,
+        beta: float = 0.1,
+        reduce: str = "sum",
+        name: str = "custom",
+        constants: Mapping[str, tuple[str, float] | Mapping[str, Any]] | None = None,
+    ) -> Objective:
+        """Build from trees or formula strings. psi: a formula, None/"0" (reference-free) or "phi_inv" (tied).
+
+        ``constants`` declares named typed constants the formulas use: {"gamma": ("positive", 0.5)} or
+        {"gamma": {"type": "positive", "value": 0.5}}.
+        """
+        specs = _const_specs(constants or {})
+        tied = isinstance(psi, str) and psi.strip() == TIED
+        if psi is None:
+            psi = Const(0.0)
+
+        def tree(comp: str, c: Any) -> Any:
+            if _is_tree(c) or isinstance(c, ExternalComponent):
+                return c
+            if isinstance(c, (int, float)) and not isinstance(c, bool):
+                return Const(float(c))
+            try:
+                return parse(c, ("tau",) if comp.startswith("w_") else (COMPONENT_VAR[comp], "tau"), specs)
+            except FormulaError as err:
+                raise FormulaError(f"component {comp}: {err}") from None
+
+        return cls(
+            tree("phi_inv", phi_inv),
+            Const(0.0) if tied else tree("psi", psi),
+            tree("g", g),
+            tree("w_po", w_po),
+            tree("w_sft", w_sft),
+            beta=beta,
+            reduce=reduce,
+            name=name,
+            psi_tied=tied,
+        )
+
+    def with_components(self, **new: Component) -> Objective:
+        """A copy with some components replaced (trees); keeps the psi tie unless psi is given."""
+        comps = {k: v for k, v in self._components.items()}
+        tied = self.psi_tied and "psi" not in new
+        comps.update(new)
+        if "psi_tied" in new:
+            tied = bool(new.pop("psi_tied"))
+            comps.pop("psi_tied")
+        return Objective(
+            comps["phi_inv"],
+            comps["psi"],
+            comps["g"],
+            comps["w_po"],
+            comps["w_sft"],
+            self.beta,
+            self.reduce,
+            self.name,
+            tied,
+            self.params,
+        )
+
+    def with_beta(self, beta: float) -> Objective:
+        c = self._components
+        return Objective(
+            c["phi_inv"],
+            c["psi"],
+            c["g"],
+            c["w_po"],
+            c["w_sft"],
+            beta,
+            self.reduce,
+            self.name,
+            self.psi_tied,
+            self.params,
+        )
+
+    def renamed(self, name: str) -> Objective:
+        c = self._components
+        return Objective(
+            c["phi_inv"],
+            c["psi"],
+            c["g"],
+            c["w_po"],
+            c["w_sft"],
+            self.beta,
+            self.reduce,
+            name,
+            self.psi_tied,
+            self.params,
+        )
+
+    # ----- introspection -------------------------------------------------------------------------------
+    @property
+    def components(self) -> dict[str, Component]:
+        """name -> tree (psi is the phi_inv tree itself when tied; reference-free psi is the constant 0)."""
+        return dict(self._components)
+
+    @property
+    def needs_lengths(self) -> bool:
+        """True when ``loss`` needs chosen/rejected lengths (reduce=mean, or an imitation term)."""
+        return self.reduce == "mean" or not _zero(self._components["w_sft"])
+
+    @property
+    def is_symbolic(self) -> bool:
+        return all(_is_tree(c) for c in self._components.values())
+
+    def size(self) -> int:
+        """Number of tree nodes over distinct components (psi counted once when tied)."""
+        from symmpo.symbolic.expr import size
+
+        names = [k for k in COMPONENTS if not (k == "psi" and self.psi_tied)]
+        return sum(size(self._components[k]) if _is_tree(self._components[k]) else 1 for k in names)
+
+    def constant_specs(self) -> dict[str, tuple[str, float]]:
+        """name -> (type, value) of the tunable constants, in constant-vector order."""
+        out: dict[str, tuple[str, float]] = {}
+        for k in COMPONENTS:
+            c = self._components[k]
+            if _is_tree(c):
+                for const in constants(c):
+                    out.setdefault(const.name or "", (const.kind, const.value))
+        return out
+
+    def constant_vector(self) -> np.ndarray:
+        """Raw (unconstrained) values of the tunable constants; an optimizer may move them freely."""
+        seen: dict[str, float] = {}
+        for k in COMPONENTS:
+            c = self._components[k]
+            if _is_tree(c):
+                for const in constants(c):
+                    seen.setdefault(const.name or "", const.raw)
+        return np.array(list(seen.values()), dtype=float)
+
+    def with_constant_vector(self, raw: Any) -> Objective:
+        """A new objective whose tunable constants take these raw values (types' transforms apply)."""
+        raw = np.asarray(raw, dtype=float).ravel()
+        names = list(self.constant_specs())
+        if raw.shape[0] != len(names):
+            raise ObjectiveError(
+                f"expected {len(names)} raw constants ({', '.join(names)}), got {raw.shape[0]}"
+            )
+        if not np.all(np.isfinite(raw)):
+            raise ObjectiveError("raw constants must be finite")
+        by_name = dict(zip(names, raw.tolist()))
+
+        def fn(c: Const) -> Const:
+            return (
+                Const(by_name[c.name], c.kind, c.name, c.nt) if c.kind != "fixed" and c.name in by_name else c
+            )
+
+        comps = {k: map_consts(v, fn) if _is_tree(v) else v for k, v in self._components.items()}
+        return Objective(
+            comps["phi_inv"],
+            comps["psi"],
+            comps["g"],
+            comps["w_po"],
+            comps["w_sft"],
+            self.beta,
+            self.reduce,
+            self.name,
+            self.psi_tied,
+            self.params,
+        )
+
+    # ----- the loss ------------------------------------------------------------------------------------
+    def _compile(self) -> Any:
+        if self._compiled is None:
+            from symmpo.symbolic.loss import compile_objective
+
+            self._compiled = compile_objective(self)
+        return self._compiled
+
+    def loss(
+        self,
+        policy_chosen_logps: Any,
+        policy_rejected_logps: Any,
+        reference_chosen_logps: Any,
+        reference_rejected_logps: Any,
+        chosen_lengths: Any = None,
+        rejected_lengths: Any = None,
+        progress: Any = 0.0,
+    ) -> Any:
+        """Per-example loss from summed log-probs (TRL convention). progress = tau in [0, 1]."""
+        if self.needs_lengths and (
+            chosen_lengths is None or (self.reduce == "mean" and rejected_lengths is None)
+        ):
+            why = "reduce=mean" if self.reduce == "mean" else "its imitation (NLL) term"
+            raise ObjectiveError(
+                f"objective {self.name!r} needs chosen_lengths and rejected_lengths ({why}); pass the number of "
+                "steps (tokens) of each response"
+            )
+        return self._compile()(
+            policy_chosen_logps,
+            policy_rejected_logps,
+            reference_chosen_logps,
+            reference_rejected_logps,
+            chosen_lengths,
+            rejected_lengths,
+            progress,
+        )
+
+    __call__ = loss
+
+    # ----- printing, export, keys ----------------------------------------------------------------------
+    def latex(self) -> str:
+        """The whole loss as LaTeX (components substituted)."""
+        from symmpo.symbolic.loss import loss_latex
+
+        return loss_latex(self)
+
+    def component_latex(self) -> dict[str, str]:
+        from symmpo.symbolic.loss import component_latex
+
+        return component_latex(self)
+
+    def to_torch_source(self, function_name: str = "loss") -> str:
+        """Standalone PyTorch source (imports torch only) of a function with ``loss``'s arguments."""
+        from symmpo.symbolic.export import torch_source
+
+        return torch_source(self, function_name)
+
+    def canonical_key(self) -> str:
+        """A stable hash of the simplified loss (constants rounded): equal for equivalent objectives."""
+        if self._key is None:
+            from symmpo.symbolic.canonical import canonical_key
+
+            self._key = canonical_key(self)
+        return self._key
+
+    def formulas(self) -> dict[str, str]:
+        self._require_symbolic("print as formulas")
+        return {k: to_formula(v) for k, v in self._components.items()}
+
+    # ----- files ---------------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """The YAML file format (formula strings in the registry's vocabulary)."""
+        self._require_symbolic("be saved")
+        f = self.formulas()
+        out: dict[str, Any] = {"format": FORMAT, "name": self.name, "beta": self.beta, "reduce": self.reduce}
+        out["phi_inv"] = f["phi_inv"]
+        out["psi"] = TIED if self.psi_tied else f["psi"]
+        for k in ("g", "w_po", "w_sft"):
+            out[k] = f[k]
+        specs = self.constant_specs()
+        if specs:
+            out["constants"] = {n: {"type": k, "value": v} for n, (k, v) in specs.items()}
+        if self.params:
+            out["params"] = dict(self.params)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], where: str = "objective") -> Objective:
+        if not isinstance(data, Mapping):
+            raise ObjectiveError(f"{where}: expected a mapping, got {type(data).__name__}")
+        known = {"format", "name", "beta", "reduce", "constants", "params", *COMPONENTS}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ObjectiveError(
+                f"{where}: unknown key(s) {', '.join(map(str, unknown))} (known: {', '.join(sorted(known))})"
+            )
+        for k in ("phi_inv", "g"):
+            if k not in data:
+                raise ObjectiveError(f"{where}: missing key {k!r}")
+        try:
+            obj = cls.from_components(
+                phi_inv=data["phi_inv"],
+                psi=data.get("psi", TIED),
+                g=data["g"],
+                w_po=data.get("w_po", 1.0),
+                w_sft=data.get("w_sft", 0.0),
+                beta=float(data.get("beta", 0.1)),
+                reduce=str(data.get("reduce", "sum")),
+                name=str(data.get("name", "custom")),
+                constants=data.get("constants") or {},
+            )
+        except FormulaError as err:
+            raise FormulaError(f"{where}: {err}") from None
+        except (TypeError, ValueError) as err:
+            raise ObjectiveError(f"{where}: {err}") from None
+        if data.get("params"):
+            obj.params = {str(k): float(v) for k, v in dict(data["params"]).items()}
+        return obj
+
+    @classmethod
+    def load(cls, path: str | Path) -> Objective:
+        """Read an objective YAML file (yaml.safe_load; formulas through the restricted parser)."""
+        p = Path(path)
+        try:
+            text = p.read_text()
+        except OSError as err:
+            raise ObjectiveError(f"cannot read objective file {p}: {err.strerror}") from None
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as err:
+            raise ObjectiveError(f"{p}: not valid YAML: {err}") from None
+        return cls.from_dict(data, where=str(p))
+
+    def save(self, path: str | Path) -> None:
+        p = Path(path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        tmp = p.with_suffix(p.suffix + ".tmp")
+        tmp.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+        tmp.replace(p)
+
+    # ----- misc ----------------------------------------------------------------------------------------
+    def _require_symbolic(self, what: str) -> None:
+        if not self.is_symbolic:
+            bad = [k for k, v in self._components.items() if not _is_tree(v)]
+            raise ObjectiveError(
+                f"objective {self.name!r} has non-symbolic component(s) {', '.join(bad)}: cannot {what}"
+            )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Objective):
+            return NotImplemented
+        return (self._components, self.beta, self.reduce, self.psi_tied) == (
+            other._components,
+            other.beta,
+            other.reduce,
+            other.psi_tied,
+        )
+
+    def __hash__(self) -> int:
+        return hash((tuple(self._components.items()), self.beta, self.reduce, self.psi_tied))
+
+    def __repr__(self) -> str:
+        if not self.is_symbolic:
+            return f"Objective(name={self.name!r}, non-symbolic)"
+        f = self.formulas()
+        psi = TIED if self.psi_tied else f["psi"]
+        return (
+            f"Objective(name={self.name!r}, phi_inv={f['phi_inv']!r}, psi={psi!r}, g={f['g']!r}, "
+            f"w_po={f['w_po']!r}, w_sft={f['w_sft']!r}, beta={self.beta}, reduce={self.reduce!r})"
+        )
+
+    def fingerprint(self) -> str:
+        """Exact identity (structure and raw constants), unlike the rounded canonical key."""
+        return hashlib.sha256(json.dumps(repr(self)).encode()).hexdigest()[:16]
+
+
+def _const_specs(constants: Mapping[str, Any]) -> dict[str, ConstSpec]:
+    out = {}
+    for name, spec in constants.items():
+        if isinstance(spec, Mapping):
+            kind, value = spec.get("type", "free"), spec.get("value")
+        elif isinstance(spec, (tuple, list)) and len(spec) == 2:
+            kind, value = spec
+        else:
+            raise ObjectiveError(f"constant {name!r}: expected {{type, value}}, got {spec!r}")
+        if kind not in KINDS:
+            raise ObjectiveError(f"constant {name!r}: unknown type {kind!r} (use one of {', '.join(KINDS)})")
+        try:
+            out[str(name)] = ConstSpec(str(kind), float(value))
+        except (TypeError, ValueError):
+            raise ObjectiveError(f"constant {name!r}: value must be a number, got {value!r}") from None
+    return out
+
+
+def _name_constants(comps: dict[str, Any]) -> dict[str, Any]:
+    """Give every unnamed tunable constant a fresh name c0, c1, ... (names identify constants in files)."""
+    used = set()
+    for c in comps.values():
+        if _is_tree(c):
+            used.update(k.name for k in constants(c) if k.name)
+    counter = [0]
+
+    def fresh(c: Const) -> Const:
+        if c.kind == "fixed" or c.name:
+            return c
+        while f"c{counter[0]}" in used:
+            counter[0] += 1
+        name = f"c{counter[0]}"
+        used.add(name)
+        return Const(c.raw, c.kind, name, c.nt)
+
+    out = {}
+    for k, v in comps.items():
+        if k == "psi" and v is comps["phi_inv"]:
+            continue
+        out[k] = map_consts(v, fresh) if _is_tree(v) else v
+    if "psi" not in out:
+        out["psi"] = out["phi_inv"]
+    return {k: out[k] for k in COMPONENTS}
+
+
+__all__ = ["Objective", "COMPONENTS", "TIED", "to_value"]

@@ -1,0 +1,152 @@
+"""Assemble an objective's components into one loss closure, and into one LaTeX formula.
+
+The loss closure is built once per objective: branches that do not depend on the data (tied psi,
+reference-free psi, beta = 1, w_po = 1, no imitation term) are resolved here, not at every call.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from symmpo.symbolic.compile import compile_tree, fold
+from symmpo.symbolic.expr import Const, Expr, Node, Var, substitute, variables
+from symmpo.symbolic.printing import fmt_number, latex
+from symmpo.symbolic.rewrite import to_log_space
+
+if TYPE_CHECKING:
+    from symmpo.objective import Objective
+
+
+def _is_tree(c: Any) -> bool:
+    return isinstance(c, (Var, Const, Node))
+
+
+def log_space_tree(obj: Objective, comp: str) -> Expr:
+    """The component as it is compiled: phi_inv/psi read L = log p; g reads z; weights read tau."""
+    c = obj.components[comp]
+    if comp in ("phi_inv", "psi"):
+        return fold(to_log_space(c, "p"))
+    return fold(to_log_space(c, "__none__"))
+
+
+def _component_fn(obj: Objective, comp: str) -> tuple[Any, float | None]:
+    """(fn(x, tau), constant value or None)."""
+    c = obj.components[comp]
+    if not _is_tree(c):
+        return c.torch_fn, None
+    t = log_space_tree(obj, comp)
+    if isinstance(t, Const):
+        return (lambda x, tau, v=t.value: v), t.value
+    xvar = {"phi_inv": "L", "psi": "L", "g": "z"}.get(comp, "tau")
+    return compile_tree(t, xvar), None
+
+
+def _uses_tau(obj: Objective) -> bool:
+    return any(not _is_tree(c) or "tau" in variables(c) for c in obj.components.values())
+
+
+def compile_objective(obj: Objective) -> Any:
+    """A function (pc, pr, rc, rr, lc, lr, progress) -> per-example loss."""
+    phi, _ = _component_fn(obj, "phi_inv")
+    psi, psi_const = _component_fn(obj, "psi")
+    g, _ = _component_fn(obj, "g")
+    w_po, w_po_const = _component_fn(obj, "w_po")
+    w_sft, w_sft_const = _component_fn(obj, "w_sft")
+    beta = obj.beta
+    mean = obj.reduce == "mean"
+    tied = obj.psi_tied
+    no_psi = psi_const is not None  # a constant psi cancels in the margin
+    uses_tau = _uses_tau(obj)
+
+    def margin(lc: Any, lr: Any, rc: Any, rr: Any, tau: Any) -> Any:
+        if no_psi:
+            m = phi(lc, tau) - phi(lr, tau)
+        elif tied:
+            m = (phi(lc, tau) - phi(rc, tau)) - (phi(lr, tau) - phi(rr, tau))
+        else:
+            m = (phi(lc, tau) - psi(rc, tau)) - (phi(lr, tau) - psi(rr, tau))
+        return m if beta == 1.0 else beta * m
+
+    def fn(pc: Any, pr: Any, rc: Any, rr: Any, len_c: Any, len_r: Any, progress: Any) -> Any:
+        tau = torch.as_tensor(progress, dtype=pc.dtype, device=pc.device) if uses_tau else progress
+        if mean:
+            lc, lr, rcm, rrm = pc / len_c, pr / len_r, rc / len_c, rr / len_r
+        else:
+            lc, lr, rcm, rrm = pc, pr, rc, rr
+        z = margin(lc, lr, rcm, rrm, tau)
+        out = -g(z, tau) if w_po_const == 1.0 else -(w_po(tau, tau) * g(z, tau))
+        if w_sft_const != 0.0:
+            nll = -(pc / len_c)
+            out = out + (nll if w_sft_const == 1.0 else w_sft(tau, tau) * nll)
+        return out
+
+    return fn
+
+
+# ----- LaTeX ----------------------------------------------------------------------------------------------
+def component_latex(obj: Objective) -> dict[str, str]:
+    out = {}
+    for k, c in obj.components.items():
+        out[k] = latex(c) if _is_tree(c) else c.latex()
+    return out
+
+
+def tidy(e: Expr) -> Expr:
+    """Printing-only cleanup: fold constant subtrees, drop double negations."""
+    e = fold(e)
+    if not isinstance(e, Node):
+        return e
+    e = Node(e.op, tuple(tidy(c) for c in e.args))
+    if e.op == "neg" and isinstance(e.args[0], Node) and e.args[0].op == "neg":
+        return e.args[0].args[0]
+    if e.op == "sub" and isinstance(e.args[1], Node) and e.args[1].op == "neg":
+        return Node("add", (e.args[0], e.args[1].args[0]))
+    if e.op == "add" and isinstance(e.args[1], Node) and e.args[1].op == "neg":
+        return Node("sub", (e.args[0], e.args[1].args[0]))
+    return e
+
+
+def loss_latex(obj: Objective) -> str:
+    """ell = -w_po g(z) + w_sft NLL with z written out in the response probabilities."""
+    comps = obj.components
+    if not obj.is_symbolic:
+        tex = component_latex(obj)
+        return (
+            rf"\ell = -{tex['w_po']}\, g(z) + {tex['w_sft']}\,\mathrm{{NLL}}_\theta(y^+),\quad "
+            rf"g(z) = {tex['g']},\ \varphi^{{-1}}(p) = {tex['phi_inv']},\ \psi(p) = {tex['psi']}"
+        )
+    phi, psi = comps["phi_inv"], comps["psi"]
+    psi_zero = isinstance(fold(psi), Const)
+
+    def r(pv: str, rv: str) -> Expr:
+        a = substitute(phi, "p", Var(pv))
+        if psi_zero:
+            return a
+        return Node("sub", (a, substitute(psi, "p", Var(rv))))
+
+    m = Node("sub", (r("Pc", "Rc"), r("Pr", "Rr")))
+    z = m if obj.beta == 1.0 else Node("mul", (Const(obj.beta), m))
+    gz = substitute(comps["g"], "z", z)
+    wpo, wsft = fold(comps["w_po"]), fold(comps["w_sft"])
+    po = latex(
+        tidy(Node("neg", (gz,)) if wpo == Const(1.0) else Node("neg", (Node("mul", (comps["w_po"], gz)),)))
+    )
+    body = po
+    if wsft != Const(0.0):
+        sft = (
+            latex(Var("NLL"))
+            if wsft == Const(1.0)
+            else latex(tidy(Node("mul", (comps["w_sft"], Var("NLL")))))
+        )
+        body = f"{po} + {sft}"
+    if obj.reduce == "mean":
+        where = r"\log P(y) = \tfrac{1}{|y|}\sum_t \log \pi(a_t \mid s_t)"
+    else:
+        where = r"\log P(y) = \sum_t \log \pi(a_t \mid s_t)"
+    return rf"\ell = {body}, \quad {where}"
+
+
+def describe_beta(obj: Objective) -> str:
+    return fmt_number(obj.beta)

@@ -1,0 +1,97 @@
+"""LaTeX and sympy views of trees (printing never evaluates anything)."""
+
+from __future__ import annotations
+
+import sympy
+
+from symmpo.symbolic.expr import Const, Expr, Node, Var
+from symmpo.symbolic.primitives import REGISTRY
+
+# How variables print; the loss printer adds response-specific names.
+VAR_LATEX = {
+    "p": "p",
+    "z": "z",
+    "tau": r"\tau",
+    "L": "L",
+    "Pc": r"P_\theta(y^+)",
+    "Pr": r"P_\theta(y^-)",
+    "Rc": r"P_{\mathrm{ref}}(y^+)",
+    "Rr": r"P_{\mathrm{ref}}(y^-)",
+    "NLL": r"\mathrm{NLL}_\theta(y^+)",
+}
+
+
+def fmt_number(v: float, digits: int = 4) -> str:
+    if v == int(v) and abs(v) < 1e9:
+        return str(int(v))
+    s = f"{v:.{digits}g}"
+    if "e" in s:
+        m, ex = s.split("e")
+        return rf"{m} \cdot 10^{{{int(ex)}}}"
+    return s
+
+
+def latex(e: Expr) -> str:
+    """LaTeX of a tree, constants shown by value (4 significant digits)."""
+    return _tex(e)[0]
+
+
+def _wrap(s: str, p: int, need: int, strict: bool = False) -> str:
+    ok = p > need if strict else p >= need
+    return s if ok else rf"\left({s}\right)"
+
+
+def _tex(e: Expr) -> tuple[str, int]:
+    if isinstance(e, Var):
+        return VAR_LATEX.get(e.name, e.name), 100
+    if isinstance(e, Const):
+        v = e.value
+        return fmt_number(v), (100 if v >= 0 else 3)
+    assert isinstance(e, Node)
+    prim = REGISTRY[e.op]
+    args = [_tex(c) for c in e.args]
+    if e.op == "add":
+        (a, _), (b, pb) = args
+        if b.startswith("-"):
+            return f"{a} {_wrap(b, pb, 2)}" if pb >= 2 else f"{a} + {_wrap(b, pb, 2)}", 1
+        return f"{a} + {b}", 1
+    if e.op == "sub":
+        (a, _), (b, pb) = args
+        return f"{a} - {_wrap(b, pb, 1, strict=True)}", 1
+    if e.op == "mul":
+        (a, pa), (b, pb) = args
+        a, b = _wrap(a, pa, 2), _wrap(b, pb, 2, strict=True)
+        sep = r" \cdot " if (b[:1].isdigit() or b.startswith("-")) else r" \, "
+        return f"{a}{sep}{b}", 2
+    if e.op == "neg":
+        (a, pa) = args[0]
+        return f"-{_wrap(a, pa, 3, strict=True)}", 3
+    if e.op == "pow":
+        (a, pa), (b, _) = args
+        return f"{_wrap(a, pa, 100)}^{{{b}}}", 4
+    return prim.latex.format(*(a for a, _ in args)), 100
+
+
+_SYMBOLS = {name: sympy.Symbol(name, real=True) for name in ("z", "tau", "L")}
+_SYMBOLS["p"] = sympy.Symbol("p", positive=True)
+
+
+def symbol(name: str) -> sympy.Symbol:
+    if name not in _SYMBOLS:
+        _SYMBOLS[name] = sympy.Symbol(name, real=True)
+    return _SYMBOLS[name]
+
+
+def to_sympy(e: Expr, round_digits: int | None = None) -> sympy.Expr:
+    """The sympy expression of a tree (constants as Floats, optionally rounded to significant digits)."""
+    if isinstance(e, Var):
+        return symbol(e.name)
+    if isinstance(e, Const):
+        v = e.value
+        if v == int(v) and abs(v) < 1e9:
+            return sympy.Integer(int(v))
+        if round_digits is not None:
+            v = float(f"{v:.{round_digits}g}")
+        return sympy.Float(v, 15)
+    assert isinstance(e, Node)
+    return REGISTRY[e.op].sympy_fn(*(to_sympy(c, round_digits) for c in e.args))
