@@ -1,0 +1,168 @@
+"""Trainer throughput, printed as ratios (never a timed test).
+
+1. P objectives trained together (one stacked population) against P sequential single runs: training steps only,
+   and (with a real task) a whole fitness job, training + greedy evaluation.
+2. The batched log-prob forward+backward: stacked ``baddbmm`` (what the trainer uses) against
+   ``torch.func.vmap(functional_call)`` over stacked ``nn.Module`` parameters, and a Python loop over members.
+3. A training step with a compiled symbolic objective (``Objective.named("dpo")``) against hand-written DPO.
+
+    python benchmarks/bench_trainer.py                      # synthetic Hopper-shaped data
+    python benchmarks/bench_trainer.py --task hopper-clean  # the real dataset (built on first use)
+
+Runs on one thread (``torch.set_num_threads(1)``): the search runs one job per core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+from torch.func import functional_call, stack_module_state, vmap
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+
+from symmpo.train import TrainConfig, train_population
+from symmpo.train.policy import PolicyPopulation, PolicySpec
+from symmpo.train.reference import get_reference
+from symmpo.train.testing import HandDPO, synthetic_dataset
+
+
+def timed(fn, repeat: int = 1) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def population_vs_sequential(ds, ref, cfg: TrainConfig, p: int, make_obj) -> None:
+    objs = [make_obj(i) for i in range(p)]
+    train_population(objs[:1], ds, ref, cfg, 0)  # warm-up
+    together = timed(lambda: train_population(objs, ds, ref, cfg, 0), 2)
+    sequential = timed(lambda: [train_population([o], ds, ref, cfg, 0) for o in objs], 1)
+    ms = 1000 / cfg.steps
+    print(
+        f"[train steps] P={p} together {together * ms:.1f} ms/step, {p} sequential {sequential * ms:.1f} ms/step"
+        f" -> ratio together/sequential = {together / sequential:.2f} (target <= 0.35)"
+    )
+
+
+def logp_variants(spec: PolicySpec, p: int, rows: int) -> None:
+    """Forward+backward of summed log-probs for P members on the same rows, three implementations."""
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(rows, spec.obs_dim)
+    act = torch.randint(0, spec.n_bins, (rows, spec.act_dim), generator=gen)
+    zeros, ones = np.zeros(spec.obs_dim, np.float32), np.ones(spec.obs_dim, np.float32)
+    pop = PolicyPopulation.init(spec, p, zeros, ones, gen)
+    for t in pop.params:
+        t.requires_grad_(True)
+
+    def bmm_step():
+        pop.step_logps(x, act).sum().backward()
+
+    def make_net():
+        layers: list[nn.Module] = []
+        for fan_in, fan_out in spec.layer_sizes():
+            layers += [nn.Linear(fan_in, fan_out), nn.ReLU()]
+        return nn.Sequential(*layers[:-1])
+
+    nets = [make_net() for _ in range(p)]
+    params, buffers = stack_module_state(nets)
+    base = make_net().to("meta")
+
+    def one(pr, bu, xx):
+        logits = functional_call(base, (pr, bu), (xx,)).view(rows, spec.act_dim, spec.n_bins)
+        return (logits.gather(-1, act.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, -1)).sum(-1)
+
+    def vmap_step():
+        vmap(one, in_dims=(0, 0, None))(params, buffers, x).sum().backward()
+
+    def loop_step():
+        sum(one({k: v[i] for k, v in params.items()}, {}, x).sum() for i in range(p)).backward()
+
+    res = {}
+    for name, fn in (("baddbmm", bmm_step), ("vmap", vmap_step), ("loop", loop_step)):
+        fn()
+        res[name] = timed(lambda fn=fn: [fn() for _ in range(5)], 3) / 5
+    print(
+        f"[log-prob fwd+bwd] P={p}, {rows} rows: "
+        + ", ".join(f"{k} {v * 1000:.1f} ms" for k, v in res.items())
+        + f" -> vmap/baddbmm = {res['vmap'] / res['baddbmm']:.2f}, loop/baddbmm = {res['loop'] / res['baddbmm']:.2f}"
+    )
+
+
+def compiled_vs_hand(ds, ref, cfg: TrainConfig) -> None:
+    try:
+        from symmpo import Objective
+    except ImportError as err:
+        print(f"[compiled objective] skipped: symmpo.Objective not available ({err})")
+        return
+    for p in (1, 16):
+        comp = [Objective.named("dpo", beta=0.1) for _ in range(p)]
+        hand = [HandDPO(0.1) for _ in range(p)]
+        train_population(comp, ds, ref, cfg, 0)
+        t_c = timed(lambda comp=comp: train_population(comp, ds, ref, cfg, 0), 3)
+        t_h = timed(lambda hand=hand: train_population(hand, ds, ref, cfg, 0), 3)
+        print(
+            f"[compiled objective] P={p}: compiled dpo {t_c / cfg.steps * 1000:.2f} ms/step, hand-written "
+            f"{t_h / cfg.steps * 1000:.2f} ms/step -> ratio = {t_c / t_h:.2f} (target <= 1.1)"
+        )
+
+
+def fitness_job(task: str, cfg: TrainConfig, p: int) -> None:
+    from symmpo.train.fitness import make_evaluator, prepare
+
+    t0 = time.perf_counter()
+    ds, ref = prepare(task, 0, cfg)
+    print(
+        f"[fitness job] {task}: {ds.n_pairs} pairs, mean length {ds.len_chosen.mean():.0f}/"
+        f"{ds.len_rejected.mean():.0f}, dataset + reference {time.perf_counter() - t0:.1f} s"
+    )
+    ev = make_evaluator(task, cfg)
+    objs = [HandDPO(0.05 + 0.05 * i) for i in range(p)]
+    t_all = timed(lambda: train_population(objs, ds, ref, cfg, 0, evaluator=ev))
+    res = train_population(objs[:1], ds, ref, cfg, 0, evaluator=ev)
+    t_one = res[0].train_seconds + res[0].eval_seconds
+    print(
+        f"[fitness job] P={p} together: {t_all:.1f} s (train {cfg.steps} steps + eval {cfg.eval_episodes} "
+        f"episodes); one single run {t_one:.1f} s (train {res[0].train_seconds:.1f} + eval "
+        f"{res[0].eval_seconds:.1f}) -> ratio together/({p} x single) = {t_all / (p * t_one):.2f}"
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--task", default=None, help="a real task (needs the suite datasets); default synthetic")
+    ap.add_argument("-P", type=int, default=16)
+    ap.add_argument("--steps", type=int, default=30)
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    cfg = TrainConfig(steps=args.steps, bc_steps=200)
+    if args.task:
+        from symmpo.train.fitness import prepare
+
+        ds, ref = prepare(args.task, 0, cfg)
+    else:
+        ds = synthetic_dataset(n_pairs=512, horizon=100, obs_dim=11, act_dim=3, n_bins=11)
+        ref = get_reference(ds, 0, cfg, use_cache=False)
+    rows = int(cfg.batch_size * (ds.len_chosen.mean() + ds.len_rejected.mean()))
+    print(
+        f"data: {ds.meta.get('task')}, obs_dim {ds.obs_dim}, act_dim {ds.act_dim}, K {ds.n_bins}, "
+        f"~{rows} steps per minibatch of {cfg.batch_size} pairs; hidden {cfg.hidden}; {args.threads} thread(s)"
+    )
+    population_vs_sequential(ds, ref, cfg, args.P, lambda i: HandDPO(0.05 + 0.05 * i))
+    logp_variants(ref.policy.spec, args.P, rows)
+    compiled_vs_hand(ds, ref, cfg)
+    if args.task:
+        fitness_job(args.task, TrainConfig(), args.P)
+
+
+if __name__ == "__main__":
+    main()
