@@ -50,8 +50,8 @@ class Objective:
         phi_inv: Component,
         psi: Component,
         g: Component,
-        w_po: Component = Const(1.0),
-        w_sft: Component = Const(0.0),
+        w_po: Component = None,
+        w_sft: Component = None,
         beta: float = 0.1,
         reduce: str = "sum",
         name: str = "custom",
@@ -60,6 +60,8 @@ class Objective:
     ):
         if reduce not in ("sum", "mean"):
             raise ObjectiveError(f"reduce must be 'sum' or 'mean', got {reduce!r}")
+        w_po = Const(1.0) if w_po is None else w_po
+        w_sft = Const(0.0) if w_sft is None else w_sft
         beta = float(beta)
         if not (beta > 0 and math.isfinite(beta)):
             raise ObjectiveError(f"beta must be a finite number > 0, got {beta}")
@@ -240,7 +242,7 @@ class Objective:
             )
         if not np.all(np.isfinite(raw)):
             raise ObjectiveError("raw constants must be finite")
-        by_name = dict(zip(names, raw.tolist()))
+        by_name = dict(zip(names, raw.tolist(), strict=True))
 
         def fn(c: Const) -> Const:
             return (

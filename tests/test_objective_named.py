@@ -120,7 +120,7 @@ def _check(name, params, ref, seed, extreme, dtype=torch.float64, rtol=1e-6, ato
     torch.testing.assert_close(ours[mask], theirs[mask], rtol=rtol, atol=atol)
     g_ours = torch.autograd.grad(ours[mask].sum(), (pc, pr, rc, rr), allow_unused=True)
     g_ref = torch.autograd.grad(theirs[mask].sum(), (pc2, pr2, rc2, rr2), allow_unused=True)
-    for a, b in zip(g_ours, g_ref):
+    for a, b in zip(g_ours, g_ref, strict=True):
         if b is None:
             assert a is None or torch.all(a == 0)
             continue

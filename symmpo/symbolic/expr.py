@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Union
 
 from symmpo.symbolic.constants import to_value
 
@@ -47,7 +46,7 @@ class Node:
     nt: str | None = field(default=None, compare=False, repr=False)
 
 
-Expr = Union[Var, Const, Node]
+Expr = Var | Const | Node
 Path = tuple[int, ...]
 
 

@@ -48,10 +48,10 @@ def _rule(e: Node) -> Expr | None:
                     return _N("log1mexp", y.args[0])
                 return _N("log1p", _N("neg", y))
             if x.op == "add":
-                l, r = x.args
+                u, r = x.args
                 if _one(r):
-                    l, r = r, l
-                if _one(l):
+                    u, r = r, u
+                if _one(u):
                     if isinstance(r, Node) and r.op == "exp":
                         return _N("softplus", r.args[0])
                     return _N("log1p", r)
