@@ -1,0 +1,130 @@
+"""Full-episode returns of many categorical policies at once, on held-out reset seeds.
+
+``policy_fn(obs float32 [P, E, obs_dim]) -> int bins [P, E, act_dim]`` is called once per time step for all
+P policies x E seeds together (one batched forward pass); the P*E simulators are stepped in one loop. Finished
+episodes keep their last observation and are no longer stepped. Greedy-per-dimension categorical policies pass
+``greedy(logits)`` as the last step of their ``policy_fn``.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from symmpo.suite.tasks import N_BINS, from_bins, get_env_spec, normalized_score
+
+EVAL_SEED_BASE = 0  # evaluation reset seeds: [0, 10**5); dataset contexts use >= 10**6, see datasets.py
+PolicyFn = Callable[[np.ndarray], np.ndarray]
+
+_ENV_CACHE: dict[str, list] = {}
+
+
+def make_envs(env: str, n: int) -> list:
+    """n unwrapped Gymnasium MuJoCo envs (cached per process: creating one compiles the XML, ~10 ms)."""
+    import gymnasium as gym
+
+    spec = get_env_spec(env)
+    pool = _ENV_CACHE.setdefault(env, [])
+    while len(pool) < n:
+        pool.append(gym.make(spec.env_id).unwrapped)
+    return pool[:n]
+
+
+def eval_seeds(n: int, offset: int = 0) -> np.ndarray:
+    """Held-out reset seeds, disjoint from every dataset context seed."""
+    if offset + n > 10**5:
+        raise ValueError("evaluation seeds must stay below 10**5 (dataset contexts start at 10**6)")
+    return np.arange(EVAL_SEED_BASE + offset, EVAL_SEED_BASE + offset + n, dtype=np.int64)
+
+
+def greedy(logits: np.ndarray) -> np.ndarray:
+    """Greedy bins per action dimension from logits [..., act_dim, K] (numpy or torch)."""
+    return logits.argmax(-1)
+
+
+@dataclass
+class EvalResult:
+    env: str
+    seeds: np.ndarray  # [E]
+    returns: np.ndarray  # float64 [P, E]
+    lengths: np.ndarray  # int64 [P, E]
+
+    @property
+    def normalized(self) -> np.ndarray:
+        """D4RL-style normalized score [P, E]."""
+        return normalized_score(self.env, self.returns)
+
+    def mean_normalized(self) -> np.ndarray:
+        return self.normalized.mean(axis=1)
+
+
+def _run(env: str, policy_fn: PolicyFn, n_policies: int, seeds: np.ndarray, max_steps: int,
+         n_bins: int) -> tuple[np.ndarray, np.ndarray]:
+    spec = get_env_spec(env)
+    p, e = n_policies, len(seeds)
+    envs = make_envs(env, p * e)
+    obs = np.zeros((p * e, spec.obs_dim), dtype=np.float32)
+    for i, sim in enumerate(envs):
+        obs[i] = sim.reset(seed=int(seeds[i % e]))[0]
+    returns = np.zeros(p * e, dtype=np.float64)
+    lengths = np.zeros(p * e, dtype=np.int64)
+    alive = np.ones(p * e, dtype=bool)
+    for _ in range(max_steps):
+        bins = np.asarray(policy_fn(obs.reshape(p, e, spec.obs_dim))).reshape(p * e, spec.act_dim)
+        actions = from_bins(bins, n_bins)
+        for i in np.flatnonzero(alive):
+            o, r, terminated, _, _ = envs[i].step(actions[i])
+            obs[i] = o
+            returns[i] += r
+            lengths[i] += 1
+            if terminated:
+                alive[i] = False
+        if not alive.any():
+            break
+    return returns.reshape(p, e), lengths.reshape(p, e)
+
+
+_WORKER_ARGS: tuple | None = None  # inherited by forked workers: policy_fn need not be picklable
+
+
+def _worker(chunk: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ModuleNotFoundError:
+        pass
+    env, policy_fn, n_policies, max_steps, n_bins, all_seeds = _WORKER_ARGS
+    e = len(all_seeds)
+
+    def sub_fn(obs: np.ndarray) -> np.ndarray:
+        # the policy sees a [P, E_chunk] block; pad to the full E so stateful/shape-checking fns still work
+        full = np.zeros((n_policies, e, obs.shape[-1]), dtype=np.float32)
+        full[:, chunk] = obs
+        return np.asarray(policy_fn(full))[:, chunk]
+
+    return _run(env, sub_fn, n_policies, all_seeds[chunk], max_steps, n_bins)
+
+
+def evaluate(env: str, policy_fn: PolicyFn, n_policies: int, seeds: Sequence[int] | np.ndarray,
+             max_steps: int = 1000, workers: int = 1, n_bins: int = N_BINS) -> EvalResult:
+    """Greedy full-episode returns [P, E] of P policies on E reset seeds (``workers`` > 1: forked processes
+    each stepping a slice of the seeds; the policy is then called once per worker per step)."""
+    seeds = np.asarray(seeds, dtype=np.int64)
+    if workers <= 1 or len(seeds) < 2:
+        returns, lengths = _run(env, policy_fn, n_policies, seeds, max_steps, n_bins)
+        return EvalResult(env, seeds, returns, lengths)
+    global _WORKER_ARGS
+    _WORKER_ARGS = (env, policy_fn, n_policies, max_steps, n_bins, seeds)
+    chunks = np.array_split(np.arange(len(seeds)), min(workers, len(seeds)))
+    try:
+        with mp.get_context("fork").Pool(len(chunks)) as pool:
+            parts = pool.map(_worker, chunks)
+    finally:
+        _WORKER_ARGS = None
+    returns = np.concatenate([r for r, _ in parts], axis=1)
+    lengths = np.concatenate([n for _, n in parts], axis=1)
+    return EvalResult(env, seeds, returns, lengths)
