@@ -11,12 +11,18 @@ import math
 KINDS = ("fixed", "positive", "unit", "free")
 
 
+# Typed values are kept strictly inside their type, even when an optimizer pushes raw to extremes.
+POSITIVE_RANGE = (1e-12, 1e12)
+UNIT_RANGE = (1e-6, 1.0 - 1e-6)
+
+
 def to_value(kind: str, raw: float) -> float:
     """The constant's value from its raw (optimizer-side) number."""
     if kind == "positive":
-        return math.exp(min(raw, 700.0))
+        return min(max(math.exp(min(raw, 700.0)), POSITIVE_RANGE[0]), POSITIVE_RANGE[1])
     if kind == "unit":
-        return 1.0 / (1.0 + math.exp(-raw)) if raw > -700 else 0.0
+        v = 1.0 / (1.0 + math.exp(-raw)) if raw > -700 else 0.0
+        return min(max(v, UNIT_RANGE[0]), UNIT_RANGE[1])
     return float(raw)
 
 
@@ -39,9 +45,9 @@ def to_raw(kind: str, value: float) -> float:
 def interval(kind: str, value: float) -> tuple[float, float]:
     """The values the constant may take while optimized (fixed ones stay put)."""
     if kind == "positive":
-        return (0.0, math.inf)
+        return POSITIVE_RANGE
     if kind == "unit":
-        return (0.0, 1.0)
+        return UNIT_RANGE
     if kind == "free":
         return (-math.inf, math.inf)
     return (value, value)

@@ -33,6 +33,7 @@ class Props:
     integrable: bool = False  # integral of |f| over (0, 1] is finite
     zero0: bool = False  # f -> 0+ as p -> 0+ no faster than a power of p (log f integrable, -> -inf)
     is_p: bool = False  # f is exactly the variable p
+    vanish1: bool = False  # f = c (1 - p) with c > 0: vanishes linearly at p = 1 (so log f is integrable)
 
     def __post_init__(self) -> None:
         if self.lo > -INF and not self.lb:
@@ -125,7 +126,10 @@ def neg(a: Props) -> Props:
 
 
 def sub(a: Props, b: Props) -> Props:
-    return add(a, neg(b))
+    out = add(a, neg(b))
+    if a.mono == "const" and a.lo == a.hi == 1.0 and b.is_p:
+        out = replace(out, vanish1=True)
+    return out
 
 
 def _scale(a: Props, lo: float, hi: float) -> Props:
@@ -153,7 +157,13 @@ def mul(a: Props, b: Props) -> Props:
         if a.mono == "const":
             lo, hi = _mul_iv(a, b)
             return const_props(lo, hi)
-        return Props(integrable=a.integrable and b.bounded)
+        lo, hi = _mul_iv(a, b)
+        if b.lo >= 0:  # a non-negative (possibly zero) scale keeps non-strict monotonicity
+            mono = {"sinc": "inc", "sdec": "dec"}.get(a.mono, a.mono)
+            return Props(
+                mono=mono, lo=lo, hi=hi, lb=a.lb and b.ub, ub=a.ub and b.ub, integrable=a.integrable and b.ub
+            )
+        return Props(lo=lo, hi=hi, integrable=a.integrable and b.bounded)
     lo, hi = _mul_iv(a, b)
     mono = "any"
     if a.lo >= 0 and b.lo >= 0 and _is_up(a.mono) and _is_up(b.mono):
@@ -211,7 +221,7 @@ def log(a: Props) -> Props:
         hi=hi,
         neginf0=a.zero0,
         posinf0=a.posinf0,
-        integrable=a.zero0 or (a.lo > 0 and a.ub) or (a.is_p),
+        integrable=a.zero0 or (a.lo > 0 and a.ub) or a.is_p or (a.vanish1 and a.ub),
     )
 
 
@@ -335,12 +345,13 @@ def periodic(a: Props) -> Props:
 TYPES: dict[str, tuple[Props, str]] = {
     # name: (the weakest Props a member has, description)
     "phi_inv": (
-        Props(mono="sinc", ub=True, neginf0=True, integrable=True),
+        Props(mono="sinc", neginf0=True, integrable=True),
         "strictly increasing on (0,1], -> -inf at 0+, integrable",
     ),
     "psi": (Props(mono="inc"), "non-decreasing on (0,1] (or constant)"),
     "g": (Props(mono="inc"), "non-decreasing in z"),
     "weight": (Props(mono="any", lo=0.0), "non-negative"),
+    "inc": (Props(mono="inc"), "non-decreasing"),
     "inc_bounded": (Props(mono="inc", lb=True, ub=True, integrable=True), "non-decreasing and bounded"),
     "inc_lb": (Props(mono="inc", lb=True, integrable=True), "non-decreasing, bounded below, integrable"),
     "pmap": (
