@@ -31,17 +31,10 @@ from symmpo.train.policy import (
 
 
 def default_cache_dir() -> Path:
-    """``$SYMMPO_CACHE`` or the suite's default cache directory."""
-    try:  # the suite owns the cache location; follow it when it defines one
-        from symmpo.suite import cache as suite_cache  # type: ignore[attr-defined]
+    """``$SYMMPO_CACHE`` or the suite's default cache directory (the suite owns the location)."""
+    from symmpo.suite.datasets import default_cache_dir as suite_default
 
-        return Path(suite_cache.cache_dir())
-    except (ImportError, AttributeError):
-        pass
-    env = os.environ.get("SYMMPO_CACHE")
-    if env:
-        return Path(env)
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "symmpo"
+    return Path(suite_default())
 
 
 @dataclass

@@ -1,0 +1,89 @@
+"""``symmpo bench``: the baseline table (every named objective + SFT-only) and its hyperparameter sweep."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    from symmpo.train.bench import ENVS, SETTINGS
+
+    p = subparsers.add_parser(
+        "bench",
+        help="baseline table: named objectives + SFT-only on Hopper/HalfCheetah × data settings",
+        description="Trains every named baseline (one population per task and seed) and the SFT-only reference, "
+        "writes results/bench/table.md (mean ± s.e., best per column in bold), table.csv and table.png. "
+        "Hyperparameters come from `symmpo bench --sweep` (clean data only). Resumable: rerun the same command "
+        "after an interruption and it continues where it stopped.",
+    )
+    p.add_argument(
+        "--sweep", action="store_true", help="run the hyperparameter sweep on clean data (sweep.*)"
+    )
+    p.add_argument("--no-sweep", action="store_true", help="bench with the named defaults (no sweep needed)")
+    p.add_argument("--report", action="store_true", help="only rewrite the reports from the stored results")
+    p.add_argument("--envs", nargs="+", default=list(ENVS), help=f"default: {' '.join(ENVS)}")
+    p.add_argument("--settings", nargs="+", default=list(SETTINGS), help=f"default: {' '.join(SETTINGS)}")
+    p.add_argument("--seeds", type=int, default=3, help="training seeds 0..N-1 (default: 3)")
+    p.add_argument(
+        "--preset",
+        default="bench",
+        choices=["tiny", "default", "bench"],
+        help="training configuration (default: bench)",
+    )
+    p.add_argument("--steps", type=int, help="PO steps (overrides the preset)")
+    p.add_argument("--eval-episodes", type=int, help="evaluation episodes (overrides the preset)")
+    p.add_argument("--out", default="results/bench", help="output directory (default: results/bench)")
+    p.add_argument("--cache-dir", help="dataset / reference cache (default: $SYMMPO_CACHE)")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from symmpo.suite.tasks import parse_task
+    from symmpo.train import bench
+    from symmpo.train.config import TrainConfig
+    from symmpo.train.report import append_jsonl
+
+    overrides = {
+        k: v for k, v in (("steps", args.steps), ("eval_episodes", args.eval_episodes)) if v is not None
+    }
+    config = TrainConfig.preset(args.preset, **overrides)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for e in args.envs:
+        for s in args.settings:
+            parse_task(f"{e}-{s}")  # a typo fails now, not an hour into the run
+    seeds = list(range(args.seeds))
+    command = "symmpo " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    kw = {"cache_dir": args.cache_dir, "progress": not args.no_progress}
+    t0 = time.perf_counter()
+    if args.sweep:
+        if not args.report:
+            bench.run_sweep(out, config, seeds, envs=args.envs, **kw)
+        chosen = bench.write_sweep_report(out, config)
+        print((out / "sweep.md").read_text())
+        print("chosen: " + "; ".join(f"{k} {bench._fmt_params(v)}" for k, v in chosen.items()))
+    else:
+        params = bench.chosen_params(out, config, require=not args.no_sweep)
+        if not args.report:
+            bench.run_bench(out, config, seeds, envs=args.envs, settings=args.settings, params=params, **kw)
+        print(bench.write_bench_report(out, config, header=f"Command: `{command}`."))
+    seconds = time.perf_counter() - t0
+    if not args.report:
+        append_jsonl(
+            out / "runs.jsonl",
+            [
+                {
+                    "command": command,
+                    "seconds": round(seconds, 1),
+                    "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
+                }
+            ],
+        )
+    print(f"{seconds:.0f} s; results in {out}/")
+    return 0
