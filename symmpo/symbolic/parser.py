@@ -60,7 +60,8 @@ def tokenize(text: str) -> list[tuple[str, str, int]]:
             j = pos
             while text[j].isspace():
                 j += 1
-            raise FormulaError(f"unexpected character {text[j]!r}", text, j)
+            out.append(("bad", text[j], j))  # reported when the parser reaches it, so errors come in order
+            return out
         kind = m.lastgroup or ""
         tok = m.group(kind)
         out.append((kind, tok, m.start(kind)))
@@ -89,6 +90,8 @@ class _Parser:
 
     def take(self) -> tuple[str, str, int]:
         t = self.toks[self.i]
+        if t[0] == "bad":
+            raise FormulaError(f"unexpected character {t[1]!r}", self.text, t[2])
         self.i += 1
         return t
 
@@ -103,6 +106,8 @@ class _Parser:
             raise FormulaError("empty formula", self.text, 0)
         e = self.expr()
         k, t, pos = self.peek()
+        if k == "bad":
+            raise FormulaError(f"unexpected character {t!r}", self.text, pos)
         if k != "end":
             raise FormulaError(f"unexpected token {t!r}", self.text, pos)
         return e

@@ -1,0 +1,36 @@
+"""``symmpo show NAME|FILE [--latex]``: an objective's components, constants and (optionally) LaTeX."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("show", help="show a named objective or an objective file")
+    p.add_argument("objective", help="a name (dpo, ipo, simpo, orpo, ...) or an objective YAML file")
+    p.add_argument(
+        "--latex", action="store_true", help="also print the whole loss and its components as LaTeX"
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from symmpo.commands._objectives import resolve
+
+    obj = resolve(args.objective)
+    f = obj.formulas()
+    print(f"objective {obj.name}: beta={obj.beta:g}, reduce={obj.reduce}, needs lengths: {obj.needs_lengths}")
+    print(f"  phi_inv(p) = {f['phi_inv']}")
+    print(f"  psi(p)     = {'phi_inv(p) (tied)' if obj.psi_tied else f['psi']}")
+    print(f"  g(z)       = {f['g']}")
+    print(f"  w_po(tau)  = {f['w_po']}")
+    print(f"  w_sft(tau) = {f['w_sft']}")
+    for name, (kind, value) in obj.constant_specs().items():
+        print(f"  constant {name} = {value:.6g} ({kind})")
+    print(f"  key {obj.canonical_key()}")
+    if args.latex:
+        print()
+        print(obj.latex())
+        for k, tex in obj.component_latex().items():
+            print(f"% {k}: {tex}")
+    return 0

@@ -1,0 +1,94 @@
+"""Standalone PyTorch source of an objective's loss (imports torch only).
+
+The source is generated from the same log-space trees the compiler uses, with the same safe forms
+(helpers prefixed ``_symmpo_``), so it matches ``Objective.loss`` to floating-point rounding.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from symmpo.symbolic.expr import Const, Expr, Node, Var, variables
+from symmpo.symbolic.primitives import EXPORT_HELPERS, REGISTRY
+
+if TYPE_CHECKING:
+    from symmpo.objective import Objective
+
+
+def expr_source(e: Expr, names: dict[str, str]) -> str:
+    """Python source of a (log-space) tree; names maps variables to source expressions."""
+    if isinstance(e, Const):
+        return repr(float(e.value))
+    if isinstance(e, Var):
+        return names[e.name]
+    assert isinstance(e, Node)
+    return REGISTRY[e.op].source.format(*(expr_source(c, names) for c in e.args))
+
+
+def torch_source(obj: Objective, function_name: str = "loss") -> str:
+    from symmpo.symbolic.loss import log_space_tree
+
+    obj._require_symbolic("be exported")
+    t = {k: log_space_tree(obj, k) for k in ("phi_inv", "psi", "g", "w_po", "w_sft")}
+    uses_tau = any("tau" in variables(obj.components[k]) for k in t)
+    psi_zero = isinstance(t["psi"], Const)
+    mean = obj.reduce == "mean"
+    sft = not (isinstance(t["w_sft"], Const) and t["w_sft"].value == 0.0)
+    needs_len = mean or sft
+
+    def comp(k: str, x: str) -> str:
+        return expr_source(t[k], {"L": x, "z": x, "tau": "tau", "p": f"torch.exp({x})"})
+
+    lines = [
+        f'"""{obj.name}: MPO loss exported by symmpo (beta={obj.beta}, reduce={obj.reduce}).',
+        "",
+        "Arguments are summed log-probs per response (TRL convention); returns the per-example loss.",
+        '"""',
+        "",
+        "import torch",
+        "import torch.nn.functional as F",
+        EXPORT_HELPERS,
+        "",
+        f"def {function_name}(policy_chosen_logps, policy_rejected_logps, reference_chosen_logps,",
+        f"{' ' * (len(function_name) + 5)}reference_rejected_logps, chosen_lengths=None, rejected_lengths=None,"
+        " progress=0.0):",
+    ]
+    body = []
+    if needs_len:
+        body += [
+            "if chosen_lengths is None or rejected_lengths is None:",
+            f"    raise ValueError('{obj.name} needs chosen_lengths and rejected_lengths')",
+        ]
+    body.append(
+        "tau = torch.as_tensor(progress, dtype=policy_chosen_logps.dtype, device=policy_chosen_logps.device)"
+        if uses_tau
+        else "tau = progress"
+    )
+    if mean:
+        body += [
+            "lc = policy_chosen_logps / chosen_lengths",
+            "lr = policy_rejected_logps / rejected_lengths",
+            "rc = reference_chosen_logps / chosen_lengths",
+            "rr = reference_rejected_logps / rejected_lengths",
+        ]
+    else:
+        body += [
+            "lc, lr = policy_chosen_logps, policy_rejected_logps",
+            "rc, rr = reference_chosen_logps, reference_rejected_logps",
+        ]
+    body += [f"phi_c = {comp('phi_inv', 'lc')}", f"phi_r = {comp('phi_inv', 'lr')}"]
+    if psi_zero:
+        body.append("margin = phi_c - phi_r")
+    else:
+        body += [
+            f"psi_c = {comp('psi', 'rc')}",
+            f"psi_r = {comp('psi', 'rr')}",
+            "margin = (phi_c - psi_c) - (phi_r - psi_r)",
+        ]
+    body.append(f"z = {float(obj.beta)!r} * margin" if obj.beta != 1.0 else "z = margin")
+    body.append(f"out = -({comp('w_po', 'tau')}) * ({comp('g', 'z')})")
+    if sft:
+        body.append(f"out = out + ({comp('w_sft', 'tau')}) * (-(policy_chosen_logps / chosen_lengths))")
+    body.append("return out")
+    lines += ["    " + b for b in body]
+    return "\n".join(lines) + "\n"
