@@ -166,6 +166,18 @@ class Grammar:
 
     def _check(self) -> None:
         nts = self.nonterminals
+        for comp, n in self.start.items():
+            nt = nts[n]
+            if nt.is_constant or nt.var != COMPONENT_VARS[comp]:
+                raise GrammarError(
+                    f"{self.source}: start.{comp} = {n} must be a function of {COMPONENT_VARS[comp]}"
+                )
+            ok, why = P.satisfies(P.TYPES[nt.type][0], COMPONENT_TYPES[comp])
+            if not ok:
+                raise GrammarError(
+                    f"{self.source}: start.{comp} = {n} has type {nt.type!r}, which does not "
+                    f"guarantee {COMPONENT_TYPES[comp]!r}: {why}"
+                )
         # variables agree
         for nt in nts.values():
             for i, r in enumerate(nt.rules):
@@ -216,18 +228,6 @@ class Grammar:
                         f"{self.source}: non-terminal {nt.name} rule {i + 1} {r.text!r} cannot guarantee its "
                         f"type {nt.type!r} ({P.TYPES[nt.type][1]}): {why}"
                     )
-        for comp, n in self.start.items():
-            nt = nts[n]
-            if nt.is_constant or nt.var != COMPONENT_VARS[comp]:
-                raise GrammarError(
-                    f"{self.source}: start.{comp} = {n} must be a function of {COMPONENT_VARS[comp]}"
-                )
-            ok, why = P.satisfies(P.TYPES[nt.type][0], COMPONENT_TYPES[comp])
-            if not ok:
-                raise GrammarError(
-                    f"{self.source}: start.{comp} = {n} has type {nt.type!r}, which does not "
-                    f"guarantee {COMPONENT_TYPES[comp]!r}: {why}"
-                )
 
     def _rule_depth(self, r: Rule) -> float:
         d = float(_template_depth(r.template))
