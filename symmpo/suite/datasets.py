@@ -37,7 +37,7 @@ import numpy as np
 
 from symmpo.errors import DataError
 from symmpo.suite.behaviour import BehaviourPolicy, assets_fingerprint, list_levels, load_behaviour
-from symmpo.suite.evaluator import make_envs
+from symmpo.suite.sim import batch_sim
 from symmpo.suite.tasks import N_BINS, from_bins, get_env_spec, parse_setting, parse_task
 from symmpo.suite.types import PreferenceDataset
 
@@ -56,7 +56,7 @@ class DatasetConfig:
     n_pairs: int = DEFAULT_N_PAIRS
     horizon: int = DEFAULT_HORIZON
     seed: int = 0
-    n_contexts: int | None = None  # default ceil(n_pairs / 2): each context serves two pairs
+    n_contexts: int | None = None  # default ceil(n_pairs / 4): each context serves four pairs
     prompt_max: int = 900  # longest prompt; 900 + H = 1000 covers the whole evaluation episode
     prompt_prob: float = 0.75  # the other contexts start at reset, where every evaluation starts
     samples_per_level: int = 2
@@ -71,7 +71,7 @@ class DatasetConfig:
 
     @property
     def contexts(self) -> int:
-        return self.n_contexts or max(1, math.ceil(self.n_pairs / 2))
+        return self.n_contexts or max(1, math.ceil(self.n_pairs / 4))
 
     @property
     def temperature(self) -> float:
@@ -124,53 +124,37 @@ class ResponsePool:
         return {k: getattr(self, k) for k in ("obs", "bins", "length", "ret", "level", "context_seed", "prompt_len")}
 
 
-def _physics_state(sim) -> np.ndarray:
-    import mujoco
-
-    spec = mujoco.mjtState.mjSTATE_INTEGRATION
-    state = np.empty(mujoco.mj_stateSize(sim.model, spec))
-    mujoco.mj_getState(sim.model, sim.data, state, spec)
-    return state
-
-
-def _set_physics_state(sim, state: np.ndarray) -> np.ndarray:
-    """Restore the full integration state (incl. solver warm start, so results do not depend on the env's
-    history) and return the observation there."""
-    import mujoco
-
-    mujoco.mj_setState(sim.model, sim.data, state, mujoco.mjtState.mjSTATE_INTEGRATION)
-    mujoco.mj_forward(sim.model, sim.data)
-    return sim._get_obs().astype(np.float32)
-
-
 def _run_prompts(env: str, expert: BehaviourPolicy, cfg: DatasetConfig, contexts: np.ndarray,
                  seeds: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
     """Roll each context's prompt; returns its physics state and realized prompt length."""
-    sims = make_envs(env, len(contexts))
+    sim = batch_sim(env, len(contexts))
     targets = np.zeros(len(contexts), dtype=np.int64)
-    noise, uni, rbins = [], [], []
-    for i, c in enumerate(contexts):
-        rng = np.random.default_rng([cfg.seed, int(c), 0])
+    rngs = [np.random.default_rng([cfg.seed, int(c), 0]) for c in contexts]  # one stream per context
+    for i, rng in enumerate(rngs):
         if rng.random() < cfg.prompt_prob:
             targets[i] = rng.integers(1, cfg.prompt_max + 1)
-        noise.append(rng.standard_normal((max(targets[i], 1), expert.act_dim)).astype(np.float32))
-        uni.append(rng.random(max(targets[i], 1)))
-        rbins.append(rng.integers(0, expert.n_bins, (max(targets[i], 1), expert.act_dim)))
-    obs = np.stack([sim.reset(seed=int(s))[0] for sim, s in zip(sims, seeds, strict=True)]).astype(np.float32)
-    history: list[list[np.ndarray]] = [[_physics_state(sim)] for sim in sims]
+    t_max, a_dim = max(int(targets.max()), 1), expert.act_dim
+    noise = np.zeros((len(contexts), t_max, a_dim), dtype=np.float32)
+    uni = np.ones((len(contexts), t_max))
+    rbins = np.zeros((len(contexts), t_max, a_dim), dtype=np.int64)
+    for i, rng in enumerate(rngs):
+        n = targets[i]
+        noise[i, :n], uni[i, :n], rbins[i, :n] = (rng.standard_normal((n, a_dim)), rng.random(n),
+                                                  rng.integers(0, expert.n_bins, (n, a_dim)))
+    obs = sim.reset(np.arange(len(contexts)), seeds)
+    history: list[list[np.ndarray]] = [[sim.get_state(i)] for i in range(len(contexts))]
     realized = targets.copy()
     active = targets > 0
     t = 0
     while active.any():
         idx = np.flatnonzero(active)
-        bins = expert.act(obs[idx], np.stack([noise[i][t] for i in idx]), np.array([uni[i][t] for i in idx]),
-                          np.stack([rbins[i][t] for i in idx]))
+        bins = expert.act(obs[idx], noise[idx, t], uni[idx, t], rbins[idx, t])
         actions = from_bins(bins, expert.n_bins)
+        o, _, terminated = sim.step(idx, actions)
+        obs[idx] = o
         for j, i in enumerate(idx):
-            o, _, terminated, _, _ = sims[i].step(actions[j])
-            obs[i] = o
-            history[i].append(_physics_state(sims[i]))
-            if terminated:  # never start a context in a terminal state: back off to half the prompt
+            history[i].append(sim.get_state(i))
+            if terminated[j]:  # never start a context in a terminal state: back off to half the prompt
                 realized[i] = (t + 1) // 2
                 active[i] = False
             elif t + 1 >= targets[i]:
@@ -186,15 +170,19 @@ def _run_responses(env: str, policies: list[BehaviourPolicy], cfg: DatasetConfig
     h, spl = cfg.horizon, cfg.samples_per_level
     m_total = len(policies) * spl
     jobs = [(i, m) for i in range(len(contexts)) for m in range(m_total)]
-    sims = make_envs(env, len(jobs))
-    obs = np.zeros((len(jobs), spec.obs_dim), dtype=np.float32)
-    draws = []
+    sim = batch_sim(env, len(jobs))
+    noise = np.empty((len(jobs), h, spec.act_dim), dtype=np.float32)
+    uni = np.empty((len(jobs), h))
+    rbins = np.empty((len(jobs), h, spec.act_dim), dtype=np.int64)
     for j, (i, m) in enumerate(jobs):
-        obs[j] = _set_physics_state(sims[j], states[i])
-        rng = np.random.default_rng([cfg.seed, int(contexts[i]), 1 + m])
-        draws.append((rng.standard_normal((h, spec.act_dim)).astype(np.float32), rng.random(h),
-                      rng.integers(0, N_BINS, (h, spec.act_dim))))
-    level_of = np.array([m // spl for _, m in jobs])
+        sim.set_state(j, states[i])
+        rng = np.random.default_rng([cfg.seed, int(contexts[i]), 1 + m])  # one stream per response
+        noise[j], uni[j], rbins[j] = rng.standard_normal((h, spec.act_dim)), rng.random(h), rng.integers(
+            0, N_BINS, (h, spec.act_dim))
+    obs = sim.observe(np.arange(len(jobs)))
+    ctx_of = np.array([i for i, _ in jobs])
+    m_of = np.array([m for _, m in jobs])
+    level_of = m_of // spl
     alive = np.ones(len(jobs), dtype=bool)
     ret = np.zeros(len(jobs), dtype=np.float64)
     for t in range(h):
@@ -202,27 +190,23 @@ def _run_responses(env: str, policies: list[BehaviourPolicy], cfg: DatasetConfig
         for lv, pol in enumerate(policies):
             idx = np.flatnonzero(alive & (level_of == lv))
             if len(idx):
-                bins[idx] = pol.act(obs[idx], np.stack([draws[j][0][t] for j in idx]),
-                                    np.array([draws[j][1][t] for j in idx]), np.stack([draws[j][2][t] for j in idx]))
-        actions = from_bins(bins)
-        for j in np.flatnonzero(alive):
-            i, m = jobs[j]
-            c = offset + i
-            out["obs"][c, m, t] = obs[j]
-            out["bins"][c, m, t] = bins[j]
-            o, r, terminated, _, _ = sims[j].step(actions[j])
-            obs[j] = o
-            ret[j] += r
-            out["length"][c, m] = t + 1
-            if terminated:
-                alive[j] = False
+                bins[idx] = pol.act(obs[idx], noise[idx, t], uni[idx, t], rbins[idx, t])
+        idx = np.flatnonzero(alive)
+        rows = offset + ctx_of[idx]
+        out["obs"][rows, m_of[idx], t] = obs[idx]
+        out["bins"][rows, m_of[idx], t] = bins[idx]
+        out["length"][rows, m_of[idx]] = t + 1
+        o, r, terminated = sim.step(idx, from_bins(bins[idx]))
+        obs[idx] = o
+        ret[idx] += r
+        alive[idx[terminated]] = False
         if not alive.any():
             break
     for j, (i, m) in enumerate(jobs):
         out["ret"][offset + i, m] = ret[j]
 
 
-def build_pool(cfg: DatasetConfig, progress: bool = False, chunk: int = 32) -> ResponsePool:
+def build_pool(cfg: DatasetConfig, progress: bool = False, chunk: int = 64) -> ResponsePool:
     """Roll out the response pool of ``cfg`` (no caching)."""
     levels = list_levels(cfg.env)
     if len(levels) <= cfg.poor_levels:
@@ -286,7 +270,7 @@ def derive_pairs(pool: ResponsePool, cfg: DatasetConfig) -> dict[str, np.ndarray
     if kind == "noisy":
         prefer_a = a_better ^ (u < param)
     elif kind == "bt":
-        p_a = 1.0 / (1.0 + np.exp(-(ret_a - ret_b) / cfg.temperature))
+        p_a = 0.5 * (1.0 + np.tanh((ret_a - ret_b) / (2.0 * cfg.temperature)))  # sigmoid, no overflow
         prefer_a = u < p_a
     else:
         prefer_a = a_better

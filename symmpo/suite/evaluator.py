@@ -1,7 +1,7 @@
 """Full-episode returns of many categorical policies at once, on held-out reset seeds.
 
 ``policy_fn(obs float32 [P, E, obs_dim]) -> int bins [P, E, act_dim]`` is called once per time step for all
-P policies x E seeds together (one batched forward pass); the P*E simulators are stepped in one loop. Finished
+P policies x E seeds together (one batched forward pass); the P*E simulators (one ``BatchSim``, see sim.py) are stepped together. Finished
 episodes keep their last observation and are no longer stepped. Greedy-per-dimension categorical policies pass
 ``greedy(logits)`` as the last step of their ``policy_fn``.
 """
@@ -14,24 +14,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from symmpo.suite.sim import batch_sim
 from symmpo.suite.tasks import N_BINS, from_bins, get_env_spec, normalized_score
 
 EVAL_SEED_BASE = 0  # evaluation reset seeds: [0, 10**5); dataset contexts use >= 10**6, see datasets.py
 PolicyFn = Callable[[np.ndarray], np.ndarray]
-
-_ENV_CACHE: dict[str, list] = {}
-
-
-def make_envs(env: str, n: int) -> list:
-    """n unwrapped Gymnasium MuJoCo envs (cached per process: creating one compiles the XML, ~10 ms)."""
-    import gymnasium as gym
-
-    spec = get_env_spec(env)
-    pool = _ENV_CACHE.setdefault(env, [])
-    while len(pool) < n:
-        pool.append(gym.make(spec.env_id).unwrapped)
-    return pool[:n]
-
 
 def eval_seeds(n: int, offset: int = 0) -> np.ndarray:
     """Held-out reset seeds, disjoint from every dataset context seed."""
@@ -65,23 +52,19 @@ def _run(env: str, policy_fn: PolicyFn, n_policies: int, seeds: np.ndarray, max_
          n_bins: int) -> tuple[np.ndarray, np.ndarray]:
     spec = get_env_spec(env)
     p, e = n_policies, len(seeds)
-    envs = make_envs(env, p * e)
-    obs = np.zeros((p * e, spec.obs_dim), dtype=np.float32)
-    for i, sim in enumerate(envs):
-        obs[i] = sim.reset(seed=int(seeds[i % e]))[0]
+    sim = batch_sim(env, p * e)
+    obs = sim.reset(np.arange(p * e), np.tile(seeds, p))
     returns = np.zeros(p * e, dtype=np.float64)
     lengths = np.zeros(p * e, dtype=np.int64)
     alive = np.ones(p * e, dtype=bool)
     for _ in range(max_steps):
         bins = np.asarray(policy_fn(obs.reshape(p, e, spec.obs_dim))).reshape(p * e, spec.act_dim)
-        actions = from_bins(bins, n_bins)
-        for i in np.flatnonzero(alive):
-            o, r, terminated, _, _ = envs[i].step(actions[i])
-            obs[i] = o
-            returns[i] += r
-            lengths[i] += 1
-            if terminated:
-                alive[i] = False
+        idx = np.flatnonzero(alive)
+        o, r, terminated = sim.step(idx, from_bins(bins[idx], n_bins))
+        obs[idx] = o
+        returns[idx] += r
+        lengths[idx] += 1
+        alive[idx[terminated]] = False
         if not alive.any():
             break
     return returns.reshape(p, e), lengths.reshape(p, e)

@@ -1,0 +1,29 @@
+"""Task names, discretization and D4RL normalization."""
+
+import numpy as np
+import pytest
+
+from symmpo.errors import DataError
+from symmpo.suite.tasks import N_BINS, all_task_names, from_bins, normalized_score, parse_task, to_bins
+
+
+def test_parse_task_names():
+    t = parse_task("hopper-noisy-0.2")
+    assert (t.env, t.kind, t.param, t.name) == ("hopper", "noisy", 0.2, "hopper-noisy-0.2")
+    assert parse_task("halfcheetah-mixed-0.50").name == "halfcheetah-mixed-0.5"
+    assert parse_task("walker2d-bt").kind == "bt"
+    assert len(all_task_names()) == 27
+
+
+@pytest.mark.parametrize("bad", ["ant-clean", "hopper", "hopper-foo", "hopper-noisy-0.7", "hopper-mixed-x", "hopper-clean-1"])
+def test_unknown_task_refused_with_valid_names(bad):
+    with pytest.raises(DataError, match="unknown"):
+        parse_task(bad)
+
+
+def test_bins_roundtrip_and_normalization():
+    bins = np.arange(N_BINS)
+    np.testing.assert_array_equal(to_bins(from_bins(bins)), bins)
+    assert from_bins(np.array([0, N_BINS // 2, N_BINS - 1])).tolist() == [-1.0, 0.0, 1.0]
+    assert normalized_score("hopper", -20.272305) == pytest.approx(0.0)
+    assert normalized_score("halfcheetah", 12135.0) == pytest.approx(100.0)
