@@ -16,6 +16,7 @@ import numpy as np
 
 P_GRID = np.logspace(-6, 0, 200)
 Z_GRID = np.linspace(-6.0, 6.0, 200)
+ALIGN = int(np.argmin(np.abs(P_GRID - 0.5)))
 COMPONENTS = (("phi_inv", "φ⁻¹(p)", "p"), ("psi", "ψ(p)", "p"), ("g", "g(z)", "z"))
 
 
@@ -51,7 +52,7 @@ def plot_fitness(history: Sequence[dict[str, Any]], path: Path) -> None:
 
 
 def plot_components(space: Any, discovered: Sequence[Any], path: Path) -> None:
-    """φ⁻¹, ψ, g of the hall-of-fame leaders against DPO and ORPO (each shifted to 0 at p=1 / z=0 for φ⁻¹, ψ)."""
+    """φ⁻¹, ψ, g of the hall-of-fame leaders against DPO and ORPO (φ⁻¹ and ψ shifted to 0 at p = 1/2)."""
     plt = _pyplot()
     baselines = [("DPO", space.reference("dpo", beta=0.1), "k"), ("ORPO", space.reference("orpo"), "tab:gray")]
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -65,8 +66,8 @@ def plot_components(space: Any, discovered: Sequence[Any], path: Path) -> None:
                 continue
             for ax, (comp, _, _) in zip(axes, COMPONENTS, strict=True):
                 y = np.asarray(curves[comp], dtype=float)
-                if comp != "g":
-                    y = y - y[-1]  # mirror maps are defined up to a constant: align at p = 1
+                if comp != "g" and np.isfinite(y[ALIGN]):
+                    y = y - y[ALIGN]  # mirror maps are defined up to a constant: align at p = 1/2
                 label = name if tau == 1.0 else f"{name} (τ=0)"
                 ax.plot(P_GRID if comp != "g" else Z_GRID, y, style, color=color, label=label)
     for ax, (comp, title, var) in zip(axes, COMPONENTS, strict=True):
