@@ -42,7 +42,7 @@ def population(space) -> list[gp.Individual]:
 
 def _tags_consistent(space: ObjectiveSpace, obj: Objective) -> bool:
     """Every tagged subtree is still derivable from its own non-terminal."""
-    for comp, tree in obj.components.items():
+    for tree in obj.components.values():
         for path, nt in space.grammar.positions(tree):
             if space.grammar.annotate(E.get_at(tree, path), nt) is None:
                 return False
