@@ -65,3 +65,15 @@ def test_unparseable_raises():
         check_formula("log(p", "phi_inv")
     with pytest.raises(FormulaError, match="unknown name 'z'"):
         check_formula("log(z)", "phi_inv")
+
+
+def test_named_baselines_outside_the_class_are_flagged():
+    """ipo, cdpo and discopop have non-monotone g (the table's baselines need not be in the class)."""
+    from symmpo import Objective
+    from symmpo.symbolic.validity import check_objective
+
+    for name in ["dpo", "hinge", "rdpo", "simpo", "orpo", "tsallis"]:
+        assert all(v.valid for v in check_objective(Objective.named(name)).values()), name
+    for name in ["ipo", "cdpo", "discopop"]:
+        verdicts = check_objective(Objective.named(name))
+        assert not verdicts["g"].valid and verdicts["phi_inv"].valid, name
