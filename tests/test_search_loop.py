@@ -200,3 +200,21 @@ def test_bad_configurations_are_refused():
         toy_config(seeds=[1000])
     with pytest.raises(SymmpoError, match="population"):
         toy_config(population=1)
+
+
+def test_sigterm_stops_between_generations_and_resumes(tmp_path):
+    import os
+    import signal
+
+    config = toy_config(generations=4)
+    evolve(tmp_path / "full", config)
+
+    def kill_self(gen, evo):
+        if gen == 2:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    with pytest.raises(KeyboardInterrupt):
+        evolve(tmp_path / "cut", config, hook=kill_self)
+    assert RunDir(tmp_path / "cut").load_checkpoint()["generation"] == 2
+    evolve(tmp_path / "cut", config)
+    assert (tmp_path / "full" / "hall_of_fame.yaml").read_text() == (tmp_path / "cut" / "hall_of_fame.yaml").read_text()
