@@ -210,7 +210,8 @@ def build_pool(cfg: DatasetConfig, progress: bool = False, chunk: int = 64) -> R
     """Roll out the response pool of ``cfg`` (no caching)."""
     levels = list_levels(cfg.env)
     if len(levels) <= cfg.poor_levels:
-        raise DataError(f"{cfg.env}: {len(levels)} behaviour levels shipped, need more than {cfg.poor_levels}")
+        raise DataError(f"{cfg.env}: {len(levels)} behaviour levels shipped, need more than {cfg.poor_levels}; "
+                        f"export them: python -m symmpo.suite.export_behaviour --env {cfg.env}")
     policies = [load_behaviour(cfg.env, lv) for lv in levels]
     spec = get_env_spec(cfg.env)
     c_total, m_total, h = cfg.contexts, len(levels) * cfg.samples_per_level, cfg.horizon
