@@ -220,8 +220,10 @@ class Evolution:
         trained = self._score_generation(population + cma_inds + [reference])
         if self.cma is not None:
             self.cma.tell([c.fitness for c in cma_inds])
-        keys = {p.key for p in population}
-        self.population = population + [c for c in cma_inds if c.key not in keys and not keys.add(c.key)]
+        merged = {p.key: p for p in population}
+        for c in cma_inds:  # CMA-ES candidates compete in selection like any child
+            merged.setdefault(c.key, c)
+        self.population = list(merged.values())
         self.hof.update(self.population)
         self._update_cma()
         finite = [p.fitness for p in self.population if math.isfinite(p.fitness)]
