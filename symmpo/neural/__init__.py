@@ -1,0 +1,1 @@
+"""Neural MPO components (monotone networks), their ES search, and distillation into closed forms."""
