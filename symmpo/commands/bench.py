@@ -67,7 +67,10 @@ def run(args: argparse.Namespace) -> int:
             bench.run_sweep(out, config, seeds, envs=args.envs, **kw)
         chosen = bench.write_sweep_report(out, config)
         print((out / "sweep.md").read_text())
-        print("chosen: " + "; ".join(f"{k} {bench._fmt_params(v)}" for k, v in chosen.items()))
+        print(
+            "chosen: "
+            + "; ".join(f"{k} {bench._fmt_params({**v['params'], 'lr': v['lr']})}" for k, v in chosen.items())
+        )
     else:
         params = bench.chosen_params(out, config, require=not args.no_sweep)
         if not args.report:

@@ -4,8 +4,9 @@ Two stages, both resumable (one JSON line per trained member, appended after eac
 killed run loses at most the population in flight):
 
 * **sweep** on clean data only: each baseline's scale parameter (beta; lam for orpo) at ``SWEEP_FACTORS`` × its
-  default, all baselines × values in one population per (env, seed). The value with the best mean normalized score
-  over envs × seeds becomes that baseline's single hyperparameter set (``sweep.json``). Tuning on clean data only,
+  default and the learning rate at ``SWEEP_LRS``, all baselines × values in one population per (env, seed) (each
+  member has its own learning rate). The pair with the best mean normalized score over envs × seeds becomes that
+  baseline's single hyperparameter set (``sweep.json``). Tuning on clean data only,
   never per setting, is what makes the noisy / mixed columns a test of robustness rather than of tuning.
 * **bench**: all baselines with their chosen parameters, trained together per (task, seed), plus the SFT-only
   reference → ``table.md`` (mean ± standard error over seeds, best per column in bold), ``table.csv``, ``table.png``.
@@ -31,6 +32,7 @@ BASELINES = ("dpo", "hinge", "ipo", "cdpo", "rdpo", "simpo", "orpo", "discopop",
 ENVS = ("hopper", "halfcheetah")
 SETTINGS = ("clean", "noisy-0.2", "noisy-0.4", "mixed-0.5")
 SWEEP_FACTORS = (0.2, 1.0, 5.0)
+SWEEP_LRS = (3e-4, 1e-3)
 SFT = "sft"
 
 
@@ -47,9 +49,10 @@ def default_params(name: str) -> dict[str, float]:
 
 @dataclass(frozen=True)
 class Member:
-    label: str  # unique within a population, e.g. "dpo" or "dpo[beta=0.02]"
+    label: str  # unique within a population, e.g. "dpo" or "dpo[beta=0.02,lr=0.001]"
     name: str  # the named baseline
     params: dict[str, float]
+    lr: float | None = None  # None: the config's learning rate
 
     def objective(self):
         from symmpo import Objective
@@ -58,7 +61,9 @@ class Member:
 
 
 def sweep_members(
-    baselines: Sequence[str] = BASELINES, factors: Sequence[float] = SWEEP_FACTORS
+    baselines: Sequence[str] = BASELINES,
+    factors: Sequence[float] = SWEEP_FACTORS,
+    lrs: Sequence[float] = SWEEP_LRS,
 ) -> list[Member]:
     out = []
     for name in baselines:
@@ -66,7 +71,8 @@ def sweep_members(
         key = scale_param(name)
         for f in factors:
             p = {**base, key: round(base[key] * f, 6)}
-            out.append(Member(f"{name}[{key}={p[key]:g}]", name, p))
+            for lr in lrs:
+                out.append(Member(f"{name}[{key}={p[key]:g},lr={lr:g}]", name, p, lr))
     return out
 
 
@@ -74,9 +80,13 @@ def config_hash(config: TrainConfig) -> str:
     return hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
 
 
-def _done(rows: list[dict], kind: str, chash: str) -> set[tuple[str, int, str, str]]:
+def _ident(task: str, seed: int, label: str, params: dict, lr: float | None) -> tuple:
+    return (task, seed, label, dumps(params, sort_keys=True), lr)
+
+
+def _done(rows: list[dict], kind: str, chash: str) -> set[tuple]:
     return {
-        (r["task"], r["seed"], r["label"], dumps(r["params"], sort_keys=True))
+        _ident(r["task"], r["seed"], r["label"], r["params"], r.get("lr"))
         for r in rows
         if r.get("kind") == kind and r.get("config") == chash
     }
@@ -109,8 +119,8 @@ def run_populations(
     cells = [(t, s) for t in tasks for s in seeds]
     bar = tqdm(cells, desc=kind, disable=not progress)
     for task, seed in bar:
-        todo = [m for m in members if (task, seed, m.label, dumps(m.params, sort_keys=True)) not in done]
-        need_sft = with_sft and (task, seed, SFT, dumps({}, sort_keys=True)) not in done
+        todo = [m for m in members if _ident(task, seed, m.label, m.params, m.lr) not in done]
+        need_sft = with_sft and _ident(task, seed, SFT, {}, None) not in done
         if not todo and not need_sft:
             continue
         bar.set_postfix_str(f"{task} seed {seed}: {len(todo)} members")
@@ -128,6 +138,7 @@ def run_populations(
                 seed,
                 evaluator=evaluator,
                 names=[m.label for m in todo],
+                lrs=[config.lr if m.lr is None else m.lr for m in todo],
             )
         rows = []
         for m, r in zip(todo, results, strict=True):
@@ -139,6 +150,7 @@ def run_populations(
                     "label": m.label,
                     "objective": m.name,
                     "params": m.params,
+                    "lr": m.lr,
                     "config": chash,
                     **_result_fields(r),
                 }
@@ -153,6 +165,7 @@ def run_populations(
                     "label": SFT,
                     "objective": SFT,
                     "params": {},
+                    "lr": None,
                     "config": chash,
                     "bc_loss": reference.bc_loss,
                     **_result_fields(r),
@@ -188,16 +201,21 @@ def run_sweep(
     envs: Sequence[str] = ENVS,
     baselines: Sequence[str] = BASELINES,
     factors: Sequence[float] = SWEEP_FACTORS,
+    lrs: Sequence[float] = SWEEP_LRS,
     **kw: Any,
-) -> dict[str, dict[str, float]]:
+) -> dict[str, dict[str, Any]]:
     tasks = [f"{e}-clean" for e in envs]
-    run_populations(
-        out_dir, "sweep", tasks, seeds, sweep_members(baselines, factors), config, with_sft=False, **kw
-    )
+    members = sweep_members(baselines, factors, lrs)
+    run_populations(out_dir, "sweep", tasks, seeds, members, config, with_sft=False, **kw)
     return write_sweep_report(out_dir, config)
 
 
-def write_sweep_report(out_dir: Path, config: TrainConfig) -> dict[str, dict[str, float]]:
+def _choice(row: dict) -> dict[str, Any]:
+    return {"params": row["params"], "lr": row.get("lr")}
+
+
+def write_sweep_report(out_dir: Path, config: TrainConfig) -> dict[str, dict[str, Any]]:
+    """sweep.md (every value's scores) and sweep.json (per baseline: ``{"params": ..., "lr": ...}``)."""
     rows = [r for r in read_jsonl(out_dir / "sweep.jsonl") if r.get("config") == config_hash(config)]
     if not rows:
         raise SymmpoError(f"no sweep results for this configuration in {out_dir / 'sweep.jsonl'}")
@@ -205,31 +223,33 @@ def write_sweep_report(out_dir: Path, config: TrainConfig) -> dict[str, dict[str
     for r in rows:
         by[r["label"]].append(r)
     tasks = sorted({r["task"] for r in rows})
-    chosen: dict[str, dict[str, float]] = {}
+    lrs = sorted({r["lr"] for r in rows if r.get("lr") is not None})
+    chosen: dict[str, dict[str, Any]] = {}
     best_score: dict[str, float] = {}
-    lines = [
-        "# Hyperparameter sweep (clean data)",
-        "",
-        "Each baseline's scale parameter at {0.2, 1, 5} × its default; mean normalized score ± s.e. over "
-        "seeds; `overall` = mean over tasks × seeds. The best `overall` per baseline (**bold**) is its "
-        "hyperparameter set in the bench.",
-        "",
-        "| baseline | value | " + " | ".join(tasks) + " | overall |",
-        "|---|---|" + "---|" * len(tasks) + "---|",
-    ]
-    for rs in by.values():
+    for rs in by.values():  # the best mean over tasks x seeds; a value that diverged anywhere scores -inf
         name = rs[0]["objective"]
         m, _ = mean_se([r["score"] for r in rs])
         if name not in best_score or m > best_score[name]:
-            best_score[name], chosen[name] = m, rs[0]["params"]
+            best_score[name], chosen[name] = m, _choice(rs[0])
+    lines = [
+        "# Hyperparameter sweep (clean data)",
+        "",
+        "Each baseline's scale parameter (beta; lam for orpo) at {0.2, 1, 5} × its default and the learning rate "
+        f"in {{{', '.join(f'{x:g}' for x in lrs)}}}; mean normalized score ± s.e. over seeds; `overall` = mean "
+        "over tasks × seeds. The best `overall` per baseline (**bold**) is its hyperparameter set in the bench.",
+        "",
+        "| baseline | value | lr | " + " | ".join(tasks) + " | overall |",
+        "|---|---|---|" + "---|" * len(tasks) + "---|",
+    ]
     for rs in by.values():
         name = rs[0]["objective"]
         key = scale_param(name)
         cells = [fmt_mean_se(*mean_se([r["score"] for r in rs if r["task"] == t])) for t in tasks]
         m, se = mean_se([r["score"] for r in rs])
-        mark = "**" if rs[0]["params"] == chosen[name] else ""
+        mark = "**" if _choice(rs[0]) == chosen[name] else ""
+        lr = rs[0].get("lr")
         lines.append(
-            f"| {name} | {key}={rs[0]['params'][key]:g} | "
+            f"| {name} | {key}={rs[0]['params'][key]:g} | {'' if lr is None else f'{lr:g}'} | "
             + " | ".join(cells)
             + f" | {mark}{fmt_mean_se(m, se)}{mark} |"
         )
@@ -240,19 +260,20 @@ def write_sweep_report(out_dir: Path, config: TrainConfig) -> dict[str, dict[str
     return chosen
 
 
-def chosen_params(out_dir: Path, config: TrainConfig, require: bool) -> dict[str, dict[str, float]]:
-    """The sweep's choice per baseline, or the named defaults when there is no sweep (and it is not required)."""
+def chosen_params(out_dir: Path, config: TrainConfig, require: bool) -> dict[str, dict[str, Any]]:
+    """The sweep's choice per baseline, or the named defaults at the config's learning rate when there is no
+    sweep for this configuration (and one is not required)."""
     path = out_dir / "sweep.json"
     if path.exists():
         data = loads(path.read_text())
         if data.get("config") == config_hash(config):
-            return {k: {kk: float(vv) for kk, vv in v.items()} for k, v in data["params"].items()}
+            return data["params"]
     if require:
         raise SymmpoError(
             f"no sweep for this configuration in {path}: run `symmpo bench --sweep` first "
             "(or pass --no-sweep to use the named defaults)"
         )
-    return {name: default_params(name) for name in BASELINES}
+    return {name: {"params": default_params(name), "lr": None} for name in BASELINES}
 
 
 # ------------------------------------------------------------------------------------------------ bench
@@ -262,11 +283,11 @@ def run_bench(
     seeds: Sequence[int],
     envs: Sequence[str] = ENVS,
     settings: Sequence[str] = SETTINGS,
-    params: dict[str, dict[str, float]] | None = None,
+    params: dict[str, dict[str, Any]] | None = None,
     **kw: Any,
 ) -> None:
-    params = params or {name: default_params(name) for name in BASELINES}
-    members = [Member(name, name, p) for name, p in params.items()]
+    params = params or {name: {"params": default_params(name), "lr": None} for name in BASELINES}
+    members = [Member(name, name, c["params"], c.get("lr")) for name, c in params.items()]
     tasks = [f"{e}-{s}" for e in envs for s in settings]
     run_populations(out_dir, "bench", tasks, seeds, members, config, with_sft=True, **kw)
 
@@ -289,7 +310,7 @@ def write_bench_report(out_dir: Path, config: TrainConfig, header: str = "") -> 
     avg = {lab: mean_se([cell[lab, t][0] for t in tasks if (lab, t) in cell])[0] for lab in labels}
     complete = {lab: all((lab, t) in cell for t in tasks) for lab in labels}
     best_avg = max((avg[lab] for lab in labels if complete[lab]), default=math.nan)
-    params = {r["label"]: r["params"] for r in rows}
+    params = {r["label"]: {**r["params"], "lr": r.get("lr") or config.lr} for r in rows}
     n_seeds = sorted({r["seed"] for r in rows})
 
     md = [
