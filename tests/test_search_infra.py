@@ -115,7 +115,9 @@ def test_jobs_cover_every_candidate_task_seed_once():
     assert seen == sorted((t, s, i) for t in "ab" for s in (0, 1) for i in range(5))
     assert all(len(job.objectives) <= 2 for job, _ in jobs)
     # chunking depends on the chunk size only, never on workers: executors stay identical
-    assert [idx for _, idx in jobs[:3]] == [[0, 1], [2, 3], [4]]
+    assert [idx for _, idx in jobs[:3]] == [[0, 1], [2], [3, 4]]
+    balanced = make_jobs([{"i": i} for i in range(25)], ["a"], [0], {}, chunk=16)
+    assert [len(idx) for _, idx in balanced] == [12, 13]
 
 
 def test_aggregate_and_standard_error():

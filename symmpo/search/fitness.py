@@ -43,12 +43,21 @@ def run_job(job: FitnessJob) -> list[dict[str, Any]]:
 def make_jobs(
     objectives: Sequence[dict[str, Any]], tasks: Sequence[str], seeds: Sequence[int], train: dict[str, Any], chunk: int
 ) -> list[tuple[FitnessJob, list[int]]]:
-    """Jobs covering every objective × task × seed, each with the candidate indices it holds."""
+    """Jobs covering every objective × task × seed, each with the candidate indices it holds.
+
+    Candidates are split into ``ceil(n / chunk)`` nearly equal chunks (25 with chunk 16 → 13 + 12, not
+    16 + 9), so parallel workers finish together; the split depends on n and chunk only.
+    """
+    n = len(objectives)
+    pieces = max(1, math.ceil(n / chunk))
+    bounds = [round(i * n / pieces) for i in range(pieces + 1)]
     out: list[tuple[FitnessJob, list[int]]] = []
     for task in tasks:
         for seed in seeds:
-            for start in range(0, len(objectives), chunk):
-                idx = list(range(start, min(start + chunk, len(objectives))))
+            for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+                if hi <= lo:
+                    continue
+                idx = list(range(lo, hi))
                 job = FitnessJob(tuple(objectives[i] for i in idx), task, int(seed), train)
                 out.append((job, idx))
     return out

@@ -16,7 +16,7 @@ _BASE: dict[str, Any] = {
     "tasks": ["hopper-mixed-0.5"],
     "seeds": [0],  # fitness seeds: the same for every candidate of the run (common random numbers)
     "rescore_seeds": [1000, 1001, 1002],  # fresh seeds for the hall of fame's final scores
-    "generations": 8,
+    "generations": 14,
     "population": 24,
     "seed": 0,  # the search's own RNG
     "chunk": 16,  # objectives trained together per job
