@@ -23,8 +23,8 @@ class TrainConfig:
     bc_batch_steps: int = 1024  # environment steps per BC minibatch
     # preference optimization
     steps: int = 300
-    batch_size: int = 16  # pairs per minibatch, shared by every member of a population
-    lr: float = 1e-4
+    batch_size: int = 32  # pairs per minibatch, shared by every member of a population
+    lr: float = 3e-4
     clip_grad_norm: float = 1.0
     adam_betas: tuple[float, float] = (0.9, 0.999)
     adam_eps: float = 1e-8
