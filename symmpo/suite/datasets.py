@@ -61,7 +61,7 @@ class DatasetConfig:
     prompt_prob: float = 0.75  # the other contexts start at reset, where every evaluation starts
     samples_per_level: int = 2
     poor_levels: int = 2  # the weakest levels are "poor" (random, weak): mixed-rho pairs two of them
-    bt_temperature: float | None = None  # default: 1% of D4RL's (expert - random) return, scaled to H steps
+    bt_temperature: float | None = None  # default: 5% of D4RL's (expert - random) return, scaled to H steps
 
     def __post_init__(self) -> None:
         get_env_spec(self.env)
@@ -78,7 +78,7 @@ class DatasetConfig:
         if self.bt_temperature is not None:
             return float(self.bt_temperature)
         spec = get_env_spec(self.env)
-        return 0.01 * (spec.ref_expert - spec.ref_random) * self.horizon / 1000.0
+        return 0.05 * (spec.ref_expert - spec.ref_random) * self.horizon / 1000.0
 
     def pool_config(self) -> dict[str, Any]:
         return {
