@@ -119,8 +119,12 @@ def test_bench_resumable(patched, monkeypatch, capsys):
     lines = (out / "bench.jsonl").read_text().splitlines()
     (out / "bench.jsonl").write_text("\n".join(lines[:-10]) + "\n" + lines[-10][:20])
     calls = []
-    real = fitness_mod.prepare
-    monkeypatch.setattr(fitness_mod, "prepare", lambda *a, **k: calls.append(a[:2]) or real(*a, **k))
+    real = fitness_mod.get_reference
+    monkeypatch.setattr(
+        fitness_mod,
+        "get_reference",
+        lambda ds, seed, *a, **k: calls.append((ds.meta["setting"], seed)) or real(ds, seed, *a, **k),
+    )
     assert main(args) == 0
-    assert calls == [("hopper-noisy-0.2", 1)]
+    assert calls == [("noisy-0.2", 1)]
     assert len(read_jsonl(out / "bench.jsonl")) == 40

@@ -80,13 +80,15 @@ def config_hash(config: TrainConfig) -> str:
     return hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
 
 
-def _ident(task: str, seed: int, label: str, params: dict, lr: float | None) -> tuple:
-    return (task, seed, label, dumps(params, sort_keys=True), lr)
+def _ident(task: str, seed: int, label: str, params: dict, lr: float | None, data: str | None) -> tuple:
+    """What makes a stored row reusable: same cell, member, hyperparameters and dataset bytes (a re-exported
+    behaviour policy changes the dataset hash, so its old rows are redone, not silently mixed in)."""
+    return (task, seed, label, dumps(params, sort_keys=True), lr, data)
 
 
 def _done(rows: list[dict], kind: str, chash: str) -> set[tuple]:
     return {
-        _ident(r["task"], r["seed"], r["label"], r["params"], r.get("lr"))
+        _ident(r["task"], r["seed"], r["label"], r["params"], r.get("lr"), r.get("dataset"))
         for r in rows
         if r.get("kind") == kind and r.get("config") == chash
     }
@@ -109,7 +111,7 @@ def run_populations(
     import torch
     from tqdm import tqdm
 
-    from symmpo.train.fitness import evaluate_reference, make_evaluator, prepare
+    from symmpo.train import fitness
     from symmpo.train.trainer import train_population
 
     torch.set_num_threads(1)
@@ -119,15 +121,17 @@ def run_populations(
     cells = [(t, s) for t in tasks for s in seeds]
     bar = tqdm(cells, desc=kind, disable=not progress)
     for task, seed in bar:
-        todo = [m for m in members if _ident(task, seed, m.label, m.params, m.lr) not in done]
-        need_sft = with_sft and _ident(task, seed, SFT, {}, None) not in done
+        t0 = time.perf_counter()
+        dataset = fitness.load_dataset(task, config, seed, cache_dir)
+        data = dataset.meta.get("sha256")
+        todo = [m for m in members if _ident(task, seed, m.label, m.params, m.lr, data) not in done]
+        need_sft = with_sft and _ident(task, seed, SFT, {}, None, data) not in done
         if not todo and not need_sft:
             continue
         bar.set_postfix_str(f"{task} seed {seed}: {len(todo)} members")
-        t0 = time.perf_counter()
-        dataset, reference = prepare(task, seed, config, cache_dir)
+        reference = fitness.get_reference(dataset, seed, config, cache_dir=cache_dir)
         t_prep = time.perf_counter() - t0
-        evaluator = make_evaluator(task, config)
+        evaluator = fitness.make_evaluator(task, config)
         results = []
         if todo:
             results = train_population(
@@ -152,11 +156,12 @@ def run_populations(
                     "params": m.params,
                     "lr": m.lr,
                     "config": chash,
+                    "dataset": data,
                     **_result_fields(r),
                 }
             )
         if need_sft:
-            r = evaluate_reference(reference, evaluator)
+            r = fitness.evaluate_reference(reference, evaluator)
             rows.append(
                 {
                     "kind": kind,
@@ -167,6 +172,7 @@ def run_populations(
                     "params": {},
                     "lr": None,
                     "config": chash,
+                    "dataset": data,
                     "bc_loss": reference.bc_loss,
                     **_result_fields(r),
                 }
@@ -178,6 +184,14 @@ def run_populations(
             f"train {results[0].train_seconds if results else 0:.0f} s, eval "
             f"{results[0].eval_seconds if results else 0:.0f} s)"
         )
+
+
+def _current(rows: list[dict], config: TrainConfig) -> list[dict]:
+    """Rows of this configuration on each task's most recent dataset (the last one written wins)."""
+    chash = config_hash(config)
+    rows = [r for r in rows if r.get("config") == chash]
+    latest = {r["task"]: r.get("dataset") for r in rows}
+    return [r for r in rows if r.get("dataset") == latest[r["task"]]]
 
 
 def _result_fields(r) -> dict[str, Any]:
@@ -216,7 +230,7 @@ def _choice(row: dict) -> dict[str, Any]:
 
 def write_sweep_report(out_dir: Path, config: TrainConfig) -> dict[str, dict[str, Any]]:
     """sweep.md (every value's scores) and sweep.json (per baseline: ``{"params": ..., "lr": ...}``)."""
-    rows = [r for r in read_jsonl(out_dir / "sweep.jsonl") if r.get("config") == config_hash(config)]
+    rows = _current(read_jsonl(out_dir / "sweep.jsonl"), config)
     if not rows:
         raise SymmpoError(f"no sweep results for this configuration in {out_dir / 'sweep.jsonl'}")
     by: dict[str, list[dict]] = defaultdict(list)
@@ -293,8 +307,7 @@ def run_bench(
 
 
 def write_bench_report(out_dir: Path, config: TrainConfig, header: str = "") -> str:
-    chash = config_hash(config)
-    rows = [r for r in read_jsonl(out_dir / "bench.jsonl") if r.get("config") == chash]
+    rows = _current(read_jsonl(out_dir / "bench.jsonl"), config)
     if not rows:
         raise SymmpoError(f"no bench results for this configuration in {out_dir / 'bench.jsonl'}")
     tasks = _ordered_tasks({r["task"] for r in rows})
