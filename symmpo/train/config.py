@@ -37,7 +37,7 @@ class TrainConfig:
 
     @classmethod
     def preset(cls, name: str, **overrides) -> TrainConfig:
-        """``tiny`` (tests, seconds), ``default`` (search fitness), ``bench`` (baseline table, more episodes)."""
+        """``tiny`` (tests, seconds), ``default`` (search fitness), ``bench`` (baseline table, 10 episodes)."""
         base = {
             "tiny": dict(
                 hidden=(16,),
@@ -50,7 +50,7 @@ class TrainConfig:
                 log_every=2,
             ),
             "default": {},
-            "bench": dict(eval_episodes=10, eval_points=4),
+            "bench": dict(eval_episodes=10),
         }
         if name not in base:
             raise ValueError(f"unknown TrainConfig preset {name!r}; choose from {sorted(base)}")
