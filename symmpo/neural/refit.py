@@ -1,0 +1,217 @@
+"""Distilling a neural run end to end: fit formulas, refit their constants against fitness, score, write.
+
+Constant refit and scoring reuse the search's machinery: :class:`~symmpo.search.cmaes.ConstantSearch`
+(replayable CMA-ES on raw constants), fitness jobs through the run's executor, and the run's own tasks,
+fitness seeds, fresh seeds and training configuration. The neural loss, the distilled loss before and after
+the refit, and DPO are scored on the same fresh seeds, trained together (common random numbers).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from symmpo.neural import sr
+from symmpo.neural.distill import ComponentFit, distill_component, distilled_objective, objective_valid
+from symmpo.neural.es import load_best, run_neural_job
+from symmpo.objective import Objective
+from symmpo.search.executors import Executor
+from symmpo.search.fitness import aggregate, make_jobs, standard_error
+from symmpo.search.rundir import RunDir, atomic_write_text, dump_yaml
+
+OUT_DIR = "distill"
+
+
+@dataclass
+class DistillSettings:
+    backend: str = "operon"
+    rank: int = 1
+    r2_target: float = 0.999
+    z_max: float = 10.0
+    sr: sr.SRSettings = sr.SRSettings()
+    refit_iterations: int = 4
+    refit_popsize: int = 6
+    refit_sigma0: float = 0.1
+    seed: int = 0
+
+
+def _train_config(config: dict[str, Any]) -> dict[str, Any]:
+    from symmpo.search.evolve import Evolution
+
+    return Evolution._train_config_dict(config["train"])
+
+
+def score(dicts: list[dict[str, Any]], config: dict[str, Any], seeds: list[int], executor: Executor
+          ) -> list[dict[str, Any]]:
+    """Train objective dicts together on the run's tasks × ``seeds``; per objective mean ± s.e. over seeds."""
+    jobs = make_jobs(dicts, config["tasks"], seeds, _train_config(config), max(len(dicts), 1))
+    per: list[dict[str, float]] = [{} for _ in dicts]
+    reasons: list[list[str]] = [[] for _ in dicts]
+    for (job, idx), recs in zip(jobs, executor.imap(run_neural_job, [j for j, _ in jobs]), strict=True):
+        for i, r in zip(idx, recs, strict=True):
+            per[i][f"{job.task}/{job.seed}"] = r["score"]
+            if r.get("reason"):
+                reasons[i].append(f"{job.task}/{job.seed}: {r['reason']}")
+    out = []
+    for i in range(len(dicts)):
+        per_seed = [aggregate([per[i][f"{t}/{s}"] for t in config["tasks"]]) for s in seeds]
+        out.append({"mean": aggregate(per_seed), "se": standard_error(per_seed), "per_seed": per_seed,
+                    "seeds": list(seeds), "reasons": reasons[i]})
+    return out
+
+
+def refit_constants(obj: Objective, config: dict[str, Any], executor: Executor, s: DistillSettings
+                    ) -> tuple[Objective, list[dict[str, Any]]]:
+    """CMA-ES on the raw constants against the run's fitness; returns the best objective and the history.
+
+    The unrefitted objective is evaluated first and kept unless a refit candidate beats it. Candidates that
+    fail the validity checker get −inf without training.
+    """
+    from symmpo.search.cmaes import ConstantSearch
+
+    seeds = [int(x) for x in config["seeds"]]
+    x0 = obj.constant_vector()
+    base = score([obj.to_dict()], config, seeds, executor)[0]["mean"]
+    history = [{"iteration": 0, "fitness": [base], "valid": [True]}]
+    best, best_f = obj, base
+    if s.refit_iterations <= 0 or x0.size == 0:
+        return best, history
+    bound = max(8.0, 2.0 * float(np.max(np.abs(x0))))
+    search = ConstantSearch("distilled", obj.to_dict(), x0.tolist(), s.refit_sigma0, s.refit_popsize, s.seed, bound)
+    rng = np.random.default_rng(s.seed)
+    for it in range(1, s.refit_iterations + 1):
+        asked = search.ask(int(rng.integers(2**31)))
+        cands = [obj.with_constant_vector(x) for x in asked]
+        valid = [objective_valid(c)[0] for c in cands]
+        todo = [c.to_dict() for c, v in zip(cands, valid, strict=True) if v]
+        scores = iter(score(todo, config, seeds, executor) if todo else [])
+        fitness = [next(scores)["mean"] if v else -math.inf for v in valid]
+        search.tell(fitness)
+        history.append({"iteration": it, "fitness": fitness, "valid": valid})
+        for c, f in zip(cands, fitness, strict=True):
+            if math.isfinite(f) and f > best_f:
+                best, best_f = c, f
+    return best, history
+
+
+def distill_run(run: RunDir, executor: Executor, s: DistillSettings, log: Any = print) -> dict[str, Any]:
+    """Distil the run's ``rank``-th network; writes ``<run>/distill/`` and returns the report dict."""
+    t0 = time.perf_counter()
+    config = run.read_config()
+    neural, entry = load_best(run, s.rank)
+    arch = neural.arch
+    fits: dict[str, ComponentFit] = {}
+    for comp, c in neural.components().items():
+        t1 = time.perf_counter()
+        fits[comp] = distill_component(c.torch_fn, comp, arch.tau, s.backend, s.sr, s.r2_target, s.z_max)
+        f = fits[comp].chosen
+        log(f"{comp}: {f.formula}   R² {f.fidelity['r2']:.6f} (worst grid {f.fidelity['score']:.6f}), "
+            f"size {f.complexity}, {len(fits[comp].candidates)} candidates, {time.perf_counter() - t1:.1f} s")
+    sr_obj = distilled_objective(fits, arch, "distilled-sr")
+    ok, why = objective_valid(sr_obj)
+    if not ok:  # each component was checked; this guards the assembly
+        raise RuntimeError(f"distilled objective failed the checker: {why}")
+    log(f"refitting constants with CMA-ES ({s.refit_iterations} iterations × {s.refit_popsize}) on seeds "
+        f"{config['seeds']} ...")
+    refit, history = refit_constants(sr_obj, config, executor, s)
+    refit = refit.renamed("distilled")
+    rescore = [int(x) for x in config["rescore_seeds"]]
+    ref = dict(config["reference"])
+    dpo = Objective.named(ref.pop("name"), **ref)
+    log(f"scoring neural, distilled (before/after refit) and {dpo.name} on fresh seeds {rescore} ...")
+    scores = score([neural.to_dict(), sr_obj.to_dict(), refit.to_dict(), dpo.to_dict()], config, rescore, executor)
+    out = run.path / OUT_DIR
+    sr_obj.save(out / "distilled_sr.yaml")
+    refit.save(out / "distilled.yaml")
+    report = {
+        "run": str(run.path),
+        "neural": {"file": entry["file"], "rank": s.rank, "n_params": int(neural.theta.size),
+                   "search_fitness": entry.get("search_fitness")},
+        "backend": s.backend,
+        "settings": {"r2_target": s.r2_target, "z_max": s.z_max, "sr": vars(s.sr),
+                     "refit_iterations": s.refit_iterations, "refit_popsize": s.refit_popsize,
+                     "refit_sigma0": s.refit_sigma0, "seed": s.seed},
+        "components": {k: {"chosen": f.chosen.to_dict(), "candidates": [c.to_dict() for c in f.candidates]}
+                       for k, f in fits.items()},
+        "objectives": {"distilled_sr": sr_obj.to_dict(), "distilled": refit.to_dict()},
+        "latex": {"distilled": refit.latex()},
+        "refit_history": history,
+        "scores": dict(zip(("neural", "distilled_sr", "distilled", dpo.name), scores, strict=True)),
+        "tasks": list(config["tasks"]),
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
+    atomic_write_text(out / "report.yaml", dump_yaml(_plain(report)))
+    atomic_write_text(out / "report.md", markdown(report))
+    _plot(neural, refit, out / "components.png")
+    return report
+
+
+def _plain(x: Any) -> Any:
+    """YAML-safe copy (no aliases, floats as floats)."""
+    if isinstance(x, dict):
+        return {str(k): _plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_plain(v) for v in x]
+    if isinstance(x, (np.floating, np.integer)):
+        return x.item()
+    return x
+
+
+def _fmt(sc: dict[str, Any]) -> str:
+    if not math.isfinite(sc["mean"]):
+        return "diverged"
+    return f"{sc['mean']:.1f} ± {sc['se']:.1f}" if math.isfinite(sc["se"]) else f"{sc['mean']:.1f}"
+
+
+def markdown(report: dict[str, Any]) -> str:
+    lines = [f"# Distillation of {report['neural']['file']} ({report['backend']})", "",
+             "| component | formula | R² | R² (worst grid) | max abs err | size |", "|---|---|---|---|---|---|"]
+    for k, c in report["components"].items():
+        ch = c["chosen"]
+        fd = ch["fidelity"]
+        lines.append(f"| {k} | `{ch['formula']}` | {fd['r2']:.6f} | {fd['score']:.6f} | {fd['max_abs_err']:.3g} | "
+                     f"{ch['complexity']} |")
+    lines += ["", f"Normalized scores on fresh seeds {next(iter(report['scores'].values()))['seeds']} "
+              f"({', '.join(report['tasks'])}), mean ± s.e. over seeds:", "", "| loss | score |", "|---|---|"]
+    for k, sc in report["scores"].items():
+        lines.append(f"| {k} | {_fmt(sc)} |")
+    lines += ["", "Distilled objective (after constant refit): `distill/distilled.yaml`", "",
+              f"$$ {report['latex']['distilled']} $$", ""]
+    return "\n".join(lines)
+
+
+def _plot(neural: Any, distilled: Objective, path: Path) -> None:
+    """Learned components (solid) against their distilled formulas (dashed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import torch
+
+    from symmpo.neural.distill import evaluate_tree
+
+    comps = neural.components()
+    fig, axes = plt.subplots(1, len(comps), figsize=(4.5 * len(comps), 3.6))
+    for ax, (k, c) in zip(np.atleast_1d(axes), comps.items(), strict=True):
+        x = np.linspace(-10, 10, 300) if k == "g" else np.log(np.logspace(-4, 0, 300))
+        tau = np.zeros_like(x)
+        with torch.no_grad():
+            y = c.torch_fn(torch.as_tensor(x, dtype=torch.float64), torch.tensor(0.0, dtype=torch.float64)).numpy()
+        yd = evaluate_tree(distilled.components[k], k, x, tau)
+        xs = x if k == "g" else np.exp(x)
+        ax.plot(xs, y, "-", label="neural")
+        ax.plot(xs, yd, "--", label="distilled")
+        if k != "g":
+            ax.set_xscale("log")
+        ax.set_title(k)
+        ax.set_xlabel("z" if k == "g" else "p")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
