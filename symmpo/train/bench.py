@@ -220,7 +220,7 @@ def run_sweep(
 ) -> dict[str, dict[str, Any]]:
     tasks = [f"{e}-clean" for e in envs]
     members = sweep_members(baselines, factors, lrs)
-    run_populations(out_dir, "sweep", tasks, seeds, members, config, with_sft=False, **kw)
+    run_populations(out_dir, "sweep", tasks, seeds, members, config, with_sft=True, **kw)
     return write_sweep_report(out_dir, config)
 
 
@@ -233,6 +233,8 @@ def write_sweep_report(out_dir: Path, config: TrainConfig) -> dict[str, dict[str
     rows = _current(read_jsonl(out_dir / "sweep.jsonl"), config)
     if not rows:
         raise SymmpoError(f"no sweep results for this configuration in {out_dir / 'sweep.jsonl'}")
+    sft = [r for r in rows if r["label"] == SFT]  # the reference every run starts from, for comparison
+    rows = [r for r in rows if r["label"] != SFT]
     by: dict[str, list[dict]] = defaultdict(list)
     for r in rows:
         by[r["label"]].append(r)
@@ -266,6 +268,13 @@ def write_sweep_report(out_dir: Path, config: TrainConfig) -> dict[str, dict[str
             f"| {name} | {key}={rs[0]['params'][key]:g} | {'' if lr is None else f'{lr:g}'} | "
             + " | ".join(cells)
             + f" | {mark}{fmt_mean_se(m, se)}{mark} |"
+        )
+    if sft:
+        cells = [fmt_mean_se(*mean_se([r["score"] for r in sft if r["task"] == t])) for t in tasks]
+        lines.append(
+            "| sft (reference) | | | "
+            + " | ".join(cells)
+            + f" | {fmt_mean_se(*mean_se([r['score'] for r in sft]))} |"
         )
     seeds = sorted({r["seed"] for r in rows})
     lines += ["", f"Seeds: {seeds}. Training configuration: `{json.dumps(config.to_dict())}`."]
