@@ -12,7 +12,7 @@ import torch.nn as nn
 from symmpo.train import TrainConfig, train_population
 from symmpo.train.policy import PolicyPopulation, make_batch, response_logps
 from symmpo.train.reference import get_reference
-from symmpo.train.testing import HandDPO, HandIPO, InfGrad, NaNAfter, Raises, synthetic_dataset
+from symmpo.train.testing import Constant, HandDPO, HandIPO, InfGrad, NaNAfter, Raises, synthetic_dataset
 
 CFG = TrainConfig.preset("tiny", steps=12, lr=1e-3, clip_grad_norm=0.5)
 
@@ -148,3 +148,11 @@ def test_reference_cache(tmp_path):
     files[0].write_bytes(b"garbage")  # corrupted entry: retrained, not a crash
     r3 = get_reference(ds, 0, CFG, cache_dir=tmp_path)
     torch.testing.assert_close(r3.logps_chosen, r1.logps_chosen)
+
+
+def test_constant_loss_trains_nothing(setup):
+    ds, ref = setup
+    res, pop = train_population([Constant()], ds, ref, CFG, seed=0, return_policy=True)
+    assert res[0].alive
+    for a, b in zip(pop.params, ref.policy.params, strict=True):
+        assert torch.equal(a, b)

@@ -134,3 +134,12 @@ class Raises:
 
     def loss(self, *args, **kw) -> Tensor:
         raise ValueError("bad candidate")
+
+
+class Constant:
+    """A loss that does not depend on the policy at all: trains nothing, must not crash."""
+
+    name = "constant"
+
+    def loss(self, policy_chosen_logps, *args, **kw) -> Tensor:
+        return torch.zeros_like(policy_chosen_logps.detach())

@@ -147,8 +147,12 @@ def train_population(
                 _kill(results, alive, i, step, f"non-finite loss ({loss_vals[j]}) at step {step}")
         if not keep:
             break
-        grads = torch.autograd.grad(sum(losses[j] for j in keep), params, allow_unused=True)
-        grads = [g if g is not None else torch.zeros_like(p) for g, p in zip(grads, params, strict=True)]
+        total = sum(losses[j] for j in keep)
+        if total.requires_grad:
+            grads = torch.autograd.grad(total, params, allow_unused=True)
+            grads = [g if g is not None else torch.zeros_like(p) for g, p in zip(grads, params, strict=True)]
+        else:  # every live loss is constant in the policy (a degenerate candidate): nothing to learn
+            grads = [torch.zeros_like(p) for p in params]
         with torch.no_grad():
             sq = sum(g.pow(2).flatten(1).sum(1) for g in grads)
             norms = sq.sqrt().tolist()
