@@ -105,9 +105,10 @@ def evaluate_tree(tree: Expr, component: str, x: np.ndarray, tau: np.ndarray) ->
 
 
 def fidelity(tree: Expr, s: Samples) -> dict[str, float]:
-    """R² per sampling grid and overall; ``score`` is the worst grid's R² (the number selection uses)."""
+    """R² per sampling grid and overall, up to an additive constant; ``score`` is the worst grid's R²."""
     with np.errstate(all="ignore"):
         yhat = evaluate_tree(tree, s.component, s.x, s.tau)
+        yhat = yhat + np.mean(s.y - yhat)  # up to an additive constant (it never changes the training)
     out = {f"r2_{n}": r2_score(s.y[m], yhat[m]) for n, m in s.groups.items()}
     out["r2"] = r2_score(s.y, yhat)
     out["max_abs_err"] = float(np.max(np.abs(s.y - yhat))) if np.all(np.isfinite(yhat)) else math.inf
@@ -124,12 +125,54 @@ def formula_to_tree(text: str, component: str) -> Expr:
                    "z": Var("z")}
     for n in names:
         tree = substitute(tree, n, feature_map[n])
-    from symmpo.symbolic.compile import fold
-
-    tree = fold(tree)
+    tree = drop_offset(tidy(tree))
     if main not in _vars(tree):
         raise FormulaError(f"formula does not depend on {main}", text)
     return tree
+
+
+def _c(e: Expr) -> float | None:
+    return e.value if isinstance(e, Const) else None
+
+
+def tidy(e: Expr) -> Expr:
+    """Merge the constant chains regression leaves (1 * x, a * (b * x), a + (b + x)); same function."""
+    from symmpo.symbolic.compile import fold
+
+    e = fold(e)
+    if not isinstance(e, Node):
+        return e
+    e = fold(Node(e.op, tuple(tidy(a) for a in e.args)))
+    if not isinstance(e, Node) or e.op not in ("add", "mul") or len(e.args) != 2:
+        return e
+    a, b = e.args
+    if _c(a) is None and _c(b) is not None:  # constant first
+        a, b = b, a
+    ca = _c(a)
+    if ca is None:
+        return Node(e.op, (a, b))
+    unit = 1.0 if e.op == "mul" else 0.0
+    if ca == unit:
+        return b
+    if isinstance(b, Node) and b.op == e.op:
+        inner = [x for x in b.args if _c(x) is not None]
+        if inner:
+            rest = [x for x in b.args if x is not inner[0]][0]
+            merged = ca * inner[0].value if e.op == "mul" else ca + inner[0].value
+            return tidy(Node(e.op, (Const(merged), rest)))
+    return Node(e.op, (Const(ca), b))
+
+
+def drop_offset(e: Expr) -> Expr:
+    """Remove a top-level additive constant: it cancels in the margin (φ⁻¹, ψ) and in the gradient (g)."""
+    if isinstance(e, Node) and e.op in ("add", "sub"):
+        a, b = e.args
+        if _c(b) is not None:
+            return drop_offset(a)
+        if _c(a) is not None:
+            return drop_offset(b) if e.op == "add" else Node("neg", (drop_offset(b),))
+        return Node(e.op, (drop_offset(a), b)) if e.op == "add" else Node("sub", (drop_offset(a), b))
+    return e
 
 
 def _vars(e: Expr) -> set[str]:
@@ -163,14 +206,14 @@ def fallback(s: Samples) -> Expr:
     """Valid by construction: a·log p + b (a > 0) for φ⁻¹/ψ, c·logsigmoid(z) + b (c ≥ 0) for g (least squares)."""
     X, _ = s.features()
     A = np.column_stack([X[:, 0], np.ones(len(s.y))])
-    (a, b), *_ = np.linalg.lstsq(A, s.y, rcond=None)
+    (a, _b), *_ = np.linalg.lstsq(A, s.y, rcond=None)
     if s.component == "g":
         a = max(float(a), 0.0)
         feat: Expr = Node("logsigmoid", (Var("z"),))
     else:
         a = max(float(a), 1e-3)
         feat = Node("log", (Var("p"),))
-    return Node("add", (Node("mul", (Const(float(a)), feat)), Const(float(b))))
+    return Node("mul", (Const(float(a)), feat))  # the offset b cancels (see drop_offset)
 
 
 def distill_component(fn: Any, component: str, uses_tau: bool, backend: str, settings: sr.SRSettings,

@@ -1,0 +1,119 @@
+"""Neural components: valid by construction (checked on the core's dense grids), exact storage, Objective hook."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from symmpo.errors import ObjectiveError
+from symmpo.neural.components import MonotoneNet, NeuralArch, NeuralObjective, NeuralPhiInv, objective_from_any
+from symmpo.neural.validity import check_callable, check_neural
+from symmpo.objective import Objective
+
+torch.set_num_threads(1)
+
+ARCHS = [
+    NeuralArch(),
+    NeuralArch(phi_hidden=(6, 4), g_hidden=(5,), psi="free", tau=True),
+    NeuralArch(psi="zero", reduce="mean"),
+]
+
+
+@pytest.mark.parametrize("arch", ARCHS, ids=["tied", "free-tau-deep", "zero-mean"])
+@pytest.mark.parametrize("seed", [0, 1, 7])
+def test_random_networks_pass_the_validity_checker(arch, seed):
+    # far from initialization too: large random raw weights must not break validity
+    theta = arch.init(seed) + np.random.default_rng(seed).normal(0, 3.0, arch.size)
+    verdicts = check_neural(NeuralObjective(arch, theta))
+    assert set(verdicts) == ({"phi_inv", "g", "psi"} if arch.psi == "free" else {"phi_inv", "g"})
+    for v in verdicts.values():
+        assert v.valid, v.summary()
+
+
+def test_checker_rejects_broken_callables():
+    """The callable checker is a real second line: it fails what the construction would forbid."""
+    not_monotone = check_callable(lambda L, t: L - 0.5 * torch.sin(10 * torch.exp(L)), "phi_inv")
+    assert not not_monotone.valid and "decreases" in not_monotone.failures()[0].reason
+    bounded = check_callable(lambda L, t: torch.tanh(L), "phi_inv")
+    assert not bounded.valid and any("-inf" in f.name for f in bounded.failures())
+    not_integrable = check_callable(lambda L, t: -torch.exp(-L), "phi_inv")  # -1/p
+    assert any("integrable" in f.name for f in not_integrable.failures())
+    g_dec = check_callable(lambda z, t: -z, "g")
+    assert not g_dec.valid
+
+
+def test_init_is_deterministic_and_sized():
+    arch = NeuralArch(phi_hidden=(8,), g_hidden=(8,))
+    a, b, c = arch.init(3), arch.init(3), arch.init(4)
+    assert a.shape == (arch.size,) and np.array_equal(a, b) and not np.array_equal(a, c)
+    # φ⁻¹ starts with slope 1 on log p, g with weight 1 on logsigmoid (DPO plus small residuals)
+    comps = NeuralObjective(arch, a).components()
+    assert comps["phi_inv"].slope == pytest.approx(1.0)
+    assert comps["g"].skip == pytest.approx(1.0)
+    assert arch.size == sum(n for _, n in arch.blocks())
+
+
+def test_tau_enters_but_monotonicity_holds_in_the_argument():
+    net = MonotoneNet((6,), tau=True)
+    theta = torch.as_tensor(net.init(np.random.default_rng(0)) * 3)
+    params = net.unpack(theta)
+    x = torch.linspace(-3, 3, 200, dtype=torch.float64)
+    f0, f1 = net.forward(params, x, 0.0), net.forward(params, x, 1.0)
+    assert not torch.allclose(f0, f1)
+    assert bool((f0.diff() >= 0).all()) and bool((f1.diff() >= 0).all())
+
+
+def _batch(n=16, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    pc = -torch.rand(n, generator=g, dtype=torch.float64) * 60
+    pr = -torch.rand(n, generator=g, dtype=torch.float64) * 60
+    rc = pc + torch.randn(n, generator=g, dtype=torch.float64)
+    rr = pr + torch.randn(n, generator=g, dtype=torch.float64)
+    lens = torch.randint(5, 30, (n,), generator=g).to(torch.float64)
+    return pc, pr, rc, rr, lens, lens + 1
+
+
+@pytest.mark.parametrize("arch", ARCHS, ids=["tied", "free-tau-deep", "zero-mean"])
+def test_files_and_dicts_round_trip_exactly(tmp_path, arch):
+    neural = NeuralObjective(arch, arch.init(5) + 0.1, "n")
+    pc, pr, rc, rr, lc, lr = _batch()
+    want = neural.objective().loss(pc, pr, rc, rr, lc, lr, progress=0.3)
+    path = neural.save(tmp_path / "best.yaml", extra={"note": 1})
+    again = NeuralObjective.load(path)
+    assert np.array_equal(again.theta, neural.theta) and again.arch == arch
+    assert torch.equal(again.objective().loss(pc, pr, rc, rr, lc, lr, progress=0.3), want)
+    shipped = objective_from_any(neural.to_dict())  # what a fitness worker rebuilds
+    assert torch.equal(shipped.loss(pc, pr, rc, rr, lc, lr, progress=0.3), want)
+    # a swapped weights file is detected
+    other = NeuralObjective(arch, arch.init(6), "n")
+    other.save(tmp_path / "other.yaml")
+    (tmp_path / "best.npz").write_bytes((tmp_path / "other.npz").read_bytes())
+    with pytest.raises(ObjectiveError, match="digest"):
+        NeuralObjective.load(path)
+
+
+def test_neural_objective_is_an_objective():
+    arch = NeuralArch(psi="tied")
+    obj = arch.objective(arch.init(0))
+    pc, pr, rc, rr, lc, lr = (t.float() for t in _batch())
+    pc.requires_grad_(True)
+    loss = obj.loss(pc, pr, rc, rr, lc, lr)
+    assert loss.shape == (16,) and bool(torch.isfinite(loss).all())
+    (grad,) = torch.autograd.grad(loss.sum(), pc)
+    assert bool(torch.isfinite(grad).all()) and bool((grad <= 0).all())  # raising log π(y+) never raises loss
+    assert "log p" in obj.latex()
+    with pytest.raises(ObjectiveError, match="non-symbolic"):
+        obj.to_dict()
+    # symbolic dicts still go through the same entry point
+    assert objective_from_any(Objective.named("dpo").to_dict()) == Objective.named("dpo")
+
+
+def test_wrong_sizes_and_modes_are_refused():
+    arch = NeuralArch()
+    with pytest.raises(ObjectiveError, match="expected"):
+        arch.objective(np.zeros(arch.size - 1))
+    with pytest.raises(ObjectiveError, match="psi"):
+        NeuralArch(psi="both")
+    with pytest.raises(ObjectiveError, match="parameters"):
+        NeuralPhiInv(arch.phi_net, np.zeros(3))

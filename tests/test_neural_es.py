@@ -1,0 +1,115 @@
+"""ES over network weights: resume equals an uninterrupted run; the real path runs end to end on the tiny preset."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from symmpo.cli import main
+from symmpo.neural.components import FORMAT, NeuralObjective
+from symmpo.neural.es import NeuralEvolution, load_best, neural_config
+from symmpo.objective import Objective
+from symmpo.search.executors import InlineExecutor
+from symmpo.search.fitness import FitnessJob
+from symmpo.search.presets import apply_overrides, preset_config
+from symmpo.search.rundir import RunDir
+
+torch.set_num_threads(1)
+
+
+def toy_job(job: FitnessJob) -> list[dict]:
+    """Cheap deterministic fitness: neural vectors near 0.3 score high; the DPO reference scores 0."""
+    out = []
+    for d in job.objectives:
+        if d.get("format") == FORMAT:
+            theta = np.asarray(d["theta"])
+            out.append({"score": float(-np.sum((theta[:6] - 0.3) ** 2)) + job.seed, "reason": None})
+        else:
+            out.append({"score": 0.0, "reason": None})
+    return out
+
+
+def toy_config(generations=4):
+    config = apply_overrides(preset_config("tiny"), generations=generations, population=5, seeds=[0, 1])
+    return neural_config(config, phi_hidden=[4], g_hidden=[3])
+
+
+def evolve(path, config, hook=None):
+    run = RunDir.open(path) if (path / "config.yaml").exists() else RunDir.create(path, config)
+    evo = NeuralEvolution(config, run, InlineExecutor(), job_fn=toy_job, progress=False, on_generation=hook)
+    return evo.run(), evo
+
+
+class Stop(Exception):
+    pass
+
+
+def test_resume_after_interrupt_equals_uninterrupted(tmp_path):
+    config = toy_config()
+    _, full = evolve(tmp_path / "full", config)
+
+    def stop_after_2(gen, evo):
+        if gen == 2:
+            raise Stop
+
+    with pytest.raises(Stop):
+        evolve(tmp_path / "cut", config, hook=stop_after_2)
+    RunDir(tmp_path / "cut").log_evaluations([{"generation": 2, "junk": True}])  # an unfinished generation
+    _, resumed = evolve(tmp_path / "cut", config)
+
+    for name in ("hall_of_fame.yaml", "neural/hof_01.yaml", "neural/hof_01.npz"):
+        assert (tmp_path / "full" / name).read_bytes() == (tmp_path / "cut" / name).read_bytes(), name
+    assert full.cache == resumed.cache and full.history[-1]["best"] == resumed.history[-1]["best"]
+
+    def strip(p):
+        return [{k: v for k, v in r.items() if k != "seconds"} for r in RunDir(p).read_evaluations()]
+
+    assert strip(tmp_path / "full") == strip(tmp_path / "cut")
+    # the search made progress on the toy fitness, and the stored best is the recorded best
+    hist = full.history
+    assert hist[-1]["hof_best"] >= hist[0]["best"]
+    best, entry = load_best(RunDir(tmp_path / "full"))
+    assert entry["search_fitness"]["mean"] == pytest.approx(np.mean([toy_job(FitnessJob(
+        (best.to_dict(),), "t", s, {}))[0]["score"] for s in (0, 1)]))
+    # many weights -> separable CMA-ES
+    assert full.arch.size > 20 and full.cma._es.opts["CMA_diagonal"] is True
+
+
+def test_resume_refuses_other_settings_and_symbolic_runs(tmp_path, capsys):
+    config = toy_config(generations=1)
+    evolve(tmp_path / "r", config)
+    assert main(["evolve-neural", "--resume", str(tmp_path / "r"), "--psi", "free"]) == 2
+    assert "only --generations" in capsys.readouterr().err
+    sym = dict(config)
+    sym.pop("kind")
+    with pytest.raises(Exception, match="not a neural run"):
+        NeuralEvolution(sym, RunDir(tmp_path / "r"), InlineExecutor(), job_fn=toy_job, progress=False)
+
+
+def test_tiny_neural_run_then_distill_end_to_end(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["evolve-neural", "--preset", "tiny", "--generations", "1", "--population", "3",
+                 "--executor", "inline", "--out", str(run), "--no-progress", "--phi-hidden", "4",
+                 "--g-hidden", "4"]) == 0
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    assert config["kind"] == "neural" and config["neural"]["phi_hidden"] == [4]
+    hof = yaml.safe_load((run / "hall_of_fame.yaml").read_text())["hall_of_fame"]
+    assert hof and "fresh_fitness" in hof[0]
+    assert isinstance(NeuralObjective.load(run / hof[0]["file"]), NeuralObjective)
+    assert main(["distill", str(run), "--executor", "inline", "--sr-population", "100", "--sr-generations", "10",
+                 "--refit-iterations", "1", "--refit-popsize", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "neural" in out and "distilled" in out
+    distilled = Objective.load(run / "distill" / "distilled.yaml")
+    assert distilled.is_symbolic and distilled.psi_tied
+    report = yaml.safe_load((run / "distill" / "report.yaml").read_text())
+    assert set(report["scores"]) == {"neural", "distilled_sr", "distilled", "dpo"}
+    assert all(math.isfinite(s["mean"]) for s in report["scores"].values())
+    for comp in ("phi_inv", "g"):
+        chosen = report["components"][comp]["chosen"]
+        assert chosen["valid"] and chosen["fidelity"]["r2"] > 0.9
+    assert (run / "distill" / "components.png").stat().st_size > 0
