@@ -7,7 +7,13 @@ import pytest
 import torch
 
 from symmpo.errors import ObjectiveError
-from symmpo.neural.components import MonotoneNet, NeuralArch, NeuralObjective, NeuralPhiInv, objective_from_any
+from symmpo.neural.components import (
+    MonotoneNet,
+    NeuralArch,
+    NeuralObjective,
+    NeuralPhiInv,
+    objective_from_any,
+)
 from symmpo.neural.validity import check_callable, check_neural
 from symmpo.objective import Objective
 
