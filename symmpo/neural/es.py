@@ -256,8 +256,8 @@ class NeuralEvolution:
                                         "tasks": list(self.config["tasks"])}}
             if e["key"] in scores:
                 s = scores[e["key"]]
-                entry["fresh_fitness"] = {"mean": s["mean"], "se": s["se"], "seeds": s["seeds"],
-                                          "per_seed": s["per_seed"]}
+                entry["fresh_fitness"] = {"mean": s["mean"], "se": s["se"], "seeds": list(s["seeds"]),
+                                          "per_seed": list(s["per_seed"])}
             out.append(entry)
         return out
 

@@ -139,7 +139,7 @@ def distill_run(run: RunDir, executor: Executor, s: DistillSettings, log: Any = 
         "components": {k: {"chosen": f.chosen.to_dict(), "candidates": [c.to_dict() for c in f.candidates]}
                        for k, f in fits.items()},
         "objectives": {"distilled_sr": sr_obj.to_dict(), "distilled": refit.to_dict()},
-        "latex": {"distilled": refit.latex()},
+        "latex": {"loss": refit.latex(), **{k: v for k, v in refit.component_latex().items() if k in fits}},
         "refit_history": history,
         "scores": dict(zip(("neural", "distilled_sr", "distilled", dpo.name), scores, strict=True)),
         "tasks": list(config["tasks"]),
@@ -180,8 +180,11 @@ def markdown(report: dict[str, Any]) -> str:
               f"({', '.join(report['tasks'])}), mean ± s.e. over seeds:", "", "| loss | score |", "|---|---|"]
     for k, sc in report["scores"].items():
         lines.append(f"| {k} | {_fmt(sc)} |")
-    lines += ["", "Distilled objective (after constant refit): `distill/distilled.yaml`", "",
-              f"$$ {report['latex']['distilled']} $$", ""]
+    lines += ["", "Distilled objective (after constant refit): `distill/distilled.yaml`", ""]
+    for k, tex in report["latex"].items():
+        if k != "loss":
+            lines.append(f"* {k}: $${tex}$$")
+    lines.append("")
     return "\n".join(lines)
 
 
