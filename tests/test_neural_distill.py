@@ -73,7 +73,7 @@ def test_regression_strings_become_trees_only_through_the_restricted_parser():
 
 
 def test_tidy_keeps_the_function():
-    e = parse("2 + 1 * (0.5 * (3 * log(p)) + (1 + (2 + p**2)))", ("p",))
+    e = parse("2 + 1 * (0.5 * (3 * log(p)) + (1 + (2 + p**2))) + 3 * (p - 4)", ("p",))
     L = np.log(np.linspace(0.01, 1, 50))
     a = evaluate_tree(e, "phi_inv", L, np.zeros_like(L))
     b = evaluate_tree(tidy(e), "phi_inv", L, np.zeros_like(L))

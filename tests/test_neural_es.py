@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -113,3 +114,33 @@ def test_tiny_neural_run_then_distill_end_to_end(tmp_path, capsys):
         chosen = report["components"][comp]["chosen"]
         assert chosen["valid"] and chosen["fidelity"]["r2"] > 0.9
     assert (run / "distill" / "components.png").stat().st_size > 0
+
+
+def test_resume_with_the_real_trainer_on_the_tiny_preset(tmp_path):
+    """The same guarantee through real fitness jobs (tiny training), interrupted after generation 1 of 2."""
+    config = neural_config(apply_overrides(preset_config("tiny"), generations=2, population=3, rescore_seeds=[1000]),
+                           phi_hidden=[3], g_hidden=[3])
+
+    def make(path, hook=None):
+        run = RunDir.open(path) if (path / "config.yaml").exists() else RunDir.create(path, config)
+        return NeuralEvolution(config, run, InlineExecutor(), progress=False, on_generation=hook)
+
+    make(tmp_path / "full").run()
+
+    def stop(gen, evo):
+        if gen == 1:
+            raise Stop
+
+    with pytest.raises(Stop):
+        make(tmp_path / "cut", stop).run()
+    make(tmp_path / "cut").run()
+    for name in ("hall_of_fame.yaml", "neural/hof_01.npz"):
+        assert (tmp_path / "full" / name).read_bytes() == (tmp_path / "cut" / name).read_bytes(), name
+
+    def state(p):  # everything but the timings (the log's byte length includes "seconds")
+        s = json.loads((p / "checkpoint.json").read_text())["state"]
+        for h in s["history"]:
+            h.pop("seconds"), h.pop("evals_per_min")
+        return s
+
+    assert state(tmp_path / "full") == state(tmp_path / "cut")

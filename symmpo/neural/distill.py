@@ -125,7 +125,9 @@ def formula_to_tree(text: str, component: str) -> Expr:
                    "z": Var("z")}
     for n in names:
         tree = substitute(tree, n, feature_map[n])
-    tree = drop_offset(tidy(tree))
+    from symmpo.symbolic.loss import tidy as tidy_signs  # the core's x - (-y) -> x + y
+
+    tree = tidy_signs(drop_offset(tidy(tree)))
     if main not in _vars(tree):
         raise FormulaError(f"formula does not depend on {main}", text)
     return tree
@@ -164,14 +166,23 @@ def tidy(e: Expr) -> Expr:
 
 
 def drop_offset(e: Expr) -> Expr:
-    """Remove a top-level additive constant: it cancels in the margin (φ⁻¹, ψ) and in the gradient (g)."""
+    """Remove additive constants (also inside sums and constant multiples): they cancel in the margin (φ⁻¹, ψ)
+    and change no gradient (g)."""
     if isinstance(e, Node) and e.op in ("add", "sub"):
         a, b = e.args
         if _c(b) is not None:
             return drop_offset(a)
         if _c(a) is not None:
             return drop_offset(b) if e.op == "add" else Node("neg", (drop_offset(b),))
-        return Node(e.op, (drop_offset(a), b)) if e.op == "add" else Node("sub", (drop_offset(a), b))
+        return Node(e.op, (drop_offset(a), drop_offset(b)))
+    if isinstance(e, Node) and e.op == "mul" and _c(e.args[0]) is not None:  # c·(x + b) = c·x + c·b
+        return Node("mul", (e.args[0], drop_offset(e.args[1])))
+    if isinstance(e, Node) and e.op == "mul" and _c(e.args[1]) is not None:
+        return Node("mul", (drop_offset(e.args[0]), e.args[1]))
+    if isinstance(e, Node) and e.op == "div" and _c(e.args[1]) is not None:
+        return Node("div", (drop_offset(e.args[0]), e.args[1]))
+    if isinstance(e, Node) and e.op == "neg":
+        return Node("neg", (drop_offset(e.args[0]),))
     return e
 
 
