@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -192,7 +192,6 @@ class NeuralArch:
     g_scale: float = 0.5  # z is spread over a few units; tanh units see z * g_scale
     beta: float = 0.1
     reduce: str = "sum"
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         if self.psi not in PSI_MODES:
