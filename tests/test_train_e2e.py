@@ -128,3 +128,29 @@ def test_bench_resumable(patched, monkeypatch, capsys):
     assert main(args) == 0
     assert calls == [("noisy-0.2", 1)]
     assert len(read_jsonl(out / "bench.jsonl")) == 40
+
+
+def test_train_command_objective_file(patched, capsys):
+    path = patched / "my_loss.yaml"
+    Objective.named("cdpo", beta=0.3).save(path)
+    out = patched / "train_file"
+    rc = main(
+        [
+            "train",
+            "--objective",
+            str(path),
+            "--task",
+            "hopper-clean",
+            "--seeds",
+            "1",
+            "--preset",
+            "tiny",
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+    )
+    assert rc == 0
+    assert "my_loss on hopper-clean" in capsys.readouterr().out
+    assert json.loads((out / "record.json").read_text())["objective_spec"]["beta"] == 0.3
+    assert main(["train", "--objective", str(path), "--task", "hopper-clean", "--param", "eps=0.2"]) == 2
