@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     if args.sweep:
         if not args.report:
             bench.run_sweep(out, config, seeds, envs=args.envs, **kw)
-        chosen = bench.write_sweep_report(out, config)
+        chosen = bench.write_sweep_report(out, config, args.envs)
         print((out / "sweep.md").read_text())
         print(
             "chosen: "

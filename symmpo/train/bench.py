@@ -221,16 +221,19 @@ def run_sweep(
     tasks = [f"{e}-clean" for e in envs]
     members = sweep_members(baselines, factors, lrs)
     run_populations(out_dir, "sweep", tasks, seeds, members, config, with_sft=True, **kw)
-    return write_sweep_report(out_dir, config)
+    return write_sweep_report(out_dir, config, envs)
 
 
 def _choice(row: dict) -> dict[str, Any]:
     return {"params": row["params"], "lr": row.get("lr")}
 
 
-def write_sweep_report(out_dir: Path, config: TrainConfig) -> dict[str, dict[str, Any]]:
+def write_sweep_report(
+    out_dir: Path, config: TrainConfig, envs: Sequence[str] = ENVS
+) -> dict[str, dict[str, Any]]:
     """sweep.md (every value's scores) and sweep.json (per baseline: ``{"params": ..., "lr": ...}``)."""
-    rows = _current(read_jsonl(out_dir / "sweep.jsonl"), config)
+    tasks = {f"{e}-clean" for e in envs}  # the choice uses exactly the envs asked for
+    rows = [r for r in _current(read_jsonl(out_dir / "sweep.jsonl"), config) if r["task"] in tasks]
     if not rows:
         raise SymmpoError(f"no sweep results for this configuration in {out_dir / 'sweep.jsonl'}")
     sft = [r for r in rows if r["label"] == SFT]  # the reference every run starts from, for comparison
