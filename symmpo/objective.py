@@ -302,6 +302,25 @@ class Objective:
 
     __call__ = loss
 
+    def curve(self, component: str, x: Any, progress: float = 0.0) -> np.ndarray:
+        """One component evaluated on a grid exactly as it is compiled into the loss (for plots and checks).
+
+        ``x`` is p in (0, 1] for phi_inv and psi, the margin z for g, and ignored for the weights (which read
+        ``progress``). Returns a float64 array of x's shape.
+        """
+        import torch
+
+        from symmpo.symbolic.loss import _component_fn
+
+        if component not in self.components:
+            raise ObjectiveError(f"unknown component {component!r}; choose from {sorted(self.components)}")
+        grid = np.asarray(x, dtype=np.float64)
+        arg = torch.as_tensor(np.log(grid) if component in ("phi_inv", "psi") else grid)
+        fn, _ = _component_fn(self, component)
+        with torch.no_grad():
+            y = fn(arg, torch.tensor(float(progress), dtype=torch.float64))
+        return np.broadcast_to(np.asarray(y, dtype=np.float64), grid.shape).copy()
+
     # ----- printing, export, keys ----------------------------------------------------------------------
     def latex(self) -> str:
         """The whole loss as LaTeX (components substituted)."""

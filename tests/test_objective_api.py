@@ -173,3 +173,15 @@ def test_latex_and_public_surface():
     assert set(dpo.components) == {"phi_inv", "psi", "g", "w_po", "w_sft"}
     assert dpo.name == "dpo" and not dpo.needs_lengths
     assert Objective.named("simpo").needs_lengths
+
+
+def test_curve_evaluates_components_as_compiled():
+    p = np.array([1e-6, 0.1, 0.5, 0.9, 1.0])
+    z = np.array([-3.0, 0.0, 2.0])
+    orpo = Objective.named("orpo")
+    np.testing.assert_allclose(orpo.curve("phi_inv", p[:-1]), np.log(p[:-1] / (1 - p[:-1])), rtol=1e-9)
+    np.testing.assert_allclose(Objective.named("dpo").curve("psi", p), np.log(p), atol=1e-12)
+    np.testing.assert_array_equal(Objective.named("simpo").curve("psi", p), np.zeros_like(p))
+    np.testing.assert_allclose(Objective.named("ipo", beta=0.1).curve("g", z), -((z - 5.0) ** 2))
+    with pytest.raises(ObjectiveError, match="unknown component"):
+        orpo.curve("phi", p)

@@ -19,7 +19,6 @@ from symmpo.errors import SymmpoError
 from symmpo.objective import COMPONENTS, Objective
 from symmpo.search import operators as ops
 from symmpo.symbolic import expr as E
-from symmpo.symbolic.compile import compile_tree
 
 
 # -- exact, tag-preserving serialization ------------------------------------------------------
@@ -196,14 +195,8 @@ class ObjectiveSpace:
 
     def curves(self, obj: Objective, p: np.ndarray, z: np.ndarray, tau: float) -> dict[str, Any]:
         """Component values on grids (for plots); ψ ≡ 0 for reference-free objectives."""
-        import torch
-
-        out: dict[str, Any] = {}
-        comps = obj.components
-        for comp, var, grid in (("phi_inv", "p", p), ("psi", "p", p), ("g", "z", z)):
-            fn = compile_tree(comps[comp], var)
-            with torch.no_grad():
-                y = fn(torch.as_tensor(grid, dtype=torch.float64), torch.tensor(float(tau), dtype=torch.float64))
-            out[comp] = np.broadcast_to(np.asarray(y, dtype=float), grid.shape)
-        out["tau_dependent"] = any("tau" in E.variables(c) for c in comps.values())
+        out: dict[str, Any] = {
+            comp: obj.curve(comp, grid, progress=tau) for comp, grid in (("phi_inv", p), ("psi", p), ("g", z))
+        }
+        out["tau_dependent"] = any("tau" in E.variables(c) for c in obj.components.values())
         return out
