@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from symmpo.suite.tasks import parse_task
     from symmpo.train import bench
     from symmpo.train.config import TrainConfig
-    from symmpo.train.report import append_jsonl
+    from symmpo.train.report import append_jsonl, read_jsonl
 
     overrides = {
         k: v for k, v in (("steps", args.steps), ("eval_episodes", args.eval_episodes)) if v is not None
@@ -75,7 +75,14 @@ def run(args: argparse.Namespace) -> int:
         params = bench.chosen_params(out, config, require=not args.no_sweep)
         if not args.report:
             bench.run_bench(out, config, seeds, envs=args.envs, settings=args.settings, params=params, **kw)
-        print(bench.write_bench_report(out, config, header=f"Command: `{command}`."))
+        runs = read_jsonl(out / "runs.jsonl") + (
+            [] if args.report else [{"command": command, "seconds": None}]
+        )
+        made = "; ".join(
+            f"`{r['command']}`" + (f" ({r['seconds'] / 60:.1f} min)" if r.get("seconds") else " (this run)")
+            for r in runs
+        )
+        print(bench.write_bench_report(out, config, header=f"Produced by: {made}."))
     seconds = time.perf_counter() - t0
     if not args.report:
         append_jsonl(

@@ -342,6 +342,7 @@ def write_bench_report(out_dir: Path, config: TrainConfig, header: str = "") -> 
         "# Baseline table",
         "",
         header,
+        "",
         "D4RL-normalized score (100 = D4RL expert, 0 = random) of the greedy policy, mean ± standard error over "
         f"training seeds {n_seeds}; **bold** = best mean in the column. `sft` = the behaviour-cloned reference "
         "policy every PO run starts from. `avg` = mean over the columns.",
@@ -410,7 +411,7 @@ def _plot(cell, labels: list[str], tasks: list[str], path: Path) -> None:
     envs = [e for e in ENVS if any(t.startswith(e + "-") for t in tasks)] or sorted(
         {t.split("-")[0] for t in tasks}
     )
-    fig, axes = plt.subplots(1, len(envs), figsize=(6 * len(envs), 4), squeeze=False)
+    fig, axes = plt.subplots(1, len(envs), figsize=(6 * len(envs) + 1.5, 4), squeeze=False)
     for ax, env in zip(axes[0], envs, strict=True):
         env_tasks = [t for t in tasks if t.startswith(env + "-")]
         xs = range(len(env_tasks))
@@ -437,7 +438,7 @@ def _plot(cell, labels: list[str], tasks: list[str], path: Path) -> None:
         ax.set_xticks(list(xs), [t.split("-", 1)[1] for t in env_tasks])
         ax.set(title=env, ylabel="normalized score", xlabel="data setting")
         ax.grid(alpha=0.3)
-    axes[0][-1].legend(fontsize=8, ncol=2)
+    axes[0][-1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
