@@ -31,7 +31,14 @@ def _params(pop: PolicyPopulation, i: int) -> list[torch.Tensor]:
 def test_population_equals_single(setup):
     ds, ref = setup
     # 6 members: more than MEMBER_CHUNK, so the chunked pass is compared against single runs too
-    objs = [HandDPO(0.1), HandIPO(0.5), HandDPO(1.0, sft_weight=1.0), HandDPO(0.05), HandIPO(2.0), HandDPO(0.3)]
+    objs = [
+        HandDPO(0.1),
+        HandIPO(0.5),
+        HandDPO(1.0, sft_weight=1.0),
+        HandDPO(0.05),
+        HandIPO(2.0),
+        HandDPO(0.3),
+    ]
     _, pop = train_population(objs, ds, ref, CFG, seed=3, return_policy=True)
     for i, obj in enumerate(objs):
         _, single = train_population([obj], ds, ref, CFG, seed=3, return_policy=True)
