@@ -1,0 +1,77 @@
+"""`symmpo compare`: discovered objectives train next to the swept baselines on held-out seeds; resumable."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from symmpo import Objective
+from symmpo.cli import main
+from symmpo.search.compare import verdict
+from symmpo.suite.datasets import DatasetConfig, build_dataset
+from symmpo.train import bench
+from symmpo.train import fitness as fitness_mod
+from symmpo.train.config import TrainConfig
+from symmpo.train.report import read_jsonl
+
+
+@pytest.fixture()
+def setup(tmp_path, monkeypatch):
+    torch.set_num_threads(1)
+    data = build_dataset(DatasetConfig(env="hopper", setting="mixed-0.5", n_pairs=12, horizon=15, seed=0))
+    monkeypatch.setattr(fitness_mod, "load_dataset", lambda task, config, seed, cache_dir=None: data)
+    monkeypatch.setenv("SYMMPO_CACHE", str(tmp_path / "cache"))
+    bench_dir = tmp_path / "bench"
+    bench_dir.mkdir()
+    chosen = {"dpo": {"params": {"beta": 0.5}, "lr": 3e-4}, "ipo": {"params": {"beta": 0.02}, "lr": None}}
+    sweep = {"config": bench.config_hash(TrainConfig.preset("tiny")), "params": chosen}
+    (bench_dir / "sweep.json").write_text(json.dumps(sweep))
+    found = tmp_path / "found.yaml"
+    Objective.from_components(phi_inv="log(p) + 0.5*p**2", g="logsigmoid(z)", beta=0.2).save(found)
+    return tmp_path, bench_dir, found
+
+
+def test_compare_trains_discovered_with_baselines_and_resumes(setup):
+    tmp, bench_dir, found = setup
+    argv = [
+        "compare",
+        f"mine={found}",
+        "--tasks",
+        "hopper-mixed-0.5",
+        "--seeds",
+        "100",
+        "101",
+        "--preset",
+        "tiny",
+        "--bench-dir",
+        str(bench_dir),
+        "--out",
+        str(tmp / "study"),
+        "--no-progress",
+    ]
+    assert main(argv) == 0
+    rows = read_jsonl(tmp / "study" / "compare.jsonl")
+    assert sorted({r["label"] for r in rows}) == ["dpo", "ipo", "mine", "sft"]
+    assert sorted({r["seed"] for r in rows}) == [100, 101]
+    assert [r["params"] for r in rows if r["label"] == "dpo"][0] == {"beta": 0.5}
+    report = (tmp / "study" / "compare.md").read_text()
+    assert "| mine |" in report and "mine on hopper-mixed-0.5:" in report
+    # a second run finds everything done and trains nothing new
+    assert main(argv) == 0
+    assert len(read_jsonl(tmp / "study" / "compare.jsonl")) == len(rows)
+
+
+def test_compare_refuses_missing_objective_and_sweep(setup, capsys):
+    tmp, bench_dir, found = setup
+    assert main(["compare", str(tmp / "no-such-run"), "--bench-dir", str(bench_dir)]) == 2
+    assert "no objective file" in capsys.readouterr().err
+    assert main(["compare", f"x={found}", "--preset", "tiny", "--bench-dir", str(tmp)]) == 2
+    assert "no sweep" in capsys.readouterr().err
+
+
+def test_verdict_uses_the_standard_error_of_the_difference():
+    assert verdict([10.0, 10.2, 9.8], [5.0, 5.1, 4.9]).startswith("wins")
+    assert verdict([5.0, 5.1, 4.9], [10.0, 10.2, 9.8]).startswith("loses")
+    assert verdict([5.0, 9.0, 7.0], [6.0, 8.0, 7.5]).startswith("ties")
