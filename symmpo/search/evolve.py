@@ -265,6 +265,10 @@ class Evolution:
                         bar.update(1)
                         bar.set_postfix(best=f"{rec['best']:.1f}", median=f"{rec['median']:.1f}",
                                         dpo=f"{rec['reference']:.1f}", evals_min=f"{rec['evals_per_min']:.1f}")
+                    else:  # logs: one line per generation instead of a bar
+                        print(f"generation {self.generation}/{total}: best {rec['best']:.2f} · median "
+                              f"{rec['median']:.2f} · DPO {rec['reference']:.2f} · "
+                              f"{rec['evals_per_min']:.1f} evaluations/min", flush=True)
                     if self.on_generation is not None:
                         self.on_generation(self.generation, self)
                 if self.final is None:
