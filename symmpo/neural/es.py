@@ -23,7 +23,7 @@ import numpy as np
 from symmpo.errors import SymmpoError
 from symmpo.neural.components import NeuralArch, NeuralObjective, objective_from_any
 from symmpo.search.cmaes import ConstantSearch
-from symmpo.search.evolve import sigterm_as_interrupt
+from symmpo.search.evolve import run_generations
 from symmpo.search.executors import Executor
 from symmpo.search.fitness import FitnessJob, aggregate, make_jobs, standard_error
 from symmpo.search.rundir import RunDir
@@ -205,29 +205,7 @@ class NeuralEvolution:
 
     def run(self) -> dict[str, Any]:
         """Continue to the configured number of generations, then re-score on fresh seeds."""
-        total = int(self.config["generations"])
-        bar = None
-        if self.progress:
-            from tqdm import tqdm
-
-            bar = tqdm(total=total, initial=min(self.generation, total), desc="evolve-neural", unit="gen")
-        try:
-            with sigterm_as_interrupt():
-                while self.generation < total:
-                    self.final = None  # extended with --generations: final scores are stale
-                    rec = self.step()
-                    if bar is not None:
-                        bar.update(1)
-                        bar.set_postfix(best=f"{rec['best']:.1f}", median=f"{rec['median']:.1f}",
-                                        dpo=f"{rec['reference']:.1f}", sigma=f"{rec['sigma']:.3g}")
-                    if self.on_generation is not None:
-                        self.on_generation(self.generation, self)
-                if self.final is None:
-                    self.final = self._rescore()
-                    self.run_dir.save_checkpoint(self.state())
-        finally:
-            if bar is not None:
-                bar.close()
+        run_generations(self, int(self.config["generations"]), "evolve-neural", "sigma", "sigma")
         self._write_outputs()
         return self.final
 

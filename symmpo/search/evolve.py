@@ -48,6 +48,42 @@ def sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def run_generations(search: Any, total: int, desc: str, extra_label: str, extra_key: str) -> None:
+    """Drive ``search.step()`` to ``total`` generations, then re-score once; the loop both searches share.
+
+    ``search`` has ``generation``, ``final``, ``progress``, ``on_generation``, ``step()``, ``_rescore()``,
+    ``state()`` and ``run_dir``. Extending a finished run (a larger ``--generations``) makes its final scores
+    stale, so they are recomputed. A progress bar when ``search.progress``, else one log line per generation.
+    """
+    bar = None
+    if search.progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, initial=min(search.generation, total), desc=desc, unit="gen")
+    try:
+        with sigterm_as_interrupt():
+            while search.generation < total:
+                search.final = None
+                rec = search.step()
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix({"best": f"{rec['best']:.1f}", "median": f"{rec['median']:.1f}",
+                                     "dpo": f"{rec['reference']:.1f}", extra_label: f"{rec[extra_key]:.3g}"})
+                else:
+                    print(f"{desc} generation {search.generation}/{total}: best {rec['best']:.2f} · median "
+                          f"{rec['median']:.2f} · DPO {rec['reference']:.2f} · {extra_label} {rec[extra_key]:.3g}",
+                          flush=True)
+                if search.on_generation is not None:
+                    search.on_generation(search.generation, search)
+            if search.final is None:
+                search.final = search._rescore()
+                search.run_dir.save_checkpoint(search.state())
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+
 @dataclass
 class Result:
     """What ``symmpo evolve`` prints at the end."""
@@ -249,34 +285,7 @@ class Evolution:
 
     def run(self) -> Result:
         """Continue to the configured number of generations, then re-score; safe to interrupt anywhere."""
-        total = int(self.config["generations"])
-        bar = None
-        if self.progress:
-            from tqdm import tqdm
-
-            bar = tqdm(total=total, initial=min(self.generation, total), desc="evolve", unit="gen")
-        try:
-            with sigterm_as_interrupt():
-                while self.generation < total:
-                    if self.final is not None:  # extended with --generations: final scores are stale
-                        self.final = None
-                    rec = self.step()
-                    if bar is not None:
-                        bar.update(1)
-                        bar.set_postfix(best=f"{rec['best']:.1f}", median=f"{rec['median']:.1f}",
-                                        dpo=f"{rec['reference']:.1f}", evals_min=f"{rec['evals_per_min']:.1f}")
-                    else:  # logs: one line per generation instead of a bar
-                        print(f"generation {self.generation}/{total}: best {rec['best']:.2f} · median "
-                              f"{rec['median']:.2f} · DPO {rec['reference']:.2f} · "
-                              f"{rec['evals_per_min']:.1f} evaluations/min", flush=True)
-                    if self.on_generation is not None:
-                        self.on_generation(self.generation, self)
-                if self.final is None:
-                    self.final = self._rescore()
-                    self.run_dir.save_checkpoint(self.state())
-        finally:
-            if bar is not None:
-                bar.close()
+        run_generations(self, int(self.config["generations"]), "evolve", "evals_min", "evals_per_min")
         entries = self._hall_of_fame_entries()
         self.run_dir.write_hall_of_fame(entries)
         self._write_artefacts()
