@@ -1,0 +1,116 @@
+"""What ``symmpo evolve`` and ``symmpo evolve-neural`` share: run arguments, run directories, the interrupt."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from symmpo.errors import SymmpoError
+
+# Configuration keys the command line may set on a new run; --resume accepts only --generations.
+SEARCH_KEYS = ("tasks", "generations", "population", "seeds", "rescore_seeds", "seed")
+
+
+def add_run_arguments(p: argparse.ArgumentParser, command: str, population_help: str | None = None) -> None:
+    """Preset, fitness tasks/seeds, sizes, executor and run-directory options (the same for every search)."""
+    from symmpo.search.executors import EXECUTORS
+    from symmpo.search.presets import PRESETS
+
+    p.add_argument(
+        "--preset", default=None, choices=sorted(PRESETS), help="search configuration (default: default)"
+    )
+    p.add_argument(
+        "--task",
+        action="append",
+        dest="tasks",
+        metavar="TASK",
+        help="fitness task, e.g. hopper-noisy-0.2 (repeat for a multi-task fitness)",
+    )
+    p.add_argument("--generations", type=int)
+    p.add_argument("--population", type=int, help=population_help)
+    p.add_argument(
+        "--seeds", type=int, nargs="+", help="training seeds of the fitness (shared by all candidates)"
+    )
+    p.add_argument(
+        "--rescore-seeds", type=int, nargs="+", help="fresh seeds for the final hall-of-fame scores"
+    )
+    p.add_argument("--search-seed", type=int, dest="seed", help="seed of the search's own random choices")
+    p.add_argument(
+        "--executor", choices=EXECUTORS, default="local", help="where trainings run (default: local)"
+    )
+    p.add_argument("--workers", type=int, help="worker processes (default: all cores)")
+    p.add_argument("--ray-address", help="address of a running Ray cluster (with --executor ray)")
+    p.add_argument("--resume", metavar="RUN", help="continue a run (its name under --results or a path)")
+    p.add_argument("--out", metavar="DIR", help=f"run directory (default: results/{command}-<preset>-<time>)")
+    p.add_argument("--results", default="results", help="where run names are looked up (default: results)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (logs, CI)")
+
+
+def new_config(args: argparse.Namespace) -> dict[str, Any]:
+    """The preset's configuration with the command line's values."""
+    from symmpo.search.presets import apply_overrides, preset_config
+
+    return apply_overrides(
+        preset_config(args.preset or "default"), **{k: getattr(args, k) for k in SEARCH_KEYS}
+    )
+
+
+def open_run(
+    args: argparse.Namespace,
+    prefix: str,
+    make_config: Callable[[argparse.Namespace], dict[str, Any]],
+    fixed: Sequence[str] = (),
+) -> tuple[Any, dict[str, Any]]:
+    """(run directory, configuration): a resumed run keeps its configuration (only --generations may change;
+    ``fixed`` names further options that must not be given), a new one is created from ``make_config``."""
+    from symmpo.search.presets import apply_overrides
+    from symmpo.search.rundir import RunDir, resolve_run
+
+    if args.resume:
+        keys = ("preset", *[k for k in SEARCH_KEYS if k != "generations"], *fixed)
+        given = [k for k in keys if getattr(args, k, None) is not None]
+        if given:
+            raise SymmpoError(
+                "--resume continues a run with its own configuration; only --generations may change "
+                f"(got --{given[0].replace('_', '-')})"
+            )
+        run_dir = resolve_run(args.resume, args.results)
+        config = run_dir.read_config()
+        if args.generations is not None:
+            config = apply_overrides(config, generations=args.generations)
+            run_dir.write_config(config)
+        return run_dir, config
+    config = make_config(args)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    out = Path(args.out) if args.out else Path(args.results) / f"{prefix}-{config['preset']}-{stamp}"
+    return RunDir.create(out, config), config
+
+
+def drive(args: argparse.Namespace, command: str, run_dir: Any, body: Callable[[Any], str]) -> int:
+    """Run ``body(executor)`` (which returns the closing report); Ctrl-C or SIGTERM says how to resume."""
+    from symmpo.search.executors import make_executor
+
+    executor = make_executor(args.executor, args.workers, args.ray_address)
+    print(f"run directory: {run_dir.path}  (resume with: symmpo {command} --resume {run_dir.path})")
+    try:
+        text = body(executor)
+    except KeyboardInterrupt:
+        print(
+            f"\ninterrupted: the last completed generation is saved; resume with "
+            f"symmpo {command} --resume {run_dir.path}"
+        )
+        return 130
+    finally:
+        executor.close()
+    print(text)
+    return 0
+
+
+def fmt_score(mean: float, se: float) -> str:
+    if not math.isfinite(mean):
+        return "diverged"
+    return f"{mean:.1f} ± {se:.1f}" if math.isfinite(se) else f"{mean:.1f}"
