@@ -19,7 +19,7 @@ from typing import Any
 from symmpo.errors import SymmpoError
 from symmpo.train import bench
 from symmpo.train.config import TrainConfig
-from symmpo.train.report import fmt_mean_se, mean_se, read_jsonl
+from symmpo.train.report import mean_se, read_jsonl
 
 
 @dataclass(frozen=True)
@@ -100,15 +100,7 @@ def write_report(out_dir: Path, config: TrainConfig, discovered: Sequence[str], 
         "|---|" + "---|" * len(tasks),
     ]
     for lab in labels:
-        cells = []
-        for t in tasks:
-            if (lab, t) not in cell:
-                cells.append("–")
-                continue
-            m, se, _ = cell[lab, t]
-            s = fmt_mean_se(m, se)
-            cells.append(f"**{s}**" if math.isfinite(m) and m == best[t] else s)
-        md.append(f"| {lab} | " + " | ".join(cells) + " |")
+        md.append(f"| {lab} | " + " | ".join(bench.table_cells(cell, lab, tasks, best, len(seeds))) + " |")
     verdicts = []
     for d in discovered:
         for t in tasks:

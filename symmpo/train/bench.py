@@ -351,18 +351,9 @@ def write_bench_report(out_dir: Path, config: TrainConfig, header: str = "") -> 
         "|---|" + "---|" * (len(tasks) + 1),
     ]
     for lab in labels:
-        cells = []
-        for t in tasks:
-            if (lab, t) not in cell:
-                cells.append("–")
-                continue
-            m, se, n = cell[lab, t]
-            s = fmt_mean_se(m, se)
-            s = f"**{s}**" if math.isfinite(m) and m == best[t] else s
-            cells.append(s + (f" ({n})" if n != len(n_seeds) else ""))
         a = f"{avg[lab]:.1f}" if complete[lab] and math.isfinite(avg[lab]) else "–"
         a = f"**{a}**" if complete[lab] and avg[lab] == best_avg else a
-        md.append(f"| {lab} | " + " | ".join(cells) + f" | {a} |")
+        md.append(f"| {lab} | " + " | ".join(table_cells(cell, lab, tasks, best, len(n_seeds))) + f" | {a} |")
     md += [
         "",
         "Hyperparameters: " + "; ".join(f"{k} {_fmt_params(v)}" for k, v in params.items() if k != SFT),
@@ -384,6 +375,23 @@ def write_bench_report(out_dir: Path, config: TrainConfig, header: str = "") -> 
             f.write(f'{lab},{t},{m:.4f},{se:.4f},{n},"{_fmt_params(params.get(lab, {}))}"\n')
     _plot(cell, labels, tasks, out_dir / "table.png")
     return text
+
+
+def table_cells(
+    cell: dict[tuple[str, str], tuple[float, float, int]], label: str, tasks: Sequence[str],
+    best: dict[str, float], n_seeds: int,
+) -> list[str]:
+    """One markdown row's cells: mean ± s.e., bold where best in the column, the seed count where it is short."""
+    out = []
+    for t in tasks:
+        if (label, t) not in cell:
+            out.append("–")
+            continue
+        m, se, n = cell[label, t]
+        s = fmt_mean_se(m, se)
+        s = f"**{s}**" if math.isfinite(m) and m == best[t] else s
+        out.append(s + (f" ({n})" if n != n_seeds else ""))
+    return out
 
 
 def _fmt_params(p: dict[str, float]) -> str:
