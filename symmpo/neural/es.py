@@ -245,7 +245,7 @@ class NeuralEvolution:
             NeuralObjective(self.arch, np.asarray(e["theta"]), f"neural-hof-{entry['rank']:02d}").save(
                 self.run_dir.path / entry["file"],
                 extra={k: entry[k] for k in ("search_fitness", "fresh_fitness") if k in entry})
-        self.run_dir.write_hall_of_fame(entries)
+        self.run_dir.write_hall_of_fame(entries, (self.final or {}).get("reference"))
         if self.history:
             from symmpo.search.plots import plot_fitness
 

@@ -287,7 +287,7 @@ class Evolution:
         """Continue to the configured number of generations, then re-score; safe to interrupt anywhere."""
         run_generations(self, int(self.config["generations"]), "evolve", "evals_min", "evals_per_min")
         entries = self._hall_of_fame_entries()
-        self.run_dir.write_hall_of_fame(entries)
+        self.run_dir.write_hall_of_fame(entries, self.final["reference"])
         self._write_artefacts()
         return Result(self.run_dir, entries, self.final["reference"])
 

@@ -180,8 +180,10 @@ class RunDir:
                 os.fsync(fh.fileno())
 
     # -- hall of fame and other artefacts ------------------------------------------------------
-    def write_hall_of_fame(self, entries: list[dict[str, Any]]) -> None:
-        atomic_write_text(self.path / HALL_OF_FAME, dump_yaml({"hall_of_fame": entries}))
+    def write_hall_of_fame(self, entries: list[dict[str, Any]], reference: dict[str, Any] | None = None) -> None:
+        """The hall of fame, and once the run is re-scored, DPO's score on the same fresh seeds beside it."""
+        data = {"hall_of_fame": entries} if reference is None else {"reference": reference, "hall_of_fame": entries}
+        atomic_write_text(self.path / HALL_OF_FAME, dump_yaml(data))
 
     def read_hall_of_fame(self) -> list[dict[str, Any]]:
         file = self.path / HALL_OF_FAME
