@@ -308,6 +308,11 @@ class Evolution:
                             "seeds": seeds, "reasons": res["reasons"]}
         return {"scores": summary, "reference": {"key": reference.key, **summary[reference.key]}}
 
+    def _named(self, genome: Any, rank: int) -> Any:
+        """A hall-of-fame objective named for what found it, e.g. ``evolved-hopper-mixed-0.5-01``."""
+        rename = getattr(genome, "renamed", None)  # spaces whose genomes are not Objectives keep theirs
+        return rename(f"evolved-{'+'.join(self.config['tasks'])}-{rank:02d}") if rename else genome
+
     def _hall_of_fame_entries(self) -> list[dict[str, Any]]:
         entries = []
         scores = self.final["scores"] if self.final else {}
@@ -317,7 +322,7 @@ class Evolution:
                 "rank": rank,
                 "formula": self.space.formula(ind.genome),
                 "latex": self.space.latex(ind.genome),
-                "objective": self.space.objective_dict(ind.genome),
+                "objective": self.space.objective_dict(self._named(ind.genome, rank)),
                 "constants": self.space.named_constants(ind.genome),
                 "size": ind.size,
                 "origin": ind.origin,
@@ -338,4 +343,4 @@ class Evolution:
         plots.write_all(self.run_dir.path, self.history, self.space,
                         [e.genome for e in self.hof.entries[: int(self.config["rescore_top"])]])
         for rank, ind in enumerate(self.hof.entries[: int(self.config["rescore_top"])], start=1):
-            self.space.save(ind.genome, self.run_dir.path / "objectives" / f"hof_{rank:02d}.yaml")
+            self.space.save(self._named(ind.genome, rank), self.run_dir.path / "objectives" / f"hof_{rank:02d}.yaml")
