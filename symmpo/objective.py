@@ -139,56 +139,43 @@ class Objective:
             psi_tied=tied,
         )
 
+    def _replace(
+        self,
+        components: Mapping[str, Any] | None = None,
+        beta: float | None = None,
+        name: str | None = None,
+        psi_tied: bool | None = None,
+    ) -> Objective:
+        """A copy with the given fields changed (the one place that re-assembles an Objective)."""
+        c = self._components if components is None else components
+        return Objective(
+            c["phi_inv"],
+            c["psi"],
+            c["g"],
+            c["w_po"],
+            c["w_sft"],
+            self.beta if beta is None else beta,
+            self.reduce,
+            self.name if name is None else name,
+            self.psi_tied if psi_tied is None else psi_tied,
+            self.params,
+        )
+
     def with_components(self, **new: Component) -> Objective:
         """A copy with some components replaced (trees); keeps the psi tie unless psi is given."""
-        comps = {k: v for k, v in self._components.items()}
+        comps = dict(self._components)
         tied = self.psi_tied and "psi" not in new
         comps.update(new)
         if "psi_tied" in new:
             tied = bool(new.pop("psi_tied"))
             comps.pop("psi_tied")
-        return Objective(
-            comps["phi_inv"],
-            comps["psi"],
-            comps["g"],
-            comps["w_po"],
-            comps["w_sft"],
-            self.beta,
-            self.reduce,
-            self.name,
-            tied,
-            self.params,
-        )
+        return self._replace(components=comps, psi_tied=tied)
 
     def with_beta(self, beta: float) -> Objective:
-        c = self._components
-        return Objective(
-            c["phi_inv"],
-            c["psi"],
-            c["g"],
-            c["w_po"],
-            c["w_sft"],
-            beta,
-            self.reduce,
-            self.name,
-            self.psi_tied,
-            self.params,
-        )
+        return self._replace(beta=beta)
 
     def renamed(self, name: str) -> Objective:
-        c = self._components
-        return Objective(
-            c["phi_inv"],
-            c["psi"],
-            c["g"],
-            c["w_po"],
-            c["w_sft"],
-            self.beta,
-            self.reduce,
-            name,
-            self.psi_tied,
-            self.params,
-        )
+        return self._replace(name=name)
 
     # ----- introspection -------------------------------------------------------------------------------
     @property
