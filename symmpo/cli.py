@@ -36,7 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    from symmpo.commands.check import normalize_argv
+
+    args = parser.parse_args(normalize_argv(argv))
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

@@ -74,3 +74,12 @@ def test_grammar_check_and_sample(tmp_path, capsys):
     f.write_text(yaml.safe_dump(bad))
     assert main(["grammar", "check", str(f)]) == 2
     assert "G rule 8 'exp(-Z)' cannot guarantee" in capsys.readouterr().err
+
+
+def test_check_accepts_a_formula_that_starts_with_a_minus(capsys):
+    from symmpo.cli import main
+
+    assert main(["check", "-1/p", "--component", "phi_inv"]) == 1  # not integrable, and not an option
+    assert "integrable" in capsys.readouterr().out
+    assert main(["check", "--component=phi_inv", "-p**(-0.5)"]) == 0
+    assert main(["check", "--component", "g", "--", "-max(0, 1 - z)"]) == 0

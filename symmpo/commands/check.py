@@ -19,6 +19,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def normalize_argv(argv: list[str]) -> list[str]:
+    """Let a formula start with a minus sign (``symmpo check "-1/p" --component phi_inv``).
+
+    argparse would read ``-1/p`` as an unknown option; an argument after ``check`` that starts with ``-`` but is
+    not one of this command's options (nor the value of ``--component``) is moved behind ``--``.
+    """
+    if not argv or argv[0] != "check" or "--" in argv:
+        return argv
+    options = {"-h", "--help", "--component"}
+    keep, formulas = [argv[0]], []
+    rest = iter(argv[1:])
+    for arg in rest:
+        if arg in options or not arg.startswith("-") or arg.startswith("--component="):
+            keep.append(arg)
+            if arg == "--component":
+                keep.append(next(rest, ""))
+        else:
+            formulas.append(arg)
+    return keep + (["--", *formulas] if formulas else [])
+
+
 def run(args: argparse.Namespace) -> int:
     from symmpo.symbolic.validity import check_formula
 
