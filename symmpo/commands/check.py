@@ -12,7 +12,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "check",
         help="check a component formula against the MPO validity conditions",
-        epilog='a formula starting with "-" goes after "--": symmpo check --component phi_inv -- "-1/p"',
+        epilog='a formula may start with "-": symmpo check "-1/p" --component phi_inv (or after "--")',
     )
     p.add_argument("formula", help='e.g. "log(p) + p**2"')
     p.add_argument("--component", required=True, choices=["phi_inv", "psi", "g", "w_po", "w_sft"])
