@@ -88,7 +88,7 @@ class NeuralEvolution:
     ):
         if config.get("kind") != "neural":
             raise SymmpoError(f"{run.path} is not a neural run (use symmpo evolve --resume for symbolic runs)")
-        from symmpo.search.evolve import Evolution
+        from symmpo.search.evolve import train_config_dict
 
         self.config = config
         self.run_dir = run
@@ -97,7 +97,7 @@ class NeuralEvolution:
         self.progress = progress
         self.on_generation = on_generation
         self.arch = NeuralArch.from_dict(arch_dict(config))
-        self.train = Evolution._train_config_dict(config["train"])
+        self.train = train_config_dict(config["train"])
         self._restore(run.load_checkpoint())
 
     # -- state ------------------------------------------------------------------------------

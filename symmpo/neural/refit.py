@@ -41,9 +41,9 @@ class DistillSettings:
 
 
 def _train_config(config: dict[str, Any]) -> dict[str, Any]:
-    from symmpo.search.evolve import Evolution
+    from symmpo.search.evolve import train_config_dict
 
-    return Evolution._train_config_dict(config["train"])
+    return train_config_dict(config["train"])
 
 
 def score(dicts: list[dict[str, Any]], config: dict[str, Any], seeds: list[int], executor: Executor

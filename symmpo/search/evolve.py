@@ -48,6 +48,19 @@ def sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def train_config_dict(train: dict[str, Any]) -> dict[str, Any]:
+    """A run's ``train`` section (preset + overrides) as the trainer's config dict; a bad field is a user error."""
+    from symmpo.train.config import TrainConfig
+
+    try:
+        cfg = TrainConfig.preset(train.get("preset", "default"), **train.get("overrides", {}))
+    except (TypeError, ValueError) as err:
+        from symmpo.errors import SymmpoError
+
+        raise SymmpoError(f"train configuration: {err}") from err
+    return cfg.to_dict()
+
+
 def run_generations(search: Any, total: int, desc: str, extra_label: str, extra_key: str) -> None:
     """Drive ``search.step()`` to ``total`` generations, then re-score once; the loop both searches share.
 
@@ -115,22 +128,10 @@ class Evolution:
         self.progress = progress
         self.on_generation = on_generation
         self.gp_config = gp.GPConfig(**config.get("gp", {}))
-        self.train = self._train_config_dict(config["train"])
+        self.train = train_config_dict(config["train"])
         self._restore(run.load_checkpoint())
 
     # -- state ------------------------------------------------------------------------------
-    @staticmethod
-    def _train_config_dict(train: dict[str, Any]) -> dict[str, Any]:
-        from symmpo.train.config import TrainConfig
-
-        try:
-            cfg = TrainConfig.preset(train.get("preset", "default"), **train.get("overrides", {}))
-        except (TypeError, ValueError) as err:
-            from symmpo.errors import SymmpoError
-
-            raise SymmpoError(f"train configuration: {err}") from err
-        return cfg.to_dict()
-
     def _restore(self, state: dict[str, Any] | None) -> None:
         if state is None:
             self.generation = 0
