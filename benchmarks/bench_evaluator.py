@@ -22,8 +22,9 @@ from symmpo.suite.sim import DYNAMICS, BatchSim
 from symmpo.suite.tasks import N_BINS, from_bins, get_env_spec
 
 
-def replay_bound(env: str, seeds: np.ndarray, n_policies: int, actions: list[np.ndarray],
-                 lengths: np.ndarray) -> float:
+def replay_bound(
+    env: str, seeds: np.ndarray, n_policies: int, actions: list[np.ndarray], lengths: np.ndarray
+) -> float:
     """Physics-only env steps/s on the evaluator's own trajectories: same initial states, same actions,
     replayed with one raw ``mj_step`` call per substep (falls and contacts cost what they cost there)."""
     import mujoco
@@ -71,8 +72,15 @@ def make_policy(env: str, n_policies: int, kind: str):
     return fn
 
 
-def throughput(env: str, n_policies: int, seeds: np.ndarray, max_steps: int, kind: str, workers: int,
-               record: list | None = None) -> tuple[float, np.ndarray]:
+def throughput(
+    env: str,
+    n_policies: int,
+    seeds: np.ndarray,
+    max_steps: int,
+    kind: str,
+    workers: int,
+    record: list | None = None,
+) -> tuple[float, np.ndarray]:
     fn = make_policy(env, n_policies, kind)
     if record is not None:
         inner = fn
@@ -88,7 +96,9 @@ def throughput(env: str, n_policies: int, seeds: np.ndarray, max_steps: int, kin
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--envs", nargs="+", default=["hopper", "halfcheetah"])
     parser.add_argument("--policies", type=int, default=8)
     parser.add_argument("--seeds", type=int, default=8)
@@ -105,9 +115,12 @@ def main() -> None:
             one, lengths = throughput(env, args.policies, seeds, args.max_steps, kind, 1, record=actions)
             bound = replay_bound(env, seeds, args.policies, actions, lengths)
             two, _ = throughput(env, args.policies, seeds, args.max_steps, kind, 2)
-            print(f"{env:11s} policy {kind:6s}: {lengths.sum():6d} steps (mean episode {lengths.mean():5.0f}); "
-                  f"bound {bound:7,.0f}/s; 1 process {one:7,.0f}/s = {one / bound:.2f} x bound; "
-                  f"2 processes {two:7,.0f}/s = {two / one:.2f} x 1 process ({two / bound / 2:.2f} x bound each)")
+            print(
+                f"{env:11s} policy {kind:6s}: {lengths.sum():6d} steps (mean episode {lengths.mean():5.0f}); "
+                f"bound {bound:7,.0f}/s; 1 process {one:7,.0f}/s = {one / bound:.2f} x bound; "
+                f"2 processes {two:7,.0f}/s = {two / one:.2f} x 1 process ({two / bound / 2:.2f} x bound each)"
+            )
+
 
 if __name__ == "__main__":
     main()

@@ -43,7 +43,9 @@ def main() -> None:
     parser.add_argument("--generations", type=int, default=2)
     parser.add_argument("--population", type=int)
     args = parser.parse_args()
-    config = apply_overrides(preset_config(args.preset), generations=args.generations, population=args.population)
+    config = apply_overrides(
+        preset_config(args.preset), generations=args.generations, population=args.population
+    )
     with tempfile.TemporaryDirectory() as tmp:
         # warm the dataset and reference-policy caches so neither run pays for building them
         measure(apply_overrides(config, generations=1, population=2), 1, Path(tmp) / "warm")
@@ -51,10 +53,14 @@ def main() -> None:
         for workers in (1, 2):
             n, seconds = measure(config, workers, Path(tmp))
             rates[workers] = n / (seconds / 60.0) / workers
-            print(f"{workers} worker(s): {n} candidates in {seconds:.1f} s = "
-                  f"{rates[workers]:.2f} candidates per core-minute")
-    print(f"per-core efficiency 2 workers / 1 worker: {rates[2] / rates[1]:.2f} "
-          f"(speed-up {2 * rates[2] / rates[1]:.2f}x)")
+            print(
+                f"{workers} worker(s): {n} candidates in {seconds:.1f} s = "
+                f"{rates[workers]:.2f} candidates per core-minute"
+            )
+    print(
+        f"per-core efficiency 2 workers / 1 worker: {rates[2] / rates[1]:.2f} "
+        f"(speed-up {2 * rates[2] / rates[1]:.2f}x)"
+    )
 
 
 if __name__ == "__main__":

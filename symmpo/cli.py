@@ -14,7 +14,19 @@ import sys
 from symmpo.errors import SymmpoError
 
 # Modules under symmpo.commands that provide sub-commands, in the order `symmpo --help` lists them.
-COMMAND_MODULES = ["evolve", "train", "bench", "compare", "data", "show", "export", "check", "grammar", "distill", "neural"]
+COMMAND_MODULES = [
+    "evolve",
+    "train",
+    "bench",
+    "compare",
+    "data",
+    "show",
+    "export",
+    "check",
+    "grammar",
+    "distill",
+    "neural",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -24,15 +24,29 @@ def fit_network(target, hidden=(8,), steps=500, seed=0) -> NeuralPhiInv:
     net = MonotoneNet(hidden)
     theta0 = np.concatenate([[0.5413], net.init(np.random.default_rng(seed), out_raw=0.0)])
     theta = torch.tensor(theta0, dtype=torch.float64, requires_grad=True)
-    L = torch.log(torch.cat([torch.logspace(-6, 0, 200, dtype=torch.float64),
-                             torch.linspace(0.01, 1, 200, dtype=torch.float64)]))
+    L = torch.log(
+        torch.cat(
+            [
+                torch.logspace(-6, 0, 200, dtype=torch.float64),
+                torch.linspace(0.01, 1, 200, dtype=torch.float64),
+            ]
+        )
+    )
     y = target(L)
-    opt = torch.optim.LBFGS([theta], lr=1.0, max_iter=steps, tolerance_grad=1e-12, tolerance_change=1e-14,
-                            line_search_fn="strong_wolfe")
+    opt = torch.optim.LBFGS(
+        [theta],
+        lr=1.0,
+        max_iter=steps,
+        tolerance_grad=1e-12,
+        tolerance_change=1e-14,
+        line_search_fn="strong_wolfe",
+    )
 
     def closure():
         opt.zero_grad()
-        pred = torch.nn.functional.softplus(theta[0]) * L + net.forward(net.unpack(theta[1:]), torch.exp(L), 0.0)
+        pred = torch.nn.functional.softplus(theta[0]) * L + net.forward(
+            net.unpack(theta[1:]), torch.exp(L), 0.0
+        )
         loss = ((pred - y) ** 2).mean()
         loss.backward()
         return loss
@@ -48,8 +62,13 @@ def test_known_phi_inv_is_recovered_from_a_network():
         return L + 0.5 * torch.exp(2 * L)  # log p + 0.5 p²
 
     comp = fit_network(target)
-    fit = distill_component(comp.torch_fn, "phi_inv", False, "operon",
-                            sr.SRSettings(population=300, generations=60, max_length=20, seed=1))
+    fit = distill_component(
+        comp.torch_fn,
+        "phi_inv",
+        False,
+        "operon",
+        sr.SRSettings(population=300, generations=60, max_length=20, seed=1),
+    )
     assert fit.chosen.valid and fit.chosen.fidelity["r2"] >= 0.999
     assert fit.chosen.fidelity["score"] >= 0.999  # also on the linear grid, where 0.5 p² lives
     # equivalent to log p + 0.5 p², up to the additive constant that cancels in the margin

@@ -74,8 +74,9 @@ def test_resume_after_interrupt_equals_uninterrupted(tmp_path):
     hist = full.history
     assert hist[-1]["hof_best"] >= hist[0]["best"]
     best, entry = load_best(RunDir(tmp_path / "full"))
-    assert entry["search_fitness"]["mean"] == pytest.approx(np.mean([toy_job(FitnessJob(
-        (best.to_dict(),), "t", s, {}))[0]["score"] for s in (0, 1)]))
+    assert entry["search_fitness"]["mean"] == pytest.approx(
+        np.mean([toy_job(FitnessJob((best.to_dict(),), "t", s, {}))[0]["score"] for s in (0, 1)])
+    )
     # many weights -> separable CMA-ES
     assert full.arch.size > 20 and full.cma._es.opts["CMA_diagonal"] is True
 
@@ -93,16 +94,53 @@ def test_resume_refuses_other_settings_and_symbolic_runs(tmp_path, capsys):
 
 def test_tiny_neural_run_then_distill_end_to_end(tmp_path, capsys):
     run = tmp_path / "run"
-    assert main(["evolve-neural", "--preset", "tiny", "--generations", "1", "--population", "3",
-                 "--executor", "inline", "--out", str(run), "--no-progress", "--phi-hidden", "4",
-                 "--g-hidden", "4"]) == 0
+    assert (
+        main(
+            [
+                "evolve-neural",
+                "--preset",
+                "tiny",
+                "--generations",
+                "1",
+                "--population",
+                "3",
+                "--executor",
+                "inline",
+                "--out",
+                str(run),
+                "--no-progress",
+                "--phi-hidden",
+                "4",
+                "--g-hidden",
+                "4",
+            ]
+        )
+        == 0
+    )
     config = yaml.safe_load((run / "config.yaml").read_text())
     assert config["kind"] == "neural" and config["neural"]["phi_hidden"] == [4]
     hof = yaml.safe_load((run / "hall_of_fame.yaml").read_text())["hall_of_fame"]
     assert hof and "fresh_fitness" in hof[0]
     assert isinstance(NeuralObjective.load(run / hof[0]["file"]), NeuralObjective)
-    assert main(["distill", str(run), "--executor", "inline", "--sr-population", "100", "--sr-generations", "10",
-                 "--refit-iterations", "1", "--refit-popsize", "2"]) == 0
+    assert (
+        main(
+            [
+                "distill",
+                str(run),
+                "--executor",
+                "inline",
+                "--sr-population",
+                "100",
+                "--sr-generations",
+                "10",
+                "--refit-iterations",
+                "1",
+                "--refit-popsize",
+                "2",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "neural" in out and "distilled" in out
     distilled = Objective.load(run / "distill" / "distilled.yaml")
@@ -118,8 +156,11 @@ def test_tiny_neural_run_then_distill_end_to_end(tmp_path, capsys):
 
 def test_resume_with_the_real_trainer_on_the_tiny_preset(tmp_path):
     """The same guarantee through real fitness jobs (tiny training), interrupted after generation 1 of 2."""
-    config = neural_config(apply_overrides(preset_config("tiny"), generations=2, population=3, rescore_seeds=[1000]),
-                           phi_hidden=[3], g_hidden=[3])
+    config = neural_config(
+        apply_overrides(preset_config("tiny"), generations=2, population=3, rescore_seeds=[1000]),
+        phi_hidden=[3],
+        g_hidden=[3],
+    )
 
     def make(path, hook=None):
         run = RunDir.open(path) if (path / "config.yaml").exists() else RunDir.create(path, config)

@@ -22,7 +22,9 @@ def test_unknown_preset(capsys):
 
 
 def test_unknown_grammar_creates_no_run(tmp_path, capsys):
-    code, text = run_cli(["evolve", "--grammar", str(tmp_path / "none.yaml"), "--out", str(tmp_path / "run")], capsys)
+    code, text = run_cli(
+        ["evolve", "--grammar", str(tmp_path / "none.yaml"), "--out", str(tmp_path / "run")], capsys
+    )
     assert code == 2 and "none.yaml" in text
     assert not (tmp_path / "run").exists()
 
@@ -55,12 +57,30 @@ def test_bad_numbers(capsys):
 
 
 def test_report_puts_best_next_to_dpo():
-    hof = [{"rank": 1, "size": 9, "formula": "phi_inv=log(p)", "latex": r"\ell = x",
-            "search_fitness": {"mean": 50.0}, "fresh_fitness": {"mean": 41.25, "se": 2.5}},
-           {"rank": 2, "size": 7, "formula": "phi_inv=log(p) + p", "latex": r"\ell = y",
-            "search_fitness": {"mean": 49.0}, "fresh_fitness": {"mean": 44.0, "se": 1.0}}]
-    text = report(hof, {"mean": 40.0, "se": 1.5, "seeds": [1000, 1001]},
-                  {"tasks": ["hopper-mixed-0.5"], "reference": {"beta": 0.1}}, 60.0)
+    hof = [
+        {
+            "rank": 1,
+            "size": 9,
+            "formula": "phi_inv=log(p)",
+            "latex": r"\ell = x",
+            "search_fitness": {"mean": 50.0},
+            "fresh_fitness": {"mean": 41.25, "se": 2.5},
+        },
+        {
+            "rank": 2,
+            "size": 7,
+            "formula": "phi_inv=log(p) + p",
+            "latex": r"\ell = y",
+            "search_fitness": {"mean": 49.0},
+            "fresh_fitness": {"mean": 44.0, "se": 1.0},
+        },
+    ]
+    text = report(
+        hof,
+        {"mean": 40.0, "se": 1.5, "seeds": [1000, 1001]},
+        {"tasks": ["hopper-mixed-0.5"], "reference": {"beta": 0.1}},
+        60.0,
+    )
     best_line = next(line for line in text.splitlines() if "best discovered" in line)
     assert "44.0 ± 1.0" in best_line  # chosen on fresh seeds, not on the biased search fitness
     assert "40.0 ± 1.5" in next(line for line in text.splitlines() if "DPO" in line)

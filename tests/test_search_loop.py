@@ -41,7 +41,7 @@ class ToySpace:
         if kind == "hoist":
             return (digits[:1], c) if len(digits) > 1 else None
         i = int(rng.integers(len(digits)))
-        return (digits[:i] + (int(rng.integers(10)),) + digits[i + 1:], c)
+        return (digits[:i] + (int(rng.integers(10)),) + digits[i + 1 :], c)
 
     def check(self, genome):
         return "digit 8 is forbidden" if 8 in genome[0] else None
@@ -109,7 +109,9 @@ def toy_config(**overrides):
 
 def evolve(path, config, hook=None):
     run = RunDir.open(path) if (path / "config.yaml").exists() else RunDir.create(path, config)
-    evo = Evolution(config, run, ToySpace(), InlineExecutor(), job_fn=toy_job, progress=False, on_generation=hook)
+    evo = Evolution(
+        config, run, ToySpace(), InlineExecutor(), job_fn=toy_job, progress=False, on_generation=hook
+    )
     return evo.run(), evo
 
 
@@ -134,10 +136,12 @@ def test_resume_after_interrupt_equals_uninterrupted(tmp_path):
     full_hof = (tmp_path / "full" / "hall_of_fame.yaml").read_text()
     assert full_hof == (tmp_path / "cut" / "hall_of_fame.yaml").read_text()
     assert full_evo.cache == resumed_evo.cache
-    strip = [{k: v for k, v in r.items() if k != "seconds"}
-             for r in RunDir(tmp_path / "full").read_evaluations()]
-    strip_cut = [{k: v for k, v in r.items() if k != "seconds"}
-                 for r in RunDir(tmp_path / "cut").read_evaluations()]
+    strip = [
+        {k: v for k, v in r.items() if k != "seconds"} for r in RunDir(tmp_path / "full").read_evaluations()
+    ]
+    strip_cut = [
+        {k: v for k, v in r.items() if k != "seconds"} for r in RunDir(tmp_path / "cut").read_evaluations()
+    ]
     assert strip == strip_cut
 
 
@@ -217,4 +221,6 @@ def test_sigterm_stops_between_generations_and_resumes(tmp_path):
         evolve(tmp_path / "cut", config, hook=kill_self)
     assert RunDir(tmp_path / "cut").load_checkpoint()["generation"] == 2
     evolve(tmp_path / "cut", config)
-    assert (tmp_path / "full" / "hall_of_fame.yaml").read_text() == (tmp_path / "cut" / "hall_of_fame.yaml").read_text()
+    assert (tmp_path / "full" / "hall_of_fame.yaml").read_text() == (
+        tmp_path / "cut" / "hall_of_fame.yaml"
+    ).read_text()

@@ -55,7 +55,11 @@ def test_grammar_operators_keep_types_and_validity(space, population, kind):
     made = 0
     for _ in range(12):
         a, b = population[int(rng.integers(len(population)))], population[int(rng.integers(len(population)))]
-        child = space.crossover(a.genome, b.genome, rng) if kind == "crossover" else space.mutate(a.genome, kind, rng)
+        child = (
+            space.crossover(a.genome, b.genome, rng)
+            if kind == "crossover"
+            else space.mutate(a.genome, kind, rng)
+        )
         if child is None:
             continue
         made += 1
@@ -127,7 +131,12 @@ def loss_fitness_job(job: FitnessJob) -> list[dict]:
     for d in job.objectives:
         obj = Objective.from_dict(d)
         val = float(obj.loss(pc, pr, rc, rr, lens, lens, progress=0.5).mean())
-        out.append({"score": -val if math.isfinite(val) else -math.inf, "reason": None if math.isfinite(val) else "nan"})
+        out.append(
+            {
+                "score": -val if math.isfinite(val) else -math.inf,
+                "reason": None if math.isfinite(val) else "nan",
+            }
+        )
     return out
 
 
@@ -139,8 +148,9 @@ def test_short_search_with_resume_on_the_real_space(tmp_path, grammar):
 
     def go(path, hook=None):
         run = RunDir.open(path) if (path / "config.yaml").exists() else RunDir.create(path, config)
-        evo = Evolution(config, run, space, InlineExecutor(), job_fn=loss_fitness_job, progress=False,
-                        on_generation=hook)
+        evo = Evolution(
+            config, run, space, InlineExecutor(), job_fn=loss_fitness_job, progress=False, on_generation=hook
+        )
         return evo.run(), evo
 
     class Stop(Exception):

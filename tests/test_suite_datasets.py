@@ -19,8 +19,19 @@ from symmpo.suite.datasets import (
 )
 
 TINY = dict(env="hopper", n_pairs=16, horizon=20, seed=0, prompt_max=40)
-FIELDS = ["obs_chosen", "act_chosen", "len_chosen", "obs_rejected", "act_rejected", "len_rejected",
-          "ret_chosen", "ret_rejected", "flipped", "poor_pair", "context_seed"]
+FIELDS = [
+    "obs_chosen",
+    "act_chosen",
+    "len_chosen",
+    "obs_rejected",
+    "act_rejected",
+    "len_rejected",
+    "ret_chosen",
+    "ret_rejected",
+    "flipped",
+    "poor_pair",
+    "context_seed",
+]
 
 torch.set_num_threads(1)  # the suite runs single-threaded (shared 2-core machines)
 
@@ -41,7 +52,7 @@ def test_shapes_and_shared_context(tiny):
     assert ((1 <= ds.len_chosen) & (ds.len_chosen <= 20)).all()
     np.testing.assert_array_equal(ds.obs_chosen[:, 0], ds.obs_rejected[:, 0])  # same start state
     for i in range(ds.n_pairs):  # padding after the end
-        assert not ds.obs_chosen[i, ds.len_chosen[i]:].any()
+        assert not ds.obs_chosen[i, ds.len_chosen[i] :].any()
     assert (ds.context_seed >= CONTEXT_SEED_BASE).all()  # disjoint from evaluation seeds (< 10**5)
     assert ds.meta["task"] == "hopper-noisy-0.2" and ds.meta["K"] == 11 and ds.meta["H"] == 20
 
@@ -66,8 +77,16 @@ def _fake_pool(c=500, m=10, seed=0):
     level = np.broadcast_to(np.arange(m) // 2, (c, m)).astype(np.int64)
     ret = rng.normal(0, 30, (c, m)) + 50.0 * level
     z = np.zeros((c, m, 1, 1))
-    return ResponsePool(z, z.astype(np.int8), np.ones((c, m), np.int64), ret, level,
-                        np.arange(c), np.zeros(c, np.int64), ["random", "weak", "medium", "good", "expert"])
+    return ResponsePool(
+        z,
+        z.astype(np.int8),
+        np.ones((c, m), np.int64),
+        ret,
+        level,
+        np.arange(c),
+        np.zeros(c, np.int64),
+        ["random", "weak", "medium", "good", "expert"],
+    )
 
 
 def _cfg(setting, n=4000):

@@ -15,7 +15,9 @@ def test_parse_task_names():
     assert len(all_task_names()) == 27
 
 
-@pytest.mark.parametrize("bad", ["ant-clean", "hopper", "hopper-foo", "hopper-noisy-0.7", "hopper-mixed-x", "hopper-clean-1"])
+@pytest.mark.parametrize(
+    "bad", ["ant-clean", "hopper", "hopper-foo", "hopper-noisy-0.7", "hopper-mixed-x", "hopper-clean-1"]
+)
 def test_unknown_task_refused_with_valid_names(bad):
     with pytest.raises(DataError, match="unknown"):
         parse_task(bad)

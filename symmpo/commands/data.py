@@ -49,8 +49,10 @@ def cmd_list(args: argparse.Namespace) -> int:
         for level in list_levels(env):
             info = level_info(env, level)
             ev = info["eval"]
-            print(f"  level {level:7s} normalized {ev['normalized_mean']:6.1f}  return {ev['mean_return']:8.1f} "
-                  f"± {ev['std_return']:.1f}  (SAC step {info['training_steps']}, eps {info['epsilon']})")
+            print(
+                f"  level {level:7s} normalized {ev['normalized_mean']:6.1f}  return {ev['mean_return']:8.1f} "
+                f"± {ev['std_return']:.1f}  (SAC step {info['training_steps']}, eps {info['epsilon']})"
+            )
         if not list_levels(env):
             print("  no behaviour policies shipped yet")
     return 0
@@ -110,10 +112,16 @@ def cmd_info(args: argparse.Namespace) -> int:
 
     ds = load_task(args.task, cache_dir=args.cache_dir, seed=args.seed, n_pairs=args.n_pairs, progress=True)
     m = ds.meta
-    print(f"task {m['task']} ({m['env_id']}, K={m['K']}, H={m['H']}, seed {m['seed']}), sha256 {m['sha256'][:16]}")
+    print(
+        f"task {m['task']} ({m['env_id']}, K={m['K']}, H={m['H']}, seed {m['seed']}), sha256 {m['sha256'][:16]}"
+    )
     print(f"pairs            {ds.n_pairs}")
-    print(f"length chosen    {_stats(ds.len_chosen.astype(float))}   full-H {np.mean(ds.len_chosen == ds.horizon):.2f}")
-    print(f"length rejected  {_stats(ds.len_rejected.astype(float))}   full-H {np.mean(ds.len_rejected == ds.horizon):.2f}")
+    print(
+        f"length chosen    {_stats(ds.len_chosen.astype(float))}   full-H {np.mean(ds.len_chosen == ds.horizon):.2f}"
+    )
+    print(
+        f"length rejected  {_stats(ds.len_rejected.astype(float))}   full-H {np.mean(ds.len_rejected == ds.horizon):.2f}"
+    )
     print(f"return chosen    {_stats(ds.ret_chosen)}")
     print(f"return rejected  {_stats(ds.ret_rejected)}")
     print(f"chosen > rejected in return: {np.mean(ds.ret_chosen > ds.ret_rejected):.3f}")
@@ -122,10 +130,14 @@ def cmd_info(args: argparse.Namespace) -> int:
     for name, lv in (("chosen", m["level_chosen"]), ("rejected", m["level_rejected"])):
         counts = np.bincount(lv, minlength=len(levels))
         print(f"levels {name:8s} " + "  ".join(f"{levels[i]} {c}" for i, c in enumerate(counts)))
-    print(f"context prompt length: mean {m['prompt_len'].mean():.0f}, from reset {np.mean(m['prompt_len'] == 0):.2f}")
+    print(
+        f"context prompt length: mean {m['prompt_len'].mean():.0f}, from reset {np.mean(m['prompt_len'] == 0):.2f}"
+    )
 
     fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
-    bins = np.linspace(min(ds.ret_chosen.min(), ds.ret_rejected.min()), max(ds.ret_chosen.max(), ds.ret_rejected.max()), 40)
+    bins = np.linspace(
+        min(ds.ret_chosen.min(), ds.ret_rejected.min()), max(ds.ret_chosen.max(), ds.ret_rejected.max()), 40
+    )
     axes[0].hist(ds.ret_chosen, bins, alpha=0.6, label="chosen")
     axes[0].hist(ds.ret_rejected, bins, alpha=0.6, label="rejected")
     axes[0].set(title="return (H steps)", xlabel="return")
@@ -133,7 +145,9 @@ def cmd_info(args: argparse.Namespace) -> int:
     margin = ds.ret_chosen - ds.ret_rejected
     edges = np.linspace(margin.min(), margin.max(), 40)
     axes[1].hist(margin, edges, color="gray", label="all")
-    axes[1].hist(margin[ds.flipped], edges, color="red", alpha=0.7, label=f"flipped ({ds.flipped.mean():.2f})")
+    axes[1].hist(
+        margin[ds.flipped], edges, color="red", alpha=0.7, label=f"flipped ({ds.flipped.mean():.2f})"
+    )
     axes[1].set(title="return(chosen) - return(rejected)", xlabel="margin")
     axes[1].legend()
     lb = np.arange(1, ds.horizon + 2) - 0.5

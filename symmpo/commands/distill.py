@@ -19,7 +19,9 @@ def register(subparsers: Any) -> None:
         "it next to the network and DPO on the run's fresh seeds. Writes RUN/distill/.",
     )
     p.add_argument("run", metavar="RUN", help="a neural run directory (or its name under --results)")
-    p.add_argument("--backend", choices=BACKENDS, default="operon", help="symbolic regression (default: operon)")
+    p.add_argument(
+        "--backend", choices=BACKENDS, default="operon", help="symbolic regression (default: operon)"
+    )
     p.add_argument("--rank", type=int, default=1, help="which hall-of-fame network (default: the best)")
     p.add_argument("--r2-target", type=float, default=0.999, help="fidelity the simplest formula must reach")
     p.add_argument("--z-max", type=float, default=10.0, help="g is sampled on [-z_max, z_max]")
@@ -31,7 +33,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--refit-popsize", type=int, default=6)
     p.add_argument("--refit-sigma0", type=float, default=0.1)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--executor", choices=EXECUTORS, default="local", help="where trainings run (default: local)")
+    p.add_argument(
+        "--executor", choices=EXECUTORS, default="local", help="where trainings run (default: local)"
+    )
     p.add_argument("--workers", type=int)
     p.add_argument("--ray-address")
     p.add_argument("--results", default="results")
@@ -54,7 +58,9 @@ def run(args: argparse.Namespace) -> int:
         rank=args.rank,
         r2_target=args.r2_target,
         z_max=args.z_max,
-        sr=sr.SRSettings(args.sr_population, args.sr_generations, args.sr_max_length, args.seed, args.sr_seconds),
+        sr=sr.SRSettings(
+            args.sr_population, args.sr_generations, args.sr_max_length, args.seed, args.sr_seconds
+        ),
         refit_iterations=args.refit_iterations,
         refit_popsize=args.refit_popsize,
         refit_sigma0=args.refit_sigma0,
@@ -68,7 +74,11 @@ def run(args: argparse.Namespace) -> int:
     print()
     for k, sc in report["scores"].items():
         mean, se = sc["mean"], sc["se"]
-        val = "diverged" if not math.isfinite(mean) else (f"{mean:.1f} ± {se:.1f}" if math.isfinite(se) else f"{mean:.1f}")
+        val = (
+            "diverged"
+            if not math.isfinite(mean)
+            else (f"{mean:.1f} ± {se:.1f}" if math.isfinite(se) else f"{mean:.1f}")
+        )
         print(f"  {k:<14} {val:>14}")
     print(f"\n  distilled objective: {run_dir.path / 'distill' / 'distilled.yaml'}")
     print(f"  report: {run_dir.path / 'distill' / 'report.md'}  ({report['seconds']:.0f} s)")

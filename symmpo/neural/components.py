@@ -107,7 +107,9 @@ class MonotoneNet:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> MonotoneNet:
-        return cls(tuple(int(h) for h in d["hidden"]), bool(d.get("tau", False)), float(d.get("input_scale", 1.0)))
+        return cls(
+            tuple(int(h) for h in d["hidden"]), bool(d.get("tau", False)), float(d.get("input_scale", 1.0))
+        )
 
 
 class _Component:
@@ -130,7 +132,9 @@ class NeuralPhiInv(_Component):
     def __init__(self, net: MonotoneNet, theta: np.ndarray, symbol: str = r"\varphi^{-1}"):
         super().__init__(theta)
         if self.theta.shape != (net.size + 1,):
-            raise ObjectiveError(f"neural phi_inv: expected {net.size + 1} parameters, got {self.theta.shape}")
+            raise ObjectiveError(
+                f"neural phi_inv: expected {net.size + 1} parameters, got {self.theta.shape}"
+            )
         self.net = net
         self.symbol = symbol
 
@@ -249,7 +253,9 @@ class NeuralArch:
         if self.psi == "free":
             psi = NeuralPhiInv(self.phi_net, parts["psi"], symbol=r"\psi")
         g = NeuralG(self.g_net, parts["g"])
-        return Objective(phi, psi, g, beta=self.beta, reduce=self.reduce, name=name, psi_tied=self.psi == "tied")
+        return Objective(
+            phi, psi, g, beta=self.beta, reduce=self.reduce, name=name, psi_tied=self.psi == "tied"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -306,7 +312,12 @@ class NeuralObjective:
 
     # -- in-memory dicts (fitness jobs, checkpoints): JSON-able, exact (float64 repr round-trips) ----
     def to_dict(self) -> dict[str, Any]:
-        return {"format": FORMAT, "name": self.name, "arch": self.arch.to_dict(), "theta": self.theta.tolist()}
+        return {
+            "format": FORMAT,
+            "name": self.name,
+            "arch": self.arch.to_dict(),
+            "theta": self.theta.tolist(),
+        }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> NeuralObjective:
@@ -356,7 +367,9 @@ class NeuralObjective:
             theta = np.asarray(z["theta"], dtype=np.float64)
         obj = cls(NeuralArch.from_dict(meta["arch"]), theta, str(meta.get("name", "neural")))
         if meta.get("digest") and meta["digest"] != obj.digest():
-            raise ObjectiveError(f"{path}: weights do not match the recorded digest (file edited or mixed up)")
+            raise ObjectiveError(
+                f"{path}: weights do not match the recorded digest (file edited or mixed up)"
+            )
         return obj
 
 

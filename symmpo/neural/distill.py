@@ -121,8 +121,12 @@ def formula_to_tree(text: str, component: str) -> Expr:
     names = FEATURES[component]
     tree = parse(text, (*names, "tau"))
     main = "z" if component == "g" else "p"
-    feature_map = {"logp": Node("log", (Var("p"),)), "lsz": Node("logsigmoid", (Var("z"),)), "p": Var("p"),
-                   "z": Var("z")}
+    feature_map = {
+        "logp": Node("log", (Var("p"),)),
+        "lsz": Node("logsigmoid", (Var("z"),)),
+        "p": Var("p"),
+        "z": Var("z"),
+    }
     for n in names:
         tree = substitute(tree, n, feature_map[n])
     from symmpo.symbolic.loss import tidy as tidy_signs  # the core's x - (-y) -> x + y
@@ -227,8 +231,15 @@ def fallback(s: Samples) -> Expr:
     return Node("mul", (Const(float(a)), feat))  # the offset b cancels (see drop_offset)
 
 
-def distill_component(fn: Any, component: str, uses_tau: bool, backend: str, settings: sr.SRSettings,
-                      r2_target: float = 0.999, z_max: float = 10.0) -> ComponentFit:
+def distill_component(
+    fn: Any,
+    component: str,
+    uses_tau: bool,
+    backend: str,
+    settings: sr.SRSettings,
+    r2_target: float = 0.999,
+    z_max: float = 10.0,
+) -> ComponentFit:
     """Sample, regress, parse, check, choose (see the module docstring)."""
     s = sample(fn, component, uses_tau, z_max)
     X, names = s.features()
@@ -241,12 +252,33 @@ def distill_component(fn: Any, component: str, uses_tau: bool, backend: str, set
             cands.append((Candidate(text, 0, {}, False, [f"not in the vocabulary: {err}"]), None))
             continue
         verdict = check_tree(tree, component)
-        cands.append((Candidate(to_formula(tree), size(tree), fidelity(tree, s), verdict.valid,
-                                [f"{p.name}: {p.reason}" for p in verdict.failures()]), tree))
+        cands.append(
+            (
+                Candidate(
+                    to_formula(tree),
+                    size(tree),
+                    fidelity(tree, s),
+                    verdict.valid,
+                    [f"{p.name}: {p.reason}" for p in verdict.failures()],
+                ),
+                tree,
+            )
+        )
     fb = fallback(s)
     fbv = check_tree(fb, component)
-    cands.append((Candidate(to_formula(fb), size(fb), fidelity(fb, s), fbv.valid,
-                            [f"{p.name}: {p.reason}" for p in fbv.failures()], "fallback"), fb))
+    cands.append(
+        (
+            Candidate(
+                to_formula(fb),
+                size(fb),
+                fidelity(fb, s),
+                fbv.valid,
+                [f"{p.name}: {p.reason}" for p in fbv.failures()],
+                "fallback",
+            ),
+            fb,
+        )
+    )
     valid = [(c, t) for c, t in cands if c.valid and t is not None and math.isfinite(c.fidelity["score"])]
     if not valid:
         raise SymmpoError(f"{component}: no valid closed form found (not even the fallback)")
@@ -277,8 +309,15 @@ def distilled_objective(fits: dict[str, ComponentFit], arch: Any, name: str = "d
     psi: Expr = Const(0.0)
     if arch.psi == "free":
         psi = _tunable(fits["psi"].tree)
-    return Objective(phi, phi if arch.psi == "tied" else psi, g, beta=arch.beta, reduce=arch.reduce, name=name,
-                     psi_tied=arch.psi == "tied")
+    return Objective(
+        phi,
+        phi if arch.psi == "tied" else psi,
+        g,
+        beta=arch.beta,
+        reduce=arch.reduce,
+        name=name,
+        psi_tied=arch.psi == "tied",
+    )
 
 
 def objective_valid(obj: Objective) -> tuple[bool, list[str]]:

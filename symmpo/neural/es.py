@@ -87,7 +87,9 @@ class NeuralEvolution:
         on_generation: Callable[[int, NeuralEvolution], None] | None = None,
     ):
         if config.get("kind") != "neural":
-            raise SymmpoError(f"{run.path} is not a neural run (use symmpo evolve --resume for symbolic runs)")
+            raise SymmpoError(
+                f"{run.path} is not a neural run (use symmpo evolve --resume for symbolic runs)"
+            )
         from symmpo.search.evolve import train_config_dict
 
         self.config = config
@@ -104,8 +106,15 @@ class NeuralEvolution:
     def _new_cma(self) -> ConstantSearch:
         n = self.config["neural"]
         x0 = self.arch.init(int(n["init_seed"]))
-        return ConstantSearch("neural", self.arch.to_dict(), x0.tolist(), float(n["sigma0"]),
-                              int(self.config["population"]), int(self.rng.integers(2**31)), float(n["bound"]))
+        return ConstantSearch(
+            "neural",
+            self.arch.to_dict(),
+            x0.tolist(),
+            float(n["sigma0"]),
+            int(self.config["population"]),
+            int(self.rng.integers(2**31)),
+            float(n["bound"]),
+        )
 
     def _restore(self, state: dict[str, Any] | None) -> None:
         if state is None:
@@ -127,8 +136,15 @@ class NeuralEvolution:
         self.final = state.get("final")
 
     def state(self) -> dict[str, Any]:
-        return {"generation": self.generation, "rng": self.rng.bit_generator.state, "cmaes": self.cma.state(),
-                "cache": self.cache, "hall_of_fame": self.hof, "history": self.history, "final": self.final}
+        return {
+            "generation": self.generation,
+            "rng": self.rng.bit_generator.state,
+            "cmaes": self.cma.state(),
+            "cache": self.cache,
+            "hall_of_fame": self.hof,
+            "history": self.history,
+            "final": self.final,
+        }
 
     # -- evaluation -------------------------------------------------------------------------
     def _reference(self) -> tuple[str, dict[str, Any]]:
@@ -138,24 +154,39 @@ class NeuralEvolution:
         obj = Objective.named(ref.pop("name"), **ref)
         return "reference:" + obj.canonical_key(), obj.to_dict()
 
-    def _evaluate(self, todo: list[tuple[str, dict[str, Any], str]], seeds: list[int], phase: str
-                  ) -> dict[str, dict[str, Any]]:
+    def _evaluate(
+        self, todo: list[tuple[str, dict[str, Any], str]], seeds: list[int], phase: str
+    ) -> dict[str, dict[str, Any]]:
         """Train (key, objective dict, origin) on tasks × seeds; {key: {"scores": {task/seed: s}, "reasons"}}."""
         if not todo:
             return {}
-        jobs = make_jobs([d for _, d, _ in todo], self.config["tasks"], seeds, self.train, int(self.config["chunk"]))
+        jobs = make_jobs(
+            [d for _, d, _ in todo], self.config["tasks"], seeds, self.train, int(self.config["chunk"])
+        )
         out = {k: {"scores": {}, "reasons": []} for k, _, _ in todo}
-        for (job, idx), records in zip(jobs, self.executor.imap(self.job_fn, [j for j, _ in jobs]), strict=True):
+        for (job, idx), records in zip(
+            jobs, self.executor.imap(self.job_fn, [j for j, _ in jobs]), strict=True
+        ):
             log = []
             for i, rec in zip(idx, records, strict=True):
                 key, d, origin = todo[i]
                 out[key]["scores"][f"{job.task}/{job.seed}"] = rec["score"]
                 if rec.get("reason"):
                     out[key]["reasons"].append(f"{job.task}/{job.seed}: {rec['reason']}")
-                log.append({"generation": self.generation, "phase": phase, "key": key, "origin": origin,
-                            "formula": "neural" if origin != "reference" else d.get("g"),
-                            "task": job.task, "seed": job.seed, "score": rec["score"],
-                            "reason": rec.get("reason"), "seconds": round(float(rec.get("seconds", 0.0)), 3)})
+                log.append(
+                    {
+                        "generation": self.generation,
+                        "phase": phase,
+                        "key": key,
+                        "origin": origin,
+                        "formula": "neural" if origin != "reference" else d.get("g"),
+                        "task": job.task,
+                        "seed": job.seed,
+                        "score": rec["score"],
+                        "reason": rec.get("reason"),
+                        "seconds": round(float(rec.get("seconds", 0.0)), 3),
+                    }
+                )
             self.run_dir.log_evaluations(log)
         return out
 
@@ -163,8 +194,10 @@ class NeuralEvolution:
         """One ES generation: ask, train (with the DPO reference on the same seeds), tell, checkpoint."""
         t0 = time.perf_counter()
         asked = self.cma.ask(int(self.rng.integers(2**31)))
-        cands = [NeuralObjective(self.arch, np.asarray(x), f"neural-g{self.generation}-{i}")
-                 for i, x in enumerate(asked)]
+        cands = [
+            NeuralObjective(self.arch, np.asarray(x), f"neural-g{self.generation}-{i}")
+            for i, x in enumerate(asked)
+        ]
         ref_key, ref_dict = self._reference()
         todo = [(c.digest(), c.to_dict(), "es") for c in cands]
         todo = [t for t in todo if t[0] not in self.cache]
@@ -172,14 +205,23 @@ class NeuralEvolution:
             todo.append((ref_key, ref_dict, "reference"))
         seeds = [int(s) for s in self.config["seeds"]]
         for key, res in self._evaluate(todo, seeds, "search").items():
-            self.cache[key] = {"fitness": aggregate(list(res["scores"].values())), "scores": res["scores"],
-                               "reasons": res["reasons"]}
+            self.cache[key] = {
+                "fitness": aggregate(list(res["scores"].values())),
+                "scores": res["scores"],
+                "reasons": res["reasons"],
+            }
         fitness = [float(self.cache[c.digest()]["fitness"]) for c in cands]
         self.cma.tell(fitness)
         for c, f in zip(cands, fitness, strict=True):
             if math.isfinite(f):
-                self.hof.append({"key": c.digest(), "theta": c.theta.tolist(), "fitness": f,
-                                 "generation": self.generation})
+                self.hof.append(
+                    {
+                        "key": c.digest(),
+                        "theta": c.theta.tolist(),
+                        "fitness": f,
+                        "generation": self.generation,
+                    }
+                )
         # best first; ties keep the earlier candidate (stable sort)
         self.hof = sorted(self.hof, key=lambda e: -e["fitness"])[: int(self.config["hall_of_fame"])]
         finite = [f for f in fitness if math.isfinite(f)]
@@ -219,8 +261,13 @@ class NeuralEvolution:
         summary = {}
         for key, res in self._evaluate(todo, seeds, "rescore").items():
             per_seed = [aggregate([res["scores"][f"{t}/{s}"] for t in self.config["tasks"]]) for s in seeds]
-            summary[key] = {"mean": aggregate(per_seed), "se": standard_error(per_seed), "per_seed": per_seed,
-                            "seeds": seeds, "reasons": res["reasons"]}
+            summary[key] = {
+                "mean": aggregate(per_seed),
+                "se": standard_error(per_seed),
+                "per_seed": per_seed,
+                "seeds": seeds,
+                "reasons": res["reasons"],
+            }
         return {"scores": summary, "reference": {"key": ref_key, **summary[ref_key]}}
 
     # -- outputs ---------------------------------------------------------------------------
@@ -228,14 +275,27 @@ class NeuralEvolution:
         scores = self.final["scores"] if self.final else {}
         out = []
         for rank, e in enumerate(self.hof, start=1):
-            entry = {"rank": rank, "kind": "neural", "key": e["key"], "file": f"{BEST_DIR}/hof_{rank:02d}.yaml",
-                     "n_params": self.arch.size, "generation": e["generation"],
-                     "search_fitness": {"mean": e["fitness"], "seeds": list(self.config["seeds"]),
-                                        "tasks": list(self.config["tasks"])}}
+            entry = {
+                "rank": rank,
+                "kind": "neural",
+                "key": e["key"],
+                "file": f"{BEST_DIR}/hof_{rank:02d}.yaml",
+                "n_params": self.arch.size,
+                "generation": e["generation"],
+                "search_fitness": {
+                    "mean": e["fitness"],
+                    "seeds": list(self.config["seeds"]),
+                    "tasks": list(self.config["tasks"]),
+                },
+            }
             if e["key"] in scores:
                 s = scores[e["key"]]
-                entry["fresh_fitness"] = {"mean": s["mean"], "se": s["se"], "seeds": list(s["seeds"]),
-                                          "per_seed": list(s["per_seed"])}
+                entry["fresh_fitness"] = {
+                    "mean": s["mean"],
+                    "se": s["se"],
+                    "seeds": list(s["seeds"]),
+                    "per_seed": list(s["per_seed"]),
+                }
             out.append(entry)
         return out
 
@@ -244,7 +304,8 @@ class NeuralEvolution:
         for entry, e in zip(entries, self.hof, strict=True):
             NeuralObjective(self.arch, np.asarray(e["theta"]), f"neural-hof-{entry['rank']:02d}").save(
                 self.run_dir.path / entry["file"],
-                extra={k: entry[k] for k in ("search_fitness", "fresh_fitness") if k in entry})
+                extra={k: entry[k] for k in ("search_fitness", "fresh_fitness") if k in entry},
+            )
         self.run_dir.write_hall_of_fame(entries, (self.final or {}).get("reference"))
         if self.history:
             from symmpo.search.plots import plot_fitness

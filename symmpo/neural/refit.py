@@ -46,8 +46,9 @@ def _train_config(config: dict[str, Any]) -> dict[str, Any]:
     return train_config_dict(config["train"])
 
 
-def score(dicts: list[dict[str, Any]], config: dict[str, Any], seeds: list[int], executor: Executor
-          ) -> list[dict[str, Any]]:
+def score(
+    dicts: list[dict[str, Any]], config: dict[str, Any], seeds: list[int], executor: Executor
+) -> list[dict[str, Any]]:
     """Train objective dicts together on the run's tasks × ``seeds``; per objective mean ± s.e. over seeds."""
     jobs = make_jobs(dicts, config["tasks"], seeds, _train_config(config), max(len(dicts), 1))
     per: list[dict[str, float]] = [{} for _ in dicts]
@@ -60,13 +61,21 @@ def score(dicts: list[dict[str, Any]], config: dict[str, Any], seeds: list[int],
     out = []
     for i in range(len(dicts)):
         per_seed = [aggregate([per[i][f"{t}/{s}"] for t in config["tasks"]]) for s in seeds]
-        out.append({"mean": aggregate(per_seed), "se": standard_error(per_seed), "per_seed": per_seed,
-                    "seeds": list(seeds), "reasons": reasons[i]})
+        out.append(
+            {
+                "mean": aggregate(per_seed),
+                "se": standard_error(per_seed),
+                "per_seed": per_seed,
+                "seeds": list(seeds),
+                "reasons": reasons[i],
+            }
+        )
     return out
 
 
-def refit_constants(obj: Objective, config: dict[str, Any], executor: Executor, s: DistillSettings
-                    ) -> tuple[Objective, list[dict[str, Any]]]:
+def refit_constants(
+    obj: Objective, config: dict[str, Any], executor: Executor, s: DistillSettings
+) -> tuple[Objective, list[dict[str, Any]]]:
     """CMA-ES on the raw constants against the run's fitness; returns the best objective and the history.
 
     The unrefitted objective is evaluated first and kept unless a refit candidate beats it. Candidates that
@@ -82,7 +91,9 @@ def refit_constants(obj: Objective, config: dict[str, Any], executor: Executor, 
     if s.refit_iterations <= 0 or x0.size == 0:
         return best, history
     bound = max(8.0, 2.0 * float(np.max(np.abs(x0))))
-    search = ConstantSearch("distilled", obj.to_dict(), x0.tolist(), s.refit_sigma0, s.refit_popsize, s.seed, bound)
+    search = ConstantSearch(
+        "distilled", obj.to_dict(), x0.tolist(), s.refit_sigma0, s.refit_popsize, s.seed, bound
+    )
     rng = np.random.default_rng(s.seed)
     for it in range(1, s.refit_iterations + 1):
         asked = search.ask(int(rng.integers(2**31)))
@@ -110,34 +121,52 @@ def distill_run(run: RunDir, executor: Executor, s: DistillSettings, log: Any = 
         t1 = time.perf_counter()
         fits[comp] = distill_component(c.torch_fn, comp, arch.tau, s.backend, s.sr, s.r2_target, s.z_max)
         f = fits[comp].chosen
-        log(f"{comp}: {f.formula}   R² {f.fidelity['r2']:.6f} (worst grid {f.fidelity['score']:.6f}), "
-            f"size {f.complexity}, {len(fits[comp].candidates)} candidates, {time.perf_counter() - t1:.1f} s")
+        log(
+            f"{comp}: {f.formula}   R² {f.fidelity['r2']:.6f} (worst grid {f.fidelity['score']:.6f}), "
+            f"size {f.complexity}, {len(fits[comp].candidates)} candidates, {time.perf_counter() - t1:.1f} s"
+        )
     sr_obj = distilled_objective(fits, arch, "distilled-sr")
     ok, why = objective_valid(sr_obj)
     if not ok:  # each component was checked; this guards the assembly
         raise RuntimeError(f"distilled objective failed the checker: {why}")
-    log(f"refitting constants with CMA-ES ({s.refit_iterations} iterations × {s.refit_popsize}) on seeds "
-        f"{config['seeds']} ...")
+    log(
+        f"refitting constants with CMA-ES ({s.refit_iterations} iterations × {s.refit_popsize}) on seeds "
+        f"{config['seeds']} ..."
+    )
     refit, history = refit_constants(sr_obj, config, executor, s)
     refit = refit.renamed("distilled")
     rescore = [int(x) for x in config["rescore_seeds"]]
     ref = dict(config["reference"])
     dpo = Objective.named(ref.pop("name"), **ref)
     log(f"scoring neural, distilled (before/after refit) and {dpo.name} on fresh seeds {rescore} ...")
-    scores = score([neural.to_dict(), sr_obj.to_dict(), refit.to_dict(), dpo.to_dict()], config, rescore, executor)
+    scores = score(
+        [neural.to_dict(), sr_obj.to_dict(), refit.to_dict(), dpo.to_dict()], config, rescore, executor
+    )
     out = run.path / OUT_DIR
     sr_obj.save(out / "distilled_sr.yaml")
     refit.save(out / "distilled.yaml")
     report = {
         "run": str(run.path),
-        "neural": {"file": entry["file"], "rank": s.rank, "n_params": int(neural.theta.size),
-                   "search_fitness": entry.get("search_fitness")},
+        "neural": {
+            "file": entry["file"],
+            "rank": s.rank,
+            "n_params": int(neural.theta.size),
+            "search_fitness": entry.get("search_fitness"),
+        },
         "backend": s.backend,
-        "settings": {"r2_target": s.r2_target, "z_max": s.z_max, "sr": vars(s.sr),
-                     "refit_iterations": s.refit_iterations, "refit_popsize": s.refit_popsize,
-                     "refit_sigma0": s.refit_sigma0, "seed": s.seed},
-        "components": {k: {"chosen": f.chosen.to_dict(), "candidates": [c.to_dict() for c in f.candidates]}
-                       for k, f in fits.items()},
+        "settings": {
+            "r2_target": s.r2_target,
+            "z_max": s.z_max,
+            "sr": vars(s.sr),
+            "refit_iterations": s.refit_iterations,
+            "refit_popsize": s.refit_popsize,
+            "refit_sigma0": s.refit_sigma0,
+            "seed": s.seed,
+        },
+        "components": {
+            k: {"chosen": f.chosen.to_dict(), "candidates": [c.to_dict() for c in f.candidates]}
+            for k, f in fits.items()
+        },
         "objectives": {"distilled_sr": sr_obj.to_dict(), "distilled": refit.to_dict()},
         "latex": {"loss": refit.latex(), **{k: v for k, v in refit.component_latex().items() if k in fits}},
         "refit_history": history,
@@ -169,15 +198,27 @@ def _fmt(sc: dict[str, Any]) -> str:
 
 
 def markdown(report: dict[str, Any]) -> str:
-    lines = [f"# Distillation of {report['neural']['file']} ({report['backend']})", "",
-             "| component | formula | R² | R² (worst grid) | max abs err | size |", "|---|---|---|---|---|---|"]
+    lines = [
+        f"# Distillation of {report['neural']['file']} ({report['backend']})",
+        "",
+        "| component | formula | R² | R² (worst grid) | max abs err | size |",
+        "|---|---|---|---|---|---|",
+    ]
     for k, c in report["components"].items():
         ch = c["chosen"]
         fd = ch["fidelity"]
-        lines.append(f"| {k} | `{ch['formula']}` | {fd['r2']:.6f} | {fd['score']:.6f} | {fd['max_abs_err']:.3g} | "
-                     f"{ch['complexity']} |")
-    lines += ["", f"Normalized scores on fresh seeds {next(iter(report['scores'].values()))['seeds']} "
-              f"({', '.join(report['tasks'])}), mean ± s.e. over seeds:", "", "| loss | score |", "|---|---|"]
+        lines.append(
+            f"| {k} | `{ch['formula']}` | {fd['r2']:.6f} | {fd['score']:.6f} | {fd['max_abs_err']:.3g} | "
+            f"{ch['complexity']} |"
+        )
+    lines += [
+        "",
+        f"Normalized scores on fresh seeds {next(iter(report['scores'].values()))['seeds']} "
+        f"({', '.join(report['tasks'])}), mean ± s.e. over seeds:",
+        "",
+        "| loss | score |",
+        "|---|---|",
+    ]
     for k, sc in report["scores"].items():
         lines.append(f"| {k} | {_fmt(sc)} |")
     lines += ["", "Distilled objective (after constant refit): `distill/distilled.yaml`", ""]
@@ -204,7 +245,9 @@ def _plot(neural: Any, distilled: Objective, path: Path) -> None:
         x = np.linspace(-10, 10, 300) if k == "g" else np.log(np.logspace(-4, 0, 300))
         tau = np.zeros_like(x)
         with torch.no_grad():
-            y = c.torch_fn(torch.as_tensor(x, dtype=torch.float64), torch.tensor(0.0, dtype=torch.float64)).numpy()
+            y = c.torch_fn(
+                torch.as_tensor(x, dtype=torch.float64), torch.tensor(0.0, dtype=torch.float64)
+            ).numpy()
         yd = evaluate_tree(distilled.components[k], k, x, tau)
         xs = x if k == "g" else np.exp(x)
         ax.plot(xs, y, "-", label="neural")

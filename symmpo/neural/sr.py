@@ -38,9 +38,11 @@ class SRSettings:
 
 def pysr_problem() -> str | None:
     """Why PySR cannot run here (one line), or None. Never imports pysr: importing it installs Julia."""
-    hint = ("--backend pysr needs PySR and a Julia installation: pip install 'symmpo[pysr]' and install Julia "
-            "(https://julialang.org/install/, `julia` on PATH or PYTHON_JULIAPKG_EXE set); "
-            "or use --backend operon (the default, offline)")
+    hint = (
+        "--backend pysr needs PySR and a Julia installation: pip install 'symmpo[pysr]' and install Julia "
+        "(https://julialang.org/install/, `julia` on PATH or PYTHON_JULIAPKG_EXE set); "
+        "or use --backend operon (the default, offline)"
+    )
     if importlib.util.find_spec("pysr") is None:
         return f"PySR is not installed: {hint}"
     if importlib.util.find_spec("juliacall") is None:

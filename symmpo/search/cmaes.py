@@ -128,7 +128,11 @@ class ConstantSearch:
             warnings.simplefilter("ignore")
             self._es.tell(pending["arrays"], costs)
         self.history.append(
-            {"seed": pending["seed"], "solutions": pending["solutions"], "fitness": [float(f) for f in fitness]}
+            {
+                "seed": pending["seed"],
+                "solutions": pending["solutions"],
+                "fitness": [float(f) for f in fitness],
+            }
         )
 
     # -- checkpoint ------------------------------------------------------------------------

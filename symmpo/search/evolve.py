@@ -80,12 +80,20 @@ def run_generations(search: Any, total: int, desc: str, extra_label: str, extra_
                 rec = search.step()
                 if bar is not None:
                     bar.update(1)
-                    bar.set_postfix({"best": f"{rec['best']:.1f}", "median": f"{rec['median']:.1f}",
-                                     "dpo": f"{rec['reference']:.1f}", extra_label: f"{rec[extra_key]:.3g}"})
+                    bar.set_postfix(
+                        {
+                            "best": f"{rec['best']:.1f}",
+                            "median": f"{rec['median']:.1f}",
+                            "dpo": f"{rec['reference']:.1f}",
+                            extra_label: f"{rec[extra_key]:.3g}",
+                        }
+                    )
                 else:
-                    print(f"{desc} generation {search.generation}/{total}: best {rec['best']:.2f} · median "
-                          f"{rec['median']:.2f} · DPO {rec['reference']:.2f} · {extra_label} {rec[extra_key]:.3g}",
-                          flush=True)
+                    print(
+                        f"{desc} generation {search.generation}/{total}: best {rec['best']:.2f} · median "
+                        f"{rec['median']:.2f} · DPO {rec['reference']:.2f} · {extra_label} {rec[extra_key]:.3g}",
+                        flush=True,
+                    )
                 if search.on_generation is not None:
                     search.on_generation(search.generation, search)
             if search.final is None:
@@ -94,7 +102,6 @@ def run_generations(search: Any, total: int, desc: str, extra_label: str, extra_
     finally:
         if bar is not None:
             bar.close()
-
 
 
 @dataclass
@@ -149,7 +156,9 @@ class Evolution:
         self.rng.bit_generator.state = state["rng"]
         self.population = [gp.Individual.from_state(self.space, s) for s in state["population"]]
         self.cache = state["cache"]
-        self.hof = gp.HallOfFame.from_state(self.space, int(self.config["hall_of_fame"]), state["hall_of_fame"])
+        self.hof = gp.HallOfFame.from_state(
+            self.space, int(self.config["hall_of_fame"]), state["hall_of_fame"]
+        )
         self.cma = ConstantSearch.from_state(state["cmaes"]) if state["cmaes"] else None
         self.tuned = list(state["tuned"])
         self.history = state["history"]
@@ -169,7 +178,9 @@ class Evolution:
         }
 
     # -- evaluation -------------------------------------------------------------------------
-    def _evaluate(self, candidates: list[gp.Individual], seeds: list[int], tag: str) -> dict[str, dict[str, Any]]:
+    def _evaluate(
+        self, candidates: list[gp.Individual], seeds: list[int], tag: str
+    ) -> dict[str, dict[str, Any]]:
         """Train every candidate on tasks × ``seeds``; returns {key: {"scores": {task/seed: score}, ...}}."""
         unique: dict[str, gp.Individual] = {}
         for c in candidates:
@@ -188,10 +199,20 @@ class Evolution:
                 out[ind.key]["scores"][f"{job.task}/{job.seed}"] = rec["score"]
                 if rec.get("reason"):
                     out[ind.key]["reasons"].append(f"{job.task}/{job.seed}: {rec['reason']}")
-                log.append({"generation": self.generation, "phase": tag, "key": ind.key, "origin": ind.origin,
-                            "formula": self.space.formula(ind.genome), "task": job.task, "seed": job.seed,
-                            "score": rec["score"], "reason": rec.get("reason"),
-                            "seconds": round(float(rec.get("seconds", 0.0)), 3)})
+                log.append(
+                    {
+                        "generation": self.generation,
+                        "phase": tag,
+                        "key": ind.key,
+                        "origin": ind.origin,
+                        "formula": self.space.formula(ind.genome),
+                        "task": job.task,
+                        "seed": job.seed,
+                        "score": rec["score"],
+                        "reason": rec.get("reason"),
+                        "seconds": round(float(rec.get("seconds", 0.0)), 3),
+                    }
+                )
             self.run_dir.log_evaluations(log)
         return out
 
@@ -201,8 +222,11 @@ class Evolution:
         results = self._evaluate(fresh, list(self.config["seeds"]), "search")
         for key, res in results.items():
             scores = list(res["scores"].values())
-            self.cache[key] = {"fitness": aggregate(scores), "scores": res["scores"],
-                               "reasons": res["reasons"]}
+            self.cache[key] = {
+                "fitness": aggregate(scores),
+                "scores": res["scores"],
+                "reasons": res["reasons"],
+            }
         for c in candidates:
             c.fitness = float(self.cache[c.key]["fitness"])
         return len(results)
@@ -223,7 +247,9 @@ class Evolution:
         cfg = self.config["cmaes"]
         if not cfg.get("enabled", True):
             return
-        if self.cma is not None and not (self.cma.stopped() or self.cma.iterations >= int(cfg["max_iterations"])):
+        if self.cma is not None and not (
+            self.cma.stopped() or self.cma.iterations >= int(cfg["max_iterations"])
+        ):
             return
         self.cma = None
         for ind in self.hof.entries:
@@ -232,8 +258,14 @@ class Evolution:
             if structure in self.tuned or not x0:
                 continue
             self.tuned.append(structure)
-            self.cma = ConstantSearch(structure, self.space.to_dict(ind.genome), x0, float(cfg["sigma0"]),
-                                      int(cfg["popsize"]), int(self.rng.integers(2**31)))
+            self.cma = ConstantSearch(
+                structure,
+                self.space.to_dict(ind.genome),
+                x0,
+                float(cfg["sigma0"]),
+                int(cfg["popsize"]),
+                int(self.rng.integers(2**31)),
+            )
             return
 
     # -- the loop ---------------------------------------------------------------------------------
@@ -250,7 +282,9 @@ class Evolution:
         if self.generation == 0:
             population = gp.initial_population(self.space, n, self.rng)
         else:
-            pool = self.population + [e for e in self.hof.entries if e.key not in {p.key for p in self.population}]
+            pool = self.population + [
+                e for e in self.hof.entries if e.key not in {p.key for p in self.population}
+            ]
             population, stats = gp.next_generation(self.space, pool, n, self.gp_config, self.rng)
         cma_inds = self._cma_candidates()
         reference = self._reference()
@@ -305,8 +339,13 @@ class Evolution:
             for s in seeds:
                 vals = [res["scores"][f"{t}/{s}"] for t in self.config["tasks"]]
                 per_seed.append(aggregate(vals))
-            summary[key] = {"mean": aggregate(per_seed), "se": standard_error(per_seed), "per_seed": per_seed,
-                            "seeds": seeds, "reasons": res["reasons"]}
+            summary[key] = {
+                "mean": aggregate(per_seed),
+                "se": standard_error(per_seed),
+                "per_seed": per_seed,
+                "seeds": seeds,
+                "reasons": res["reasons"],
+            }
         return {"scores": summary, "reference": {"key": reference.key, **summary[reference.key]}}
 
     def _named(self, genome: Any, rank: int) -> Any:
@@ -328,20 +367,33 @@ class Evolution:
                 "size": ind.size,
                 "origin": ind.origin,
                 "key": ind.key,
-                "search_fitness": {"mean": cached["fitness"], "seeds": list(self.config["seeds"]),
-                                   "tasks": list(self.config["tasks"])},
+                "search_fitness": {
+                    "mean": cached["fitness"],
+                    "seeds": list(self.config["seeds"]),
+                    "tasks": list(self.config["tasks"]),
+                },
             }
             if ind.key in scores:
                 s = scores[ind.key]
-                entry["fresh_fitness"] = {"mean": s["mean"], "se": s["se"], "seeds": s["seeds"],
-                                          "per_seed": s["per_seed"]}
+                entry["fresh_fitness"] = {
+                    "mean": s["mean"],
+                    "se": s["se"],
+                    "seeds": s["seeds"],
+                    "per_seed": s["per_seed"],
+                }
             entries.append(entry)
         return entries
 
     def _write_artefacts(self) -> None:
         from symmpo.search import plots
 
-        plots.write_all(self.run_dir.path, self.history, self.space,
-                        [e.genome for e in self.hof.entries[: int(self.config["rescore_top"])]])
+        plots.write_all(
+            self.run_dir.path,
+            self.history,
+            self.space,
+            [e.genome for e in self.hof.entries[: int(self.config["rescore_top"])]],
+        )
         for rank, ind in enumerate(self.hof.entries[: int(self.config["rescore_top"])], start=1):
-            self.space.save(self._named(ind.genome, rank), self.run_dir.path / "objectives" / f"hof_{rank:02d}.yaml")
+            self.space.save(
+                self._named(ind.genome, rank), self.run_dir.path / "objectives" / f"hof_{rank:02d}.yaml"
+            )

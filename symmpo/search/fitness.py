@@ -41,7 +41,11 @@ def run_job(job: FitnessJob) -> list[dict[str, Any]]:
 
 
 def make_jobs(
-    objectives: Sequence[dict[str, Any]], tasks: Sequence[str], seeds: Sequence[int], train: dict[str, Any], chunk: int
+    objectives: Sequence[dict[str, Any]],
+    tasks: Sequence[str],
+    seeds: Sequence[int],
+    train: dict[str, Any],
+    chunk: int,
 ) -> list[tuple[FitnessJob, list[int]]]:
     """Jobs covering every objective × task × seed, each with the candidate indices it holds.
 

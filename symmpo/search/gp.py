@@ -44,12 +44,19 @@ class Individual:
     fitness: float = math.nan
 
     def state(self, space: Space) -> dict[str, Any]:
-        return {"objective": space.to_dict(self.genome), "key": self.key, "size": self.size,
-                "origin": self.origin, "fitness": self.fitness}
+        return {
+            "objective": space.to_dict(self.genome),
+            "key": self.key,
+            "size": self.size,
+            "origin": self.origin,
+            "fitness": self.fitness,
+        }
 
     @classmethod
     def from_state(cls, space: Space, st: dict[str, Any]) -> Individual:
-        return cls(space.from_dict(st["objective"]), st["key"], int(st["size"]), st["origin"], float(st["fitness"]))
+        return cls(
+            space.from_dict(st["objective"]), st["key"], int(st["size"]), st["origin"], float(st["fitness"])
+        )
 
 
 @dataclass(frozen=True)
@@ -93,7 +100,9 @@ def make_individual(space: Space, genome: Any, origin: str) -> Individual:
     return Individual(genome, space.key(genome), space.size(genome), origin)
 
 
-def initial_population(space: Space, n: int, rng: np.random.Generator, max_attempts: int = 50) -> list[Individual]:
+def initial_population(
+    space: Space, n: int, rng: np.random.Generator, max_attempts: int = 50
+) -> list[Individual]:
     """``n`` valid samples with distinct canonical keys (fewer only if the grammar is that small)."""
     out: list[Individual] = []
     seen: set[str] = set()

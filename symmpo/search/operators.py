@@ -58,15 +58,19 @@ def hoist_mutation(tree: E.Expr, rng: np.random.Generator) -> E.Expr | None:
 def _point_alternatives(op: str) -> list[str]:
     prim = REGISTRY[op]
     return sorted(
-        name for name, other in REGISTRY.items()
+        name
+        for name, other in REGISTRY.items()
         if name != op and other.arity == prim.arity and other.mono == prim.mono and 0 not in other.mono
     )
 
 
 def point_mutation(tree: E.Expr, rng: np.random.Generator) -> E.Expr | None:
     """Swap one operator for another with the same arity and monotonicity (e.g. tanh ↔ logsigmoid)."""
-    nodes = [(path, sub) for path, sub in E.subtrees(tree)
-             if isinstance(sub, E.Node) and sub.op in REGISTRY and _point_alternatives(sub.op)]
+    nodes = [
+        (path, sub)
+        for path, sub in E.subtrees(tree)
+        if isinstance(sub, E.Node) and sub.op in REGISTRY and _point_alternatives(sub.op)
+    ]
     choice = _pick(nodes, rng)
     if choice is None:
         return None

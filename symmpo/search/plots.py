@@ -54,7 +54,10 @@ def plot_fitness(history: Sequence[dict[str, Any]], path: Path) -> None:
 def plot_components(space: Any, discovered: Sequence[Any], path: Path) -> None:
     """φ⁻¹, ψ, g of the hall-of-fame leaders against DPO and ORPO (φ⁻¹ and ψ shifted to 0 at p = 1/2)."""
     plt = _pyplot()
-    baselines = [("DPO", space.reference("dpo", beta=0.1), "k"), ("ORPO", space.reference("orpo"), "tab:gray")]
+    baselines = [
+        ("DPO", space.reference("dpo", beta=0.1), "k"),
+        ("ORPO", space.reference("orpo"), "tab:gray"),
+    ]
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     fig, axes = plt.subplots(1, 3, figsize=(13, 4))
     entries = [(n, g, c) for n, g, c in baselines]
@@ -85,7 +88,9 @@ def plot_components(space: Any, discovered: Sequence[Any], path: Path) -> None:
     plt.close(fig)
 
 
-def write_all(run_path: Path, history: Sequence[dict[str, Any]], space: Any, discovered: Sequence[Any]) -> None:
+def write_all(
+    run_path: Path, history: Sequence[dict[str, Any]], space: Any, discovered: Sequence[Any]
+) -> None:
     plots = Path(run_path) / "plots"
     plots.mkdir(parents=True, exist_ok=True)
     if history:

@@ -31,20 +31,52 @@ _BASE: dict[str, Any] = {
 PRESETS: dict[str, dict[str, Any]] = {
     # `symmpo evolve --grammar ...` with nothing else: about ten minutes on two cores.
     "default": {},
-    "hopper-mixed": {"tasks": ["hopper-mixed-0.5"], "seeds": [0, 1], "generations": 30, "population": 48,
-                     "rescore_seeds": [1000, 1001, 1002, 1003, 1004], "rescore_top": 5},
-    "hopper-noisy": {"tasks": ["hopper-noisy-0.2"], "seeds": [0, 1], "generations": 30, "population": 48,
-                     "rescore_seeds": [1000, 1001, 1002, 1003, 1004], "rescore_top": 5},
-    "halfcheetah-noisy": {"tasks": ["halfcheetah-noisy-0.2"], "seeds": [0, 1], "generations": 30,
-                          "population": 48, "rescore_seeds": [1000, 1001, 1002, 1003, 1004], "rescore_top": 5},
+    "hopper-mixed": {
+        "tasks": ["hopper-mixed-0.5"],
+        "seeds": [0, 1],
+        "generations": 30,
+        "population": 48,
+        "rescore_seeds": [1000, 1001, 1002, 1003, 1004],
+        "rescore_top": 5,
+    },
+    "hopper-noisy": {
+        "tasks": ["hopper-noisy-0.2"],
+        "seeds": [0, 1],
+        "generations": 30,
+        "population": 48,
+        "rescore_seeds": [1000, 1001, 1002, 1003, 1004],
+        "rescore_top": 5,
+    },
+    "halfcheetah-noisy": {
+        "tasks": ["halfcheetah-noisy-0.2"],
+        "seeds": [0, 1],
+        "generations": 30,
+        "population": 48,
+        "rescore_seeds": [1000, 1001, 1002, 1003, 1004],
+        "rescore_top": 5,
+    },
     # One loss for several pathologies at once: fitness is the mean over the tasks.
-    "multi": {"tasks": ["hopper-mixed-0.5", "hopper-noisy-0.2", "halfcheetah-noisy-0.2"], "seeds": [0],
-              "generations": 30, "population": 48, "rescore_seeds": [1000, 1001, 1002], "rescore_top": 5},
+    "multi": {
+        "tasks": ["hopper-mixed-0.5", "hopper-noisy-0.2", "halfcheetah-noisy-0.2"],
+        "seeds": [0],
+        "generations": 30,
+        "population": 48,
+        "rescore_seeds": [1000, 1001, 1002],
+        "rescore_top": 5,
+    },
     # Tests: seconds, not minutes.
-    "tiny": {"tasks": ["hopper-mixed-0.5"], "seeds": [0], "rescore_seeds": [1000, 1001], "generations": 3,
-             "population": 6, "chunk": 4, "train": {"preset": "tiny", "overrides": {}},
-             "cmaes": {"enabled": True, "popsize": 3, "sigma0": 0.5, "max_iterations": 2},
-             "hall_of_fame": 4, "rescore_top": 2},
+    "tiny": {
+        "tasks": ["hopper-mixed-0.5"],
+        "seeds": [0],
+        "rescore_seeds": [1000, 1001],
+        "generations": 3,
+        "population": 6,
+        "chunk": 4,
+        "train": {"preset": "tiny", "overrides": {}},
+        "cmaes": {"enabled": True, "popsize": 3, "sigma0": 0.5, "max_iterations": 2},
+        "hall_of_fame": 4,
+        "rescore_top": 2,
+    },
 }
 
 

@@ -84,7 +84,9 @@ class RunDir:
         """Start a new run; refuses a directory that already holds a run (use resume instead)."""
         run = cls(path)
         if (run.path / CONFIG).exists() or (run.path / CHECKPOINT).exists():
-            raise RunDirError(f"{run.path} already holds a run; resume it with --resume {run.path} or pick --out")
+            raise RunDirError(
+                f"{run.path} already holds a run; resume it with --resume {run.path} or pick --out"
+            )
         run.path.mkdir(parents=True, exist_ok=True)
         atomic_write_text(run.path / CONFIG, dump_yaml(config))
         atomic_write_bytes(run.path / EVALUATIONS, b"")
@@ -137,7 +139,9 @@ class RunDir:
         except json.JSONDecodeError as err:
             raise RunDirError(f"{file}: corrupt checkpoint ({err})") from err
         if payload.get("format") != CHECKPOINT_FORMAT:
-            raise RunDirError(f"{file}: checkpoint format {payload.get('format')!r}, expected {CHECKPOINT_FORMAT}")
+            raise RunDirError(
+                f"{file}: checkpoint format {payload.get('format')!r}, expected {CHECKPOINT_FORMAT}"
+            )
         self._truncate_evaluations(int(payload["evaluations_bytes"]))
         return payload["state"]
 
@@ -180,9 +184,15 @@ class RunDir:
                 os.fsync(fh.fileno())
 
     # -- hall of fame and other artefacts ------------------------------------------------------
-    def write_hall_of_fame(self, entries: list[dict[str, Any]], reference: dict[str, Any] | None = None) -> None:
+    def write_hall_of_fame(
+        self, entries: list[dict[str, Any]], reference: dict[str, Any] | None = None
+    ) -> None:
         """The hall of fame, and once the run is re-scored, DPO's score on the same fresh seeds beside it."""
-        data = {"hall_of_fame": entries} if reference is None else {"reference": reference, "hall_of_fame": entries}
+        data = (
+            {"hall_of_fame": entries}
+            if reference is None
+            else {"reference": reference, "hall_of_fame": entries}
+        )
         atomic_write_text(self.path / HALL_OF_FAME, dump_yaml(data))
 
     def read_hall_of_fame(self) -> list[dict[str, Any]]:

@@ -83,13 +83,24 @@ class ObjectiveSpace:
         comps[comp] = tree
         t = {k: E.map_consts(v, _unnamed) for k, v in comps.items()}
         tied = obj.psi_tied and comp != "psi"
-        return Objective(t["phi_inv"], t["phi_inv"] if tied else t["psi"], t["g"], t["w_po"], t["w_sft"],
-                         obj.beta, obj.reduce, obj.name, tied)
+        return Objective(
+            t["phi_inv"],
+            t["phi_inv"] if tied else t["psi"],
+            t["g"],
+            t["w_po"],
+            t["w_sft"],
+            obj.beta,
+            obj.reduce,
+            obj.name,
+            tied,
+        )
 
     def mutate(self, obj: Objective, kind: str, rng: np.random.Generator) -> Objective | None:
         if kind == "jitter":
             raw = np.asarray(self.constants(obj))
-            return self.with_constants(obj, (raw + self.jitter_sigma * rng.standard_normal(raw.size)).tolist())
+            return self.with_constants(
+                obj, (raw + self.jitter_sigma * rng.standard_normal(raw.size)).tolist()
+            )
         comps = self._evolvable(obj)
         if not comps:
             return None
@@ -165,8 +176,17 @@ class ObjectiveSpace:
 
     def from_dict(self, data: dict[str, Any]) -> Objective:
         t = {k: tree_from_json(v) for k, v in data["trees"].items()}
-        return Objective(t["phi_inv"], t.get("psi", t["phi_inv"]), t["g"], t["w_po"], t["w_sft"], data["beta"],
-                         data["reduce"], data["name"], data["psi_tied"])
+        return Objective(
+            t["phi_inv"],
+            t.get("psi", t["phi_inv"]),
+            t["g"],
+            t["w_po"],
+            t["w_sft"],
+            data["beta"],
+            data["reduce"],
+            data["name"],
+            data["psi_tied"],
+        )
 
     def objective_dict(self, obj: Objective) -> dict[str, Any]:
         """The objective-file format (``Objective.from_dict`` / ``Objective.load``): what jobs receive."""
@@ -174,7 +194,11 @@ class ObjectiveSpace:
 
     def formula(self, obj: Objective) -> str:
         f = obj.formulas()
-        parts = [f"phi_inv={f['phi_inv']}", "psi=phi_inv" if obj.psi_tied else f"psi={f['psi']}", f"g={f['g']}"]
+        parts = [
+            f"phi_inv={f['phi_inv']}",
+            "psi=phi_inv" if obj.psi_tied else f"psi={f['psi']}",
+            f"g={f['g']}",
+        ]
         if f["w_po"] != "1":
             parts.append(f"w_po={f['w_po']}")
         if f["w_sft"] != "0":

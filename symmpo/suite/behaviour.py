@@ -55,8 +55,13 @@ class BehaviourPolicy:
         if "_layers" not in self.__dict__:
             import torch
 
-            as_t = [(torch.from_numpy(np.ascontiguousarray(w.T)), torch.from_numpy(b)) for w, b in self.hidden]
-            heads = [(torch.from_numpy(np.ascontiguousarray(w.T)), torch.from_numpy(b)) for w, b in (self.mu, self.log_std)]
+            as_t = [
+                (torch.from_numpy(np.ascontiguousarray(w.T)), torch.from_numpy(b)) for w, b in self.hidden
+            ]
+            heads = [
+                (torch.from_numpy(np.ascontiguousarray(w.T)), torch.from_numpy(b))
+                for w, b in (self.mu, self.log_std)
+            ]
             self.__dict__["_layers"] = as_t + heads
         return self.__dict__["_layers"]
 
@@ -73,8 +78,13 @@ class BehaviourPolicy:
             log_std = torch.addmm(layers[-1][1], h, layers[-1][0]).clamp(LOG_STD_MIN, LOG_STD_MAX)
         return mean.numpy(), np.exp(log_std.numpy())
 
-    def act(self, obs: np.ndarray, noise: np.ndarray | None = None, uniform: np.ndarray | None = None,
-            random_bins: np.ndarray | None = None) -> np.ndarray:
+    def act(
+        self,
+        obs: np.ndarray,
+        noise: np.ndarray | None = None,
+        uniform: np.ndarray | None = None,
+        random_bins: np.ndarray | None = None,
+    ) -> np.ndarray:
         """Bins int64 [B, act_dim] for obs [B, obs_dim].
 
         ``noise`` (standard normal [B, act_dim]) samples the Gaussian; None acts greedily (tanh of the mean).
@@ -108,7 +118,9 @@ def list_levels(env: str) -> list[str]:
 def level_info(env: str, level: str) -> dict[str, Any]:
     path = assets_dir() / env / f"{level}.json"
     if not path.exists():
-        raise DataError(f"no behaviour level {level!r} for {env}; shipped: {', '.join(list_levels(env)) or 'none'}")
+        raise DataError(
+            f"no behaviour level {level!r} for {env}; shipped: {', '.join(list_levels(env)) or 'none'}"
+        )
     return json.loads(path.read_text())
 
 
@@ -117,8 +129,14 @@ def load_behaviour(env: str, level: str) -> BehaviourPolicy:
     info = level_info(env, level)
     with np.load(assets_dir() / env / info["weights"]) as data:
         arrays = {k: data[k].astype(np.float32) for k in data.files}
-    return BehaviourPolicy.from_arrays(env, level, arrays, epsilon=float(info.get("epsilon", 0.0)),
-                                       n_bins=int(info.get("n_bins", N_BINS)), info=info)
+    return BehaviourPolicy.from_arrays(
+        env,
+        level,
+        arrays,
+        epsilon=float(info.get("epsilon", 0.0)),
+        n_bins=int(info.get("n_bins", N_BINS)),
+        info=info,
+    )
 
 
 def assets_fingerprint(env: str) -> str:

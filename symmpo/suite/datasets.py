@@ -82,10 +82,17 @@ class DatasetConfig:
 
     def pool_config(self) -> dict[str, Any]:
         return {
-            "version": FORMAT_VERSION, "env": self.env, "horizon": self.horizon, "seed": self.seed,
-            "n_contexts": self.contexts, "prompt_max": self.prompt_max, "prompt_prob": self.prompt_prob,
-            "samples_per_level": self.samples_per_level, "n_bins": N_BINS,
-            "levels": list_levels(self.env), "policies_sha256": assets_fingerprint(self.env),
+            "version": FORMAT_VERSION,
+            "env": self.env,
+            "horizon": self.horizon,
+            "seed": self.seed,
+            "n_contexts": self.contexts,
+            "prompt_max": self.prompt_max,
+            "prompt_prob": self.prompt_prob,
+            "samples_per_level": self.samples_per_level,
+            "n_bins": N_BINS,
+            "levels": list_levels(self.env),
+            "policies_sha256": assets_fingerprint(self.env),
         }
 
     def task_config(self) -> dict[str, Any]:
@@ -121,11 +128,15 @@ class ResponsePool:
     levels: list[str]
 
     def arrays(self) -> dict[str, np.ndarray]:
-        return {k: getattr(self, k) for k in ("obs", "bins", "length", "ret", "level", "context_seed", "prompt_len")}
+        return {
+            k: getattr(self, k)
+            for k in ("obs", "bins", "length", "ret", "level", "context_seed", "prompt_len")
+        }
 
 
-def _run_prompts(env: str, expert: BehaviourPolicy, cfg: DatasetConfig, contexts: np.ndarray,
-                 seeds: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+def _run_prompts(
+    env: str, expert: BehaviourPolicy, cfg: DatasetConfig, contexts: np.ndarray, seeds: np.ndarray
+) -> tuple[list[np.ndarray], np.ndarray]:
     """Roll each context's prompt; returns its physics state and realized prompt length."""
     sim = batch_sim(env, len(contexts))
     targets = np.zeros(len(contexts), dtype=np.int64)
@@ -139,8 +150,11 @@ def _run_prompts(env: str, expert: BehaviourPolicy, cfg: DatasetConfig, contexts
     rbins = np.zeros((len(contexts), t_max, a_dim), dtype=np.int64)
     for i, rng in enumerate(rngs):
         n = targets[i]
-        noise[i, :n], uni[i, :n], rbins[i, :n] = (rng.standard_normal((n, a_dim)), rng.random(n),
-                                                  rng.integers(0, expert.n_bins, (n, a_dim)))
+        noise[i, :n], uni[i, :n], rbins[i, :n] = (
+            rng.standard_normal((n, a_dim)),
+            rng.random(n),
+            rng.integers(0, expert.n_bins, (n, a_dim)),
+        )
     obs = sim.reset(np.arange(len(contexts)), seeds)
     history: list[list[np.ndarray]] = [[sim.get_state(i)] for i in range(len(contexts))]
     realized = targets.copy()
@@ -163,8 +177,15 @@ def _run_prompts(env: str, expert: BehaviourPolicy, cfg: DatasetConfig, contexts
     return [history[i][realized[i]] for i in range(len(contexts))], realized
 
 
-def _run_responses(env: str, policies: list[BehaviourPolicy], cfg: DatasetConfig, contexts: np.ndarray,
-                   states: list[np.ndarray], out: dict[str, np.ndarray], offset: int) -> None:
+def _run_responses(
+    env: str,
+    policies: list[BehaviourPolicy],
+    cfg: DatasetConfig,
+    contexts: np.ndarray,
+    states: list[np.ndarray],
+    out: dict[str, np.ndarray],
+    offset: int,
+) -> None:
     """Roll all M responses of the given contexts (each from the context's saved state), writing into ``out``."""
     spec = get_env_spec(env)
     h, spl = cfg.horizon, cfg.samples_per_level
@@ -177,8 +198,11 @@ def _run_responses(env: str, policies: list[BehaviourPolicy], cfg: DatasetConfig
     for j, (i, m) in enumerate(jobs):
         sim.set_state(j, states[i])
         rng = np.random.default_rng([cfg.seed, int(contexts[i]), 1 + m])  # one stream per response
-        noise[j], uni[j], rbins[j] = rng.standard_normal((h, spec.act_dim)), rng.random(h), rng.integers(
-            0, N_BINS, (h, spec.act_dim))
+        noise[j], uni[j], rbins[j] = (
+            rng.standard_normal((h, spec.act_dim)),
+            rng.random(h),
+            rng.integers(0, N_BINS, (h, spec.act_dim)),
+        )
     obs = sim.observe(np.arange(len(jobs)))
     ctx_of = np.array([i for i, _ in jobs])
     m_of = np.array([m for _, m in jobs])
@@ -210,8 +234,10 @@ def build_pool(cfg: DatasetConfig, progress: bool = False, chunk: int = 64) -> R
     """Roll out the response pool of ``cfg`` (no caching)."""
     levels = list_levels(cfg.env)
     if len(levels) <= cfg.poor_levels:
-        raise DataError(f"{cfg.env}: {len(levels)} behaviour levels shipped, need more than {cfg.poor_levels}; "
-                        f"export them: python -m symmpo.suite.export_behaviour --env {cfg.env}")
+        raise DataError(
+            f"{cfg.env}: {len(levels)} behaviour levels shipped, need more than {cfg.poor_levels}; "
+            f"export them: python -m symmpo.suite.export_behaviour --env {cfg.env}"
+        )
     policies = [load_behaviour(cfg.env, lv) for lv in levels]
     spec = get_env_spec(cfg.env)
     c_total, m_total, h = cfg.contexts, len(levels) * cfg.samples_per_level, cfg.horizon
@@ -230,14 +256,18 @@ def build_pool(cfg: DatasetConfig, progress: bool = False, chunk: int = 64) -> R
         bar = tqdm(total=c_total, desc=f"{cfg.env} pool (H={h})", unit="ctx")
     for start in range(0, c_total, chunk):
         contexts = np.arange(start, min(start + chunk, c_total))
-        states, prompt_len[contexts] = _run_prompts(cfg.env, policies[-1], cfg, contexts, context_seed[contexts])
+        states, prompt_len[contexts] = _run_prompts(
+            cfg.env, policies[-1], cfg, contexts, context_seed[contexts]
+        )
         _run_responses(cfg.env, policies, cfg, contexts, states, out, start)
         if bar is not None:
             bar.update(len(contexts))
     if bar is not None:
         bar.close()
     level = np.broadcast_to(np.arange(m_total) // cfg.samples_per_level, (c_total, m_total)).astype(np.int64)
-    return ResponsePool(out["obs"], out["bins"], out["length"], out["ret"], level, context_seed, prompt_len, levels)
+    return ResponsePool(
+        out["obs"], out["bins"], out["length"], out["ret"], level, context_seed, prompt_len, levels
+    )
 
 
 # ---------------------------------------------------------------------------------------------------- labels
@@ -276,8 +306,13 @@ def derive_pairs(pool: ResponsePool, cfg: DatasetConfig) -> dict[str, np.ndarray
     else:
         prefer_a = a_better
     chosen, rejected = np.where(prefer_a, a, b), np.where(prefer_a, b, a)
-    return {"context": context, "chosen": chosen.astype(np.int64), "rejected": rejected.astype(np.int64),
-            "flipped": prefer_a != a_better, "poor_pair": poor_pair}
+    return {
+        "context": context,
+        "chosen": chosen.astype(np.int64),
+        "rejected": rejected.astype(np.int64),
+        "flipped": prefer_a != a_better,
+        "poor_pair": poor_pair,
+    }
 
 
 def materialize(pool: ResponsePool, pairs: dict[str, np.ndarray], meta: dict[str, Any]) -> PreferenceDataset:
@@ -306,10 +341,19 @@ def _meta(cfg: DatasetConfig, pool: ResponsePool, pool_sha: str, pairs_sha: str)
     spec = get_env_spec(cfg.env)
     setting = _canonical_setting(cfg.setting)
     return {
-        "task": f"{cfg.env}-{setting}", "env": cfg.env, "env_id": spec.env_id, "K": N_BINS, "H": cfg.horizon,
-        "setting": setting, "seed": cfg.seed, "n_pairs": cfg.n_pairs, "levels": pool.levels,
-        "poor_levels": pool.levels[: cfg.poor_levels], "bt_temperature": cfg.temperature,
-        "pool_sha256": pool_sha, "pairs_sha256": pairs_sha,
+        "task": f"{cfg.env}-{setting}",
+        "env": cfg.env,
+        "env_id": spec.env_id,
+        "K": N_BINS,
+        "H": cfg.horizon,
+        "setting": setting,
+        "seed": cfg.seed,
+        "n_pairs": cfg.n_pairs,
+        "levels": pool.levels,
+        "poor_levels": pool.levels[: cfg.poor_levels],
+        "bt_temperature": cfg.temperature,
+        "pool_sha256": pool_sha,
+        "pairs_sha256": pairs_sha,
         "sha256": hashlib.sha256((pool_sha + pairs_sha).encode()).hexdigest(),
         "config": asdict(cfg),
     }
@@ -354,9 +398,13 @@ def _write_entry(path: Path, arrays: dict[str, np.ndarray], config: dict[str, An
     data = _npz_bytes(arrays)
     sha = hashlib.sha256(data).hexdigest()
     path.parent.mkdir(parents=True, exist_ok=True)
-    for target, payload in ((_suffixed(path, ".npz"), data),
-                            (_suffixed(path, ".json"), (json.dumps({"sha256": sha, "config": config},
-                                                                    indent=1, sort_keys=True) + "\n").encode())):
+    for target, payload in (
+        (_suffixed(path, ".npz"), data),
+        (
+            _suffixed(path, ".json"),
+            (json.dumps({"sha256": sha, "config": config}, indent=1, sort_keys=True) + "\n").encode(),
+        ),
+    ):
         tmp = target.with_name(target.name + f".tmp{os.getpid()}")
         tmp.write_bytes(payload)
         os.replace(tmp, target)  # atomic: a killed build never leaves a half-written entry
@@ -375,7 +423,9 @@ def _read_entry(path: Path, config: dict[str, Any]) -> tuple[dict[str, np.ndarra
         raise DataError(f"corrupted cache entry {npz}: {err}") from None
     sha = hashlib.sha256(data).hexdigest()
     if info.get("sha256") != sha:
-        raise DataError(f"corrupted cache entry {npz}: SHA-256 {sha[:12]}... != manifest {str(info.get('sha256'))[:12]}...")
+        raise DataError(
+            f"corrupted cache entry {npz}: SHA-256 {sha[:12]}... != manifest {str(info.get('sha256'))[:12]}..."
+        )
     if info.get("config") != json.loads(json.dumps(config)):
         raise DataError(f"stale cache entry {npz}: built from a different config")
     with np.load(io.BytesIO(data), allow_pickle=False) as z:
@@ -398,16 +448,18 @@ def _cached(path: Path, config: dict[str, Any], build: bool, make) -> tuple[dict
     return arrays, _write_entry(path, arrays, config)
 
 
-def load_pool(cfg: DatasetConfig, cache_dir: Path | str | None = None, build: bool = True,
-              progress: bool = False) -> tuple[ResponsePool, str]:
+def load_pool(
+    cfg: DatasetConfig, cache_dir: Path | str | None = None, build: bool = True, progress: bool = False
+) -> tuple[ResponsePool, str]:
     config = cfg.pool_config()
     path = Path(cache_dir or default_cache_dir()) / "pools" / f"{cfg.env}-{_key(config)}"
     arrays, sha = _cached(path, config, build, lambda: build_pool(cfg, progress=progress).arrays())
     return ResponsePool(levels=config["levels"], **arrays), sha
 
 
-def load_dataset(cfg: DatasetConfig, cache_dir: Path | str | None = None, build: bool = True,
-                 progress: bool = False) -> PreferenceDataset:
+def load_dataset(
+    cfg: DatasetConfig, cache_dir: Path | str | None = None, build: bool = True, progress: bool = False
+) -> PreferenceDataset:
     """Cached counterpart of :func:`build_dataset` (identical arrays)."""
     pool, pool_sha = load_pool(cfg, cache_dir, build, progress)
     config = cfg.task_config()
@@ -423,8 +475,17 @@ def task_config(name: str, *, seed: int = 0, n_pairs: int | None = None, **overr
     return replace(cfg, **overrides) if overrides else cfg
 
 
-def load_task(name: str, *, cache_dir: Path | str | None = None, seed: int = 0, n_pairs: int | None = None,
-              build: bool = True, progress: bool = False, **overrides: Any) -> PreferenceDataset:
+def load_task(
+    name: str,
+    *,
+    cache_dir: Path | str | None = None,
+    seed: int = 0,
+    n_pairs: int | None = None,
+    build: bool = True,
+    progress: bool = False,
+    **overrides: Any,
+) -> PreferenceDataset:
     """The trainer's entry point: ``load_task("hopper-noisy-0.2")`` (built and cached on first use)."""
-    return load_dataset(task_config(name, seed=seed, n_pairs=n_pairs, **overrides), cache_dir, build, progress)
-
+    return load_dataset(
+        task_config(name, seed=seed, n_pairs=n_pairs, **overrides), cache_dir, build, progress
+    )

@@ -20,6 +20,7 @@ from symmpo.suite.tasks import N_BINS, from_bins, get_env_spec, normalized_score
 EVAL_SEED_BASE = 0  # evaluation reset seeds: [0, 10**5); dataset contexts use >= 10**6, see datasets.py
 PolicyFn = Callable[[np.ndarray], np.ndarray]
 
+
 def eval_seeds(n: int, offset: int = 0) -> np.ndarray:
     """Held-out reset seeds, disjoint from every dataset context seed."""
     if offset + n > 10**5:
@@ -48,8 +49,9 @@ class EvalResult:
         return self.normalized.mean(axis=1)
 
 
-def _run(env: str, policy_fn: PolicyFn, n_policies: int, seeds: np.ndarray, max_steps: int,
-         n_bins: int) -> tuple[np.ndarray, np.ndarray]:
+def _run(
+    env: str, policy_fn: PolicyFn, n_policies: int, seeds: np.ndarray, max_steps: int, n_bins: int
+) -> tuple[np.ndarray, np.ndarray]:
     spec = get_env_spec(env)
     p, e = n_policies, len(seeds)
     sim = batch_sim(env, p * e)
@@ -92,8 +94,15 @@ def _worker(chunk: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return _run(env, sub_fn, n_policies, all_seeds[chunk], max_steps, n_bins)
 
 
-def evaluate(env: str, policy_fn: PolicyFn, n_policies: int, seeds: Sequence[int] | np.ndarray,
-             max_steps: int = 1000, workers: int = 1, n_bins: int = N_BINS) -> EvalResult:
+def evaluate(
+    env: str,
+    policy_fn: PolicyFn,
+    n_policies: int,
+    seeds: Sequence[int] | np.ndarray,
+    max_steps: int = 1000,
+    workers: int = 1,
+    n_bins: int = N_BINS,
+) -> EvalResult:
     """Greedy full-episode returns [P, E] of P policies on E reset seeds (``workers`` > 1: forked processes
     each stepping a slice of the seeds; the policy is then called once per worker per step)."""
     seeds = np.asarray(seeds, dtype=np.int64)

@@ -78,7 +78,9 @@ def export(env: str, train_dir: Path, n_episodes: int) -> list[dict]:
     best = int(np.argmax(ret.mean(axis=1)))
     for eps in (0.1, 0.25, 0.5):
         cands.append((snaps[best], steps[best], eps))
-    eps_pols = [BehaviourPolicy.from_arrays(env, "eps", arrays[snaps[best]], epsilon=e) for _, _, e in cands[-3:]]
+    eps_pols = [
+        BehaviourPolicy.from_arrays(env, "eps", arrays[snaps[best]], epsilon=e) for _, _, e in cands[-3:]
+    ]
     ret = np.concatenate([ret, measure(env, eps_pols, n_episodes)])
     score = normalized_score(env, ret.mean(axis=1))
     for (_, st, e), sc in zip(cands, score, strict=True):
@@ -94,8 +96,10 @@ def export(env: str, train_dir: Path, n_episodes: int) -> list[dict]:
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    greedy_pols = [BehaviourPolicy.from_arrays(env, n, arrays[cands[chosen[n]][0]], epsilon=cands[chosen[n]][2])
-                   for n in order]
+    greedy_pols = [
+        BehaviourPolicy.from_arrays(env, n, arrays[cands[chosen[n]][0]], epsilon=cands[chosen[n]][2])
+        for n in order
+    ]
     greedy_ret = measure(env, greedy_pols, n_episodes, greedy=True)
     train_meta = json.loads(snaps[-1].with_suffix(".json").read_text())
     infos = []
@@ -111,11 +115,16 @@ def export(env: str, train_dir: Path, n_episodes: int) -> list[dict]:
             "level": name,
             "rank": k,
             "weights": weights,
-            "architecture": {"type": "mlp -> tanh-squashed Gaussian (SB3 SAC actor)", "hidden": hidden,
-                             "activation": "relu", "heads": ["mu", "log_std"], "log_std_clip": [-20.0, 2.0]},
+            "architecture": {
+                "type": "mlp -> tanh-squashed Gaussian (SB3 SAC actor)",
+                "hidden": hidden,
+                "activation": "relu",
+                "heads": ["mu", "log_std"],
+                "log_std_clip": [-20.0, 2.0],
+            },
             "observation_normalization": "none (raw Gymnasium observations)",
             "action_mapping": "a = tanh(mu + std * N(0, I)) (greedy: tanh(mu)); bin = round((a + 1) / 2 * (K - 1)); "
-                              "with probability epsilon per step, all bins uniform in [0, K)",
+            "with probability epsilon per step, all bins uniform in [0, K)",
             "n_bins": N_BINS,
             "epsilon": eps,
             "algorithm": train_meta["algorithm"],
@@ -130,14 +139,18 @@ def export(env: str, train_dir: Path, n_episodes: int) -> list[dict]:
     (out / "index.json").write_text(json.dumps({"env": env, "levels": order}, indent=1) + "\n")
     for info in infos:
         ev, eg = info["eval"], info["eval_greedy"]
-        print(f"{env:12s} {info['level']:7s} step {info['training_steps']:>7d} eps {info['epsilon']:.2f} "
-              f"sampled {ev['mean_return']:8.1f} ± {ev['std_return']:6.1f} (norm {ev['normalized_mean']:5.1f})  "
-              f"greedy {eg['mean_return']:8.1f} (norm {eg['normalized_mean']:5.1f})")
+        print(
+            f"{env:12s} {info['level']:7s} step {info['training_steps']:>7d} eps {info['epsilon']:.2f} "
+            f"sampled {ev['mean_return']:8.1f} ± {ev['std_return']:6.1f} (norm {ev['normalized_mean']:5.1f})  "
+            f"greedy {eg['mean_return']:8.1f} (norm {eg['normalized_mean']:5.1f})"
+        )
     return infos
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--env", nargs="+", required=True)
     parser.add_argument("--episodes", type=int, default=10)
     parser.add_argument("--train-dir", default="results/behaviour_training")

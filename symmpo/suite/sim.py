@@ -74,8 +74,12 @@ class BatchSim:
         """Gymnasium's reset for each (sim, seed); returns obs float32 [len(idx), obs_dim]."""
         for i, seed in zip(idx, seeds, strict=True):
             self._reset_env.reset(seed=int(seed))
-            self._mj.mj_getState(self.model, self._reset_env.data, buf := np.empty(
-                self._mj.mj_stateSize(self.model, self._state_spec)), self._state_spec)
+            self._mj.mj_getState(
+                self.model,
+                self._reset_env.data,
+                buf := np.empty(self._mj.mj_stateSize(self.model, self._state_spec)),
+                self._state_spec,
+            )
             self.set_state(int(i), buf)
         return self.observe(idx)
 

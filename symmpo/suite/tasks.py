@@ -71,7 +71,11 @@ def from_bins(bins: np.ndarray, n_bins: int = N_BINS, low: float = -1.0, high: f
 def normalized_score(env: str, returns: np.ndarray | float) -> np.ndarray:
     """D4RL-style score 100 * (R - R_random) / (R_expert - R_random)."""
     spec = get_env_spec(env)
-    return 100.0 * (np.asarray(returns, dtype=np.float64) - spec.ref_random) / (spec.ref_expert - spec.ref_random)
+    return (
+        100.0
+        * (np.asarray(returns, dtype=np.float64) - spec.ref_random)
+        / (spec.ref_expert - spec.ref_random)
+    )
 
 
 @dataclass(frozen=True)

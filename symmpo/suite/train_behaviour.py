@@ -143,11 +143,15 @@ def train(args: argparse.Namespace) -> None:
     )
     save_actor(model.num_timesteps)
     save_full()
-    _log(log_path, f"stopped at step {model.num_timesteps} ({'budget' if time.time() >= deadline else 'done'})")
+    _log(
+        log_path, f"stopped at step {model.num_timesteps} ({'budget' if time.time() >= deadline else 'done'})"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--env", choices=list(ENVS), required=True)
     parser.add_argument("--steps", type=int, default=1_000_000, help="total env steps (across resumes)")
     parser.add_argument("--minutes", type=float, default=60.0, help="wall-clock budget of this invocation")

@@ -378,8 +378,11 @@ def write_bench_report(out_dir: Path, config: TrainConfig, header: str = "") -> 
 
 
 def table_cells(
-    cell: dict[tuple[str, str], tuple[float, float, int]], label: str, tasks: Sequence[str],
-    best: dict[str, float], n_seeds: int,
+    cell: dict[tuple[str, str], tuple[float, float, int]],
+    label: str,
+    tasks: Sequence[str],
+    best: dict[str, float],
+    n_seeds: int,
 ) -> list[str]:
     """One markdown row's cells: mean ± s.e., bold where best in the column, the seed count where it is short."""
     out = []
