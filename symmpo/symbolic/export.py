@@ -2,12 +2,19 @@
 
 The source is generated from the same log-space trees the compiler uses, with the same safe forms
 (helpers prefixed ``_symmpo_``), so it matches ``Objective.loss`` to floating-point rounding.
+
+No user text reaches the source unescaped: the objective's name appears only as a ``repr`` string
+literal (``OBJECTIVE_NAME``), the function name must be a Python identifier that is not a keyword,
+numbers are ``repr`` of finite floats, and everything else comes from the primitive registry's templates.
 """
 
 from __future__ import annotations
 
+import keyword
+import math
 from typing import TYPE_CHECKING
 
+from symmpo.errors import ObjectiveError
 from symmpo.symbolic.expr import Const, Expr, Node, Var, variables
 from symmpo.symbolic.primitives import EXPORT_HELPERS, REGISTRY
 
@@ -18,7 +25,10 @@ if TYPE_CHECKING:
 def expr_source(e: Expr, names: dict[str, str]) -> str:
     """Python source of a (log-space) tree; names maps variables to source expressions."""
     if isinstance(e, Const):
-        return repr(float(e.value))
+        v = float(e.value)
+        if not math.isfinite(v):  # repr would be the bare names inf / nan
+            return f"float({repr(v)!r})"
+        return repr(v)
     if isinstance(e, Var):
         return names[e.name]
     assert isinstance(e, Node)
@@ -29,6 +39,10 @@ def torch_source(obj: Objective, function_name: str = "loss") -> str:
     from symmpo.symbolic.loss import log_space_tree
 
     obj._require_symbolic("be exported")
+    if not (isinstance(function_name, str) and function_name.isidentifier() and function_name.isascii()) or (
+        keyword.iskeyword(function_name)
+    ):
+        raise ObjectiveError(f"function name {function_name!r} is not a Python identifier")
     t = {k: log_space_tree(obj, k) for k in ("phi_inv", "psi", "g", "w_po", "w_sft")}
     uses_tau = any("tau" in variables(obj.components[k]) for k in t)
     psi_zero = isinstance(t["psi"], Const)
@@ -40,13 +54,15 @@ def torch_source(obj: Objective, function_name: str = "loss") -> str:
         return expr_source(t[k], {"L": x, "z": x, "tau": "tau", "p": f"torch.exp({x})"})
 
     lines = [
-        f'"""{obj.name}: MPO loss exported by symmpo (beta={obj.beta}, reduce={obj.reduce}).',
+        f'"""An MPO loss exported by symmpo (beta={float(obj.beta)!r}, reduce={obj.reduce}); its name is OBJECTIVE_NAME.',
         "",
         "Arguments are summed log-probs per response (TRL convention); returns the per-example loss.",
         '"""',
         "",
         "import torch",
         "import torch.nn.functional as F",
+        "",
+        f"OBJECTIVE_NAME = {obj.name!r}",
         EXPORT_HELPERS,
         "",
         f"def {function_name}(policy_chosen_logps, policy_rejected_logps, reference_chosen_logps,",
@@ -57,7 +73,7 @@ def torch_source(obj: Objective, function_name: str = "loss") -> str:
     if needs_len:
         body += [
             "if chosen_lengths is None or rejected_lengths is None:",
-            f"    raise ValueError('{obj.name} needs chosen_lengths and rejected_lengths')",
+            "    raise ValueError(OBJECTIVE_NAME + ' needs chosen_lengths and rejected_lengths')",
         ]
     body.append(
         "tau = torch.as_tensor(progress, dtype=policy_chosen_logps.dtype, device=policy_chosen_logps.device)"
