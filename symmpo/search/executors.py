@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import signal
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 from symmpo.errors import SymmpoError
@@ -22,8 +25,33 @@ class ExecutorError(SymmpoError):
     """An executor cannot be created (unknown name, Ray missing, bad worker count)."""
 
 
+@contextmanager
+def sigint_ignored() -> Iterator[None]:
+    """Ignore Ctrl-C (SIGINT) inside the block; processes started here inherit the ignore.
+
+    Ctrl-C signals the whole foreground process group. Workers started with SIGINT ignored never see it:
+    only the main process stops (and then ends the workers itself), so an interrupted run prints no worker
+    tracebacks and leaves no half-torn-down pool (the source of "leaked semaphore" warnings). Main thread
+    only; elsewhere the block runs unchanged.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _ready() -> bool:
+    """A no-op job: submitting one per worker starts every worker at once (inside ``sigint_ignored``)."""
+    return True
+
+
 def _single_thread() -> None:
     """Worker initializer: one torch / BLAS thread per process, so N workers use N cores, not N²."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process handles Ctrl-C (see sigint_ignored)
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = "1"
     try:
@@ -49,6 +77,8 @@ class Executor(Protocol):
 
     def close(self) -> None: ...
 
+    def terminate(self) -> None: ...  # stop now, without waiting for running jobs (after Ctrl-C)
+
 
 class InlineExecutor:
     """Runs jobs in this process: for tests, debugging and profiling."""
@@ -63,6 +93,9 @@ class InlineExecutor:
             yield fn(job)
 
     def close(self) -> None:
+        pass
+
+    def terminate(self) -> None:
         pass
 
 
@@ -82,9 +115,13 @@ class LocalExecutor:
 
     def _ensure(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=self._context, initializer=_single_thread
-            )
+            with sigint_ignored():  # workers (spawned by these submits) inherit "ignore Ctrl-C"
+                pool = ProcessPoolExecutor(
+                    max_workers=self.workers, mp_context=self._context, initializer=_single_thread
+                )
+                for _ in range(self.workers):
+                    pool.submit(_ready)
+            self._pool = pool
         return self._pool
 
     def imap(self, fn: Callable[[Any], Any], jobs: Sequence[Any]) -> Iterator[Any]:
@@ -102,6 +139,19 @@ class LocalExecutor:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+
+    def terminate(self) -> None:
+        """Cancel queued jobs and end the workers now (a training job may run for minutes)."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        stop = getattr(pool, "terminate_workers", None)  # Python >= 3.14
+        if stop is not None:
+            stop()
+        else:  # before 3.14 there is no public way to end a pool's workers
+            for proc in list(getattr(pool, "_processes", {}).values()):
+                proc.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 class RayExecutor:
@@ -153,6 +203,9 @@ class RayExecutor:
     def close(self) -> None:
         if self._started_here and self._ray.is_initialized():
             self._ray.shutdown()
+
+    def terminate(self) -> None:
+        self.close()  # imap already cancelled the outstanding tasks
 
 
 def make_executor(name: str, workers: int | None = None, address: str | None = None) -> Executor:
