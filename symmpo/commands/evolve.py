@@ -82,11 +82,14 @@ def report(
         f"  DPO (β={config['reference'].get('beta')})      {fmt_score(reference['mean'], reference['se']):>14}"
     )
     lines.append(f"\n  formula: {best['formula']}")
+    if "validity" in best:
+        lines.append(f"  validity: {best['validity']['status']}")
     lines.append(f"  LaTeX:   {best['latex']}")
     lines.append("\n  hall of fame (fresh seeds):")
     for e in scored:
+        status = f"[{e['validity']['status']}]  " if "validity" in e else ""
         lines.append(
             f"    #{e['rank']}  {fmt_score(e['fresh_fitness']['mean'], e['fresh_fitness']['se']):>14}  "
-            f"size {e['size']:>2}  {e['formula']}"
+            f"size {e['size']:>2}  {status}{e['formula']}"
         )
     return "\n".join(lines)

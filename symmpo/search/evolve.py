@@ -366,6 +366,7 @@ class Evolution:
                 "constants": self.space.named_constants(ind.genome),
                 "size": ind.size,
                 "origin": ind.origin,
+                **({"validity": self.space.validity(ind.genome)} if hasattr(self.space, "validity") else {}),
                 "key": ind.key,
                 "search_fitness": {
                     "mean": cached["fitness"],
