@@ -166,7 +166,7 @@ def _grid_z() -> torch.Tensor:
 
 
 # ----- evaluation ------------------------------------------------------------------------------------------
-def _eval(
+def _walk(
     e: Expr, x: torch.Tensor, xvar: str, tau: float, records: list[torch.Tensor] | None
 ) -> torch.Tensor:
     if isinstance(e, Const):
@@ -178,7 +178,7 @@ def _eval(
             return torch.full_like(x, tau)
         raise FormulaError(f"variable {e.name!r} is not allowed in this component")
     assert isinstance(e, Node)
-    out = EXACT[e.op](*(_eval(c, x, xvar, tau, records) for c in e.args))
+    out = EXACT[e.op](*(_walk(c, x, xvar, tau, records) for c in e.args))
     if records is not None:
         records.append(out)
     return out
@@ -186,7 +186,7 @@ def _eval(
 
 def evaluate_exact(e: Expr, x: torch.Tensor, xvar: str, tau: float) -> torch.Tensor:
     """Exact float64 evaluation of a (log-space) tree at x (tensor) and a fixed tau."""
-    return _eval(e, x, xvar, tau, None)
+    return _walk(e, x, xvar, tau, None)
 
 
 @dataclass
@@ -202,7 +202,7 @@ def _screen(tree: Expr, x: torch.Tensor, xvar: str, tau: float, slopes: bool = T
     xr = x.clone().requires_grad_(slopes)
     records: list[torch.Tensor] = []
     with torch.enable_grad() if slopes else torch.no_grad():
-        f = _eval(tree, xr, xvar, tau, records)
+        f = _walk(tree, xr, xvar, tau, records)
         d = None
         if slopes and f.requires_grad:
             (d,) = torch.autograd.grad(f.sum(), xr, allow_unused=True)
@@ -309,7 +309,7 @@ def _critical_points(tree: Expr, s: _Screen, xvar: str, tau: float) -> torch.Ten
         """Each pair's own subterm at its three points (mid, c1, c2 stacked)."""
         recs: list[torch.Tensor] = []
         with torch.no_grad():
-            _eval(tree, pts, xvar, tau, recs)
+            _walk(tree, pts, xvar, tau, recs)
         return torch.stack(recs)[node3, torch.arange(len(pts))]
 
     a, b = lo.clone(), hi.clone()

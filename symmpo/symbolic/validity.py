@@ -25,7 +25,7 @@ import sympy
 
 from symmpo.errors import FormulaError
 from symmpo.symbolic import numcheck
-from symmpo.symbolic.budget import within
+from symmpo.symbolic.budget import total, within
 from symmpo.symbolic.expr import Const, Expr, Node, Var, size, variables
 from symmpo.symbolic.limits import SYMPY_SECONDS
 from symmpo.symbolic.numcheck import _grid_p, _grid_z, evaluate_exact  # noqa: F401 - public for other checks
@@ -150,7 +150,7 @@ def check_tree(tree: Expr, component: str, limits: bool = True) -> Verdict:
 
 @lru_cache(maxsize=4096)
 def _cached(tree: Expr, component: str, limits: bool) -> Verdict:
-    with numcheck.one_thread():
+    with numcheck.one_thread(), total(SYMPY_SECONDS):
         return _check_tree(tree, component, limits)
 
 
