@@ -324,3 +324,33 @@ def test_loss_of_a_bounded_objective_is_finite():
     obj = Objective.from_components(phi_inv="log(p) + 1e12*p", g="logsigmoid(z)")
     x = torch.tensor([-1.0, -1e4], dtype=torch.float64)
     assert torch.isfinite(obj.loss(x, x - 1, x, x)).all()
+
+
+@pytest.mark.parametrize(
+    "components",
+    [
+        {"phi_inv": "0"},  # a constant margin
+        {"g": "1"},  # a constant loss
+        {"g": "tau"},  # the loss reads only the progress
+        {"phi_inv": "tau"},
+        {"phi_inv": "log(p) + 2**p"},  # a constant base with a tensor exponent
+    ],
+)
+def test_degenerate_objectives_still_give_per_example_losses(tmp_path, components):
+    """Found by the fuzz test: these used to raise TypeError (a float where a tensor was needed) or return
+    a scalar instead of one loss per example, compiled and exported alike."""
+    obj = Objective.from_components(**{"phi_inv": "log(p)", "g": "logsigmoid(z)", **components})
+    x = torch.tensor([-3.0, -1.0, -0.5], dtype=torch.float64)
+    n = torch.ones(3, dtype=torch.float64)
+    out = obj.loss(x, x - 1, x, x + 0.2, n, n, 0.5)
+    assert out.shape == x.shape and torch.isfinite(out).all()
+    mod = tmp_path / "exported_loss.py"
+    mod.write_text(obj.to_torch_source())
+    torch.save((x, x - 1, x, x + 0.2, n, n, 0.5), tmp_path / "args.pt")
+    code = (
+        "import sys, torch; sys.path.insert(0, sys.argv[1]); import exported_loss as m; "
+        "torch.save(m.loss(*torch.load(sys.argv[1] + '/args.pt')), sys.argv[1] + '/out.pt')"
+    )
+    res = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    torch.testing.assert_close(torch.load(tmp_path / "out.pt"), out, rtol=1e-12, atol=1e-12)

@@ -36,7 +36,7 @@ def expr_source(e: Expr, names: dict[str, str]) -> str:
 
 
 def torch_source(obj: Objective, function_name: str = "loss") -> str:
-    from symmpo.symbolic.loss import log_space_tree
+    from symmpo.symbolic.loss import log_space_tree, reads_data
 
     obj._require_symbolic("be exported")
     if not (isinstance(function_name, str) and function_name.isidentifier() and function_name.isascii()) or (
@@ -102,7 +102,14 @@ def torch_source(obj: Objective, function_name: str = "loss") -> str:
             "margin = (phi_c - psi_c) - (phi_r - psi_r)",
         ]
     body.append(f"z = {float(obj.beta)!r} * margin" if obj.beta != 1.0 else "z = margin")
+    margin_reads, per_example = reads_data(obj)
+    if not margin_reads:
+        body.append(
+            "z = torch.as_tensor(z, dtype=policy_chosen_logps.dtype, device=policy_chosen_logps.device)"
+        )
     body.append(f"out = -({comp('w_po', 'tau')}) * ({comp('g', 'z')})")
+    if not per_example:
+        body.append("out = out + torch.zeros_like(policy_chosen_logps)")
     if sft:
         body.append(f"out = out + ({comp('w_sft', 'tau')}) * (-(policy_chosen_logps / chosen_lengths))")
     body.append("return out")

@@ -48,6 +48,21 @@ def _uses_tau(obj: Objective) -> bool:
     return any(not _is_tree(c) or "tau" in variables(c) for c in obj.components.values())
 
 
+def reads_data(obj: Objective) -> tuple[bool, bool]:
+    """(the margin depends on the log-probs, the loss's PO term does): when not, the loss must broadcast
+    its (constant or tau-only) value to the batch itself, since no tensor op does it."""
+
+    def reads(comp: str, var: str) -> bool:
+        c = obj.components[comp]
+        return not _is_tree(c) or var in variables(log_space_tree(obj, comp))
+
+    psi_counts = (
+        not isinstance(log_space_tree(obj, "psi"), Const) if _is_tree(obj.components["psi"]) else True
+    )
+    margin = reads("phi_inv", "L") or (psi_counts and reads("psi", "L"))
+    return margin, margin and reads("g", "z")
+
+
 def compile_objective(obj: Objective) -> Any:
     """A function (pc, pr, rc, rr, lc, lr, progress) -> per-example loss."""
     phi, _ = _component_fn(obj, "phi_inv")
@@ -60,6 +75,7 @@ def compile_objective(obj: Objective) -> Any:
     tied = obj.psi_tied
     no_psi = psi_const is not None  # a constant psi cancels in the margin
     uses_tau = _uses_tau(obj)
+    margin_reads, per_example = reads_data(obj)  # False only for degenerate objectives (constant phi_inv...)
 
     def margin(lc: Any, lr: Any, rc: Any, rr: Any, tau: Any) -> Any:
         if no_psi:
@@ -77,7 +93,11 @@ def compile_objective(obj: Objective) -> Any:
         else:
             lc, lr, rcm, rrm = pc, pr, rc, rr
         z = margin(lc, lr, rcm, rrm, tau)
+        if not margin_reads:
+            z = torch.as_tensor(z, dtype=pc.dtype, device=pc.device)
         out = -g(z, tau) if w_po_const == 1.0 else -(w_po(tau, tau) * g(z, tau))
+        if not per_example:
+            out = out + torch.zeros_like(pc)
         if w_sft_const != 0.0:
             nll = -(pc / len_c)
             out = out + (nll if w_sft_const == 1.0 else w_sft(tau, tau) * nll)

@@ -55,8 +55,9 @@ def load_text(text: str, where: str, error: type[SymmpoError] = SymmpoError) -> 
     """The single YAML document in ``text``; ``error`` (a SymmpoError subclass) names ``where``."""
     if len(text) > MAX_FILE_BYTES:
         raise error(f"{where}: larger than {MAX_FILE_BYTES} bytes")
-    loader = _BoundedLoader(text)
+    loader = None
     try:
+        loader = _BoundedLoader(text)  # the reader already refuses some characters here
         return loader.get_single_data()
     except _Refused as err:
         raise error(f"{where}: {err}") from None
@@ -65,7 +66,8 @@ def load_text(text: str, where: str, error: type[SymmpoError] = SymmpoError) -> 
     except (ValueError, OverflowError, TypeError) as err:  # e.g. an integer with more than 4300 digits
         raise error(f"{where}: not valid YAML: {_one_line(err)}") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def load_file(path: str | Path, what: str, error: type[SymmpoError] = SymmpoError) -> Any:
