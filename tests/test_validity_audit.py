@@ -177,3 +177,11 @@ def test_hall_of_fame_entries_carry_the_verdict(tmp_path):
         evo.step()
     entries = yaml.safe_load((run.path / "hall_of_fame.yaml").read_text())["hall_of_fame"]
     assert entries and all(e["validity"]["status"] in ("proved", "not disproved") for e in entries)
+
+
+def test_the_checker_knows_every_primitive():
+    """A primitive added to the registry must get exact float64 and 50-digit forms too."""
+    from symmpo.symbolic.numeval import EXACT, MP
+    from symmpo.symbolic.primitives import REGISTRY
+
+    assert set(EXACT) == set(REGISTRY) == set(MP)

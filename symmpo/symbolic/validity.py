@@ -28,7 +28,7 @@ from symmpo.symbolic import numcheck
 from symmpo.symbolic.budget import total, within
 from symmpo.symbolic.expr import Const, Expr, Node, Var, size, variables
 from symmpo.symbolic.limits import SYMPY_SECONDS
-from symmpo.symbolic.numcheck import _grid_p, _grid_z, evaluate_exact  # noqa: F401 - public for other checks
+from symmpo.symbolic.numeval import _grid_p, _grid_z, evaluate_exact, one_thread  # noqa: F401 - grids: neural
 from symmpo.symbolic.parser import parse, to_formula
 from symmpo.symbolic.printing import symbol, to_sympy
 from symmpo.symbolic.rewrite import fold, to_log_space
@@ -150,7 +150,7 @@ def check_tree(tree: Expr, component: str, limits: bool = True) -> Verdict:
 
 @lru_cache(maxsize=4096)
 def _cached(tree: Expr, component: str, limits: bool) -> Verdict:
-    with numcheck.one_thread(), total(SYMPY_SECONDS):
+    with one_thread(), total(SYMPY_SECONDS):
         return _check_tree(tree, component, limits)
 
 
