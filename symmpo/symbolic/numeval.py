@@ -111,8 +111,8 @@ class Domain:
         """A point in the user's variable (p = e^L, printed as e^L when it underflows)."""
         if self.xvar == "L":
             p = math.exp(x)
-            return f"p = {p:.6g}" if p > 1e-300 and x > -600 else f"p = e^{x:.6g}"
-        return f"{self.var} = {x:.6g}"
+            return f"p = {p:.10g}" if p > 1e-300 and x > -600 else f"p = e^{x:.10g}"
+        return f"{self.var} = {x:.10g}"
 
     def point(self, x: float) -> float | str:
         if self.xvar == "L":
@@ -121,9 +121,11 @@ class Domain:
 
 
 DOMAINS = {
-    "p": Domain("p", "L", "p in [e^-1e4, 1) (log p from -1e4 to -1e-12)"),
-    "z": Domain("z", "z", "z in [-1e6, 1e6]"),
-    "tau": Domain("tau", "tau", "tau in [0, 1]"),
+    "p": Domain("p", "L", "p in [e^-1e4, 1) (log p from -1e4 to -1e-12, adjacent |log p| <= 0.74% apart)"),
+    "z": Domain(
+        "z", "z", "z in [-1e6, 1e6] (adjacent |z| >= 1e-8 at most 1.3% apart, at most 0.05 on [-50, 50])"
+    ),
+    "tau": Domain("tau", "tau", "tau in [0, 1] (spacing 0.001)"),
 }
 
 
