@@ -74,6 +74,9 @@ def _start(tmp_path: Path, mode: str) -> subprocess.Popen:
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,  # its own process group, like a terminal's foreground job
+        # a terminal's job starts with Ctrl-C enabled, even when this test runs in the background (where
+        # SIGINT is inherited as ignored)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 

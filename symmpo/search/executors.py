@@ -51,7 +51,6 @@ def _ready() -> bool:
 
 def _single_thread() -> None:
     """Worker initializer: one torch / BLAS thread per process, so N workers use N cores, not N²."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process handles Ctrl-C (see sigint_ignored)
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = "1"
     try:
