@@ -96,12 +96,13 @@ def drive(args: argparse.Namespace, command: str, run_dir: Any, body: Callable[[
     On Ctrl-C the workers are ended at once (not waited for) with further Ctrl-C ignored until they are
     gone, so nothing is left half torn down; the run directory holds the last completed generation.
     """
-    from symmpo.search.executors import make_executor, sigint_ignored
+    from symmpo.search.executors import ctrl_c_stops, make_executor, sigint_ignored
 
     executor = make_executor(args.executor, args.workers, args.ray_address)
     print(f"run directory: {run_dir.path}  (resume with: symmpo {command} --resume {run_dir.path})")
     try:
-        text = body(executor)
+        with ctrl_c_stops():
+            text = body(executor)
     except KeyboardInterrupt:
         with sigint_ignored():
             getattr(executor, "terminate", executor.close)()

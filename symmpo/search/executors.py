@@ -44,6 +44,43 @@ def sigint_ignored() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
+_interrupted = threading.Event()
+
+
+@contextmanager
+def ctrl_c_stops() -> Iterator[None]:
+    """Ctrl-C raises KeyboardInterrupt, as usual, and is also remembered.
+
+    Python drops a KeyboardInterrupt that lands inside a finalizer or weakref callback ("Exception ignored
+    in ..."), and the run would go on. Remembered, it still stops the run at the next job boundary
+    (:func:`check_interrupt`, called by the executors after each job and by the loop after each
+    generation). Main thread only; a process started with Ctrl-C ignored keeps ignoring it.
+    """
+    if threading.current_thread() is not threading.main_thread() or (
+        signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    ):
+        yield
+        return
+    _interrupted.clear()
+
+    def handler(signum: int, frame: Any) -> None:
+        _interrupted.set()
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        _interrupted.clear()
+
+
+def check_interrupt() -> None:
+    """Raise KeyboardInterrupt when Ctrl-C was pressed inside ``ctrl_c_stops`` (even if Python dropped it)."""
+    if _interrupted.is_set():
+        raise KeyboardInterrupt("interrupted")
+
+
 def _ready() -> bool:
     """A no-op job: submitting one per worker starts every worker at once (inside ``sigint_ignored``)."""
     return True
@@ -89,7 +126,9 @@ class InlineExecutor:
 
     def imap(self, fn: Callable[[Any], Any], jobs: Sequence[Any]) -> Iterator[Any]:
         for job in jobs:
-            yield fn(job)
+            result = fn(job)
+            check_interrupt()
+            yield result
 
     def close(self) -> None:
         pass
@@ -128,7 +167,9 @@ class LocalExecutor:
         futures = [pool.submit(fn, job) for job in jobs]
         try:
             for fut in futures:
-                yield fut.result()
+                result = fut.result()
+                check_interrupt()
+                yield result
         except BaseException:
             for fut in futures:
                 fut.cancel()
@@ -193,7 +234,9 @@ class RayExecutor:
         refs = [remote.remote(job) for job in jobs]
         try:
             for ref in refs:
-                yield self._ray.get(ref)
+                result = self._ray.get(ref)
+                check_interrupt()
+                yield result
         except BaseException:
             for ref in refs:
                 self._ray.cancel(ref, force=True)
