@@ -118,3 +118,26 @@ def test_ctrl_c_stops_cleanly_and_the_run_resumes(tmp_path):
     assert "finished with" in output and "Traceback" not in output
     state = json.loads(checkpoint.read_text())["state"]
     assert state["generation"] == 4 and len(state["history"]) == 4 and state["final"] is not None
+
+
+def test_a_dropped_ctrl_c_still_stops_at_the_next_job():
+    """Python drops a KeyboardInterrupt raised inside a finalizer; the remembered Ctrl-C stops the run anyway."""
+    import pytest
+
+    from symmpo.search.executors import InlineExecutor, ctrl_c_stops
+
+    outer = signal.signal(signal.SIGINT, signal.default_int_handler)  # pytest may run in the background
+    done = []
+    try:
+        with ctrl_c_stops():
+            try:
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(1)
+            except KeyboardInterrupt:
+                pass  # what a finalizer does with it: "Exception ignored in ..."
+            with pytest.raises(KeyboardInterrupt):
+                for r in InlineExecutor().imap(abs, [-1, -2, -3]):
+                    done.append(r)
+    finally:
+        signal.signal(signal.SIGINT, outer)
+    assert done == []  # stopped after the first job, before handing its result on
