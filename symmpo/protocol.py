@@ -11,7 +11,7 @@ MuJoCo start states). A held-out measurement changes all three:
   (1), training seeds from ``HELDOUT_SEED_MIN`` (1000) up, evaluation resets from ``HELDOUT_RESET_OFFSET``
   (50,000) up.
 
-On top, environments in ``HELDOUT_ENVS`` (Walker2d) are never fitness tasks unless the user says so
+On top, environments marked ``held_out`` in ``symmpo.suite.tasks.ENVS`` (Walker2d) are never fitness tasks unless the user says so
 explicitly: they measure whether a loss found on Hopper/HalfCheetah transfers. ``check_heldout`` refuses
 (``ProtocolError``, exit 2) any held-out configuration that shares a dataset seed, a training seed or a single
 evaluation reset with the fitness it judges.
@@ -31,7 +31,6 @@ HELDOUT_DATASET_SEED = 1
 HELDOUT_SEED_MIN = 1000
 HELDOUT_RESET_OFFSET = 50_000
 HELDOUT_EPISODES = 10
-HELDOUT_ENVS = ("walker2d",)
 
 
 class ProtocolError(SymmpoError):
@@ -133,12 +132,13 @@ def default_heldout() -> dict[str, Any]:
 
 def check_fitness_tasks(tasks: Sequence[str], allow_heldout_env: bool = False) -> None:
     """Refuse a fitness on a held-out environment unless explicitly allowed."""
-    from symmpo.suite.tasks import parse_task
+    from symmpo.suite.tasks import ENVS, parse_task
 
-    bad = sorted({t for t in tasks if parse_task(t).env in HELDOUT_ENVS})
+    bad = sorted({t for t in tasks if ENVS[parse_task(t).env].held_out})
     if bad and not allow_heldout_env:
+        held = ", ".join(e for e, spec in ENVS.items() if spec.held_out)
         raise ProtocolError(
-            f"{', '.join(bad)}: {', '.join(HELDOUT_ENVS)} is held out for transfer and cannot be a fitness "
+            f"{', '.join(bad)}: {held} is held out for transfer and cannot be a fitness "
             "task; pass --allow-heldout-env to search on it anyway (its transfer results then mean nothing)"
         )
 
