@@ -176,6 +176,8 @@ def spearman_ci(x: Sequence[float], y: Sequence[float], seed: int = 0) -> dict[s
     a, b = finite_scores(x), finite_scores(y)
 
     def stat(u: np.ndarray, v: np.ndarray) -> float:
+        if np.ptp(u) == 0 or np.ptp(v) == 0:  # a constant side has no ranking: no correlation
+            return 0.0
         r = spearmanr(u, v).statistic
         return float(r) if np.isfinite(r) else 0.0
 
