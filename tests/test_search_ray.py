@@ -20,18 +20,18 @@ from symmpo.train import TrainConfig, train_population
 from symmpo.train.fitness import make_evaluator
 from symmpo.train.reference import get_reference
 
-TASK = "hopper-mixed-0.5"
-_DATASETS: dict[str, object] = {}  # per worker process
+_DATASETS: dict[int, object] = {}  # per worker process, by dataset seed
 
 
 def tiny_training_job(job: FitnessJob) -> list[dict]:
     """``run_job`` on a 12-pair dataset built in the worker (the full task takes minutes to build)."""
-    if job.task not in _DATASETS:
-        _DATASETS[job.task] = build_dataset(
-            DatasetConfig(env="hopper", setting="mixed-0.5", n_pairs=12, horizon=15, seed=0)
-        )
-    dataset = _DATASETS[job.task]
     config = TrainConfig.from_dict(job.train)
+    data_seed = job.seed if config.dataset_seed is None else config.dataset_seed  # the held-out re-score: 1
+    if data_seed not in _DATASETS:
+        _DATASETS[data_seed] = build_dataset(
+            DatasetConfig(env="hopper", setting="mixed-0.5", n_pairs=12, horizon=15, seed=data_seed)
+        )
+    dataset = _DATASETS[data_seed]
     reference = get_reference(dataset, job.seed, config, use_cache=False)
     objectives = [Objective.from_dict(d) for d in job.objectives]
     results = train_population(
