@@ -317,7 +317,7 @@ class Objective:
         """The loss split for logging, per example: implicit rewards, margin z, preference and imitation terms.
 
         Same arguments as :meth:`loss`; ``preference + imitation`` equals ``loss`` to rounding. Keys:
-        reward_chosen, reward_rejected, margin, preference, imitation, nll (None without lengths).
+        reward_chosen, reward_rejected, margin, preference, imitation.
         """
         if self.needs_lengths and (
             chosen_lengths is None or (self.reduce == "mean" and rejected_lengths is None)

@@ -108,8 +108,8 @@ def compile_parts(obj: Objective) -> Any:
 
     Keys: ``reward_chosen``/``reward_rejected`` (the implicit rewards r(y) = beta [phi_inv(P) - psi(P_ref)],
     P per token when reduce=mean), ``margin`` (z = r(y+) - r(y-)), ``preference`` (-w_po g(z)),
-    ``imitation`` (w_sft NLL, zeros without an imitation term) and ``nll`` (-chosen log-prob / length, or
-    None when the objective needs no lengths). preference + imitation equals the loss to rounding.
+    and ``imitation`` (w_sft NLL, zeros without an imitation term). preference + imitation equals the loss
+    to rounding.
     """
     phi, _ = _component_fn(obj, "phi_inv")
     psi, _ = _component_fn(obj, "psi")
@@ -123,7 +123,6 @@ def compile_parts(obj: Objective) -> Any:
 
     def fn(pc: Any, pr: Any, rc: Any, rr: Any, len_c: Any, len_r: Any, progress: Any) -> dict[str, Any]:
         tau = torch.as_tensor(progress, dtype=pc.dtype, device=pc.device)
-        nll = None
         if mean or sft:
             len_c = response_lengths(len_c, pc)
             nll = -(pc / len_c)
@@ -140,7 +139,6 @@ def compile_parts(obj: Objective) -> Any:
             "margin": z,
             "preference": -(full(w_po, tau, tau) * full(g, z, tau)),
             "imitation": imitation,
-            "nll": nll,
         }
 
     return fn
