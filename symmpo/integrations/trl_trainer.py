@@ -12,13 +12,17 @@ line into the exported module, so symmpo's ``MPOTrainer`` and an exported traine
 # ---- symmpo export: copied verbatim below this line ----
 import contextlib
 import dataclasses
+import inspect
 import warnings
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 import torch
+import trl.trainer.utils
 from trl import DPOConfig, DPOTrainer
+
+_FUSED_HEAD = hasattr(trl.trainer.utils, "add_fused_lm_head")
 
 
 class LossSpec(NamedTuple):
@@ -177,11 +181,25 @@ class MPOTrainerBase(DPOTrainer):
         model_kwargs["use_cache"] = False
         if getattr(self, "aux_loss_enabled", False):
             model_kwargs["output_router_logits"] = True
-        labels = inputs["input_ids"].masked_fill(completion_mask == 0, -100)
-        outputs = model(**model_kwargs, labels=labels, fused_lm_head=True)
         scored = completion_mask[:, 1:]  # token t is scored from position t - 1
-        per_token = outputs.log_probs[:, -scored.size(1) :]  # zero where the label is masked
+        if _FUSED_HEAD:  # TRL >= 1.15 patches the models with a fused log-prob head (no full logits)
+            labels = inputs["input_ids"].masked_fill(completion_mask == 0, -100)
+            outputs = model(**model_kwargs, labels=labels, fused_lm_head=True)
+            per_token = outputs.log_probs[:, -scored.size(1) :]  # zero where the label is masked
+        else:
+            outputs = model(**model_kwargs)
+            logits = outputs.logits[:, -scored.size(1) - 1 : -1]
+            targets = inputs["input_ids"][:, 1:, None]
+            per_token = (logits.gather(-1, targets)[..., 0] - logits.logsumexp(-1)) * scored
         return per_token.sum(dim=1), scored.sum(dim=1).to(per_token.dtype), outputs
+
+    def _reference_log_probs(self, inputs: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+        """TRL's own reference pass (``compute_ref_log_probs`` takes the model too since TRL 1.9)."""
+        if len(inspect.signature(self.compute_ref_log_probs).parameters) == 1:
+            return self.compute_ref_log_probs(inputs)
+        return self.compute_ref_log_probs(
+            self.ref_model if self.ref_model is not None else self.model, inputs
+        )
 
     def compute_loss(
         self, model: Any, inputs: dict[str, Any], return_outputs: bool = False, num_items_in_batch: Any = None
@@ -195,9 +213,7 @@ class MPOTrainerBase(DPOTrainer):
         elif self.precompute_ref_logps:
             rc, rr = inputs["ref_chosen_logps"], inputs["ref_rejected_logps"]
         else:
-            rc, rr = self.compute_ref_log_probs(
-                self.ref_model if self.ref_model is not None else self.model, inputs
-            )
+            rc, rr = self._reference_log_probs(inputs)
         tau = self.tau
         loss = self.loss_spec.loss(pc, pr, rc, rr, lc, lr, tau).mean()
         if getattr(self, "aux_loss_enabled", False):
