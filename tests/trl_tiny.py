@@ -27,8 +27,8 @@ def tokenizer() -> Any:
     )
 
 
-def model(seed: int = 0) -> Any:
-    """GPT-2 with 2 layers of width 64, initialised from ``seed``."""
+def model(seed: int = 0, init_range: float = 0.02) -> Any:
+    """GPT-2 with 2 layers of width 64, initialised from ``seed`` (weights ~ N(0, init_range))."""
     import torch
     from transformers import GPT2Config, GPT2LMHeadModel
 
@@ -42,6 +42,7 @@ def model(seed: int = 0) -> Any:
         bos_token_id=1,
         eos_token_id=1,
         pad_token_id=0,
+        initializer_range=init_range,
     )
     return GPT2LMHeadModel(config)
 
