@@ -6,19 +6,17 @@ Runs when TRL is installed (CI installs the ``trl`` extra); skipped with the rea
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import trl_tiny  # the tiny offline TRL setup shared by these tests
 
-if importlib.util.find_spec("trl") is None:
-    pytest.skip("TRL is not installed (pip install -e '.[trl]'; CI installs it)", allow_module_level=True)
+trl_tiny.require_trl()
 
 import torch  # noqa: E402
-import trl_tiny  # noqa: E402
 from trl import DPOTrainer  # noqa: E402
 
 from symmpo import Objective  # noqa: E402

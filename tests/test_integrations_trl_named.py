@@ -10,17 +10,15 @@ Runs when TRL is installed (CI installs the ``trl`` extra).
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
 
 import pytest
+import trl_tiny  # the tiny offline TRL setup shared by these tests
 
-if importlib.util.find_spec("trl") is None:
-    pytest.skip("TRL is not installed (pip install -e '.[trl]'; CI installs it)", allow_module_level=True)
+trl_tiny.require_trl()
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
-import trl_tiny  # noqa: E402
 from trl import DPOTrainer  # noqa: E402
 
 from symmpo import Objective  # noqa: E402

@@ -6,11 +6,32 @@ Nothing is downloaded. Imports no symmpo code, so a fresh interpreter that canno
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import random
 from pathlib import Path
 from typing import Any
 
 WORDS = [f"w{i}" for i in range(24)]
+
+
+def require_trl() -> None:
+    """Skip the calling test module when TRL is genuinely absent; fail instead where it must be present.
+
+    CI (``.ci/run``) sets SYMMPO_REQUIRE_TRL=1 after ``.ci/setup`` installed the trl extra, so a broken
+    install there fails loudly rather than skipping these tests.
+    """
+    import pytest
+
+    if importlib.util.find_spec("trl") is not None:
+        return
+    if os.environ.get("SYMMPO_REQUIRE_TRL"):
+        pytest.fail(
+            "SYMMPO_REQUIRE_TRL is set but TRL is not installed (pip install -e '.[trl]')", pytrace=False
+        )
+    pytest.skip("TRL is not installed (pip install -e '.[trl]'; CI installs it)", allow_module_level=True)
+
+
 SPECIALS = ["<pad>", "<eos>", "<unk>"]
 
 
