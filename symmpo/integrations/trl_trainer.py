@@ -1,9 +1,10 @@
 """A TRL ``DPOTrainer`` that optimizes any per-example preference loss given as a function.
 
 TRL has no hook for a custom loss (``loss_type`` picks from a fixed list inside a private method), so this
-subclass overrides the public ``compute_loss``: one policy forward through TRL's own fused log-prob head,
-the reference log-probs through TRL's public ``compute_ref_log_probs`` (or the precomputed columns), then
-the loss function on summed log-probs, completion lengths and tau.
+subclass overrides the public ``compute_loss``: one policy forward (through TRL's own fused log-prob head
+where TRL has one, from the logits otherwise), the reference log-probs through TRL's public
+``compute_ref_log_probs`` (or the precomputed columns), then the loss function on summed log-probs,
+completion lengths and tau.
 
 This file imports torch and trl only. ``symmpo export --format trl`` copies everything below the marker
 line into the exported module, so symmpo's ``MPOTrainer`` and an exported trainer run the same code.
@@ -22,6 +23,7 @@ import torch
 import trl.trainer.utils
 from trl import DPOConfig, DPOTrainer
 
+# TRL >= 1.15 patches the models it trains with a fused head that returns per-token log-probs
 _FUSED_HEAD = hasattr(trl.trainer.utils, "add_fused_lm_head")
 
 
@@ -182,7 +184,7 @@ class MPOTrainerBase(DPOTrainer):
         if getattr(self, "aux_loss_enabled", False):
             model_kwargs["output_router_logits"] = True
         scored = completion_mask[:, 1:]  # token t is scored from position t - 1
-        if _FUSED_HEAD:  # TRL >= 1.15 patches the models with a fused log-prob head (no full logits)
+        if _FUSED_HEAD:  # no full logits are built
             labels = inputs["input_ids"].masked_fill(completion_mask == 0, -100)
             outputs = model(**model_kwargs, labels=labels, fused_lm_head=True)
             per_token = outputs.log_probs[:, -scored.size(1) :]  # zero where the label is masked
