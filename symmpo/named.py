@@ -1,4 +1,4 @@
-"""Named baselines of DESIGN §2, each expressed in the MPO family.
+"""Named baselines, each expressed in the MPO family (docs/formulation.md).
 
 Conventions (checked against TRL's formulas in tests/test_objective_named.py, and against TRL 1.16.0's own
 loss code on a tiny GPT-2 in tests/test_integrations_trl_named.py):

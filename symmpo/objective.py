@@ -90,7 +90,7 @@ class Objective:
     # ----- construction --------------------------------------------------------------------------------
     @classmethod
     def named(cls, name: str, **params: float) -> Objective:
-        """A named baseline of DESIGN §2 (dpo, hinge, ipo, cdpo, rdpo, simpo, orpo, discopop, tsallis)."""
+        """A named baseline in the MPO family (dpo, hinge, ipo, cdpo, rdpo, simpo, orpo, discopop, tsallis)."""
         from symmpo.named import make
 
         return make(name, **params)

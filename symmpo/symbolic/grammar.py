@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import yaml
@@ -33,6 +33,9 @@ from symmpo.symbolic.expr import Const, Expr, Node, Var, depth, size, subtrees, 
 from symmpo.symbolic.expr import Path as TreePath
 from symmpo.symbolic.parser import Hole, parse
 from symmpo.symbolic.primitives import REGISTRY
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
 COMPONENT_TYPES = {"phi_inv": "phi_inv", "psi": "psi", "g": "g", "w_po": "weight", "w_sft": "weight"}
 COMPONENT_VARS = {"phi_inv": "p", "psi": "p", "g": "z", "w_po": "tau", "w_sft": "tau"}
@@ -58,6 +61,16 @@ class NonTerminal:
     @property
     def is_constant(self) -> bool:
         return self.const_kind is not None
+
+
+def shipped_grammars() -> Traversable:
+    """The folder of shipped grammars: ``symmpo/grammars/`` inside an installed wheel (the build copies
+    the repository's ``grammars/`` there), else ``grammars/`` beside the package in a source checkout or
+    an editable install. The tree keeps one copy; this finds it either way."""
+    packaged = resources.files("symmpo") / "grammars"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[2] / "grammars"
 
 
 def _holes(t: Any, path: TreePath = ()) -> list[tuple[TreePath, str]]:
@@ -261,14 +274,12 @@ class Grammar:
         """A grammar file, or a shipped grammar by name ("mirror", "ta_mirror")."""
         p = Path(path_or_name)
         if not p.exists() and p.suffix == "" and "/" not in str(path_or_name):
-            res = resources.files("symmpo") / "grammars" / f"{path_or_name}.yaml"
+            shipped = shipped_grammars()
+            res = shipped / f"{path_or_name}.yaml"
             if res.is_file():
                 return cls(yaml.safe_load(res.read_text()), f"{path_or_name}.yaml")
-            known = sorted(
-                x.name[:-5]
-                for x in (resources.files("symmpo") / "grammars").iterdir()
-                if x.name.endswith(".yaml")
-            )
+            names = shipped.iterdir() if shipped.is_dir() else []
+            known = sorted(x.name[:-5] for x in names if x.name.endswith(".yaml"))
             raise GrammarError(
                 f"no grammar file or shipped grammar named {str(path_or_name)!r} "
                 f"(shipped: {', '.join(known)})"
