@@ -102,8 +102,8 @@ def run_split(
     evaluator = fitness.make_evaluator(task, config)
     for seed in seeds:
         t0 = time.perf_counter()
-        c0 = time.process_time()
         dataset, reference = fitness.prepare(task, seed, config, cache_dir)
+        c0 = time.process_time()  # after the (cached, once per run) dataset and reference
         results, policy = train_population(
             [o for _, o in objectives],
             dataset,
@@ -134,7 +134,7 @@ def run_split(
         "episodes": episodes,
         "train_seconds": train_s,
         "eval_seconds": eval_s,
-        "cpu_seconds": cpu_s,  # process CPU time per seed, incl. data/reference: immune to other jobs' load
+        "cpu_seconds": cpu_s,  # process CPU time of training + evaluation per seed: immune to other jobs' load
         "shift": shift,
         "n_trained": len(labels),
     }
