@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "train",
     "bench",
     "compare",
+    "fidelity",
     "data",
     "show",
     "export",

@@ -9,7 +9,6 @@ import torch
 
 from symmpo import Objective
 from symmpo.cli import main
-from symmpo.search.compare import verdict
 from symmpo.suite.datasets import DatasetConfig, build_dataset
 from symmpo.train import bench
 from symmpo.train import fitness as fitness_mod
@@ -26,7 +25,11 @@ def setup(tmp_path, monkeypatch):
     bench_dir = tmp_path / "bench"
     bench_dir.mkdir()
     chosen = {"dpo": {"params": {"beta": 0.5}, "lr": 3e-4}, "ipo": {"params": {"beta": 0.02}, "lr": None}}
-    sweep = {"config": bench.config_hash(TrainConfig.preset("tiny")), "params": chosen}
+    sweep = {
+        "config": bench.config_hash(bench.fitness_config(TrainConfig.preset("tiny"))),
+        "seeds": [0, 1, 2],
+        "params": {"hopper": chosen},
+    }
     (bench_dir / "sweep.json").write_text(json.dumps(sweep))
     found = tmp_path / "found.yaml"
     Objective.from_components(phi_inv="log(p) + 0.5*p**2", g="logsigmoid(z)", beta=0.2).save(found)
@@ -41,8 +44,8 @@ def test_compare_trains_discovered_with_baselines_and_resumes(setup):
         "--tasks",
         "hopper-mixed-0.5",
         "--seeds",
-        "100",
-        "101",
+        "1000",
+        "1001",
         "--preset",
         "tiny",
         "--bench-dir",
@@ -54,10 +57,15 @@ def test_compare_trains_discovered_with_baselines_and_resumes(setup):
     assert main(argv) == 0
     rows = read_jsonl(tmp / "study" / "compare.jsonl")
     assert sorted({r["label"] for r in rows}) == ["dpo", "ipo", "mine", "sft"]
-    assert sorted({r["seed"] for r in rows}) == [100, 101]
+    assert sorted({r["seed"] for r in rows}) == [1000, 1001]
     assert [r["params"] for r in rows if r["label"] == "dpo"][0] == {"beta": 0.5}
     report = (tmp / "study" / "compare.md").read_text()
-    assert "| mine |" in report and "mine on hopper-mixed-0.5:" in report
+    assert "| mine |" in report and "| mine | hopper-mixed-0.5 |" in report
+    st = json.loads((tmp / "study" / "stats.json").read_text())
+    cell = st["tasks"]["hopper-mixed-0.5"]
+    assert cell["objectives"]["mine"]["seeds"] == [1000, 1001]
+    assert {c["against"] for c in cell["comparisons"] if c["objective"] == "mine"} >= {"dpo"}
+    assert all(c["objective"] == "mine" for c in cell["comparisons"])  # only the discovered one is judged
     # a second run finds everything done and trains nothing new
     assert main(argv) == 0
     assert len(read_jsonl(tmp / "study" / "compare.jsonl")) == len(rows)
@@ -71,7 +79,24 @@ def test_compare_refuses_missing_objective_and_sweep(setup, capsys):
     assert "no sweep" in capsys.readouterr().err
 
 
-def test_verdict_uses_the_standard_error_of_the_difference():
-    assert verdict([10.0, 10.2, 9.8], [5.0, 5.1, 4.9]).startswith("wins")
-    assert verdict([5.0, 5.1, 4.9], [10.0, 10.2, 9.8]).startswith("loses")
-    assert verdict([5.0, 9.0, 7.0], [6.0, 8.0, 7.5]).startswith("ties")
+def test_compare_refuses_overlap_with_the_run_and_the_sweep(setup, capsys):
+    tmp, bench_dir, found = setup
+    run = tmp / "run"
+    (run / "objectives").mkdir(parents=True)
+    (run / "config.yaml").write_text(
+        "tasks: [hopper-mixed-0.5]\nseeds: [0, 7]\ntrain: {preset: tiny, overrides: {}}\n"
+    )
+    hof = run / "objectives" / "hof_01.yaml"
+    hof.write_text(found.read_text())
+    base = ["compare", str(run), "--tasks", "hopper-mixed-0.5", "--preset", "tiny"]
+    base += ["--bench-dir", str(bench_dir), "--out", str(tmp / "s"), "--no-progress"]
+    assert main([*base, "--seeds", "7", "1001"]) == 2  # a fitness seed of the run
+    err = capsys.readouterr().err
+    assert "not held out" in err and "training seeds [7]" in err
+    assert main([*base, "--seeds", "1001", "--dataset-seed", "0"]) == 2  # the fitness's preference pairs
+    assert "dataset seed [0]" in capsys.readouterr().err
+    assert main([*base, "--seeds", "1001", "--reset-offset", "0"]) == 2  # the fitness's evaluation resets
+    assert "evaluation resets [0, " in capsys.readouterr().err
+    assert main([*base, "--seeds", "2", "1001"]) == 2  # a sweep seed
+    assert "training seeds [2]" in capsys.readouterr().err
+    assert not (tmp / "s" / "compare.jsonl").exists()  # nothing was trained

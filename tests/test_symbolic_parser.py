@@ -101,7 +101,7 @@ def test_yaml_tags_refused(tmp_path):
 
 
 def test_no_dangerous_calls_in_package():
-    """The CI grep, as a test: the package never names the Python evaluators."""
+    """The formula path never names Python's evaluators or sympy's string parser."""
     import pathlib
 
     root = pathlib.Path(__file__).resolve().parents[1] / "symmpo"

@@ -1,4 +1,4 @@
-"""The validity checker gets the issue's list right, with a reason per property."""
+"""The validity checker gets the examples of docs/formulation.md right, with a reason per property."""
 
 from __future__ import annotations
 

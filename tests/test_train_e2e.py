@@ -105,11 +105,42 @@ def test_bench_resumable(patched, monkeypatch, capsys):
         "--no-progress",
     ]
     assert main([*args, "--sweep"]) == 0
-    sweep = json.loads((out / "sweep.json").read_text())["params"]
-    assert set(sweep) == {"dpo", "hinge", "ipo", "cdpo", "rdpo", "simpo", "orpo", "discopop", "tsallis"}
+    sweep = json.loads((out / "sweep.json").read_text())
+    assert set(sweep["params"]["hopper"]) == {
+        "dpo",
+        "hinge",
+        "ipo",
+        "cdpo",
+        "rdpo",
+        "simpo",
+        "orpo",
+        "discopop",
+        "tsallis",
+    }
+    assert sweep["seeds"] == [0, 1]
+    assert {r["seed"] for r in read_jsonl(out / "sweep.jsonl")} == {0, 1}
     assert main(args) == 0
     rows = read_jsonl(out / "bench.jsonl")
     assert len(rows) == 2 * 2 * 10  # tasks x seeds x (9 baselines + sft)
+    assert {r["seed"] for r in rows} == {1000, 1001}  # the table is held out from the sweep
+    st = json.loads((out / "stats.json").read_text())
+    assert st["config"]["dataset_seed"] == 1 and st["config"]["eval_reset_offset"] == 50000
+    cell = st["tasks"]["hopper-clean"]
+    assert set(cell["objectives"]) == {
+        "sft",
+        "dpo",
+        "hinge",
+        "ipo",
+        "cdpo",
+        "rdpo",
+        "simpo",
+        "orpo",
+        "discopop",
+        "tsallis",
+    }
+    assert cell["best_baseline"] in cell["objectives"]
+    assert all(c["verdict"] in ("beats", "ties", "loses") for c in cell["comparisons"])
+    assert st["n_comparisons"] == sum(len(st["tasks"][t]["comparisons"]) for t in st["tasks"])
     table = (out / "table.md").read_text()
     assert (
         "| sft |" in table and "**" in table and (out / "table.csv").exists() and (out / "table.png").exists()
@@ -126,7 +157,7 @@ def test_bench_resumable(patched, monkeypatch, capsys):
         lambda ds, seed, *a, **k: calls.append((ds.meta["setting"], seed)) or real(ds, seed, *a, **k),
     )
     assert main(args) == 0
-    assert calls == [("noisy-0.2", 1)]
+    assert calls == [("noisy-0.2", 1001)]
     assert len(read_jsonl(out / "bench.jsonl")) == 40
 
 

@@ -8,6 +8,7 @@ power, and the user's own ``--grammar mirror.yaml`` from any directory.
 from __future__ import annotations
 
 import ast
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -71,6 +72,66 @@ def test_exported_module_runs_nothing_on_import(tmp_path, name):
     assert not marker.exists()
     assert res.stdout.splitlines()[0] == repr(name)  # the name survives, as data
     assert "needs chosen_lengths" in res.stdout
+
+
+def _name_only_in_objective_name(src: str, name: str) -> None:
+    """The name occurs in the source as exactly one string literal, OBJECTIVE_NAME's value; no docstring,
+    comment or other literal carries it."""
+    tree = ast.parse(src)
+    holders = [
+        node for node in ast.walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    ]
+    carrying = [n for n in holders if name in n.value]
+    assert len(carrying) == 1 and carrying[0].value == name, [n.value[:80] for n in carrying]
+    assigns = [n for n in tree.body if isinstance(n, ast.Assign) and n.value is carrying[0]]
+    assert [t.id for a in assigns for t in a.targets] == ["OBJECTIVE_NAME"]
+    assert all(name not in line for line in src.splitlines() if line.lstrip().startswith("#"))
+
+
+@pytest.mark.parametrize("fmt", ["torch", "trl"])
+@pytest.mark.parametrize("name", HOSTILE_NAMES)
+def test_exported_sources_carry_the_name_only_as_a_literal(tmp_path, name, fmt):
+    from symmpo.integrations.trl_export import trl_source
+
+    name = name.replace("MARK", str(tmp_path / "MARK"))
+    obj = Objective.named("simpo").renamed(name)
+    _name_only_in_objective_name(obj.to_torch_source() if fmt == "torch" else trl_source(obj), name)
+
+
+def test_exported_trl_files_run_nothing_on_import(tmp_path):
+    """Every hostile name through ``symmpo export --format trl``: importing the files (torch and trl) runs
+    none of the name's code, the name survives as data, and the loss names it in its length error."""
+    import trl_tiny
+
+    trl_tiny.require_trl()
+    marker = tmp_path / "MARK"
+    files = []
+    for i, raw in enumerate(HOSTILE_NAMES):
+        f = tmp_path / f"obj{i}.yaml"
+        Objective.named("simpo").renamed(raw.replace("MARK", str(marker))).save(f)
+        out = tmp_path / f"exported_trl_{i}.py"
+        assert main(["export", str(f), "--format", "trl", "-o", str(out)]) == 0
+        files.append(out.stem)
+    probe = (
+        "import importlib, json, torch\n"
+        "out = []\n"
+        f"for stem in {files!r}:\n"
+        "    m = importlib.import_module(stem)\n"
+        "    x = torch.zeros(2, dtype=torch.float64)\n"
+        "    try:\n        m.mpo_loss(x, x, x, x)\n    except ValueError as err:\n        error = str(err)\n"
+        "    out.append([m.OBJECTIVE_NAME, error, m.MPOTrainer.__name__])\n"
+        "print(json.dumps(out))\n"
+    )
+    res = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert not marker.exists()
+    got = json.loads(res.stdout.strip().splitlines()[-1])
+    names = [raw.replace("MARK", str(marker)) for raw in HOSTILE_NAMES]
+    assert [g[0] for g in got] == names  # the names survive, as data
+    assert all(err == name + " needs chosen_lengths and rejected_lengths" for name, err, _ in got)
+    assert all(cls == "MPOTrainer" for _, _, cls in got)
 
 
 def test_names_with_line_breaks_or_control_characters_are_refused(tmp_path, capsys):
@@ -299,16 +360,12 @@ def test_an_existing_file_wins_over_the_shipped_name(tmp_path, monkeypatch):
 def test_evolve_accepts_the_readme_grammar_spelling(where, tmp_path, monkeypatch):
     """`symmpo evolve --grammar mirror.yaml` builds its run configuration from the repository root and from
     elsewhere; the configuration records a spelling that resumes from any directory."""
-    import argparse
-
+    from symmpo.cli import build_parser
     from symmpo.commands.evolve import _new_config
     from symmpo.search.space import ObjectiveSpace
 
     monkeypatch.chdir(ROOT if where == "root" else tmp_path)
-    args = argparse.Namespace(
-        preset="tiny", grammar="mirror.yaml", tasks=None, generations=None, population=None, seeds=None,
-        rescore_seeds=None, seed=None,
-    )  # fmt: skip
+    args = build_parser().parse_args(["evolve", "--preset", "tiny", "--grammar", "mirror.yaml"])
     config = _new_config(args)
     assert config["grammar"] == "mirror" and config["grammar_name"] == "mirror"
     monkeypatch.chdir("/")

@@ -12,7 +12,7 @@ from typing import Any
 from symmpo.errors import SymmpoError
 
 # Configuration keys the command line may set on a new run; --resume accepts only --generations.
-SEARCH_KEYS = ("tasks", "generations", "population", "seeds", "rescore_seeds", "seed")
+SEARCH_KEYS = ("tasks", "generations", "population", "seeds", "rescore_seeds", "seed", "allow_heldout_env")
 
 
 def add_run_arguments(p: argparse.ArgumentParser, command: str, population_help: str | None = None) -> None:
@@ -37,6 +37,14 @@ def add_run_arguments(p: argparse.ArgumentParser, command: str, population_help:
     )
     p.add_argument(
         "--rescore-seeds", type=int, nargs="+", help="fresh seeds for the final hall-of-fame scores"
+    )
+    p.add_argument(
+        "--allow-heldout-env",
+        action="store_const",
+        const=True,
+        default=None,
+        help="allow a fitness task on an environment held out for transfer (Walker2d); its transfer results "
+        "then mean nothing",
     )
     p.add_argument("--search-seed", type=int, dest="seed", help="seed of the search's own random choices")
     p.add_argument(

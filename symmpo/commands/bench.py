@@ -9,17 +9,20 @@ import time
 from pathlib import Path
 from typing import Any
 
+from symmpo.errors import SymmpoError
+
 
 def register(subparsers: Any) -> None:
     from symmpo.train.bench import ENVS, SETTINGS
 
     p = subparsers.add_parser(
         "bench",
-        help="baseline table: named objectives + SFT-only on Hopper/HalfCheetah × data settings",
-        description="Trains every named baseline (one population per task and seed) and the SFT-only reference, "
-        "writes results/bench/table.md (mean ± s.e., best per column in bold), table.csv and table.png. "
-        "Hyperparameters come from `symmpo bench --sweep` (clean data only). Resumable: rerun the same command "
-        "after an interruption and it continues where it stopped.",
+        help="baseline table: named objectives + SFT-only on Hopper/HalfCheetah/Walker2d × data settings",
+        description="Trains every named baseline (one population per task and seed) and the SFT-only reference "
+        "on the held-out split (fresh dataset seed, training seeds and evaluation resets), writes "
+        "results/bench/table.md (IQM with bootstrap CIs, Holm-corrected verdicts), stats.json, table.csv and "
+        "table.png. Hyperparameters come from `symmpo bench --sweep` (clean data, fitness split, per "
+        "environment). Resumable: rerun the same command after an interruption and it continues where it stopped.",
     )
     p.add_argument(
         "--sweep", action="store_true", help="run the hyperparameter sweep on clean data (sweep.*)"
@@ -28,7 +31,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("--report", action="store_true", help="only rewrite the reports from the stored results")
     p.add_argument("--envs", nargs="+", default=list(ENVS), help=f"default: {' '.join(ENVS)}")
     p.add_argument("--settings", nargs="+", default=list(SETTINGS), help=f"default: {' '.join(SETTINGS)}")
-    p.add_argument("--seeds", type=int, default=3, help="training seeds 0..N-1 (default: 3)")
+    p.add_argument(
+        "--seeds",
+        type=int,
+        default=None,
+        help="number of training seeds: the sweep uses 0..N-1 (default 3), the table 1000..1000+N-1 (default 5)",
+    )
     p.add_argument(
         "--preset",
         default="bench",
@@ -58,7 +66,15 @@ def run(args: argparse.Namespace) -> int:
     for e in args.envs:
         for s in args.settings:
             parse_task(f"{e}-{s}")  # a typo fails now, not an hour into the run
-    seeds = list(range(args.seeds))
+    from symmpo.protocol import HELDOUT_SEED_MIN
+
+    if args.seeds is not None and args.seeds < 1:
+        raise SymmpoError(f"--seeds must be at least 1, got {args.seeds}")
+    seeds = (
+        list(range(args.seeds or 3))
+        if args.sweep
+        else list(range(HELDOUT_SEED_MIN, HELDOUT_SEED_MIN + (args.seeds or 5)))
+    )
     command = "symmpo " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     kw = {"cache_dir": args.cache_dir, "progress": not args.no_progress}
     t0 = time.perf_counter()
@@ -67,14 +83,26 @@ def run(args: argparse.Namespace) -> int:
             bench.run_sweep(out, config, seeds, envs=args.envs, **kw)
         chosen = bench.write_sweep_report(out, config, args.envs)
         print((out / "sweep.md").read_text())
-        print(
-            "chosen: "
-            + "; ".join(f"{k} {bench._fmt_params({**v['params'], 'lr': v['lr']})}" for k, v in chosen.items())
-        )
+        for env, choice in chosen.items():
+            print(
+                f"chosen on {env}: "
+                + "; ".join(
+                    f"{k} {bench._fmt_params({**v['params'], 'lr': v['lr']})}" for k, v in choice.items()
+                )
+            )
     else:
-        params = bench.chosen_params(out, config, require=not args.no_sweep)
+        params, sweep_seeds = bench.chosen_params(out, config, require=not args.no_sweep)
         if not args.report:
-            bench.run_bench(out, config, seeds, envs=args.envs, settings=args.settings, params=params, **kw)
+            bench.run_bench(
+                out,
+                config,
+                seeds,
+                envs=args.envs,
+                settings=args.settings,
+                params=params,
+                sweep_seeds=sweep_seeds,
+                **kw,
+            )
         runs = read_jsonl(out / "runs.jsonl") + (
             [] if args.report else [{"command": command, "seconds": None}]
         )

@@ -21,14 +21,26 @@ DEFAULT_TASKS = [
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "compare",
-        help="discovered objectives vs the tuned baselines on held-out seeds (and Walker2d transfer)",
+        help="discovered objectives vs the tuned baselines, held out (and Walker2d transfer)",
         description="Trains discovered objectives (a finished run's best entry, or LABEL=FILE) together with every "
-        "named baseline at the clean-data sweep's hyperparameters and the SFT-only reference, on held-out "
-        "training seeds; writes compare.md / compare.csv / compare.png. Resumable like `symmpo bench`.",
+        "named baseline at the sweep's hyperparameters and the SFT-only reference, on the held-out split (a "
+        "fresh dataset seed, training seeds and evaluation resets; refused, exit 2, when it overlaps the run's "
+        "fitness or the sweep); writes compare.md / stats.json / compare.csv / compare.png. Resumable like "
+        "`symmpo bench`.",
     )
     p.add_argument("objectives", nargs="+", metavar="RUN|LABEL=FILE")
     p.add_argument("--tasks", nargs="+", default=DEFAULT_TASKS, help=f"default: {' '.join(DEFAULT_TASKS)}")
-    p.add_argument("--seeds", nargs="+", type=int, default=[100, 101, 102], help="held-out training seeds")
+    p.add_argument(
+        "--seeds",
+        nargs="+",
+        type=int,
+        default=[1000, 1001, 1002, 1003, 1004],
+        help="held-out training seeds (default: 1000-1004)",
+    )
+    p.add_argument("--dataset-seed", type=int, help="held-out dataset seed (default: the protocol's, 1)")
+    p.add_argument(
+        "--reset-offset", type=int, help="first held-out evaluation reset (default: the protocol's, 50000)"
+    )
     p.add_argument("--preset", default="bench", choices=["tiny", "default", "bench"])
     p.add_argument("--bench-dir", default="results/bench", help="where the sweep's sweep.json lives")
     p.add_argument("--out", default="results/study", help="output directory (default: results/study)")
@@ -45,10 +57,20 @@ def run(args: argparse.Namespace) -> int:
     from symmpo.train.config import TrainConfig
 
     config = TrainConfig.preset(args.preset)
+    held = {
+        k: v
+        for k, v in (("dataset_seed", args.dataset_seed), ("eval_reset_offset", args.reset_offset))
+        if v is not None
+    }
+    config = bench.heldout_config(config)
+    if held:
+        import dataclasses
+
+        config = dataclasses.replace(config, **held)
     for t in args.tasks:
         parse_task(t)  # a typo fails now, not an hour into the run
     discovered = compare.discovered_members(args.objectives)
-    params = bench.chosen_params(Path(args.bench_dir), config, require=True)
+    params, sweep_seeds = bench.chosen_params(Path(args.bench_dir), config, require=True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -60,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
             args.seeds,
             discovered,
             params,
+            sweep_seeds=sweep_seeds,
             cache_dir=args.cache_dir,
             progress=not args.no_progress,
         )

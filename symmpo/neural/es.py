@@ -90,7 +90,7 @@ class NeuralEvolution:
             raise SymmpoError(
                 f"{run.path} is not a neural run (use symmpo evolve --resume for symbolic runs)"
             )
-        from symmpo.search.evolve import train_config_dict
+        from symmpo.search.evolve import heldout_train_dict, train_config_dict
 
         self.config = config
         self.run_dir = run
@@ -100,6 +100,7 @@ class NeuralEvolution:
         self.on_generation = on_generation
         self.arch = NeuralArch.from_dict(arch_dict(config))
         self.train = train_config_dict(config["train"])
+        self.heldout_train = heldout_train_dict(config)
         self._restore(run.load_checkpoint())
 
     # -- state ------------------------------------------------------------------------------
@@ -155,13 +156,21 @@ class NeuralEvolution:
         return "reference:" + obj.canonical_key(), obj.to_dict()
 
     def _evaluate(
-        self, todo: list[tuple[str, dict[str, Any], str]], seeds: list[int], phase: str
+        self,
+        todo: list[tuple[str, dict[str, Any], str]],
+        seeds: list[int],
+        phase: str,
+        train: dict[str, Any] | None = None,
     ) -> dict[str, dict[str, Any]]:
         """Train (key, objective dict, origin) on tasks × seeds; {key: {"scores": {task/seed: s}, "reasons"}}."""
         if not todo:
             return {}
         jobs = make_jobs(
-            [d for _, d, _ in todo], self.config["tasks"], seeds, self.train, int(self.config["chunk"])
+            [d for _, d, _ in todo],
+            self.config["tasks"],
+            seeds,
+            train or self.train,
+            int(self.config["chunk"]),
         )
         out = {k: {"scores": {}, "reasons": []} for k, _, _ in todo}
         for (job, idx), records in zip(
@@ -252,14 +261,14 @@ class NeuralEvolution:
         return self.final
 
     def _rescore(self) -> dict[str, Any]:
-        """The top ``rescore_top`` networks and DPO on fresh seeds (mean over tasks per seed, mean ± s.e.)."""
+        """The top ``rescore_top`` networks and DPO held out (symmpo.protocol; mean over tasks per seed, ± s.e.)."""
         top = self.hof[: int(self.config["rescore_top"])]
         ref_key, ref_dict = self._reference()
         todo = [(e["key"], NeuralObjective(self.arch, np.asarray(e["theta"])).to_dict(), "es") for e in top]
         todo.append((ref_key, ref_dict, "reference"))
         seeds = [int(s) for s in self.config["rescore_seeds"]]
         summary = {}
-        for key, res in self._evaluate(todo, seeds, "rescore").items():
+        for key, res in self._evaluate(todo, seeds, "rescore", self.heldout_train).items():
             per_seed = [aggregate([res["scores"][f"{t}/{s}"] for t in self.config["tasks"]]) for s in seeds]
             summary[key] = {
                 "mean": aggregate(per_seed),

@@ -47,10 +47,15 @@ def _train_config(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def score(
-    dicts: list[dict[str, Any]], config: dict[str, Any], seeds: list[int], executor: Executor
+    dicts: list[dict[str, Any]],
+    config: dict[str, Any],
+    seeds: list[int],
+    executor: Executor,
+    train: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
-    """Train objective dicts together on the run's tasks × ``seeds``; per objective mean ± s.e. over seeds."""
-    jobs = make_jobs(dicts, config["tasks"], seeds, _train_config(config), max(len(dicts), 1))
+    """Train objective dicts together on the run's tasks × ``seeds`` (fitness config unless ``train``); per
+    objective mean ± s.e. over seeds."""
+    jobs = make_jobs(dicts, config["tasks"], seeds, train or _train_config(config), max(len(dicts), 1))
     per: list[dict[str, float]] = [{} for _ in dicts]
     reasons: list[list[str]] = [[] for _ in dicts]
     for (job, idx), recs in zip(jobs, executor.imap(run_neural_job, [j for j, _ in jobs]), strict=True):
@@ -135,12 +140,18 @@ def distill_run(run: RunDir, executor: Executor, s: DistillSettings, log: Any = 
     )
     refit, history = refit_constants(sr_obj, config, executor, s)
     refit = refit.renamed("distilled")
+    from symmpo.search.evolve import heldout_train_dict
+
     rescore = [int(x) for x in config["rescore_seeds"]]
     ref = dict(config["reference"])
     dpo = Objective.named(ref.pop("name"), **ref)
-    log(f"scoring neural, distilled (before/after refit) and {dpo.name} on fresh seeds {rescore} ...")
+    log(f"scoring neural, distilled (before/after refit) and {dpo.name} held out, seeds {rescore} ...")
     scores = score(
-        [neural.to_dict(), sr_obj.to_dict(), refit.to_dict(), dpo.to_dict()], config, rescore, executor
+        [neural.to_dict(), sr_obj.to_dict(), refit.to_dict(), dpo.to_dict()],
+        config,
+        rescore,
+        executor,
+        heldout_train_dict(config),
     )
     out = run.path / OUT_DIR
     sr_obj.save(out / "distilled_sr.yaml")

@@ -1,25 +1,29 @@
-"""The study comparison: discovered objectives next to the tuned baselines, on seeds the search never saw.
+"""The study comparison: discovered objectives next to the tuned baselines, held out from the search.
 
-A search selects on its fitness seeds, so its own scores are optimistic. Here every discovered objective
-(hall-of-fame entries, loaded from their objective files) trains together with every named baseline at the
-hyperparameters chosen by the clean-data sweep (``results/bench/sweep.json``) and the SFT-only reference, on
-held-out training seeds and on tasks the search did not use (other data settings, and Walker2d, which no search
-preset optimizes on). Rows go to ``compare.jsonl`` with the bench's resumable format; the report is a markdown
-table, a CSV and a plot.
+A search selects on its fitness, so its own scores are optimistic. Here every discovered objective (hall-of-fame
+entries, loaded from their objective files) trains together with every named baseline at its environment's
+hyperparameters from the clean-data sweep (``results/bench/sweep.json``) and the SFT-only reference, on the
+held-out split of ``symmpo.protocol``: a fresh preference dataset, training seeds and evaluation resets that no
+fitness evaluation of the objective's run (and no sweep) touched; a configuration that overlaps is refused.
+Tasks may include the run's own fitness tasks (held-out data) and environments no search optimizes on
+(Walker2d). Rows go to ``compare.jsonl`` in the bench's resumable format; the report is a markdown table with
+IQMs, bootstrap CIs and Holm-corrected verdicts, a ``stats.json``, a CSV and a plot.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
+import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from symmpo.errors import SymmpoError
 from symmpo.train import bench
 from symmpo.train.config import TrainConfig
-from symmpo.train.report import mean_se, read_jsonl
+from symmpo.train.report import dumps, read_jsonl
 
 
 @dataclass(frozen=True)
@@ -27,11 +31,20 @@ class FileMember(bench.Member):
     """A population member whose objective comes from an objective file (a hall-of-fame entry)."""
 
     path: str = ""
+    run: str | None = None  # the search run that found it (its config.yaml), when the file lies inside one
 
     def objective(self):
         from symmpo import Objective
 
         return Objective.load(self.path)
+
+
+def find_run(path: Path) -> Path | None:
+    """The run directory holding an objective file (the nearest parent with a config.yaml), if any."""
+    for parent in path.resolve().parents:
+        if (parent / "config.yaml").is_file() and (parent / "objectives").is_dir():
+            return parent
+    return None
 
 
 def discovered_members(specs: Sequence[str]) -> list[FileMember]:
@@ -47,11 +60,41 @@ def discovered_members(specs: Sequence[str]) -> list[FileMember]:
             raise SymmpoError(
                 f"no objective file {path!r} (from {spec!r}): give LABEL=FILE or a finished run"
             )
-        out.append(FileMember(label, "discovered", {}, None, path))
+        run_dir = find_run(Path(path))
+        out.append(FileMember(label, "discovered", {}, None, path, str(run_dir) if run_dir else None))
     labels = [m.label for m in out]
     if len(set(labels)) != len(labels):
         raise SymmpoError(f"labels must be unique, got {labels}")
     return out
+
+
+def run_fitness(run_dir: str) -> tuple[dict[str, Any], list[int], list[str]]:
+    """(fitness trainer config, fitness seeds, fitness tasks) of a search run directory."""
+    from symmpo.search.evolve import train_config_dict
+
+    try:
+        config = yaml.safe_load((Path(run_dir) / "config.yaml").read_text())
+        return train_config_dict(config["train"]), [int(s) for s in config["seeds"]], list(config["tasks"])
+    except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError) as err:
+        raise SymmpoError(f"cannot read the search configuration of {run_dir}: {err}") from None
+
+
+def check_protocol(
+    config: TrainConfig, seeds: Sequence[int], discovered: Sequence[FileMember], sweep_seeds: Sequence[int]
+) -> None:
+    """Refuse (``ProtocolError``) a comparison that shares data, seeds or resets with any discovered objective's
+    search run or with the sweep that tuned the baselines."""
+    from symmpo import protocol
+
+    heldout = protocol.split_of(config.to_dict(), seeds)
+    for m in discovered:
+        if m.run is not None:
+            train, fit_seeds, _ = run_fitness(m.run)
+            protocol.check_heldout(
+                protocol.split_of(train, fit_seeds), heldout, f"the comparison of {m.label} (run {m.run})"
+            )
+    if sweep_seeds:
+        bench.check_heldout_seeds(config, seeds, sweep_seeds)
 
 
 def run_compare(
@@ -60,75 +103,71 @@ def run_compare(
     tasks: Sequence[str],
     seeds: Sequence[int],
     discovered: Sequence[FileMember],
-    baseline_params: dict[str, dict[str, Any]],
+    baseline_params: Callable[[str], dict[str, dict[str, Any]]],
+    sweep_seeds: Sequence[int] = (),
     **kw: Any,
 ) -> None:
-    members = [bench.Member(n, n, c["params"], c.get("lr")) for n, c in baseline_params.items()]
+    """Train with ``config`` (a held-out configuration, ``bench.heldout_config``) after checking the protocol."""
+    check_protocol(config, seeds, discovered, sweep_seeds)
+    baselines = bench.members_for(baseline_params)
     bench.run_populations(
-        out_dir, "compare", tasks, seeds, [*members, *discovered], config, with_sft=True, **kw
+        out_dir, "compare", tasks, seeds, lambda t: [*baselines(t), *discovered], config, with_sft=True, **kw
     )
 
 
 def write_report(out_dir: Path, config: TrainConfig, discovered: Sequence[str], header: str = "") -> str:
-    """``compare.md`` / ``compare.csv`` / ``compare.png``: mean ± s.e. over seeds; best per column in bold, and
-    for every discovered objective whether it beats, ties (within 2 standard errors of the difference) or loses
-    to DPO in each column."""
+    """``compare.md`` / ``compare.csv`` / ``compare.png`` / ``stats.json``: IQM [95 % CI] over seeds; every
+    discovered objective against DPO and the column's best baseline, paired and Holm-corrected."""
+    from symmpo.train import table_stats
+
     rows = bench._current(read_jsonl(out_dir / "compare.jsonl"), config)
     if not rows:
         raise SymmpoError(f"no comparison results for this configuration in {out_dir / 'compare.jsonl'}")
     tasks = bench._ordered_tasks({r["task"] for r in rows})
-    labels = [bench.SFT] + [b for b in bench.BASELINES if any(r["label"] == b for r in rows)]
-    labels += [d for d in discovered if any(r["label"] == d for r in rows)]
-    scores = {
-        (lab, t): [r["score"] for r in rows if r["label"] == lab and r["task"] == t]
-        for lab in labels
-        for t in tasks
-    }
-    cell = {k: (*mean_se(v), len(v)) for k, v in scores.items() if v}
-    best = {t: max((cell[lab, t][0] for lab in labels if (lab, t) in cell), default=math.nan) for t in tasks}
+    baselines = [bench.SFT] + [b for b in bench.BASELINES if any(r["label"] == b for r in rows)]
+    found = [d for d in discovered if any(r["label"] == d for r in rows)]
+    labels = baselines + found
+    # judge the discovered objectives only: drop baseline-vs-baseline tests before the correction
+    st = table_stats.table_stats(
+        [r for r in rows if r["label"] in labels], labels, tasks, baselines=baselines, judged=found
+    )
     seeds = sorted({r["seed"] for r in rows})
+    st["seeds"], st["config"] = seeds, config.to_dict()
+    (out_dir / "stats.json").write_text(dumps(st, indent=1) + "\n")
     md = [
-        "# Discovered objectives against the baselines (held-out seeds)",
+        "# Discovered objectives against the baselines (held-out split)",
         "",
         header,
         "",
-        f"D4RL-normalized score of the greedy policy, mean ± standard error over training seeds {seeds} (none of "
-        "them a search fitness seed); **bold** = best mean in the column. Baselines use the clean-data sweep's "
+        f"D4RL-normalized score of the greedy policy: interquartile mean over training seeds {seeds} with its "
+        f"95 % bootstrap CI, on the held-out split (dataset seed {config.dataset_seed}, evaluation resets from "
+        f"{config.eval_reset_offset}; checked disjoint from every discovered objective's search fitness and from "
+        "the sweep). **bold** = highest IQM in the column. Baselines use their environment's sweep "
         "hyperparameters; discovered objectives are used exactly as their files say.",
         "",
         "| objective | " + " | ".join(tasks) + " |",
         "|---|" + "---|" * len(tasks),
     ]
     for lab in labels:
-        md.append(f"| {lab} | " + " | ".join(bench.table_cells(cell, lab, tasks, best, len(seeds))) + " |")
-    verdicts = []
-    for d in discovered:
+        md.append(f"| {lab} | " + " | ".join(bench.stat_cells(st, lab, tasks, len(seeds))) + " |")
+    md += [
+        "",
+        f"Verdicts ({st['n_comparisons']} paired t-tests on common seeds, Holm-corrected together, "
+        f"α = {st['alpha']}):",
+        "",
+        "| objective | task | vs dpo | vs best baseline |",
+        "|---|---|---|---|",
+    ]
+    for d in found:
         for t in tasks:
-            a, b = scores.get((d, t)), scores.get(("dpo", t))
-            if a and b:
-                verdicts.append((d, t, verdict(a, b)))
-    if verdicts:
-        md += ["", "Against DPO (difference of means vs 2 standard errors of the difference):", ""]
-        md += [f"- {d} on {t}: {v}" for d, t, v in verdicts]
-    md += ["", f"Training configuration `{config.to_dict()}`."]
+            best = st["tasks"][t]["best_baseline"]
+            md.append(
+                f"| {d} | {t} | {table_stats.fmt_verdict(table_stats.verdict_of(st, t, d, 'dpo'))} | "
+                f"{best}: {table_stats.fmt_verdict(table_stats.verdict_of(st, t, d, best))} |"
+            )
+    md += ["", f"Training configuration `{json.dumps(config.to_dict())}`."]
     text = "\n".join(md) + "\n"
     (out_dir / "compare.md").write_text(text)
-    with open(out_dir / "compare.csv", "w") as f:
-        f.write("objective,task,mean,se,n_seeds\n")
-        for (lab, t), (m, se, n) in cell.items():
-            f.write(f"{lab},{t},{m:.4f},{se:.4f},{n}\n")
-    bench._plot(cell, labels, tasks, out_dir / "compare.png")
+    bench.write_csv(out_dir / "compare.csv", st, labels, tasks)
+    bench._plot(st, labels, tasks, out_dir / "compare.png")
     return text
-
-
-def verdict(a: Sequence[float], b: Sequence[float]) -> str:
-    """'wins' / 'ties' / 'loses' for the scores ``a`` against ``b``: a difference counts when it exceeds two
-    standard errors of the difference of the means (Welch), a deliberately plain rule for a few seeds."""
-    ma, sa = mean_se(a)
-    mb, sb = mean_se(b)
-    if not (math.isfinite(ma) and math.isfinite(mb)):
-        return "wins" if math.isfinite(ma) else ("loses" if math.isfinite(mb) else "ties")
-    diff = ma - mb
-    se = math.sqrt((sa if math.isfinite(sa) else 0.0) ** 2 + (sb if math.isfinite(sb) else 0.0) ** 2)
-    word = "ties" if abs(diff) <= 2 * se else ("wins" if diff > 0 else "loses")
-    return f"{word} ({diff:+.1f} ± {se:.1f})"

@@ -61,6 +61,19 @@ def train_config_dict(train: dict[str, Any]) -> dict[str, Any]:
     return cfg.to_dict()
 
 
+def heldout_train_dict(config: dict[str, Any]) -> dict[str, Any]:
+    """The trainer config of a run's final re-score: fresh dataset seed and evaluation resets (the protocol),
+    refused when it overlaps the run's fitness."""
+    from symmpo import protocol
+
+    fitness = train_config_dict(config["train"])
+    heldout = protocol.heldout_train(fitness, config.get("heldout"))
+    protocol.check_run_heldout(
+        fitness, config["seeds"], heldout, config["rescore_seeds"], "the end-of-run re-score"
+    )
+    return heldout
+
+
 def run_generations(search: Any, total: int, desc: str, extra_label: str, extra_key: str) -> None:
     """Drive ``search.step()`` to ``total`` generations, then re-score once; the loop both searches share.
 
@@ -137,6 +150,7 @@ class Evolution:
         self.on_generation = on_generation
         self.gp_config = gp.GPConfig(**config.get("gp", {}))
         self.train = train_config_dict(config["train"])
+        self.heldout_train = heldout_train_dict(config)
         self._restore(run.load_checkpoint())
 
     # -- state ------------------------------------------------------------------------------
@@ -180,9 +194,10 @@ class Evolution:
 
     # -- evaluation -------------------------------------------------------------------------
     def _evaluate(
-        self, candidates: list[gp.Individual], seeds: list[int], tag: str
+        self, candidates: list[gp.Individual], seeds: list[int], tag: str, train: dict[str, Any] | None = None
     ) -> dict[str, dict[str, Any]]:
-        """Train every candidate on tasks × ``seeds``; returns {key: {"scores": {task/seed: score}, ...}}."""
+        """Train every candidate on tasks × ``seeds`` (fitness config unless ``train``); returns
+        {key: {"scores": {task/seed: score}, ...}}."""
         unique: dict[str, gp.Individual] = {}
         for c in candidates:
             unique.setdefault(c.key, c)
@@ -190,7 +205,7 @@ class Evolution:
         if not todo:
             return {}
         dicts = [self.space.objective_dict(c.genome) for c in todo]
-        jobs = make_jobs(dicts, self.config["tasks"], seeds, self.train, int(self.config["chunk"]))
+        jobs = make_jobs(dicts, self.config["tasks"], seeds, train or self.train, int(self.config["chunk"]))
         out: dict[str, dict[str, Any]] = {c.key: {"scores": {}, "reasons": []} for c in todo}
         results = self.executor.imap(self.job_fn, [job for job, _ in jobs])
         for (job, idx), records in zip(jobs, results, strict=True):
@@ -329,11 +344,12 @@ class Evolution:
 
     # -- final scores and outputs ------------------------------------------------------------------
     def _rescore(self) -> dict[str, Any]:
-        """Hall-of-fame leaders and DPO on fresh seeds: per-seed means over tasks, mean ± standard error."""
+        """Hall-of-fame leaders and DPO held out (fresh dataset, training seeds and resets; see
+        ``symmpo.protocol``): per-seed means over tasks, mean ± standard error."""
         top = self.hof.entries[: int(self.config["rescore_top"])]
         reference = self._reference()
         seeds = [int(s) for s in self.config["rescore_seeds"]]
-        results = self._evaluate(top + [reference], seeds, "rescore")
+        results = self._evaluate(top + [reference], seeds, "rescore", self.heldout_train)
         summary = {}
         for key, res in results.items():
             per_seed = []

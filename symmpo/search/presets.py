@@ -16,6 +16,9 @@ _BASE: dict[str, Any] = {
     "tasks": ["hopper-mixed-0.5"],
     "seeds": [0],  # fitness seeds: the same for every candidate of the run (common random numbers)
     "rescore_seeds": [1000, 1001, 1002],  # fresh seeds for the hall of fame's final scores
+    # the final re-score's dataset seed, evaluation resets and episodes (symmpo.protocol: held out)
+    "heldout": {"dataset_seed": 1, "reset_offset": 50_000, "eval_episodes": 10},
+    "allow_heldout_env": False,  # Walker2d is a transfer task, never a fitness task unless this is set
     "generations": 14,
     "population": 24,
     "seed": 0,  # the search's own RNG
@@ -119,5 +122,10 @@ def validate(config: dict[str, Any]) -> None:
         raise SymmpoError("at least one fitness seed is needed (--seeds)")
     if set(config["seeds"]) & set(config["rescore_seeds"]):
         raise SymmpoError("rescore seeds must be fresh: they overlap the fitness seeds")
+    from symmpo import protocol
+    from symmpo.search.evolve import heldout_train_dict
+
+    protocol.check_fitness_tasks(config["tasks"], bool(config.get("allow_heldout_env", False)))
+    heldout_train_dict(config)  # raises ProtocolError when the final re-score would not be held out
     if int(config["chunk"]) < 1:
         raise SymmpoError("chunk must be at least 1")

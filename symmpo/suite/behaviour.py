@@ -27,24 +27,51 @@ def assets_dir() -> Path:
 
 @dataclass
 class BehaviourPolicy:
-    """A tanh-Gaussian MLP actor whose actions are snapped to K bins; epsilon replaces a step by uniform bins."""
+    """A Gaussian MLP actor whose actions are squashed to [-1, 1] and snapped to K bins.
+
+    Two actor families are shipped: SB3 SAC (ReLU MLP, state-dependent log-std head, tanh squash, raw
+    observations) and SB3 PPO (tanh MLP, state-independent log-std vector, actions clipped to [-1, 1],
+    observations normalized with the running statistics frozen at the snapshot). Epsilon replaces a step by
+    uniform-random bins.
+    """
 
     env: str
     level: str
-    hidden: list[tuple[np.ndarray, np.ndarray]]  # (W [out, in], b [out]) per ReLU layer
+    hidden: list[tuple[np.ndarray, np.ndarray]]  # (W [out, in], b [out]) per hidden layer
     mu: tuple[np.ndarray, np.ndarray]
-    log_std: tuple[np.ndarray, np.ndarray]
+    log_std: tuple[np.ndarray, np.ndarray] | np.ndarray  # (W, b) head, or a state-independent vector
     epsilon: float = 0.0
     n_bins: int = N_BINS
     info: dict[str, Any] = field(default_factory=dict)
+    activation: str = "relu"
+    squash: str = "tanh"  # "tanh" (SAC) or "clip" (PPO)
+    obs_mean: np.ndarray | None = None
+    obs_var: np.ndarray | None = None
+    obs_clip: float = 10.0
 
     @classmethod
     def from_arrays(cls, env: str, level: str, arrays: dict[str, np.ndarray], **kw: Any) -> BehaviourPolicy:
         n_hidden = sum(1 for k in arrays if k.startswith("hidden_") and k.endswith("_weight"))
         hidden = [(arrays[f"hidden_{i}_weight"], arrays[f"hidden_{i}_bias"]) for i in range(n_hidden)]
         mu = (arrays["mu_weight"], arrays["mu_bias"])
-        log_std = (arrays["log_std_weight"], arrays["log_std_bias"])
-        return cls(env, level, hidden, mu, log_std, **kw)
+        if "log_std" in arrays:
+            log_std: Any = np.asarray(arrays["log_std"], dtype=np.float32)
+        else:
+            log_std = (arrays["log_std_weight"], arrays["log_std_bias"])
+        extra: dict[str, Any] = {}
+        if "activation" in arrays:
+            extra["activation"] = str(arrays["activation"])
+        if "squash" in arrays:
+            extra["squash"] = str(arrays["squash"])
+        if "obs_mean" in arrays:
+            extra["obs_mean"] = np.asarray(arrays["obs_mean"], dtype=np.float32)
+            extra["obs_var"] = np.asarray(arrays["obs_var"], dtype=np.float32)
+            extra["obs_clip"] = float(arrays["obs_clip"])
+        if extra.get("activation", "relu") not in ("relu", "tanh"):
+            raise DataError(f"behaviour actor {env}/{level}: unknown activation {extra['activation']!r}")
+        if extra.get("squash", "tanh") not in ("tanh", "clip"):
+            raise DataError(f"behaviour actor {env}/{level}: unknown squash {extra['squash']!r}")
+        return cls(env, level, hidden, mu, log_std, **{**extra, **kw})
 
     @property
     def act_dim(self) -> int:
@@ -55,28 +82,43 @@ class BehaviourPolicy:
         if "_layers" not in self.__dict__:
             import torch
 
-            as_t = [
-                (torch.from_numpy(np.ascontiguousarray(w.T)), torch.from_numpy(b)) for w, b in self.hidden
-            ]
-            heads = [
-                (torch.from_numpy(np.ascontiguousarray(w.T)), torch.from_numpy(b))
-                for w, b in (self.mu, self.log_std)
-            ]
-            self.__dict__["_layers"] = as_t + heads
+            def t(w: np.ndarray, b: np.ndarray) -> tuple:
+                return torch.from_numpy(np.ascontiguousarray(w.T)), torch.from_numpy(b)
+
+            layers = [t(w, b) for w, b in self.hidden] + [t(*self.mu)]
+            if isinstance(self.log_std, tuple):
+                layers.append(t(*self.log_std))
+            self.__dict__["_layers"] = layers
         return self.__dict__["_layers"]
 
+    def normalize(self, obs: np.ndarray) -> np.ndarray:
+        """The observation the network saw during training (frozen running mean/var for PPO actors)."""
+        obs = np.asarray(obs, dtype=np.float32)
+        if self.obs_mean is None:
+            return obs
+        z = (obs - self.obs_mean) / np.sqrt(self.obs_var + np.float32(1e-8))
+        return np.clip(z, -self.obs_clip, self.obs_clip).astype(np.float32)
+
     def distribution(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Pre-tanh Gaussian mean and std, float32 [B, act_dim]."""
+        """Pre-squash Gaussian mean and std, float32 [B, act_dim]."""
         import torch
 
         layers = self._torch_layers()
+        act = torch.relu if self.activation == "relu" else torch.tanh
+        n_hidden = len(self.hidden)
         with torch.no_grad():
-            h = torch.from_numpy(np.ascontiguousarray(obs, dtype=np.float32))
-            for w, b in layers[:-2]:
-                h = torch.relu(torch.addmm(b, h, w))
-            mean = torch.addmm(layers[-2][1], h, layers[-2][0])
-            log_std = torch.addmm(layers[-1][1], h, layers[-1][0]).clamp(LOG_STD_MIN, LOG_STD_MAX)
-        return mean.numpy(), np.exp(log_std.numpy())
+            h = torch.from_numpy(np.ascontiguousarray(self.normalize(obs)))
+            for w, b in layers[:n_hidden]:
+                h = act(torch.addmm(b, h, w))
+            mean = torch.addmm(layers[n_hidden][1], h, layers[n_hidden][0])
+            if isinstance(self.log_std, tuple):
+                log_std = torch.addmm(layers[-1][1], h, layers[-1][0]).clamp(LOG_STD_MIN, LOG_STD_MAX).numpy()
+            else:
+                log_std = np.broadcast_to(self.log_std, mean.shape)
+        return mean.numpy(), np.exp(log_std).astype(np.float32)
+
+    def squash_action(self, pre: np.ndarray) -> np.ndarray:
+        return np.tanh(pre) if self.squash == "tanh" else np.clip(pre, -1.0, 1.0)
 
     def act(
         self,
@@ -93,7 +135,7 @@ class BehaviourPolicy:
         """
         mean, std = self.distribution(obs)
         pre = mean if noise is None else mean + std * noise
-        bins = to_bins(np.tanh(pre), self.n_bins)
+        bins = to_bins(self.squash_action(pre), self.n_bins)
         if self.epsilon > 0.0 and uniform is not None:
             take = uniform < self.epsilon
             bins[take] = random_bins[take]
@@ -128,7 +170,7 @@ def load_behaviour(env: str, level: str) -> BehaviourPolicy:
     """Load a shipped level (numpy + torch, no RL library)."""
     info = level_info(env, level)
     with np.load(assets_dir() / env / info["weights"]) as data:
-        arrays = {k: data[k].astype(np.float32) for k in data.files}
+        arrays = {k: data[k] if data[k].dtype.kind == "U" else data[k].astype(np.float32) for k in data.files}
     return BehaviourPolicy.from_arrays(
         env,
         level,

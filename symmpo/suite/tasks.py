@@ -30,7 +30,7 @@ class EnvSpec:
     held_out: bool = False  # the transfer environment: no evolution preset optimizes on it
 
 
-# D4RL's published reference returns (d4rl/infos.py: REF_MIN_SCORE / REF_MAX_SCORE), see DESIGN.md section 4.
+# D4RL's published reference returns (d4rl/infos.py: REF_MIN_SCORE / REF_MAX_SCORE); docs/benchmark.md says why.
 ENVS: dict[str, EnvSpec] = {
     "hopper": EnvSpec("hopper", "Hopper-v5", 11, 3, -20.272305, 3234.3),
     "halfcheetah": EnvSpec("halfcheetah", "HalfCheetah-v5", 17, 6, -280.178953, 12135.0),

@@ -1,4 +1,4 @@
-"""The hook for non-symbolic components (neural networks, issue 6).
+"""The hook for non-symbolic components (the neural networks of ``symmpo.neural``).
 
 An :class:`~symmpo.Objective` component is either an expression tree or any object with this protocol.
 The objective calls ``torch_fn(x, tau)`` where x is the component's input *in the compiler's

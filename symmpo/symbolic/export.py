@@ -4,7 +4,8 @@ The source is generated from the same log-space trees the compiler uses, with th
 (helpers prefixed ``_symmpo_``), so it matches ``Objective.loss`` to floating-point rounding.
 
 No user text reaches the source unescaped: the objective's name appears only as a ``repr`` string
-literal (``OBJECTIVE_NAME``), the function name must be a Python identifier that is not a keyword,
+literal (``OBJECTIVE_NAME``, one of the metadata constants of :mod:`symmpo.symbolic.export_meta`; the
+docstring refers to it by that constant and never quotes it), the function name must be a Python identifier that is not a keyword,
 numbers are ``repr`` of finite floats, and everything else comes from the primitive registry's templates.
 """
 
@@ -15,11 +16,17 @@ import math
 from typing import TYPE_CHECKING
 
 from symmpo.errors import ObjectiveError
+from symmpo.symbolic.export_meta import CONVENTIONS, metadata_source
 from symmpo.symbolic.expr import Const, Expr, Node, Var, variables
 from symmpo.symbolic.primitives import EXPORT_HELPERS, REGISTRY
 
 if TYPE_CHECKING:
     from symmpo.objective import Objective
+
+# Lengths as the log-probs' dtype and device, clamped to >= 1 (an empty response: mean 0, NLL 0).
+_LENGTHS = (
+    "torch.as_tensor({0}, dtype=policy_chosen_logps.dtype, device=policy_chosen_logps.device).clamp(min=1)"
+)
 
 
 def expr_source(e: Expr, names: dict[str, str]) -> str:
@@ -57,13 +64,15 @@ def torch_source(obj: Objective, function_name: str = "loss") -> str:
         f'"""An MPO loss exported by symmpo (beta={float(obj.beta)!r}, reduce={obj.reduce}); its name is OBJECTIVE_NAME.',
         "",
         "Arguments are summed log-probs per response (TRL convention); returns the per-example loss.",
+        "",
+        CONVENTIONS,
         '"""',
         "",
         "import torch",
         "import torch.nn.functional as F",
-        "",
-        f"OBJECTIVE_NAME = {obj.name!r}",
         EXPORT_HELPERS,
+        "",
+        metadata_source(obj),
         "",
         f"def {function_name}(policy_chosen_logps, policy_rejected_logps, reference_chosen_logps,",
         f"{' ' * (len(function_name) + 5)}reference_rejected_logps, chosen_lengths=None, rejected_lengths=None,"
@@ -80,8 +89,11 @@ def torch_source(obj: Objective, function_name: str = "loss") -> str:
         if uses_tau
         else "tau = progress"
     )
+    if needs_len:
+        body.append(f"chosen_lengths = {_LENGTHS.format('chosen_lengths')}")
     if mean:
         body += [
+            f"rejected_lengths = {_LENGTHS.format('rejected_lengths')}",
             "lc = policy_chosen_logps / chosen_lengths",
             "lr = policy_rejected_logps / rejected_lengths",
             "rc = reference_chosen_logps / chosen_lengths",

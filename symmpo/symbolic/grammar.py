@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -42,6 +42,9 @@ from symmpo.symbolic.limits import (
 )
 from symmpo.symbolic.parser import Hole, parse
 from symmpo.symbolic.primitives import FUNCTIONS, REGISTRY
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
 COMPONENT_TYPES = {"phi_inv": "phi_inv", "psi": "psi", "g": "g", "w_po": "weight", "w_sft": "weight"}
 COMPONENT_VARS = {"phi_inv": "p", "psi": "p", "g": "z", "w_po": "tau", "w_sft": "tau"}
@@ -74,6 +77,16 @@ class NonTerminal:
     @property
     def is_constant(self) -> bool:
         return self.const_kind is not None
+
+
+def shipped_grammars() -> Traversable:
+    """The folder of shipped grammars: ``symmpo/grammars/`` inside an installed wheel (the build copies
+    the repository's ``grammars/`` there), else ``grammars/`` beside the package in a source checkout or
+    an editable install. The tree keeps one copy; this finds it either way."""
+    packaged = resources.files("symmpo") / "grammars"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[2] / "grammars"
 
 
 def _holes(t: Any, path: TreePath = ()) -> list[tuple[TreePath, str]]:
@@ -517,10 +530,10 @@ def _is_bare(spec: str) -> bool:
 
 
 def shipped_names() -> list[str]:
-    """Names of the grammars shipped with the package."""
-    return sorted(
-        x.name[:-5] for x in (resources.files("symmpo") / "grammars").iterdir() if x.name.endswith(".yaml")
-    )
+    """Names of the grammars shipped with the package (found by :func:`shipped_grammars`)."""
+    folder = shipped_grammars()
+    names = folder.iterdir() if folder.is_dir() else []
+    return sorted(x.name[:-5] for x in names if x.name.endswith(".yaml"))
 
 
 def grammar_spec(spec: str) -> str:
@@ -536,11 +549,11 @@ def grammar_spec(spec: str) -> str:
     return shipped.name[:-5] if shipped is not None else spec
 
 
-def shipped_grammar(spec: str) -> Any:
+def shipped_grammar(spec: str) -> Traversable | None:
     """The shipped grammar resource a bare name refers to (``mirror`` or ``mirror.yaml``), else None."""
     if not _is_bare(spec):
         return None
     stem = spec[:-5] if spec.endswith(".yaml") else spec
     if stem not in shipped_names():
         return None
-    return resources.files("symmpo") / "grammars" / f"{stem}.yaml"
+    return shipped_grammars() / f"{stem}.yaml"

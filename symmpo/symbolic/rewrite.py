@@ -1,4 +1,4 @@
-"""Stability rewrites into log space (DESIGN §3).
+"""Stability rewrites into log space, so p = e^L never underflows or rounds to 1.
 
 Inputs arrive as log-probabilities L; p = e^L is never formed when it can be avoided. ``to_log_space``
 substitutes p -> exp(L) and applies exact identities bottom-up until nothing changes:

@@ -1,15 +1,18 @@
-"""The baseline table: every named objective plus SFT-only, on Hopper and HalfCheetah × data settings × seeds.
+"""The baseline table: every named objective plus SFT-only, on Hopper, HalfCheetah and Walker2d × data settings.
 
 Two stages, both resumable (one JSON line per trained member, appended after each (task, seed) population, so a
 killed run loses at most the population in flight):
 
-* **sweep** on clean data only: each baseline's scale parameter (beta; lam for orpo) at ``SWEEP_FACTORS`` × its
-  default and the learning rate at ``SWEEP_LRS``, all baselines × values in one population per (env, seed) (each
-  member has its own learning rate). The pair with the best mean normalized score over envs × seeds becomes that
-  baseline's single hyperparameter set (``sweep.json``). Tuning on clean data only,
-  never per setting, is what makes the noisy / mixed columns a test of robustness rather than of tuning.
-* **bench**: all baselines with their chosen parameters, trained together per (task, seed), plus the SFT-only
-  reference → ``table.md`` (mean ± standard error over seeds, best per column in bold), ``table.csv``, ``table.png``.
+* **sweep** on clean data and the *fitness* split only (dataset seed 0, training seeds 0..N-1, evaluation
+  resets from 0): each baseline's scale parameter (beta; lam for orpo) at ``SWEEP_FACTORS`` × its default and
+  the learning rate at ``SWEEP_LRS``, all baselines × values in one population per (env, seed) (each member has
+  its own learning rate). Per environment, the pair with the best mean normalized score over seeds becomes that
+  baseline's hyperparameter set there (``sweep.json``). Tuning on clean data only, never per setting, is what
+  makes the noisy / mixed columns a test of robustness rather than of tuning.
+* **bench** on the *held-out* split (``symmpo.protocol``: a fresh dataset seed, training seeds from 1000,
+  evaluation resets from 50,000; refused if it overlaps the sweep): all baselines with their chosen parameters,
+  trained together per (task, seed), plus the SFT-only reference → ``table.md`` (IQM with bootstrap CIs, corrected
+  verdicts against DPO), ``stats.json`` (``symmpo.train.table_stats``), ``table.csv``, ``table.png``.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import json
 import math
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +32,7 @@ from symmpo.train.config import TrainConfig
 from symmpo.train.report import append_jsonl, dumps, fmt_mean_se, loads, mean_se, read_jsonl
 
 BASELINES = ("dpo", "hinge", "ipo", "cdpo", "rdpo", "simpo", "orpo", "discopop", "tsallis")
-ENVS = ("hopper", "halfcheetah")
+ENVS = ("hopper", "halfcheetah", "walker2d")
 SETTINGS = ("clean", "noisy-0.2", "noisy-0.4", "mixed-0.5")
 SWEEP_FACTORS = (0.2, 1.0, 5.0)
 SWEEP_LRS = (3e-4, 1e-3)
@@ -76,6 +79,24 @@ def sweep_members(
     return out
 
 
+def fitness_config(config: TrainConfig) -> TrainConfig:
+    """The configuration on the fitness split (what sweeps and searches tune on)."""
+    import dataclasses
+
+    from symmpo import protocol
+
+    return dataclasses.replace(config, dataset_seed=protocol.FITNESS_DATASET_SEED, eval_reset_offset=0)
+
+
+def heldout_config(config: TrainConfig) -> TrainConfig:
+    """The configuration on the held-out split (what tables and comparisons report)."""
+    from symmpo import protocol
+
+    return TrainConfig.from_dict(
+        protocol.heldout_train(config.to_dict(), {"eval_episodes": config.eval_episodes})
+    )
+
+
 def config_hash(config: TrainConfig) -> str:
     return hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
 
@@ -99,7 +120,7 @@ def run_populations(
     kind: str,
     tasks: Sequence[str],
     seeds: Sequence[int],
-    members: list[Member],
+    members: list[Member] | Callable[[str], list[Member]],
     config: TrainConfig,
     *,
     with_sft: bool,
@@ -107,7 +128,8 @@ def run_populations(
     progress: bool = True,
     log=print,
 ) -> None:
-    """Train ``members`` together on every (task, seed) not yet in ``<kind>.jsonl``; append their rows."""
+    """Train ``members`` (a list, or a function of the task) together on every (task, seed) not yet in
+    ``<kind>.jsonl``; append their rows."""
     import torch
     from tqdm import tqdm
 
@@ -124,7 +146,8 @@ def run_populations(
         t0 = time.perf_counter()
         dataset = fitness.load_dataset(task, config, seed, cache_dir)
         data = dataset.meta.get("sha256")
-        todo = [m for m in members if _ident(task, seed, m.label, m.params, m.lr, data) not in done]
+        task_members = members(task) if callable(members) else members
+        todo = [m for m in task_members if _ident(task, seed, m.label, m.params, m.lr, data) not in done]
         need_sft = with_sft and _ident(task, seed, SFT, {}, None, data) not in done
         if not todo and not need_sft:
             continue
@@ -217,7 +240,9 @@ def run_sweep(
     factors: Sequence[float] = SWEEP_FACTORS,
     lrs: Sequence[float] = SWEEP_LRS,
     **kw: Any,
-) -> dict[str, dict[str, Any]]:
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """The sweep, always on the fitness split of ``config``."""
+    config = fitness_config(config)
     tasks = [f"{e}-clean" for e in envs]
     members = sweep_members(baselines, factors, lrs)
     run_populations(out_dir, "sweep", tasks, seeds, members, config, with_sft=True, **kw)
@@ -230,76 +255,112 @@ def _choice(row: dict) -> dict[str, Any]:
 
 def write_sweep_report(
     out_dir: Path, config: TrainConfig, envs: Sequence[str] = ENVS
-) -> dict[str, dict[str, Any]]:
-    """sweep.md (every value's scores) and sweep.json (per baseline: ``{"params": ..., "lr": ...}``)."""
-    tasks = {f"{e}-clean" for e in envs}  # the choice uses exactly the envs asked for
-    rows = [r for r in _current(read_jsonl(out_dir / "sweep.jsonl"), config) if r["task"] in tasks]
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """sweep.md (every value's scores) and sweep.json (per env and baseline: ``{"params": ..., "lr": ...}``)."""
+    config = fitness_config(config)
+    rows = _current(read_jsonl(out_dir / "sweep.jsonl"), config)
+    envs_done = {r["task"].split("-")[0] for r in rows}
+    missing = [e for e in envs if e not in envs_done]
+    if missing:
+        raise SymmpoError(f"no sweep results for {', '.join(missing)} in {out_dir / 'sweep.jsonl'}")
+    rows = [r for r in rows if r["task"].endswith("-clean")]  # every environment swept so far
     if not rows:
         raise SymmpoError(f"no sweep results for this configuration in {out_dir / 'sweep.jsonl'}")
     sft = [r for r in rows if r["label"] == SFT]  # the reference every run starts from, for comparison
     rows = [r for r in rows if r["label"] != SFT]
-    by: dict[str, list[dict]] = defaultdict(list)
-    for r in rows:
-        by[r["label"]].append(r)
-    tasks = sorted({r["task"] for r in rows})
     lrs = sorted({r["lr"] for r in rows if r.get("lr") is not None})
-    chosen: dict[str, dict[str, Any]] = {}
-    best_score: dict[str, float] = {}
-    for rs in by.values():  # the best mean over tasks x seeds; a value that diverged anywhere scores -inf
-        name = rs[0]["objective"]
-        m, _ = mean_se([r["score"] for r in rs])
-        if name not in best_score or m > best_score[name]:
-            best_score[name], chosen[name] = m, _choice(rs[0])
+    chosen: dict[str, dict[str, dict[str, Any]]] = {}
     lines = [
-        "# Hyperparameter sweep (clean data)",
+        "# Hyperparameter sweep (clean data, fitness split)",
         "",
-        "Each baseline's scale parameter (beta; lam for orpo) at {0.2, 1, 5} × its default and the learning rate "
-        f"in {{{', '.join(f'{x:g}' for x in lrs)}}}; mean normalized score ± s.e. over seeds; `overall` = mean "
-        "over tasks × seeds. The best `overall` per baseline (**bold**) is its hyperparameter set in the bench.",
-        "",
-        "| baseline | value | lr | " + " | ".join(tasks) + " | overall |",
-        "|---|---|---|" + "---|" * len(tasks) + "---|",
+        "Per environment, each baseline's scale parameter (beta; lam for orpo) at {0.2, 1, 5} × its default and "
+        f"the learning rate in {{{', '.join(f'{x:g}' for x in lrs)}}}; mean normalized score ± s.e. over the "
+        "sweep's training seeds, on dataset seed 0 and evaluation resets from 0 (never the held-out split the "
+        "table reports). The best mean per baseline and environment (**bold**) is its hyperparameter set there.",
     ]
-    for rs in by.values():
-        name = rs[0]["objective"]
-        key = scale_param(name)
-        cells = [fmt_mean_se(*mean_se([r["score"] for r in rs if r["task"] == t])) for t in tasks]
-        m, se = mean_se([r["score"] for r in rs])
-        mark = "**" if _choice(rs[0]) == chosen[name] else ""
-        lr = rs[0].get("lr")
-        lines.append(
-            f"| {name} | {key}={rs[0]['params'][key]:g} | {'' if lr is None else f'{lr:g}'} | "
-            + " | ".join(cells)
-            + f" | {mark}{fmt_mean_se(m, se)}{mark} |"
-        )
-    if sft:
-        cells = [fmt_mean_se(*mean_se([r["score"] for r in sft if r["task"] == t])) for t in tasks]
-        lines.append(
-            "| sft (reference) | | | "
-            + " | ".join(cells)
-            + f" | {fmt_mean_se(*mean_se([r['score'] for r in sft]))} |"
-        )
+    for task in sorted({r["task"] for r in rows}):
+        env = task.split("-")[0]
+        by: dict[str, list[dict]] = defaultdict(list)
+        for r in rows:
+            if r["task"] == task:
+                by[r["label"]].append(r)
+        best_score: dict[str, float] = {}
+        chosen[env] = {}
+        for rs in by.values():  # a value that diverged on any seed scores -inf
+            name = rs[0]["objective"]
+            m, _ = mean_se([r["score"] for r in rs])
+            if name not in best_score or m > best_score[name]:
+                best_score[name], chosen[env][name] = m, _choice(rs[0])
+        lines += ["", f"## {task}", "", "| baseline | value | lr | score |", "|---|---|---|---|"]
+        for rs in by.values():
+            name = rs[0]["objective"]
+            key = scale_param(name)
+            m, se = mean_se([r["score"] for r in rs])
+            mark = "**" if _choice(rs[0]) == chosen[env][name] else ""
+            lr = rs[0].get("lr")
+            lines.append(
+                f"| {name} | {key}={rs[0]['params'][key]:g} | {'' if lr is None else f'{lr:g}'} | "
+                f"{mark}{fmt_mean_se(m, se)}{mark} |"
+            )
+        env_sft = [r["score"] for r in sft if r["task"] == task]
+        if env_sft:
+            lines.append(f"| sft (reference) | | | {fmt_mean_se(*mean_se(env_sft))} |")
     seeds = sorted({r["seed"] for r in rows})
     lines += ["", f"Seeds: {seeds}. Training configuration: `{json.dumps(config.to_dict())}`."]
     (out_dir / "sweep.md").write_text("\n".join(lines) + "\n")
-    (out_dir / "sweep.json").write_text(dumps({"config": config_hash(config), "params": chosen}, indent=1))
+    (out_dir / "sweep.json").write_text(
+        dumps({"config": config_hash(config), "seeds": seeds, "params": chosen}, indent=1)
+    )
     return chosen
 
 
-def chosen_params(out_dir: Path, config: TrainConfig, require: bool) -> dict[str, dict[str, Any]]:
-    """The sweep's choice per baseline, or the named defaults at the config's learning rate when there is no
-    sweep for this configuration (and one is not required)."""
+def chosen_params(
+    out_dir: Path, config: TrainConfig, require: bool
+) -> tuple[Callable[[str], dict[str, dict[str, Any]]], list[int]]:
+    """(env -> the sweep's choice per baseline, the sweep's seeds). Without a sweep for this configuration
+    (and when one is not required): the named defaults at the config's learning rate, and no seeds."""
     path = out_dir / "sweep.json"
     if path.exists():
         data = loads(path.read_text())
-        if data.get("config") == config_hash(config):
-            return data["params"]
+        if data.get("config") == config_hash(fitness_config(config)) and "seeds" in data:
+            params = data["params"]
+
+            def for_env(env: str) -> dict[str, dict[str, Any]]:
+                if env not in params:
+                    raise SymmpoError(
+                        f"the sweep in {path} has no {env}: run `symmpo bench --sweep --envs {env}` first"
+                    )
+                return params[env]
+
+            return for_env, [int(x) for x in data["seeds"]]
     if require:
         raise SymmpoError(
             f"no sweep for this configuration in {path}: run `symmpo bench --sweep` first "
             "(or pass --no-sweep to use the named defaults)"
         )
-    return {name: {"params": default_params(name), "lr": None} for name in BASELINES}
+    defaults = {name: {"params": default_params(name), "lr": None} for name in BASELINES}
+    return (lambda env: defaults), []
+
+
+def members_for(params: Callable[[str], dict[str, dict[str, Any]]]) -> Callable[[str], list[Member]]:
+    """Per task: every baseline with its environment's chosen hyperparameters."""
+
+    def members(task: str) -> list[Member]:
+        chosen = params(task.split("-")[0])
+        return [Member(name, name, c["params"], c.get("lr")) for name, c in chosen.items()]
+
+    return members
+
+
+def check_heldout_seeds(config: TrainConfig, seeds: Sequence[int], sweep_seeds: Sequence[int]) -> None:
+    """The table must not share a dataset seed, training seed or reset with the sweep that tuned it."""
+    from symmpo import protocol
+
+    protocol.check_heldout(
+        protocol.split_of(fitness_config(config).to_dict(), sweep_seeds),
+        protocol.split_of(heldout_config(config).to_dict(), seeds),
+        "the table (its baselines were tuned by the sweep)",
+    )
 
 
 # ------------------------------------------------------------------------------------------------ bench
@@ -309,57 +370,64 @@ def run_bench(
     seeds: Sequence[int],
     envs: Sequence[str] = ENVS,
     settings: Sequence[str] = SETTINGS,
-    params: dict[str, dict[str, Any]] | None = None,
+    params: Callable[[str], dict[str, dict[str, Any]]] | None = None,
+    sweep_seeds: Sequence[int] = (),
     **kw: Any,
 ) -> None:
-    params = params or {name: {"params": default_params(name), "lr": None} for name in BASELINES}
-    members = [Member(name, name, c["params"], c.get("lr")) for name, c in params.items()]
+    """The table's runs, on the held-out split of ``config`` (refused if it overlaps the sweep)."""
+    check_heldout_seeds(config, seeds, sweep_seeds)
+    if params is None:
+        defaults = {name: {"params": default_params(name), "lr": None} for name in BASELINES}
+        params = lambda env: defaults  # noqa: E731
     tasks = [f"{e}-{s}" for e in envs for s in settings]
-    run_populations(out_dir, "bench", tasks, seeds, members, config, with_sft=True, **kw)
+    run_populations(
+        out_dir, "bench", tasks, seeds, members_for(params), heldout_config(config), with_sft=True, **kw
+    )
 
 
 def write_bench_report(out_dir: Path, config: TrainConfig, header: str = "") -> str:
+    """table.md / table.csv / table.png / stats.json from the held-out rows of this configuration."""
+    from symmpo.train import table_stats
+
+    config = heldout_config(config)
     rows = _current(read_jsonl(out_dir / "bench.jsonl"), config)
     if not rows:
         raise SymmpoError(f"no bench results for this configuration in {out_dir / 'bench.jsonl'}")
     tasks = _ordered_tasks({r["task"] for r in rows})
     labels = [SFT] + [b for b in BASELINES if any(r["label"] == b for r in rows)]
-    cell: dict[tuple[str, str], tuple[float, float, int]] = {}
-    for lab in labels:
-        for t in tasks:
-            scores = [r["score"] for r in rows if r["label"] == lab and r["task"] == t]
-            if scores:
-                m, se = mean_se(scores)
-                cell[lab, t] = (m, se, len(scores))
-    best = {t: max((cell[lab, t][0] for lab in labels if (lab, t) in cell), default=math.nan) for t in tasks}
-    avg = {lab: mean_se([cell[lab, t][0] for t in tasks if (lab, t) in cell])[0] for lab in labels}
-    complete = {lab: all((lab, t) in cell for t in tasks) for lab in labels}
-    best_avg = max((avg[lab] for lab in labels if complete[lab]), default=math.nan)
-    params = {r["label"]: {**r["params"], "lr": r.get("lr") or config.lr} for r in rows}
-    n_seeds = sorted({r["seed"] for r in rows})
-
+    st = table_stats.table_stats(rows, labels, tasks, baselines=labels)
+    params = {
+        (r["task"].split("-")[0], r["label"]): {**r["params"], "lr": r.get("lr") or config.lr} for r in rows
+    }
+    seeds = sorted({r["seed"] for r in rows})
+    st["seeds"], st["config"] = seeds, config.to_dict()
+    (out_dir / "stats.json").write_text(dumps(st, indent=1) + "\n")
     md = [
-        "# Baseline table",
+        "# Baseline table (held-out split)",
         "",
         header,
         "",
-        "D4RL-normalized score (100 = D4RL expert, 0 = random) of the greedy policy, mean ± standard error over "
-        f"training seeds {n_seeds}; **bold** = best mean in the column. `sft` = the behaviour-cloned reference "
-        "policy every PO run starts from. `avg` = mean over the columns.",
+        "D4RL-normalized score (100 = D4RL expert, 0 = random) of the greedy policy: **interquartile mean over "
+        f"training seeds {seeds}** with its 95 % bootstrap CI; held-out split (dataset seed "
+        f"{config.dataset_seed}, evaluation resets from {config.eval_reset_offset}; the sweep tuned on dataset "
+        "seed 0, resets from 0 and other training seeds). **bold** = highest IQM in the column. `sft` = the "
+        "behaviour-cloned reference every PO run starts from. A diverged run counts as 0.",
         "",
-        "| objective | " + " | ".join(tasks) + " | avg |",
-        "|---|" + "---|" * (len(tasks) + 1),
+        "| objective | " + " | ".join(tasks) + " |",
+        "|---|" + "---|" * len(tasks),
     ]
     for lab in labels:
-        a = f"{avg[lab]:.1f}" if complete[lab] and math.isfinite(avg[lab]) else "–"
-        a = f"**{a}**" if complete[lab] and avg[lab] == best_avg else a
-        md.append(f"| {lab} | " + " | ".join(table_cells(cell, lab, tasks, best, len(n_seeds))) + f" | {a} |")
-    md += [
-        "",
-        "Hyperparameters: " + "; ".join(f"{k} {_fmt_params(v)}" for k, v in params.items() if k != SFT),
-        "",
-        f"Training configuration `{json.dumps(config.to_dict())}`.",
-    ]
+        md.append(f"| {lab} | " + " | ".join(stat_cells(st, lab, tasks, len(seeds))) + " |")
+    md += ["", "η² of the objective factor (share of score variance explained by the choice of loss): "]
+    md += ["; ".join(f"{t} {st['tasks'][t]['eta_squared']:.2f}" for t in tasks)]
+    md += verdict_lines(st, tasks, labels)
+    by_env: dict[str, list[str]] = defaultdict(list)
+    for (env, lab), v in sorted(params.items()):
+        if lab != SFT:
+            by_env[env].append(f"{lab} {_fmt_params(v)}")
+    md += ["", "Hyperparameters (per environment, from the sweep):"]
+    md += [f"- {env}: " + "; ".join(v) for env, v in by_env.items()]
+    md += ["", f"Training configuration `{json.dumps(config.to_dict())}`."]
     dead = [r for r in rows if not r.get("alive", True)]
     if dead:
         md += [
@@ -369,32 +437,68 @@ def write_bench_report(out_dir: Path, config: TrainConfig, header: str = "") -> 
         ]
     text = "\n".join(md) + "\n"
     (out_dir / "table.md").write_text(text)
-    with open(out_dir / "table.csv", "w") as f:
-        f.write("objective,task,mean,se,n_seeds,params\n")
-        for (lab, t), (m, se, n) in cell.items():
-            f.write(f'{lab},{t},{m:.4f},{se:.4f},{n},"{_fmt_params(params.get(lab, {}))}"\n')
-    _plot(cell, labels, tasks, out_dir / "table.png")
+    write_csv(out_dir / "table.csv", st, labels, tasks)
+    _plot(st, labels, tasks, out_dir / "table.png")
     return text
 
 
-def table_cells(
-    cell: dict[tuple[str, str], tuple[float, float, int]],
-    label: str,
-    tasks: Sequence[str],
-    best: dict[str, float],
-    n_seeds: int,
-) -> list[str]:
-    """One markdown row's cells: mean ± s.e., bold where best in the column, the seed count where it is short."""
+def stat_cells(st: dict[str, Any], label: str, tasks: Sequence[str], n_seeds: int) -> list[str]:
+    """One markdown row: IQM [CI], bold where highest in the column, seed count where short, † if diverged."""
+    from symmpo.stats import fmt_ci
+
     out = []
     for t in tasks:
-        if (label, t) not in cell:
+        objs = st["tasks"][t]["objectives"]
+        if label not in objs:
             out.append("–")
             continue
-        m, se, n = cell[label, t]
-        s = fmt_mean_se(m, se)
-        s = f"**{s}**" if math.isfinite(m) and m == best[t] else s
-        out.append(s + (f" ({n})" if n != n_seeds else ""))
+        o = objs[label]
+        cell = fmt_ci(o["iqm"], o["ci"])
+        if o["iqm"] == max(v["iqm"] for v in objs.values()):
+            cell = f"**{cell}**"
+        if len(o["seeds"]) != n_seeds:
+            cell += f" ({len(o['seeds'])})"
+        if o["diverged"]:
+            cell += f" †{o['diverged']}"
+        out.append(cell)
     return out
+
+
+def verdict_lines(st: dict[str, Any], tasks: Sequence[str], labels: Sequence[str]) -> list[str]:
+    """Markdown: the corrected comparisons that reject equality, per task; and how many tests were made."""
+    from symmpo.train.table_stats import fmt_verdict
+
+    out = [
+        "",
+        f"Corrected comparisons ({st['n_comparisons']} paired t-tests on common seeds, Holm over the whole "
+        f"table, α = {st['alpha']}): every objective against DPO and against the column's best baseline. "
+        "Only those that reject equality are listed; everything else ties.",
+        "",
+    ]
+    any_sig = False
+    for t in tasks:
+        sig = [c for c in st["tasks"][t]["comparisons"] if c["verdict"] != "ties"]
+        if sig:
+            any_sig = True
+            out.append(
+                f"- {t}: " + "; ".join(f"{c['objective']} vs {c['against']} {fmt_verdict(c)}" for c in sig)
+            )
+    if not any_sig:
+        out.append("- none: no difference survives the correction.")
+    return out
+
+
+def write_csv(path: Path, st: dict[str, Any], labels: Sequence[str], tasks: Sequence[str]) -> None:
+    with open(path, "w") as f:
+        f.write("objective,task,iqm,ci_low,ci_high,mean,n_seeds,diverged\n")
+        for t in tasks:
+            for lab in labels:
+                o = st["tasks"][t]["objectives"].get(lab)
+                if o:
+                    f.write(
+                        f"{lab},{t},{o['iqm']:.4f},{o['ci'][0]:.4f},{o['ci'][1]:.4f},{o['mean']:.4f},"
+                        f"{len(o['seeds'])},{o['diverged']}\n"
+                    )
 
 
 def _fmt_params(p: dict[str, float]) -> str:
@@ -413,7 +517,8 @@ def _ordered_tasks(tasks: set[str]) -> list[str]:
     return sorted(tasks, key=key)
 
 
-def _plot(cell, labels: list[str], tasks: list[str], path: Path) -> None:
+def _plot(st: dict[str, Any], labels: list[str], tasks: list[str], path: Path) -> None:
+    """IQM with 95 % bootstrap CIs per data setting, one panel per environment."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -427,19 +532,22 @@ def _plot(cell, labels: list[str], tasks: list[str], path: Path) -> None:
         env_tasks = [t for t in tasks if t.startswith(env + "-")]
         xs = range(len(env_tasks))
         for i, lab in enumerate(labels):
-            pts = [
-                (x, *cell[lab, t][:2])
-                for x, t in zip(xs, env_tasks, strict=True)
-                if (lab, t) in cell and math.isfinite(cell[lab, t][0])
-            ]
+            pts = []
+            for x, t in zip(xs, env_tasks, strict=True):
+                o = st["tasks"][t]["objectives"].get(lab)
+                if o and math.isfinite(o["iqm"]):
+                    lo, hi = o["ci"]
+                    lo = o["iqm"] if not math.isfinite(lo) else lo
+                    hi = o["iqm"] if not math.isfinite(hi) else hi
+                    pts.append((x, o["iqm"], o["iqm"] - lo, hi - o["iqm"]))
             if not pts:
                 continue
-            px, pm, pse = zip(*pts, strict=True)
-            off = (i - len(labels) / 2) * 0.02
+            px, pm, elo, ehi = zip(*pts, strict=True)
+            off = (i - len(labels) / 2) * 0.03
             ax.errorbar(
                 [x + off for x in px],
                 pm,
-                yerr=[0 if not math.isfinite(s) else s for s in pse],
+                yerr=[elo, ehi],
                 marker="o",
                 capsize=2,
                 label=lab,
@@ -447,9 +555,9 @@ def _plot(cell, labels: list[str], tasks: list[str], path: Path) -> None:
                 color="black" if lab == SFT else None,
             )
         ax.set_xticks(list(xs), [t.split("-", 1)[1] for t in env_tasks])
-        ax.set(title=env, ylabel="normalized score", xlabel="data setting")
+        ax.set(title=env, ylabel="normalized score (IQM, 95% CI)", xlabel="data setting")
         ax.grid(alpha=0.3)
     axes[0][-1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=110)
     plt.close(fig)

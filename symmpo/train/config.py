@@ -31,6 +31,7 @@ class TrainConfig:
     # evaluation (greedy policy, held-out reset seeds)
     eval_episodes: int = 5
     eval_max_steps: int = 1000
+    eval_reset_offset: int = 0  # first evaluation reset seed (held-out measurements use their own range)
     eval_points: int = 0  # extra evaluations during training, for learning curves (0 in a search)
     log_every: int = 10  # training-loss curve resolution, in steps
     dataset_seed: int | None = 0  # None: the dataset seed follows the training seed

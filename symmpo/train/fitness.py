@@ -39,7 +39,7 @@ def make_evaluator(task: str, config: TrainConfig, workers: int = 1) -> Evaluato
     from symmpo.suite.evaluator import eval_seeds, evaluate
 
     env = task_env(task)
-    seeds = eval_seeds(config.eval_episodes)
+    seeds = eval_seeds(config.eval_episodes, offset=config.eval_reset_offset)
 
     def run(policy: PolicyPopulation) -> tuple[np.ndarray, np.ndarray]:
         res = evaluate(

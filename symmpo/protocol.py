@@ -1,0 +1,154 @@
+"""The held-out protocol: what a search may touch, and what a claim about its result must be measured on.
+
+A search selects objectives by their fitness, so any number measured on the fitness's own data is optimistic.
+Three things determine a score besides the objective: the **preference dataset** (its seed draws new contexts,
+new responses and new pairs), the **training seeds** (π_ref, minibatches) and the **evaluation resets** (the
+MuJoCo start states). A held-out measurement changes all three:
+
+* fitness (search, sweeps): dataset seed ``FITNESS_DATASET_SEED`` (0), the run's fitness seeds, evaluation
+  resets ``[0, eval_episodes)``;
+* held out (end-of-run re-score, ``symmpo compare``, the baseline table): dataset seed ``HELDOUT_DATASET_SEED``
+  (1), training seeds from ``HELDOUT_SEED_MIN`` (1000) up, evaluation resets from ``HELDOUT_RESET_OFFSET``
+  (50,000) up.
+
+On top, environments marked ``held_out`` in ``symmpo.suite.tasks.ENVS`` (Walker2d) are never fitness tasks unless the user says so
+explicitly: they measure whether a loss found on Hopper/HalfCheetah transfers. ``check_heldout`` refuses
+(``ProtocolError``, exit 2) any held-out configuration that shares a dataset seed, a training seed or a single
+evaluation reset with the fitness it judges.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from symmpo.errors import SymmpoError
+
+FITNESS_DATASET_SEED = 0
+HELDOUT_DATASET_SEED = 1
+HELDOUT_SEED_MIN = 1000
+HELDOUT_RESET_OFFSET = 50_000
+HELDOUT_EPISODES = 10
+
+
+class ProtocolError(SymmpoError):
+    """A held-out measurement would reuse something the fitness saw."""
+
+
+@dataclass(frozen=True)
+class Split:
+    """The data, training seeds and evaluation resets one measurement uses."""
+
+    dataset_seed: int | None  # None: the dataset seed follows each training seed
+    train_seeds: tuple[int, ...]
+    reset_offset: int
+    episodes: int
+
+    @property
+    def dataset_seeds(self) -> set[int]:
+        return set(self.train_seeds) if self.dataset_seed is None else {self.dataset_seed}
+
+    @property
+    def resets(self) -> range:
+        return range(self.reset_offset, self.reset_offset + self.episodes)
+
+    def describe(self) -> str:
+        r = self.resets
+        return (
+            f"dataset seed(s) {sorted(self.dataset_seeds)}, training seeds {list(self.train_seeds)}, "
+            f"evaluation resets [{r.start}, {r.stop})"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "dataset_seeds": sorted(self.dataset_seeds),
+            "train_seeds": list(self.train_seeds),
+            "resets": [self.resets.start, self.resets.stop],
+        }
+
+
+def split_of(train: dict[str, Any], seeds: Iterable[int]) -> Split:
+    """The split a trainer configuration dict (``TrainConfig.to_dict()``) measures on with ``seeds``."""
+    ds = train.get("dataset_seed", FITNESS_DATASET_SEED)
+    return Split(
+        dataset_seed=None if ds is None else int(ds),
+        train_seeds=tuple(int(s) for s in seeds),
+        reset_offset=int(train.get("eval_reset_offset", 0)),
+        episodes=int(train.get("eval_episodes", 0)),
+    )
+
+
+def overlaps(fitness: Split, heldout: Split) -> list[str]:
+    """What ``heldout`` shares with ``fitness``, in words (empty: properly held out)."""
+    out = []
+    shared = fitness.dataset_seeds & heldout.dataset_seeds
+    if shared:
+        out.append(f"dataset seed {sorted(shared)} (the same preference pairs)")
+    shared = set(fitness.train_seeds) & set(heldout.train_seeds)
+    if shared:
+        out.append(f"training seeds {sorted(shared)}")
+    f, h = fitness.resets, heldout.resets
+    lo, hi = max(f.start, h.start), min(f.stop, h.stop)
+    if lo < hi:
+        out.append(f"evaluation resets [{lo}, {hi})")
+    return out
+
+
+def check_heldout(fitness: Split, heldout: Split, what: str = "held-out evaluation") -> None:
+    """Raise ``ProtocolError`` naming every overlap between a held-out configuration and its fitness."""
+    shared = overlaps(fitness, heldout)
+    if shared:
+        raise ProtocolError(
+            f"{what} is not held out: it shares {'; '.join(shared)} with the search's fitness "
+            f"({fitness.describe()}); use fresh values (defaults: dataset seed {HELDOUT_DATASET_SEED}, "
+            f"training seeds >= {HELDOUT_SEED_MIN}, resets from {HELDOUT_RESET_OFFSET})"
+        )
+
+
+def heldout_train(train: dict[str, Any], heldout: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The fitness trainer configuration moved to held-out data and resets (``heldout`` overrides)."""
+    from symmpo.train.config import TrainConfig
+
+    h = {**default_heldout(), **(heldout or {})}
+    cfg = TrainConfig.from_dict(train)
+    cfg = dataclasses.replace(
+        cfg,
+        dataset_seed=int(h["dataset_seed"]),
+        eval_reset_offset=int(h["reset_offset"]),
+        eval_episodes=int(h["eval_episodes"]),
+    )
+    return cfg.to_dict()
+
+
+def default_heldout() -> dict[str, Any]:
+    return {
+        "dataset_seed": HELDOUT_DATASET_SEED,
+        "reset_offset": HELDOUT_RESET_OFFSET,
+        "eval_episodes": HELDOUT_EPISODES,
+    }
+
+
+def check_fitness_tasks(tasks: Sequence[str], allow_heldout_env: bool = False) -> None:
+    """Refuse a fitness on a held-out environment unless explicitly allowed."""
+    from symmpo.suite.tasks import ENVS, parse_task
+
+    bad = sorted({t for t in tasks if ENVS[parse_task(t).env].held_out})
+    if bad and not allow_heldout_env:
+        held = ", ".join(e for e, spec in ENVS.items() if spec.held_out)
+        raise ProtocolError(
+            f"{', '.join(bad)}: {held} is held out for transfer and cannot be a fitness "
+            "task; pass --allow-heldout-env to search on it anyway (its transfer results then mean nothing)"
+        )
+
+
+def check_run_heldout(
+    fitness_train: dict[str, Any],
+    fitness_seeds: Sequence[int],
+    heldout_train: dict[str, Any],
+    heldout_seeds: Sequence[int],
+    what: str = "the held-out evaluation",
+) -> None:
+    """Refuse a held-out measurement of a search run that overlaps the run's fitness (trainer config dicts)."""
+    check_heldout(split_of(fitness_train, fitness_seeds), split_of(heldout_train, heldout_seeds), what)

@@ -1,0 +1,196 @@
+"""Statistics of the field for every table symmpo writes: IQM, stratified bootstrap CIs, probability of
+improvement, paired tests with a Holm correction, and the effect size of the objective factor.
+
+Why these: with a handful of training seeds, means and standard errors are fragile and "two standard errors"
+rules have large false-positive rates once many cells are compared. The RL community's reporting standard
+(Agarwal et al., 2021, "Deep RL at the edge of the statistical precipice", the rliable library) is the
+interquartile mean (robust to one diverged seed, more efficient than the median) with percentile bootstrap
+CIs that resample runs within each task (stratified), and the probability of improvement P(X > Y). Every
+resampling and every test here is scipy's (`scipy.stats.bootstrap`, `trim_mean`, `mannwhitneyu`,
+`ttest_rel`, `f_oneway`); nothing is a hand-written bootstrap. Comparisons between objectives are *paired*:
+symmpo trains every objective of a cell on the same seeds, minibatches and evaluation resets, so the per-seed
+difference removes most of the seed-to-seed variance. Verdicts ("beats", "ties", "loses") come only from
+Holm-corrected p-values over the whole table.
+
+A diverged run (score −inf) counts as ``DIVERGED_SCORE`` (0 = random policy) in every statistic: such a loss
+produced no usable policy, and an infinite value would make every mean and test meaningless.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+DIVERGED_SCORE = 0.0
+ALPHA = 0.05
+N_RESAMPLES = 2000
+
+
+def finite_scores(values: Sequence[float]) -> np.ndarray:
+    """Scores as float64 with diverged runs (−inf / nan) replaced by ``DIVERGED_SCORE``."""
+    arr = np.asarray(values, dtype=np.float64)
+    return np.where(np.isfinite(arr), arr, DIVERGED_SCORE)
+
+
+def iqm(values: Sequence[float]) -> float:
+    """Interquartile mean: the mean of the middle 50 % (scipy's 25 %-trimmed mean)."""
+    from scipy.stats import trim_mean
+
+    arr = finite_scores(values)
+    return float(trim_mean(arr, 0.25)) if arr.size else math.nan
+
+
+def _bootstrap(
+    samples: Sequence[np.ndarray], statistic: Callable[..., float], seed: int, paired: bool = False
+) -> tuple[float, float]:
+    from scipy.stats import bootstrap
+
+    if any(len(s) < 2 for s in samples):
+        return math.nan, math.nan
+    if all(np.ptp(s) == 0 for s in samples):  # no spread anywhere: the CI is the point
+        v = float(statistic(*samples))
+        return v, v
+    res = bootstrap(
+        tuple(samples),
+        statistic,
+        n_resamples=N_RESAMPLES,
+        confidence_level=0.95,
+        method="percentile",
+        vectorized=False,
+        paired=paired,
+        rng=np.random.default_rng(seed),
+    )
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
+def iqm_ci(scores_by_task: Sequence[Sequence[float]], seed: int = 0) -> dict[str, Any]:
+    """IQM over all runs of all tasks, with a stratified percentile-bootstrap 95 % CI (runs are resampled
+    within each task, tasks are kept). One task gives the plain bootstrap CI of that task's IQM."""
+    samples = [finite_scores(s) for s in scores_by_task if len(s)]
+    if not samples:
+        return {"iqm": math.nan, "ci": [math.nan, math.nan], "n": 0}
+
+    def stat(*xs: np.ndarray) -> float:
+        return iqm(np.concatenate(xs))
+
+    lo, hi = _bootstrap(samples, stat, seed)
+    return {"iqm": stat(*samples), "ci": [lo, hi], "n": int(sum(len(s) for s in samples))}
+
+
+def probability_of_improvement(
+    x_by_task: Sequence[Sequence[float]], y_by_task: Sequence[Sequence[float]], seed: int = 0
+) -> dict[str, Any]:
+    """P(X > Y) averaged over tasks (ties count one half), the Mann-Whitney U statistic over n·m; with a
+    stratified bootstrap 95 % CI. 0.5 means neither objective tends to score higher."""
+    from scipy.stats import mannwhitneyu
+
+    pairs = [(finite_scores(x), finite_scores(y)) for x, y in zip(x_by_task, y_by_task, strict=True)]
+    pairs = [(x, y) for x, y in pairs if len(x) and len(y)]
+    if not pairs:
+        return {"p": math.nan, "ci": [math.nan, math.nan]}
+
+    def one(x: np.ndarray, y: np.ndarray) -> float:
+        if np.all(x == x[0]) and np.all(y == y[0]) and np.all(x == y[0]):
+            return 0.5
+        return float(mannwhitneyu(x, y, alternative="two-sided").statistic / (len(x) * len(y)))
+
+    def stat(*xs: np.ndarray) -> float:
+        k = len(xs) // 2
+        return float(np.mean([one(xs[i], xs[k + i]) for i in range(k)]))
+
+    samples = [x for x, _ in pairs] + [y for _, y in pairs]
+    lo, hi = _bootstrap(samples, stat, seed)
+    return {"p": stat(*samples), "ci": [lo, hi]}
+
+
+def paired_test(a: Sequence[float], b: Sequence[float]) -> dict[str, Any]:
+    """Paired t-test of ``a`` against ``b`` on common seeds (two-sided): mean difference, t and p.
+
+    Why a t-test: with 5 seeds the exact sign-flip permutation test and Wilcoxon's signed-rank test cannot
+    reach p < 0.0625, so they could never declare a difference; the paired t-test can, and the per-seed
+    differences of objectives trained on common random numbers are close to symmetric. Differences that are
+    all zero give p = 1; identical non-zero differences (no spread) give p = 0.
+    """
+    from scipy.stats import ttest_rel
+
+    x, y = finite_scores(a), finite_scores(b)
+    if len(x) != len(y):
+        raise ValueError(f"paired test needs common seeds: {len(x)} vs {len(y)} scores")
+    d = x - y
+    diff = float(d.mean()) if len(d) else math.nan
+    if len(d) < 2:
+        return {"diff": diff, "t": math.nan, "p": math.nan, "n": int(len(d))}
+    if np.ptp(d) == 0:
+        return {"diff": diff, "t": math.nan, "p": 1.0 if diff == 0 else 0.0, "n": int(len(d))}
+    res = ttest_rel(x, y)
+    return {"diff": diff, "t": float(res.statistic), "p": float(res.pvalue), "n": int(len(d))}
+
+
+def holm(pvalues: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values (controls the family-wise error rate; nan stays nan)."""
+    p = np.asarray(pvalues, dtype=np.float64)
+    ok = np.flatnonzero(np.isfinite(p))
+    out = np.full(p.shape, math.nan)
+    m = len(ok)
+    order = ok[np.argsort(p[ok], kind="stable")]
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p[i]))
+        out[i] = running
+    return out.tolist()
+
+
+def verdict(diff: float, p_adjusted: float, alpha: float = ALPHA) -> str:
+    """'beats' / 'loses' when the corrected test rejects equality, else 'ties'."""
+    if not (math.isfinite(p_adjusted) and p_adjusted < alpha):
+        return "ties"
+    return "beats" if diff > 0 else "loses"
+
+
+def eta_squared(groups: Sequence[Sequence[float]]) -> float:
+    """Share of the score variance explained by the objective (one-way ANOVA η² = SS_between / SS_total),
+    from scipy's F statistic: η² = F·df_b / (F·df_b + df_w). Near 0: the cell cannot tell objectives apart."""
+    from scipy.stats import f_oneway
+
+    gs = [finite_scores(g) for g in groups if len(g)]
+    n = sum(len(g) for g in gs)
+    df_b, df_w = len(gs) - 1, n - len(gs)
+    if df_b < 1 or df_w < 1:
+        return math.nan
+    allv = np.concatenate(gs)
+    if np.ptp(allv) == 0:
+        return 0.0
+    if all(np.ptp(g) == 0 for g in gs):  # no spread within groups: the objective explains everything
+        return 1.0
+    f = float(f_oneway(*gs).statistic)
+    return f * df_b / (f * df_b + df_w)
+
+
+def spearman_ci(x: Sequence[float], y: Sequence[float], seed: int = 0) -> dict[str, Any]:
+    """Spearman rank correlation of paired values with a percentile-bootstrap 95 % CI over the pairs."""
+    from scipy.stats import spearmanr
+
+    a, b = finite_scores(x), finite_scores(y)
+
+    def stat(u: np.ndarray, v: np.ndarray) -> float:
+        if np.ptp(u) == 0 or np.ptp(v) == 0:  # a constant side has no ranking: no correlation
+            return 0.0
+        r = spearmanr(u, v).statistic
+        return float(r) if np.isfinite(r) else 0.0
+
+    rho = stat(a, b)
+    lo, hi = _bootstrap([a, b], stat, seed, paired=True) if len(a) >= 3 else (math.nan, math.nan)
+    return {"spearman": rho, "ci": [lo, hi], "n": int(len(a))}
+
+
+def fmt_ci(point: float, ci: Sequence[float], digits: int = 1) -> str:
+    """``12.3 [10.1, 14.0]``; ``–`` for a missing value."""
+    if not math.isfinite(point):
+        return "–"
+    lo, hi = ci
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return f"{point:.{digits}f}"
+    return f"{point:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"

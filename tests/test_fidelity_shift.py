@@ -1,0 +1,97 @@
+"""`symmpo fidelity` on a tiny configuration, the policy-shift measure and `symmpo data levels --json`."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from symmpo import Objective
+from symmpo.cli import main
+from symmpo.suite.datasets import DatasetConfig, build_dataset
+from symmpo.train import fitness as fitness_mod
+from symmpo.train.config import TrainConfig
+from symmpo.train.shift import held_out_states, policy_shift
+from symmpo.train.trainer import train_population
+
+
+@pytest.fixture()
+def tiny_data(tmp_path, monkeypatch):
+    torch.set_num_threads(1)
+    data = {
+        s: build_dataset(DatasetConfig(env="hopper", setting="mixed-0.5", n_pairs=12, horizon=15, seed=s))
+        for s in (0, 1)
+    }
+    monkeypatch.setattr(
+        fitness_mod,
+        "load_dataset",
+        lambda task, config, seed, cache_dir=None: data[
+            config.dataset_seed if config.dataset_seed is not None else 0
+        ],
+    )
+    monkeypatch.setenv("SYMMPO_CACHE", str(tmp_path / "cache"))
+    return data
+
+
+def test_policy_shift_is_zero_for_the_reference_and_positive_after_training(tiny_data):
+    config = TrainConfig.preset("tiny", steps=20, lr=1e-2)
+    dataset, reference = fitness_mod.prepare("hopper-mixed-0.5", 0, config)
+    states = held_out_states(tiny_data[1], n=64)
+    assert states.shape == (64, 11)
+    same = policy_shift(reference.policy.replicate(2), reference.policy, states)
+    assert all(s["kl"] == pytest.approx(0.0, abs=1e-6) and s["greedy_changed"] == 0.0 for s in same)
+    _, policy = train_population(
+        [Objective.named("dpo", beta=1.0)], dataset, reference, config, 0, return_policy=True
+    )
+    moved = policy_shift(policy, reference.policy, states)[0]
+    assert moved["kl"] > 1e-4
+    assert 0.0 <= moved["greedy_changed_dim"] <= moved["greedy_changed"] <= 1.0
+
+
+def test_fidelity_command_writes_spearman_with_ci(tiny_data, tmp_path, capsys):
+    out = tmp_path / "fid"
+    argv = [
+        "fidelity",
+        "--task",
+        "hopper-mixed-0.5",
+        "--samples",
+        "2",
+        "--settings",
+        "6:3e-4",
+        "--preset",
+        "tiny",
+    ]
+    argv += [
+        "--fitness-seeds",
+        "2",
+        "--fitness-episodes",
+        "1",
+        "--heldout-seeds",
+        "2",
+        "--heldout-episodes",
+        "1",
+    ]
+    argv += ["--out", str(out)]
+    assert main(argv) == 0
+    res = json.loads((out / "fidelity.json").read_text())
+    assert len(res["variants"]) == 2  # 1 and 2 fitness seeds x 1 episode count
+    v = res["variants"][-1]
+    assert v["n_objectives"] == 9 + 2 + 1  # baselines, samples, sft
+    assert -1.0 <= v["spearman"] <= 1.0 and len(v["ci"]) == 2
+    assert v["core_seconds_per_candidate"] > 0 and "dpo" in v["shift"]
+    assert res["variants"][0]["core_seconds_per_candidate"] < v["core_seconds_per_candidate"]
+    assert (out / "fidelity_vs_cost.png").stat().st_size > 0 and (out / "scatter.png").stat().st_size > 0
+    raw = (out / "raw.json").read_text()
+    assert main(argv) == 0  # resumed: nothing retrained
+    assert (out / "raw.json").read_text() == raw
+    assert "spearman" in capsys.readouterr().out
+
+
+def test_data_levels_json_parses(capsys):
+    assert main(["data", "levels", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {r["env"] for r in rows} >= {"hopper", "halfcheetah", "walker2d"}
+    for r in rows:
+        assert {"env", "level", "normalized_mean", "normalized_se", "episodes"} <= set(r)
+        assert isinstance(r["normalized_mean"], float) and r["episodes"] >= 2

@@ -1,0 +1,74 @@
+"""symmpo.stats against small worked examples computed by hand."""
+
+import math
+
+import numpy as np
+import pytest
+
+from symmpo import stats
+
+
+def test_iqm_is_the_mean_of_the_middle_half():
+    # 8 values: drop 2 from each end -> mean(3, 4, 5, 6) = 4.5
+    assert stats.iqm([8, 1, 7, 2, 6, 3, 5, 4]) == pytest.approx(4.5)
+    # a diverged run counts as a random policy (0) and lands in the trimmed tail
+    assert stats.iqm([10, 11, 12, 13, -math.inf, 14, 15, 16]) == pytest.approx((11 + 12 + 13 + 14) / 4)
+
+
+def test_iqm_ci_stratified_contains_point_and_is_reproducible():
+    by_task = [[1.0, 2.0, 3.0, 4.0, 5.0], [3.0, 4.0, 5.0, 6.0, 7.0]]
+    a = stats.iqm_ci(by_task, seed=3)
+    b = stats.iqm_ci(by_task, seed=3)
+    assert a == b
+    # pooled 10 values, 25 % trimmed: int(2.5) = 2 cut per end -> mean(3, 3, 4, 4, 5, 5) = 4
+    assert a["iqm"] == pytest.approx(4.0)
+    assert a["ci"][0] <= a["iqm"] <= a["ci"][1]
+    assert a["n"] == 10
+
+
+def test_probability_of_improvement_counts_ties_as_half():
+    # x = [1, 2, 3], y = [0, 2, 4]: wins 1>0; 2>0, 2=2 (1/2); 3>0, 3>2 -> 4.5 of 9 pairs
+    assert stats.probability_of_improvement([[1, 2, 3]], [[0, 2, 4]])["p"] == pytest.approx(0.5)
+    # all of x above all of y -> 1; averaged over two tasks with 1 and 0 -> 0.5
+    assert stats.probability_of_improvement([[5, 6]], [[1, 2]])["p"] == pytest.approx(1.0)
+    assert stats.probability_of_improvement([[5, 6], [1, 2]], [[1, 2], [5, 6]])["p"] == pytest.approx(0.5)
+
+
+def test_paired_t_by_hand():
+    # d = [1, 2, 3, 4, 5]: mean 3, sd sqrt(2.5), t = 3 / (sqrt(2.5) / sqrt(5)) = 4.2426
+    r = stats.paired_test([1, 2, 3, 4, 5], [0, 0, 0, 0, 0])
+    assert r["diff"] == pytest.approx(3.0)
+    assert r["t"] == pytest.approx(3 / math.sqrt(2.5 / 5))
+    assert 0.01 < r["p"] < 0.02  # t(4) two-sided at 4.24
+    assert stats.paired_test([1, 2], [1, 2])["p"] == 1.0
+    with pytest.raises(ValueError, match="common seeds"):
+        stats.paired_test([1, 2, 3], [1, 2])
+
+
+def test_holm_by_hand():
+    # sorted p: 0.01*3 = 0.03, 0.03*2 = 0.06, 0.04*1 = 0.04 -> monotone: 0.03, 0.06, 0.06
+    assert stats.holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert stats.holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])
+    out = stats.holm([0.01, math.nan])
+    assert out[0] == pytest.approx(0.01) and math.isnan(out[1])
+
+
+def test_verdicts_come_from_corrected_p():
+    assert stats.verdict(2.0, 0.01) == "beats"
+    assert stats.verdict(-2.0, 0.01) == "loses"
+    assert stats.verdict(2.0, 0.2) == "ties"
+    assert stats.verdict(2.0, math.nan) == "ties"
+
+
+def test_eta_squared_by_hand():
+    # grand mean 3.5; SS_between = 3 (1.5^2) * 2 = 13.5; SS_total = 17.5
+    assert stats.eta_squared([[1, 2, 3], [4, 5, 6]]) == pytest.approx(13.5 / 17.5)
+    assert stats.eta_squared([[1, 1], [1, 1]]) == 0.0
+
+
+def test_spearman_ci():
+    r = stats.spearman_ci([1, 2, 3, 4, 5, 6], [2, 1, 4, 3, 6, 5], seed=0)
+    # d = [1, 1, 1, 1, 1, 1] in ranks: rho = 1 - 6 * 6 / (6 * 35) = 0.8286
+    assert r["spearman"] == pytest.approx(1 - 6 * 6 / (6 * 35))
+    assert r["ci"][0] <= r["spearman"] <= r["ci"][1]
+    assert np.isfinite(r["ci"]).all()
