@@ -4,6 +4,7 @@ real trainer writes the same hall of fame, byte for byte, as the local process p
 from __future__ import annotations
 
 import math
+import signal
 import sys
 
 import pytest
@@ -46,14 +47,31 @@ def test_missing_ray_is_a_clear_error(monkeypatch):
         make_executor("ray")
 
 
+def test_ray_executor_gives_back_the_sigterm_handler():
+    """Ray's driver SIGTERM handler (sys.exit) outlives ray.shutdown; an executor that started Ray restores
+    the process's own handler on close, so pools forked later still end their workers."""
+    ray = pytest.importorskip("ray")
+    assert not ray.is_initialized()  # runs before the module's shared instance starts
+    before = signal.getsignal(signal.SIGTERM)
+    ex = make_executor("ray", workers=1)
+    try:
+        assert signal.getsignal(signal.SIGTERM) is not before  # what ray.init does
+        assert list(ex.imap(math.factorial, [4])) == [24]
+    finally:
+        ex.close()
+    assert not ray.is_initialized() and signal.getsignal(signal.SIGTERM) is before
+
+
 @pytest.fixture(scope="module")
 def ray_instance():
     ray = pytest.importorskip("ray")  # CI installs the [ray] extra, so there this always runs
     # The workers must unpickle the job function defined here; tests/ is not importable in them.
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    sigterm = signal.getsignal(signal.SIGTERM)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield ray
     ray.shutdown()
+    signal.signal(signal.SIGTERM, sigterm)  # Ray's sys.exit handler outlives shutdown; later tests fork pools
 
 
 def test_ray_executor_keeps_job_order(ray_instance):

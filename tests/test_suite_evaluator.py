@@ -40,3 +40,29 @@ def test_greedy_argmax():
     logits = np.zeros((2, 4, 3, 11))
     logits[..., 5] = 1.0
     assert (greedy(logits) == 5).all() and greedy(logits).shape == (2, 4, 3)
+
+
+def _sigterm_is_default(_: int) -> bool:
+    import signal
+
+    return signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def test_forked_workers_die_on_sigterm_whatever_the_parent_installed():
+    """Ray's driver installs a ``sys.exit`` SIGTERM handler and keeps it after shutdown; inherited by fork
+    workers, it made leaving the pool (which SIGTERMs them) hang. Workers must get the default back."""
+    import signal
+    import sys
+
+    from symmpo.suite.evaluator import fork_pool
+
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(signum))
+    try:
+        with fork_pool(2) as pool:
+            assert pool.map(_sigterm_is_default, range(4)) == [True] * 4
+        seeds = eval_seeds(2)  # and evaluate's workers still give the single-process numbers
+        one = evaluate("hopper", _table_policy, 2, seeds, max_steps=20)
+        two = evaluate("hopper", _table_policy, 2, seeds, max_steps=20, workers=2)
+        np.testing.assert_array_equal(one.returns, two.returns)
+    finally:
+        signal.signal(signal.SIGTERM, previous)

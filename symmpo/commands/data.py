@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
 import time
 from pathlib import Path
 
@@ -140,7 +139,9 @@ def cmd_build(args: argparse.Namespace) -> int:
     jobs = [(env, tasks, args.seed, args.n_pairs, args.cache_dir) for env, tasks in by_env.items()]
     start = time.time()
     if args.workers > 1 and len(jobs) > 1:
-        with mp.get_context("fork").Pool(min(args.workers, len(jobs))) as pool:
+        from symmpo.suite.evaluator import fork_pool
+
+        with fork_pool(min(args.workers, len(jobs))) as pool:
             results = pool.map(_build_env, jobs)
     else:
         results = [_build_env(job) for job in jobs]

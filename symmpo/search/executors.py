@@ -44,6 +44,10 @@ def sigint_ignored() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
+def _main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
 _interrupted = threading.Event()
 
 
@@ -208,12 +212,14 @@ class RayExecutor:
             ) from err
         self._ray = ray
         self._started_here = False
+        self._sigterm: Any = None
         if not ray.is_initialized():
             kwargs: dict[str, Any] = {"ignore_reinit_error": True, "log_to_driver": False}
             if address:
                 kwargs["address"] = address
             elif workers:
                 kwargs["num_cpus"] = workers
+            self._sigterm = signal.getsignal(signal.SIGTERM)
             ray.init(**kwargs)
             self._started_here = True
         self.workers = workers or int(ray.cluster_resources().get("CPU", 1))
@@ -245,6 +251,11 @@ class RayExecutor:
     def close(self) -> None:
         if self._started_here and self._ray.is_initialized():
             self._ray.shutdown()
+        # ray.init installs a sys.exit SIGTERM handler and shutdown keeps it: give back what was there, so
+        # SIGTERM (and process pools forked later, which end their workers with it) behaves as before.
+        if self._started_here and self._sigterm is not None and _main_thread():
+            signal.signal(signal.SIGTERM, self._sigterm)
+            self._sigterm = None
 
     def terminate(self) -> None:
         self.close()  # imap already cancelled the outstanding tasks

@@ -9,8 +9,10 @@ episodes keep their last observation and are no longer stepped. Greedy-per-dimen
 from __future__ import annotations
 
 import multiprocessing as mp
+import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from multiprocessing.pool import Pool
 
 import numpy as np
 
@@ -75,6 +77,21 @@ def _run(
 _WORKER_ARGS: tuple | None = None  # inherited by forked workers: policy_fn need not be picklable
 
 
+def _sigterm_kills() -> None:
+    """Forked-worker initializer: SIGTERM ends the worker again.
+
+    A parent may hold a Python-level SIGTERM handler (Ray installs ``sys.exit`` in its driver and in its
+    workers, and keeps it after ``ray.shutdown``). Inherited, it turns the SIGTERM that ends a pool into a
+    SystemExit that can block on the pool's queue locks, and leaving the ``with Pool`` block then waits forever.
+    """
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def fork_pool(processes: int) -> Pool:
+    """A ``fork`` process pool whose workers die on SIGTERM whatever handler this process installed."""
+    return mp.get_context("fork").Pool(processes, initializer=_sigterm_kills)
+
+
 def _worker(chunk: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     try:
         import torch
@@ -113,7 +130,7 @@ def evaluate(
     _WORKER_ARGS = (env, policy_fn, n_policies, max_steps, n_bins, seeds)
     chunks = np.array_split(np.arange(len(seeds)), min(workers, len(seeds)))
     try:
-        with mp.get_context("fork").Pool(len(chunks)) as pool:
+        with fork_pool(len(chunks)) as pool:
             parts = pool.map(_worker, chunks)
     finally:
         _WORKER_ARGS = None
