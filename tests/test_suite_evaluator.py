@@ -50,9 +50,11 @@ def _sigterm_is_default(_: int) -> bool:
 
 def test_forked_workers_die_on_sigterm_whatever_the_parent_installed():
     """Ray's driver installs a ``sys.exit`` SIGTERM handler and keeps it after shutdown; inherited by fork
-    workers, it made leaving the pool (which SIGTERMs them) hang. Workers must get the default back."""
+    workers, it made leaving the pool (which SIGTERMs them) hang. Workers must be forked with the default."""
     import signal
+    import subprocess
     import sys
+    from pathlib import Path
 
     from symmpo.suite.evaluator import fork_pool
 
@@ -60,9 +62,24 @@ def test_forked_workers_die_on_sigterm_whatever_the_parent_installed():
     try:
         with fork_pool(2) as pool:
             assert pool.map(_sigterm_is_default, range(4)) == [True] * 4
+        assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL  # the parent keeps its own handler
         seeds = eval_seeds(2)  # and evaluate's workers still give the single-process numbers
         one = evaluate("hopper", _table_policy, 2, seeds, max_steps=20)
         two = evaluate("hopper", _table_policy, 2, seeds, max_steps=20, workers=2)
         np.testing.assert_array_equal(one.returns, two.returns)
     finally:
         signal.signal(signal.SIGTERM, previous)
+    # Pools ended at once, before a worker could run any code of its own: the window where a worker still
+    # held the inherited handler. A hang here is the bug; the timeout only turns it into a failure.
+    code = (
+        "import signal, sys\n"
+        "from symmpo.suite.evaluator import fork_pool\n"
+        "signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(signum))\n"
+        "for _ in range(30):\n"
+        "    with fork_pool(2):\n"
+        "        pass\n"
+        "print('ended')\n"
+    )
+    root = str(Path(__file__).resolve().parents[1])
+    res = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0 and res.stdout.strip() == "ended", res.stderr[-2000:]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import signal
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.pool import Pool
@@ -78,18 +79,28 @@ _WORKER_ARGS: tuple | None = None  # inherited by forked workers: policy_fn need
 
 
 def _sigterm_kills() -> None:
-    """Forked-worker initializer: SIGTERM ends the worker again.
-
-    A parent may hold a Python-level SIGTERM handler (Ray installs ``sys.exit`` in its driver and in its
-    workers, and keeps it after ``ray.shutdown``). Inherited, it turns the SIGTERM that ends a pool into a
-    SystemExit that can block on the pool's queue locks, and leaving the ``with Pool`` block then waits forever.
-    """
+    """Worker initializer (when the pool is built outside the main thread): SIGTERM ends the worker again."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def fork_pool(processes: int) -> Pool:
-    """A ``fork`` process pool whose workers die on SIGTERM whatever handler this process installed."""
-    return mp.get_context("fork").Pool(processes, initializer=_sigterm_kills)
+    """A ``fork`` process pool whose workers die on SIGTERM, whatever handler this process holds.
+
+    A parent may hold a Python-level SIGTERM handler (Ray installs ``sys.exit`` in its driver and its
+    workers, and keeps it after ``ray.shutdown``). Inherited, it turns the SIGTERM that ends a pool into a
+    SystemExit that can block on the pool's queue locks, and leaving the ``with`` block waits forever. The
+    workers are therefore forked with SIGTERM at its default. Resetting it in a worker initializer instead
+    is racy: a worker that has not reached the initializer when the pool ends swallows the SIGTERM.
+    """
+    context = mp.get_context("fork")
+    if threading.current_thread() is not threading.main_thread():  # signal.signal works in the main thread
+        return context.Pool(processes, initializer=_sigterm_kills)
+    previous = signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        return context.Pool(processes)  # forks every worker now, with SIGTERM at its default
+    finally:
+        if previous is not None:  # None: a handler set outside Python, which signal cannot put back
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _worker(chunk: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
