@@ -131,3 +131,43 @@ def test_transfer_command_end_to_end(tmp_path, capsys, hof):
     assert main([*argv, "--dataset-seed", "0"]) == 2
     assert "not held out" in capsys.readouterr().err
     assert main([*argv[:-4], "--settings", "sorted"]) == 2
+
+
+def test_sweep_choice_is_read_back_and_applied(tmp_path):
+    from symmpo.train.report import append_jsonl
+
+    fit = CFG.fitness()
+    members = {m.label: m for m in study.sweep_members(["dpo", "orpo"], (0.2, 1.0), (1e-4,))}
+    scores = {"dpo[beta=0.02,lr=0.0001]": (50, 52), "dpo[beta=0.1,lr=0.0001]": (60, 58)}
+    scores |= {"orpo[lam=0.02,lr=0.0001]": (40, 44), "orpo[lam=0.1,lr=0.0001]": (41, 42)}
+    rows = [
+        {
+            "kind": "sweep",
+            "task": study.SWEEP_TASK,
+            "seed": seed,
+            "label": label,
+            "objective": members[label].name,
+            "params": members[label].params,
+            "lr": members[label].lr,
+            "config": fit.hash(),
+            "dataset": "d",
+            "score": s,
+        }
+        for label, pair in scores.items()
+        for seed, s in zip((0, 1), pair, strict=True)
+    ]
+    append_jsonl(tmp_path / "sweep.jsonl", rows)
+    chosen = study.write_sweep(tmp_path, CFG)
+    assert chosen == {
+        "dpo": {"params": {"beta": 0.1}, "lr": 1e-4},
+        "orpo": {"params": {"lam": 0.02}, "lr": 1e-4},
+    }
+    assert "**59.0 ± 1.0**" in (tmp_path / "sweep.md").read_text()
+    read, seeds = study.chosen_params(tmp_path, CFG, require=True)
+    assert read == chosen and seeds == [0, 1]
+    applied = study.with_params(study.resolve_objectives(["dpo", "simpo"]), read)
+    assert (applied[0].params, applied[0].lr) == ({"beta": 0.1}, 1e-4)
+    assert applied[1].params == {"beta": 2.0, "gamma": 0.5} and applied[1].lr is None  # not swept: defaults
+    other = dataclasses.replace(CFG, lr=3e-4)  # another configuration: this sweep does not apply
+    with pytest.raises(Exception, match="no text sweep"):
+        study.chosen_params(tmp_path, other, require=True)

@@ -42,10 +42,17 @@ def register(subparsers: Any) -> None:
         "--seeds",
         type=int,
         default=None,
-        help="number of training seeds: the table uses 1000..1000+N-1 (default 5), the sweep 0..N-1 (default 2)",
+        help="number of training seeds of the table: 1000..1000+N-1 (default 5)",
+    )
+    t.add_argument(
+        "--sweep-seeds", type=int, default=2, help="number of training seeds of the sweep: 0..N-1 (default 2)"
     )
     t.add_argument("--dataset-seed", type=int, help="held-out dataset seed (default: the protocol's, 1)")
-    t.add_argument("--sweep", action="store_true", help="tune the named baselines on the fitness split first")
+    t.add_argument(
+        "--sweep",
+        action="store_true",
+        help="first tune the named baselines (beta or lam, learning rate) on the fitness split, then run the table",
+    )
     t.add_argument("--no-sweep", action="store_true", help="use the named defaults (no sweep needed)")
     t.add_argument("--report", action="store_true", help="only rewrite the report from stored results")
     t.add_argument("--describe", action="store_true", help="print the suite (levels, settings) and exit")
@@ -114,8 +121,9 @@ def run(args: argparse.Namespace) -> int:
         print(describe(cfg, settings, cache_dir))
         return 0
     members = study.resolve_objectives(args.objectives)
-    if args.seeds is not None and args.seeds < 2:
-        raise SymmpoError(f"--seeds must be at least 2 (paired statistics need two seeds), got {args.seeds}")
+    for flag, n in (("--seeds", args.seeds), ("--sweep-seeds", args.sweep_seeds)):
+        if n is not None and n < 2:
+            raise SymmpoError(f"{flag} must be at least 2 (paired statistics need two seeds), got {n}")
     out = Path(args.out)
     discovered = [m.label for m in members if m.name == "discovered"]
     t0 = time.perf_counter()
@@ -127,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
                 named = [m.name for m in members if m.name in BASELINES]
                 if not named:
                     raise SymmpoError("--sweep tunes named baselines; none is among --objectives")
-                study.run_sweep(out, cfg, range(args.seeds or 2), named, executor, cache_dir, **kw)
+                study.run_sweep(out, cfg, range(args.sweep_seeds), named, executor, cache_dir, **kw)
                 print((out / "sweep.md").read_text())
             chosen, sweep_seeds = study.chosen_params(out, cfg, require=not args.no_sweep)
             members = study.with_params(members, chosen)
