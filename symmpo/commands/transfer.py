@@ -145,6 +145,10 @@ def run(args: argparse.Namespace) -> int:
             executor.close()
     command = "symmpo " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     minutes = (time.perf_counter() - t0) / 60
-    header = "" if args.report else f"Produced by `{command}` ({minutes:.1f} min)."
+    header = f"Produced by `{command}` ({minutes:.1f} min)."
+    if args.report:  # keep the line that says how the stored runs were produced
+        old = out / "table.md"
+        lines = old.read_text().splitlines() if old.exists() else []
+        header = next((x for x in lines if x.startswith("Produced by")), "")
     print(study.write_report(out, cfg, [m.label for m in members], discovered, header=header))
     return 0

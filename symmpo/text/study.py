@@ -350,7 +350,12 @@ def write_report(
         "",
         "η² of the objective factor: " + "; ".join(f"{t} {st['tasks'][t]['eta_squared']:.2f}" for t in tasks),
     ]
-    md += bench.verdict_lines(st, tasks, labels)
+    verdicts = bench.verdict_lines(st, tasks, labels)
+    if found:  # only the discovered objectives were tested
+        verdicts = [
+            v.replace("every objective against", "every discovered objective against") for v in verdicts
+        ]
+    md += verdicts
     md += [
         "",
         "Greedy answer length minus target length (mean over seeds; > 0: answers run long):",
