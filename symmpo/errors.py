@@ -14,6 +14,8 @@ class FormulaError(SymmpoError):
         self.formula = formula
         self.position = position
         where = f" at position {position}" if position is not None else ""
+        if len(formula) > 80:  # one line, whatever the input
+            formula = formula[:77] + "..."
         shown = f" in {formula!r}" if formula else ""
         super().__init__(f"{message}{where}{shown}")
 

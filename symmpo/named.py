@@ -32,6 +32,7 @@ from collections.abc import Callable
 
 from symmpo.errors import ObjectiveError
 from symmpo.objective import Objective
+from symmpo.symbolic.constants import interval_kind
 
 # name -> (defaults, builder, one-line description)
 _Builder = Callable[[dict[str, float]], Objective]
@@ -78,7 +79,7 @@ def _rdpo(p: dict[str, float]) -> Objective:
         "((1 - eps)*logsigmoid(z) - eps*logsigmoid(-z))/(1 - 2*eps)",
         beta=p["beta"],
         name="rdpo",
-        constants={"eps": ("unit", p["eps"])},
+        constants={"eps": (interval_kind(0.0, 0.5), p["eps"])},  # 1/(1 - 2 eps): eps must stay below 1/2
     )
 
 

@@ -19,10 +19,11 @@ from typing import Any
 import numpy as np
 import yaml
 
-from symmpo.errors import FormulaError, ObjectiveError
+from symmpo.errors import FormulaError, ObjectiveError, SymmpoError
+from symmpo.symbolic import limits
 from symmpo.symbolic.component import ExternalComponent
-from symmpo.symbolic.constants import KINDS, to_value
-from symmpo.symbolic.expr import Const, Node, Var, constants, is_const, map_consts
+from symmpo.symbolic.constants import normalize_kind, to_value
+from symmpo.symbolic.expr import Const, Node, Var, constants, is_const, map_consts, subtrees
 from symmpo.symbolic.parser import ConstSpec, parse, to_formula
 
 COMPONENTS = ("phi_inv", "psi", "g", "w_po", "w_sft")
@@ -77,10 +78,16 @@ class Objective:
                 raise ObjectiveError(
                     f"component {k} must be a tree or an ExternalComponent, got {type(c).__name__}"
                 )
+            if _is_tree(c):
+                _check_tree(c, k)
+        try:
+            name = limits.check_name(name)
+        except SymmpoError as err:
+            raise ObjectiveError(str(err)) from None
         self._components = _name_constants(comps)
         self.beta = beta
         self.reduce = reduce
-        self.name = str(name)
+        self.name = name
         self.psi_tied = bool(psi_tied)
         self.params = dict(params or {})
         self._compiled: Any = None
@@ -121,8 +128,6 @@ class Objective:
         def tree(comp: str, c: Any) -> Any:
             if _is_tree(c) or isinstance(c, ExternalComponent):
                 return c
-            if isinstance(c, (int, float)) and not isinstance(c, bool):
-                return Const(float(c))
             try:
                 return parse(c, ("tau",) if comp.startswith("w_") else (COMPONENT_VAR[comp], "tau"), specs)
             except FormulaError as err:
@@ -405,50 +410,53 @@ class Objective:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], where: str = "objective") -> Objective:
+        """An objective from the file format; every field of the untrusted mapping is checked."""
         if not isinstance(data, Mapping):
             raise ObjectiveError(f"{where}: expected a mapping, got {type(data).__name__}")
         known = {"format", "name", "beta", "reduce", "constants", "params", *COMPONENTS}
-        unknown = sorted(set(data) - known)
+        unknown = sorted(limits.shown(k, 40) for k in set(data) - known)
         if unknown:
             raise ObjectiveError(
-                f"{where}: unknown key(s) {', '.join(map(str, unknown))} (known: {', '.join(sorted(known))})"
+                f"{where}: unknown key(s) {', '.join(unknown[:5])} (known: {', '.join(sorted(known))})"
             )
         for k in ("phi_inv", "g"):
             if k not in data:
                 raise ObjectiveError(f"{where}: missing key {k!r}")
+        if "format" in data and data["format"] != FORMAT:
+            raise ObjectiveError(f"{where}: format must be {FORMAT!r}, got {limits.shown(data['format'])}")
         try:
+            beta = limits.number(data.get("beta", 0.1), "beta")
+            name = limits.check_name(data.get("name", "custom"))
+            reduce = data.get("reduce", "sum")
+            if reduce not in ("sum", "mean"):
+                raise ObjectiveError(f"reduce must be 'sum' or 'mean', got {limits.shown(reduce)}")
+            consts = data.get("constants") or {}
+            params = _params(data.get("params") or {})
             obj = cls.from_components(
                 phi_inv=data["phi_inv"],
                 psi=data.get("psi", TIED),
                 g=data["g"],
                 w_po=data.get("w_po", 1.0),
                 w_sft=data.get("w_sft", 0.0),
-                beta=float(data.get("beta", 0.1)),
-                reduce=str(data.get("reduce", "sum")),
-                name=str(data.get("name", "custom")),
-                constants=data.get("constants") or {},
+                beta=beta,
+                reduce=reduce,
+                name=name,
+                constants=consts,
             )
         except FormulaError as err:
             raise FormulaError(f"{where}: {err}") from None
-        except (TypeError, ValueError) as err:
+        except SymmpoError as err:
             raise ObjectiveError(f"{where}: {err}") from None
-        if data.get("params"):
-            obj.params = {str(k): float(v) for k, v in dict(data["params"]).items()}
+        obj.params = params
         return obj
 
     @classmethod
     def load(cls, path: str | Path) -> Objective:
-        """Read an objective YAML file (yaml.safe_load; formulas through the restricted parser)."""
-        p = Path(path)
-        try:
-            text = p.read_text()
-        except OSError as err:
-            raise ObjectiveError(f"cannot read objective file {p}: {err.strerror}") from None
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as err:
-            raise ObjectiveError(f"{p}: not valid YAML: {err}") from None
-        return cls.from_dict(data, where=str(p))
+        """Read an objective YAML file (bounded safe YAML; formulas through the restricted parser)."""
+        from symmpo.symbolic.safeyaml import load_file
+
+        data = load_file(path, "objective file", ObjectiveError)
+        return cls.from_dict(data, where=str(path))
 
     def save(self, path: str | Path) -> None:
         p = Path(path)
@@ -493,22 +501,66 @@ class Objective:
         return hashlib.sha256(json.dumps(repr(self)).encode()).hexdigest()[:16]
 
 
-def _const_specs(constants: Mapping[str, Any]) -> dict[str, ConstSpec]:
+def _const_specs(constants: Any) -> dict[str, ConstSpec]:
+    """Declared constants {name: {type, value}} or {name: (type, value)}, each field checked."""
+    if not isinstance(constants, Mapping):
+        raise ObjectiveError(
+            f"constants must be a mapping name -> {{type, value}}, got {limits.shown(constants)}"
+        )
+    if len(constants) > limits.MAX_CONSTANTS:
+        raise ObjectiveError(f"more than {limits.MAX_CONSTANTS} constants")
     out = {}
     for name, spec in constants.items():
+        try:
+            name = limits.check_identifier(name, "constant")
+        except SymmpoError as err:
+            raise ObjectiveError(str(err)) from None
         if isinstance(spec, Mapping):
+            extra = sorted(limits.shown(k, 20) for k in set(spec) - {"type", "value"})
+            if extra:
+                raise ObjectiveError(
+                    f"constant {name!r}: unknown field(s) {', '.join(extra[:5])} (use type, value)"
+                )
             kind, value = spec.get("type", "free"), spec.get("value")
         elif isinstance(spec, (tuple, list)) and len(spec) == 2:
             kind, value = spec
         else:
-            raise ObjectiveError(f"constant {name!r}: expected {{type, value}}, got {spec!r}")
-        if kind not in KINDS:
-            raise ObjectiveError(f"constant {name!r}: unknown type {kind!r} (use one of {', '.join(KINDS)})")
+            raise ObjectiveError(f"constant {name!r}: expected {{type, value}}, got {limits.shown(spec)}")
         try:
-            out[str(name)] = ConstSpec(str(kind), float(value))
-        except (TypeError, ValueError):
-            raise ObjectiveError(f"constant {name!r}: value must be a number, got {value!r}") from None
+            kind = normalize_kind(kind)
+        except ValueError as err:
+            raise ObjectiveError(f"constant {name!r}: {err}") from None
+        if kind == "fixed":
+            raise ObjectiveError(f"constant {name!r}: type fixed is for literals; write the number instead")
+        try:
+            v = limits.number(value, f"constant {name!r}: value")
+        except SymmpoError as err:
+            raise ObjectiveError(str(err)) from None
+        out[name] = ConstSpec(kind, v)
     return out
+
+
+def _params(params: Any) -> dict[str, float]:
+    """The ``params`` a named objective was built with: {name: number}."""
+    if not isinstance(params, Mapping):
+        raise ObjectiveError(f"params must be a mapping name -> number, got {limits.shown(params)}")
+    if len(params) > limits.MAX_CONSTANTS:
+        raise ObjectiveError(f"more than {limits.MAX_CONSTANTS} params")
+    out = {}
+    for k, v in params.items():
+        try:
+            out[limits.check_identifier(k, "parameter")] = limits.number(v, f"parameter {k}")
+        except SymmpoError as err:
+            raise ObjectiveError(str(err)) from None
+    return out
+
+
+def _check_tree(tree: Any, comp: str) -> None:
+    """Size and depth within the limits and every constant finite (cheap: it runs on every construction)."""
+    limits.check_shape(tree, f"component {comp}")
+    for _, t in subtrees(tree):
+        if isinstance(t, Const) and not math.isfinite(t.value):
+            raise FormulaError(f"component {comp}: constant {t.name or t.raw} is not finite")
 
 
 def _name_constants(comps: dict[str, Any]) -> dict[str, Any]:

@@ -99,21 +99,30 @@ def open_run(
 
 
 def drive(args: argparse.Namespace, command: str, run_dir: Any, body: Callable[[Any], str]) -> int:
-    """Run ``body(executor)`` (which returns the closing report); Ctrl-C or SIGTERM says how to resume."""
-    from symmpo.search.executors import make_executor
+    """Run ``body(executor)`` (which returns the closing report); Ctrl-C or SIGTERM says how to resume.
+
+    On Ctrl-C the workers are ended at once (not waited for) with further Ctrl-C ignored until they are
+    gone, so nothing is left half torn down; the run directory holds the last completed generation.
+    """
+    from symmpo.search.executors import ctrl_c_stops, make_executor, sigint_ignored
 
     executor = make_executor(args.executor, args.workers, args.ray_address)
     print(f"run directory: {run_dir.path}  (resume with: symmpo {command} --resume {run_dir.path})")
     try:
-        text = body(executor)
+        with ctrl_c_stops():
+            text = body(executor)
     except KeyboardInterrupt:
-        print(
-            f"\ninterrupted: the last completed generation is saved; resume with "
-            f"symmpo {command} --resume {run_dir.path}"
-        )
+        with sigint_ignored():
+            getattr(executor, "terminate", executor.close)()
+            print(
+                f"\ninterrupted: the last completed generation is saved; resume with "
+                f"symmpo {command} --resume {run_dir.path}",
+                flush=True,
+            )
         return 130
     finally:
-        executor.close()
+        with sigint_ignored():
+            executor.close()
     print(text)
     return 0
 

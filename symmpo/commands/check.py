@@ -1,6 +1,8 @@
-"""``symmpo check FORMULA --component phi_inv|psi|g``: validity verdict per property.
+"""``symmpo check FORMULA --component phi_inv|psi|g|w_po|w_sft``: validity verdict per property.
 
-Exit status: 0 valid, 1 invalid, 2 when the formula cannot be parsed.
+Each property is proved, not disproved (checked numerically; the reason says on which domain and how
+densely) or invalid (with a witness). Exit status: 0 valid (proved or not disproved), 1 invalid, 2 when
+the input is refused (cannot be parsed, or breaks a limit): 1 always means "invalid component".
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import argparse
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "check",
-        help="check a component formula against the MPO validity conditions",
+        help="check a component formula against the MPO validity conditions (proved / not disproved / invalid)",
         epilog='a formula may start with "-": symmpo check "-1/p" --component phi_inv (or after "--")',
     )
     p.add_argument("formula", help='e.g. "log(p) + p**2"')

@@ -18,7 +18,10 @@ def register(subparsers: Any) -> None:
         "'default' preset (about ten minutes on two cores) and prints the best formula in LaTeX next to DPO's "
         "score on the same fresh seeds.",
     )
-    p.add_argument("--grammar", help="grammar YAML (default: the preset's, grammars/mirror.yaml)")
+    p.add_argument(
+        "--grammar",
+        help="a grammar file, or a shipped grammar by name: mirror, mirror.yaml, ta_mirror (default: mirror)",
+    )
     add_run_arguments(p, "evolve")
     p.set_defaults(func=run)
 
@@ -26,8 +29,10 @@ def register(subparsers: Any) -> None:
 def _new_config(args: argparse.Namespace) -> dict[str, Any]:
     from symmpo.search.presets import apply_overrides
     from symmpo.search.space import ObjectiveSpace
+    from symmpo.symbolic.grammar import grammar_spec
 
-    config = apply_overrides(new_config(args), grammar=args.grammar)
+    grammar = grammar_spec(args.grammar) if args.grammar else None
+    config = apply_overrides(new_config(args), grammar=grammar)
     config["grammar_name"] = ObjectiveSpace.from_config(config).grammar_name  # a bad grammar fails here
     return config
 
@@ -37,8 +42,11 @@ def run(args: argparse.Namespace) -> int:
     from symmpo.search.space import ObjectiveSpace
 
     run_dir, config = open_run(args, "evolve", _new_config)
-    if args.resume and args.grammar and args.grammar != config["grammar"]:
-        raise SymmpoError(f"--resume: the run used grammar {config['grammar']}, not {args.grammar}")
+    if args.resume and args.grammar:
+        from symmpo.symbolic.grammar import grammar_spec
+
+        if grammar_spec(args.grammar) != grammar_spec(config["grammar"]):
+            raise SymmpoError(f"--resume: the run used grammar {config['grammar']}, not {args.grammar}")
     space = ObjectiveSpace.from_config(config)
 
     def body(executor: Any) -> str:
@@ -74,11 +82,14 @@ def report(
         f"  DPO (β={config['reference'].get('beta')})      {fmt_score(reference['mean'], reference['se']):>14}"
     )
     lines.append(f"\n  formula: {best['formula']}")
+    if "validity" in best:
+        lines.append(f"  validity: {best['validity']['status']}")
     lines.append(f"  LaTeX:   {best['latex']}")
     lines.append("\n  hall of fame (fresh seeds):")
     for e in scored:
+        status = f"[{e['validity']['status']}]  " if "validity" in e else ""
         lines.append(
             f"    #{e['rank']}  {fmt_score(e['fresh_fitness']['mean'], e['fresh_fitness']['se']):>14}  "
-            f"size {e['size']:>2}  {e['formula']}"
+            f"size {e['size']:>2}  {status}{e['formula']}"
         )
     return "\n".join(lines)

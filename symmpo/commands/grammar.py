@@ -9,7 +9,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("grammar", help="check a grammar file or sample objectives from it")
     gs = p.add_subparsers(dest="grammar_command", metavar="ACTION", required=True)
     c = gs.add_parser("check", help="load and type-check a grammar (names the faulty rule)")
-    c.add_argument("grammar", help="grammar YAML file or shipped name (mirror, ta_mirror)")
+    c.add_argument("grammar", help="grammar YAML file or shipped name (mirror, mirror.yaml, ta_mirror)")
     c.set_defaults(func=run_check)
     s = gs.add_parser("sample", help="print random objectives with their LaTeX")
     s.add_argument("grammar")

@@ -23,7 +23,7 @@ import numpy as np
 
 from symmpo.search import gp
 from symmpo.search.cmaes import ConstantSearch
-from symmpo.search.executors import Executor
+from symmpo.search.executors import Executor, check_interrupt
 from symmpo.search.fitness import FitnessJob, aggregate, make_jobs, run_job, standard_error
 from symmpo.search.rundir import RunDir
 
@@ -109,6 +109,7 @@ def run_generations(search: Any, total: int, desc: str, extra_label: str, extra_
                     )
                 if search.on_generation is not None:
                     search.on_generation(search.generation, search)
+                check_interrupt()  # a Ctrl-C that Python dropped still stops the run here
             if search.final is None:
                 search.final = search._rescore()
                 search.run_dir.save_checkpoint(search.state())
@@ -382,6 +383,7 @@ class Evolution:
                 "constants": self.space.named_constants(ind.genome),
                 "size": ind.size,
                 "origin": ind.origin,
+                **({"validity": self.space.validity(ind.genome)} if hasattr(self.space, "validity") else {}),
                 "key": ind.key,
                 "search_fitness": {
                     "mean": cached["fitness"],

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import signal
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 from symmpo.errors import SymmpoError
@@ -20,6 +23,67 @@ EXECUTORS = ("local", "inline", "ray")
 
 class ExecutorError(SymmpoError):
     """An executor cannot be created (unknown name, Ray missing, bad worker count)."""
+
+
+@contextmanager
+def sigint_ignored() -> Iterator[None]:
+    """Ignore Ctrl-C (SIGINT) inside the block; processes started here inherit the ignore.
+
+    Ctrl-C signals the whole foreground process group. Workers started with SIGINT ignored never see it:
+    only the main process stops (and then ends the workers itself), so an interrupted run prints no worker
+    tracebacks and leaves no half-torn-down pool (the source of "leaked semaphore" warnings). Main thread
+    only; elsewhere the block runs unchanged.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+_interrupted = threading.Event()
+
+
+@contextmanager
+def ctrl_c_stops() -> Iterator[None]:
+    """Ctrl-C raises KeyboardInterrupt, as usual, and is also remembered.
+
+    Python drops a KeyboardInterrupt that lands inside a finalizer or weakref callback ("Exception ignored
+    in ..."), and the run would go on. Remembered, it still stops the run at the next job boundary
+    (:func:`check_interrupt`, called by the executors after each job and by the loop after each
+    generation). Main thread only; a process started with Ctrl-C ignored keeps ignoring it.
+    """
+    if threading.current_thread() is not threading.main_thread() or (
+        signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    ):
+        yield
+        return
+    _interrupted.clear()
+
+    def handler(signum: int, frame: Any) -> None:
+        _interrupted.set()
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        _interrupted.clear()
+
+
+def check_interrupt() -> None:
+    """Raise KeyboardInterrupt when Ctrl-C was pressed inside ``ctrl_c_stops`` (even if Python dropped it)."""
+    if _interrupted.is_set():
+        raise KeyboardInterrupt("interrupted")
+
+
+def _ready() -> bool:
+    """A no-op job: submitting one per worker starts every worker at once (inside ``sigint_ignored``)."""
+    return True
 
 
 def _single_thread() -> None:
@@ -49,6 +113,8 @@ class Executor(Protocol):
 
     def close(self) -> None: ...
 
+    def terminate(self) -> None: ...  # stop now, without waiting for running jobs (after Ctrl-C)
+
 
 class InlineExecutor:
     """Runs jobs in this process: for tests, debugging and profiling."""
@@ -60,9 +126,14 @@ class InlineExecutor:
 
     def imap(self, fn: Callable[[Any], Any], jobs: Sequence[Any]) -> Iterator[Any]:
         for job in jobs:
-            yield fn(job)
+            result = fn(job)
+            check_interrupt()
+            yield result
 
     def close(self) -> None:
+        pass
+
+    def terminate(self) -> None:
         pass
 
 
@@ -82,9 +153,13 @@ class LocalExecutor:
 
     def _ensure(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=self._context, initializer=_single_thread
-            )
+            with sigint_ignored():  # workers (spawned by these submits) inherit "ignore Ctrl-C"
+                pool = ProcessPoolExecutor(
+                    max_workers=self.workers, mp_context=self._context, initializer=_single_thread
+                )
+                for _ in range(self.workers):
+                    pool.submit(_ready)
+            self._pool = pool
         return self._pool
 
     def imap(self, fn: Callable[[Any], Any], jobs: Sequence[Any]) -> Iterator[Any]:
@@ -92,7 +167,9 @@ class LocalExecutor:
         futures = [pool.submit(fn, job) for job in jobs]
         try:
             for fut in futures:
-                yield fut.result()
+                result = fut.result()
+                check_interrupt()
+                yield result
         except BaseException:
             for fut in futures:
                 fut.cancel()
@@ -102,6 +179,19 @@ class LocalExecutor:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+
+    def terminate(self) -> None:
+        """Cancel queued jobs and end the workers now (a training job may run for minutes)."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        stop = getattr(pool, "terminate_workers", None)  # Python >= 3.14
+        if stop is not None:
+            stop()
+        else:  # before 3.14 there is no public way to end a pool's workers
+            for proc in list(getattr(pool, "_processes", {}).values()):
+                proc.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 class RayExecutor:
@@ -144,7 +234,9 @@ class RayExecutor:
         refs = [remote.remote(job) for job in jobs]
         try:
             for ref in refs:
-                yield self._ray.get(ref)
+                result = self._ray.get(ref)
+                check_interrupt()
+                yield result
         except BaseException:
             for ref in refs:
                 self._ray.cancel(ref, force=True)
@@ -153,6 +245,9 @@ class RayExecutor:
     def close(self) -> None:
         if self._started_here and self._ray.is_initialized():
             self._ray.shutdown()
+
+    def terminate(self) -> None:
+        self.close()  # imap already cancelled the outstanding tasks
 
 
 def make_executor(name: str, workers: int | None = None, address: str | None = None) -> Executor:

@@ -12,7 +12,7 @@ from typing import Any
 from symmpo.errors import SymmpoError
 
 _BASE: dict[str, Any] = {
-    "grammar": "grammars/mirror.yaml",
+    "grammar": "mirror",  # the shipped grammar: found from any directory
     "tasks": ["hopper-mixed-0.5"],
     "seeds": [0],  # fitness seeds: the same for every candidate of the run (common random numbers)
     "rescore_seeds": [1000, 1001, 1002],  # fresh seeds for the hall of fame's final scores

@@ -46,6 +46,14 @@ def _unnamed(c: E.Const) -> E.Const:
     return c if c.kind == "fixed" else E.Const(c.raw, c.kind, None, c.nt)
 
 
+def _objective_or_none(*args: Any) -> Objective | None:
+    """An Objective, or None when the child breaks a tree limit (too deep / large): a failed variation."""
+    try:
+        return Objective(*args)
+    except SymmpoError:
+        return None
+
+
 class ObjectiveSpace:
     """GP's view of a grammar (see :class:`symmpo.search.gp.Space`)."""
 
@@ -77,13 +85,13 @@ class ObjectiveSpace:
         comps = obj.components
         return [k for k in COMPONENTS if not (k == "psi" and obj.psi_tied) and ops.typed_positions(comps[k])]
 
-    def _replace(self, obj: Objective, comp: str, tree: E.Expr) -> Objective:
+    def _replace(self, obj: Objective, comp: str, tree: E.Expr) -> Objective | None:
         """Swap one component and rename every constant afresh: a donor subtree's ``c0`` must not alias ours."""
         comps = obj.components
         comps[comp] = tree
         t = {k: E.map_consts(v, _unnamed) for k, v in comps.items()}
         tied = obj.psi_tied and comp != "psi"
-        return Objective(
+        return _objective_or_none(
             t["phi_inv"],
             t["phi_inv"] if tied else t["psi"],
             t["g"],
@@ -107,7 +115,10 @@ class ObjectiveSpace:
         comp = comps[int(rng.integers(len(comps)))]
         tree = obj.components[comp]
         if kind == "subtree":
-            new = ops.subtree_mutation(tree, self._expand, rng, self.max_depth)
+            try:
+                new = ops.subtree_mutation(tree, self._expand, rng, self.max_depth)
+            except SymmpoError:  # a regrowth past the tree limits: a failed variation
+                return None
         elif kind == "point":
             new = ops.point_mutation(tree, rng)
         elif kind == "hoist":
@@ -128,18 +139,43 @@ class ObjectiveSpace:
         return None if new is None else self._replace(a, comp, new)
 
     def check(self, obj: Objective) -> str | None:
-        """The validity checker's verdict (None = valid) plus the grammar's size and depth limits."""
-        from symmpo.symbolic.validity import check_objective
+        """None when the candidate may enter the search, else why not.
 
+        Admitted: within the grammar's size and depth limits, and every component *proved* (derivable from
+        the grammar, whose rules are type-checked, or shown symbolically) or *not disproved* (numerically
+        checked on the trainer's domain). A component with a confirmed violation is refused.
+        """
         if obj.size() > self.grammar.max_size:
             return f"size {obj.size()} > max_size {self.grammar.max_size}"
         deepest = max(E.depth(t) for t in obj.components.values())
         if deepest > self.max_depth + 2:  # templates add a level or two beyond the derivation depth
             return f"depth {deepest} > {self.max_depth + 2}"
-        for comp, verdict in check_objective(obj).items():
+        for comp, verdict in self._verdicts(obj).items():
             if not verdict.valid:
                 return f"{comp}: " + "; ".join(f"{f.name}: {f.reason}" for f in verdict.failures())
         return None
+
+    def _verdicts(self, obj: Objective) -> dict[str, Any]:
+        from symmpo.symbolic.validity import check_objective
+
+        return check_objective(obj, self.grammar, limits=False)
+
+    def validity(self, obj: Objective) -> dict[str, Any]:
+        """What the hall of fame reports: the overall status (proved / not disproved) and each component's."""
+        verdicts = self._verdicts(obj)
+        statuses = {comp: v.status for comp, v in verdicts.items()}
+        overall = (
+            "invalid"
+            if "invalid" in statuses.values()
+            else "proved"
+            if all(s == "proved" for s in statuses.values())
+            else "not disproved"
+        )
+        return {
+            "status": overall,
+            "components": statuses,
+            "how": {comp: sorted({p.method for p in v.properties}) for comp, v in verdicts.items()},
+        }
 
     # -- identity ----------------------------------------------------------------------------
     def key(self, obj: Objective) -> str:

@@ -13,7 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 import sympy
 
-from symmpo.symbolic.expr import Const, Expr, Node, Var, size
+from symmpo.symbolic.budget import within
+from symmpo.symbolic.expr import Const, Expr, Node, Var, map_consts, size
+from symmpo.symbolic.limits import SYMPY_SECONDS
+from symmpo.symbolic.parser import to_formula
 from symmpo.symbolic.printing import to_sympy
 
 if TYPE_CHECKING:
@@ -22,12 +25,25 @@ if TYPE_CHECKING:
 
 @lru_cache(maxsize=65536)
 def canonical_component(tree: Expr) -> str:
-    e = to_sympy(tree, round_digits=4)
-    try:
-        e = sympy.simplify(e) if size(tree) <= 25 else sympy.expand(e)
-    except Exception:  # simplify can fail on exotic forms; the unsimplified form is still a stable key
-        pass
-    return sympy.srepr(e)
+    """sympy's simplified form (``srepr``); within the sympy budget, else the tree's own rounded formula.
+
+    The fallback is deterministic but coarser (equivalent spellings get different keys): only trees that
+    sympy cannot simplify within ``SYMPY_SECONDS`` use it.
+    """
+
+    def simplified() -> str:
+        e = to_sympy(tree, round_digits=4)
+        try:
+            e = sympy.simplify(e) if size(tree) <= 25 else sympy.expand(e)
+        except Exception:  # simplify can fail on exotic forms; the unsimplified form is still a stable key
+            pass
+        return sympy.srepr(e)
+
+    return within(SYMPY_SECONDS, simplified, None) or "tree:" + to_formula(_rounded(tree), names=False)
+
+
+def _rounded(tree: Expr) -> Expr:
+    return map_consts(tree, lambda c: Const(float(f"{c.value:.4g}")))
 
 
 def canonical_key(obj: Objective) -> str:

@@ -2,12 +2,20 @@
 
 The source is generated from the same log-space trees the compiler uses, with the same safe forms
 (helpers prefixed ``_symmpo_``), so it matches ``Objective.loss`` to floating-point rounding.
+
+No user text reaches the source unescaped: the objective's name appears only as a ``repr`` string
+literal (``OBJECTIVE_NAME``, one of the metadata constants of :mod:`symmpo.symbolic.export_meta`; the
+docstring refers to it by that constant and never quotes it), the function name must be a Python identifier that is not a keyword,
+numbers are ``repr`` of finite floats, and everything else comes from the primitive registry's templates.
 """
 
 from __future__ import annotations
 
+import keyword
+import math
 from typing import TYPE_CHECKING
 
+from symmpo.errors import ObjectiveError
 from symmpo.symbolic.export_meta import CONVENTIONS, metadata_source
 from symmpo.symbolic.expr import Const, Expr, Node, Var, variables
 from symmpo.symbolic.primitives import EXPORT_HELPERS, REGISTRY
@@ -24,7 +32,10 @@ _LENGTHS = (
 def expr_source(e: Expr, names: dict[str, str]) -> str:
     """Python source of a (log-space) tree; names maps variables to source expressions."""
     if isinstance(e, Const):
-        return repr(float(e.value))
+        v = float(e.value)
+        if not math.isfinite(v):  # repr would be the bare names inf / nan
+            return f"float({repr(v)!r})"
+        return repr(v)
     if isinstance(e, Var):
         return names[e.name]
     assert isinstance(e, Node)
@@ -32,9 +43,13 @@ def expr_source(e: Expr, names: dict[str, str]) -> str:
 
 
 def torch_source(obj: Objective, function_name: str = "loss") -> str:
-    from symmpo.symbolic.loss import log_space_tree
+    from symmpo.symbolic.loss import log_space_tree, reads_data
 
     obj._require_symbolic("be exported")
+    if not (isinstance(function_name, str) and function_name.isidentifier() and function_name.isascii()) or (
+        keyword.iskeyword(function_name)
+    ):
+        raise ObjectiveError(f"function name {function_name!r} is not a Python identifier")
     t = {k: log_space_tree(obj, k) for k in ("phi_inv", "psi", "g", "w_po", "w_sft")}
     uses_tau = any("tau" in variables(obj.components[k]) for k in t)
     psi_zero = isinstance(t["psi"], Const)
@@ -46,7 +61,7 @@ def torch_source(obj: Objective, function_name: str = "loss") -> str:
         return expr_source(t[k], {"L": x, "z": x, "tau": "tau", "p": f"torch.exp({x})"})
 
     lines = [
-        f'"""{obj.name}: MPO loss exported by symmpo (beta={obj.beta}, reduce={obj.reduce}).',
+        f'"""An MPO loss exported by symmpo (beta={float(obj.beta)!r}, reduce={obj.reduce}); its name is OBJECTIVE_NAME.',
         "",
         "Arguments are summed log-probs per response (TRL convention); returns the per-example loss.",
         "",
@@ -67,7 +82,7 @@ def torch_source(obj: Objective, function_name: str = "loss") -> str:
     if needs_len:
         body += [
             "if chosen_lengths is None or rejected_lengths is None:",
-            f"    raise ValueError('{obj.name} needs chosen_lengths and rejected_lengths')",
+            "    raise ValueError(OBJECTIVE_NAME + ' needs chosen_lengths and rejected_lengths')",
         ]
     body.append(
         "tau = torch.as_tensor(progress, dtype=policy_chosen_logps.dtype, device=policy_chosen_logps.device)"
@@ -99,7 +114,14 @@ def torch_source(obj: Objective, function_name: str = "loss") -> str:
             "margin = (phi_c - psi_c) - (phi_r - psi_r)",
         ]
     body.append(f"z = {float(obj.beta)!r} * margin" if obj.beta != 1.0 else "z = margin")
+    margin_reads, per_example = reads_data(obj)
+    if not margin_reads:
+        body.append(
+            "z = torch.as_tensor(z, dtype=policy_chosen_logps.dtype, device=policy_chosen_logps.device)"
+        )
     body.append(f"out = -({comp('w_po', 'tau')}) * ({comp('g', 'z')})")
+    if not per_example:
+        body.append("out = out + torch.zeros_like(policy_chosen_logps)")
     if sft:
         body.append(f"out = out + ({comp('w_sft', 'tau')}) * (-(policy_chosen_logps / chosen_lengths))")
     body.append("return out")

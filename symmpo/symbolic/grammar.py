@@ -24,21 +24,37 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import yaml
 
-from symmpo.errors import FormulaError, GrammarError
+from symmpo.errors import FormulaError, GrammarError, SymmpoError
 from symmpo.symbolic import props as P
-from symmpo.symbolic.constants import KINDS, interval, to_raw
+from symmpo.symbolic.constants import interval, normalize_kind, to_raw
 from symmpo.symbolic.expr import Const, Expr, Node, Var, depth, size, subtrees, with_nt
 from symmpo.symbolic.expr import Path as TreePath
+from symmpo.symbolic.limits import (
+    MAX_DEPTH,
+    MAX_NODES,
+    check_identifier,
+    check_name,
+    integer,
+    number,
+    shown,
+    tree_shape,
+)
 from symmpo.symbolic.parser import Hole, parse
-from symmpo.symbolic.primitives import REGISTRY
+from symmpo.symbolic.primitives import FUNCTIONS, REGISTRY
 
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
 
 COMPONENT_TYPES = {"phi_inv": "phi_inv", "psi": "psi", "g": "g", "w_po": "weight", "w_sft": "weight"}
 COMPONENT_VARS = {"phi_inv": "p", "psi": "p", "g": "z", "w_po": "tau", "w_sft": "tau"}
+MAX_GRAMMAR_DEPTH = 16  # limits.max_depth: derivations deeper than this are never readable formulas
+MAX_NONTERMINALS = 100
+MAX_RULES = 100  # per non-terminal
+
+
+class _TooBig(GrammarError):
+    """A derivation outgrew the tree limits (sampling retries; other callers see a GrammarError)."""
 
 
 @dataclass(frozen=True)
@@ -93,27 +109,61 @@ class Grammar:
 
     def __init__(self, data: Mapping[str, Any], source: str = "grammar"):
         self.source = source
+        try:
+            self._build(data)
+        except GrammarError:
+            raise
+        except SymmpoError as err:
+            raise GrammarError(f"{source}: {err}") from None
+        except (
+            TypeError,
+            ValueError,
+            KeyError,
+            IndexError,
+            OverflowError,
+        ) as err:  # a backstop: untrusted data
+            raise GrammarError(
+                f"{source}: malformed grammar ({type(err).__name__}: {shown(str(err), 120)})"
+            ) from None
+
+    def _build(self, data: Mapping[str, Any]) -> None:
+        source = self.source
         if not isinstance(data, Mapping):
             raise GrammarError(f"{source}: expected a mapping at the top level")
-        self.name = str(data.get("name", Path(source).stem))
-        self.description = str(data.get("description", ""))
-        limits = data.get("limits") or {}
-        self.max_depth = int(limits.get("max_depth", 6))
-        self.max_size = int(limits.get("max_size", 40))
-        self.beta_range = tuple(float(b) for b in data.get("beta", [0.05, 0.5]))
-        self.reduce_choices = tuple(data.get("reduce", ["sum"]))
-        for r in self.reduce_choices:
-            if r not in ("sum", "mean"):
-                raise GrammarError(f"{source}: reduce choices must be sum/mean, got {r!r}")
-        if len(self.beta_range) != 2 or not 0 < self.beta_range[0] <= self.beta_range[1]:
+        self.name = check_name(data.get("name", Path(source).stem), "grammar")
+        self.description = str(data.get("description", ""))[:10_000]
+        lim = data.get("limits") or {}
+        if not isinstance(lim, Mapping):
+            raise GrammarError(f"{source}: limits must be a mapping {{max_depth, max_size}}")
+        self.max_depth = integer(lim.get("max_depth", 6), "limits.max_depth", 1, MAX_GRAMMAR_DEPTH)
+        self.max_size = integer(lim.get("max_size", 40), "limits.max_size", 1, MAX_NODES)
+        beta = data.get("beta", [0.05, 0.5])
+        if not isinstance(beta, (list, tuple)) or len(beta) != 2:
             raise GrammarError(f"{source}: beta must be [low, high] with 0 < low <= high")
+        self.beta_range = tuple(number(b, "beta") for b in beta)
+        if not 0 < self.beta_range[0] <= self.beta_range[1]:
+            raise GrammarError(f"{source}: beta must be [low, high] with 0 < low <= high")
+        reduce = data.get("reduce", ["sum"])
+        if not isinstance(reduce, (list, tuple)) or not reduce:
+            raise GrammarError(f"{source}: reduce must be a list of sum/mean, got {shown(reduce)}")
+        for r in reduce:
+            if r not in ("sum", "mean"):
+                raise GrammarError(f"{source}: reduce choices must be sum/mean, got {shown(r)}")
+        self.reduce_choices = tuple(str(r) for r in reduce)
         raw_nts = data.get("nonterminals")
         if not isinstance(raw_nts, Mapping) or not raw_nts:
             raise GrammarError(f"{source}: missing 'nonterminals'")
+        if len(raw_nts) > MAX_NONTERMINALS:
+            raise GrammarError(f"{source}: more than {MAX_NONTERMINALS} non-terminals")
         self.nonterminals: dict[str, NonTerminal] = {}
-        names = set(raw_nts)
+        names = set()
+        for name in raw_nts:
+            name = check_identifier(name, "non-terminal")
+            if name in FUNCTIONS or name in ("p", "z", "tau", "L"):
+                raise GrammarError(f"{source}: non-terminal name {name!r} clashes with the vocabulary")
+            names.add(name)
         for name, spec in raw_nts.items():
-            self.nonterminals[name] = self._load_nt(str(name), spec, names)
+            self.nonterminals[name] = self._load_nt(name, spec, names)
         start = data.get("start")
         if not isinstance(start, Mapping):
             raise GrammarError(f"{source}: missing 'start' (component -> non-terminal)")
@@ -124,14 +174,17 @@ class Grammar:
                 raise GrammarError(f"{source}: start has no entry for component {comp!r}")
             entry = start[comp]
             if isinstance(entry, Mapping):
-                self.psi_tie = float(entry.get("tie", 0.0)) if comp == "psi" else 0.0
+                if comp == "psi":
+                    self.psi_tie = number(entry.get("tie", 0.0), "start.psi.tie")
+                    if not 0 <= self.psi_tie <= 1:
+                        raise GrammarError(f"{source}: start.psi.tie must be in [0, 1], got {self.psi_tie}")
                 entry = entry.get("nonterminal")
-            if entry not in self.nonterminals:
-                raise GrammarError(f"{source}: start.{comp} names unknown non-terminal {entry!r}")
-            self.start[comp] = str(entry)
-        unknown = set(start) - set(COMPONENT_TYPES)
+            if not isinstance(entry, str) or entry not in self.nonterminals:
+                raise GrammarError(f"{source}: start.{comp} names unknown non-terminal {shown(entry)}")
+            self.start[comp] = entry
+        unknown = sorted(shown(k, 30) for k in set(start) - set(COMPONENT_TYPES))
         if unknown:
-            raise GrammarError(f"{source}: start has unknown component(s) {', '.join(sorted(unknown))}")
+            raise GrammarError(f"{source}: start has unknown component(s) {', '.join(unknown[:5])}")
         self._check()
 
     # ----- loading ---------------------------------------------------------------------------------------
@@ -140,38 +193,57 @@ class Grammar:
         if not isinstance(spec, Mapping):
             raise GrammarError(f"{where}: expected a mapping")
         if "constant" in spec:
-            kind = spec["constant"]
-            if kind not in KINDS or kind == "fixed":
-                raise GrammarError(f"{where}: constant type must be positive, unit or free, got {kind!r}")
-            init = tuple(
-                float(x)
-                for x in spec.get(
-                    "init", {"positive": [0.1, 2.0], "unit": [0.1, 0.9], "free": [-1.0, 1.0]}[kind]
-                )
-            )
+            try:
+                kind = normalize_kind(spec["constant"])
+            except ValueError as err:
+                raise GrammarError(f"{where}: {err}") from None
+            if kind == "fixed":
+                raise GrammarError(f"{where}: constant type must be positive, unit, free or interval(lo, hi)")
+            default = {"positive": [0.1, 2.0], "unit": [0.1, 0.9], "free": [-1.0, 1.0]}
             lo, hi = interval(kind, 0.0)
-            if len(init) != 2 or not lo <= init[0] <= init[1] <= hi:
+            raw_init = spec.get("init", default.get(kind, [lo, hi]))
+            if not isinstance(raw_init, (list, tuple)) or len(raw_init) != 2:
+                raise GrammarError(f"{where}: init must be [low, high], got {shown(raw_init)}")
+            init = (number(raw_init[0], "init"), number(raw_init[1], "init"))
+            if not lo <= init[0] <= init[1] <= hi:
                 raise GrammarError(f"{where}: init range {list(init)} is outside the {kind} type")
-            return NonTerminal(name, const_kind=kind, init=init)  # type: ignore[arg-type]
+            return NonTerminal(name, const_kind=kind, init=init)
         var = spec.get("var")
         if var not in ("p", "z", "tau"):
-            raise GrammarError(f"{where}: 'var' must be p, z or tau, got {var!r}")
+            raise GrammarError(f"{where}: 'var' must be p, z or tau, got {shown(var)}")
         typ = spec.get("type", "any")
-        if typ not in P.TYPES:
-            raise GrammarError(f"{where}: unknown type {typ!r} (known: {', '.join(P.TYPES)})")
+        if not isinstance(typ, str) or typ not in P.TYPES:
+            raise GrammarError(f"{where}: unknown type {shown(typ)} (known: {', '.join(P.TYPES)})")
         raw_rules = spec.get("rules")
         if not raw_rules:
             raise GrammarError(f"{where}: no rules")
-        allow_tau = bool(spec.get("tau", False)) or var == "tau"
+        if isinstance(raw_rules, (str, int, float)):
+            raw_rules = [raw_rules]
+        if not isinstance(raw_rules, (list, tuple)) or len(raw_rules) > MAX_RULES:
+            raise GrammarError(f"{where}: rules must be a list of at most {MAX_RULES} formulas")
+        allow_tau = spec.get("tau", False) is True or var == "tau"
         variables = (var, "tau") if allow_tau else (var,)
         rules = []
         for i, r in enumerate(raw_rules):
-            text, weight = (r, 1.0) if isinstance(r, (str, int, float)) else (r[0], float(r[1]))
+            if isinstance(r, (str, int, float)) and not isinstance(r, bool):
+                text, weight = r, 1.0
+            elif isinstance(r, (list, tuple)) and len(r) == 2:
+                text, weight = r[0], r[1]
+            else:
+                raise GrammarError(
+                    f"{where} rule {i + 1}: expected a formula or [formula, weight], got {shown(r)}"
+                )
+            try:
+                weight = number(weight, "weight")
+            except SymmpoError as err:
+                raise GrammarError(f"{where} rule {i + 1}: {err}") from None
+            if not isinstance(text, (str, int, float)) or isinstance(text, bool):
+                raise GrammarError(f"{where} rule {i + 1}: a rule must be a formula, got {shown(text)}")
             text = str(text)
             try:
                 tmpl = parse(text, variables, holes=names)
             except FormulaError as err:
-                raise GrammarError(f"{where} rule {i + 1} {text!r}: {err}") from None
+                raise GrammarError(f"{where} rule {i + 1} {shown(text)}: {err}") from None
             if weight <= 0:
                 raise GrammarError(f"{where} rule {i + 1} {text!r}: weight must be > 0")
             rules.append(Rule(text, tmpl, weight, tuple(_holes(tmpl))))
@@ -271,32 +343,38 @@ class Grammar:
 
     @classmethod
     def load(cls, path_or_name: str | Path) -> Grammar:
-        """A grammar file, or a shipped grammar by name ("mirror", "ta_mirror")."""
-        p = Path(path_or_name)
-        if not p.exists() and p.suffix == "" and "/" not in str(path_or_name):
-            shipped = shipped_grammars()
-            res = shipped / f"{path_or_name}.yaml"
-            if res.is_file():
-                return cls(yaml.safe_load(res.read_text()), f"{path_or_name}.yaml")
-            names = shipped.iterdir() if shipped.is_dir() else []
-            known = sorted(x.name[:-5] for x in names if x.name.endswith(".yaml"))
+        """A grammar file, or a shipped grammar by name: ``mirror``, ``mirror.yaml`` or a path.
+
+        An existing file always wins; a bare name (no directory part, with or without ``.yaml``) that is not
+        an existing file is the shipped grammar of that name, so the same command works from any directory.
+        """
+        spec = str(path_or_name)
+        p = Path(spec)
+        shipped = shipped_grammar(spec)
+        if not p.is_file() and shipped is not None:
+            from symmpo.symbolic.safeyaml import load_text
+
+            return cls(load_text(shipped.read_text(), shipped.name, GrammarError), shipped.name)
+        if not p.exists() and _is_bare(spec):
             raise GrammarError(
-                f"no grammar file or shipped grammar named {str(path_or_name)!r} "
-                f"(shipped: {', '.join(known)})"
+                f"no grammar file or shipped grammar named {spec!r} (shipped: {', '.join(shipped_names())})"
             )
-        try:
-            text = p.read_text()
-        except OSError as err:
-            raise GrammarError(f"cannot read grammar {p}: {err.strerror}") from None
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as err:
-            raise GrammarError(f"{p}: not valid YAML: {err}") from None
-        return cls(data, str(p))
+        from symmpo.symbolic.safeyaml import load_file
+
+        return cls(load_file(p, "grammar", GrammarError), str(p))
 
     # ----- sampling ------------------------------------------------------------------------------------
     def expand(self, nonterminal: str, rng: np.random.Generator, max_depth: int | None = None) -> Expr:
-        """A random derivation of `nonterminal` no deeper than max_depth; every subtree is tagged."""
+        """A random derivation of `nonterminal` no deeper than max_depth; every subtree is tagged.
+
+        A derivation that grows past the tree limits (MAX_NODES nodes) is abandoned with a GrammarError, so a
+        grammar whose rules multiply cannot make sampling run away.
+        """
+        return self._expand(nonterminal, rng, max_depth, [0])
+
+    def _expand(
+        self, nonterminal: str, rng: np.random.Generator, max_depth: int | None, count: list[int]
+    ) -> Expr:
         nt = self.nonterminals[nonterminal]
         max_depth = self.max_depth if max_depth is None else max_depth
         if nt.is_constant:
@@ -305,20 +383,25 @@ class Grammar:
                 v = math.exp(rng.uniform(math.log(lo), math.log(hi)))
             else:
                 v = rng.uniform(lo, hi)
-            return Const(to_raw(nt.const_kind or "free", v), nt.const_kind or "free", None, nonterminal)
+            kind = nt.const_kind or "free"
+            lo_t, hi_t = interval(kind, 0.0)
+            return Const(to_raw(kind, min(max(v, lo_t), hi_t)), kind, None, nonterminal)
         rules = [r for r in nt.rules if self._rule_depth(r) <= max_depth]
         if not rules:  # the caller asked for less than the minimum: take the shallowest
             best = min(self._rule_depth(r) for r in nt.rules)
             rules = [r for r in nt.rules if self._rule_depth(r) == best]
         w = np.array([r.weight for r in rules], dtype=float)
         rule = rules[int(rng.choice(len(rules), p=w / w.sum()))]
-        return with_nt(self._fill(rule.template, rng, max_depth - 1), nonterminal)
+        count[0] += tree_shape(rule.template)[0]
+        if count[0] > MAX_NODES:
+            raise _TooBig(f"{self.source}: a derivation of {nonterminal} exceeds {MAX_NODES} nodes")
+        return with_nt(self._fill(rule.template, rng, max_depth - 1, count), nonterminal)
 
-    def _fill(self, t: Any, rng: np.random.Generator, budget: int) -> Expr:
+    def _fill(self, t: Any, rng: np.random.Generator, budget: int, count: list[int]) -> Expr:
         if isinstance(t, Hole):
-            return self.expand(t.name, rng, budget + 1)
+            return self._expand(t.name, rng, budget + 1, count)
         if isinstance(t, Node):
-            return Node(t.op, tuple(self._fill(c, rng, budget - 1) for c in t.args))
+            return Node(t.op, tuple(self._fill(c, rng, budget - 1, count) for c in t.args))
         return t
 
     def sample_component(self, comp: str, rng: np.random.Generator, max_depth: int | None = None) -> Expr:
@@ -337,7 +420,12 @@ class Grammar:
 
         max_size = self.max_size if max_size is None else max_size
         for _ in range(tries):
-            comps = {c: self.sample_component(c, rng, max_depth) for c in COMPONENT_TYPES}
+            try:
+                comps = {c: self.sample_component(c, rng, max_depth) for c in COMPONENT_TYPES}
+            except _TooBig:
+                continue
+            if any(tree_shape(t)[1] > MAX_DEPTH for t in comps.values()):
+                continue
             tied = bool(rng.random() < self.psi_tie)
             beta = float(math.exp(rng.uniform(math.log(self.beta_range[0]), math.log(self.beta_range[1]))))
             reduce = str(self.reduce_choices[int(rng.integers(len(self.reduce_choices)))])
@@ -434,3 +522,38 @@ class Grammar:
 
 def tree_size(e: Expr) -> int:
     return size(e)
+
+
+def _is_bare(spec: str) -> bool:
+    """A name without a directory part (``mirror`` or ``mirror.yaml``)."""
+    return bool(spec) and "/" not in spec and "\\" not in spec and spec not in (".", "..")
+
+
+def shipped_names() -> list[str]:
+    """Names of the grammars shipped with the package (found by :func:`shipped_grammars`)."""
+    folder = shipped_grammars()
+    names = folder.iterdir() if folder.is_dir() else []
+    return sorted(x.name[:-5] for x in names if x.name.endswith(".yaml"))
+
+
+def grammar_spec(spec: str) -> str:
+    """What a run's configuration should record for ``--grammar spec``: valid from any directory.
+
+    An existing file becomes its absolute path; a bare shipped name (``mirror``, ``mirror.yaml``) becomes the
+    shipped name; anything else is returned unchanged (loading it then names the problem).
+    """
+    p = Path(spec)
+    if p.is_file():
+        return str(p.resolve())
+    shipped = shipped_grammar(spec)
+    return shipped.name[:-5] if shipped is not None else spec
+
+
+def shipped_grammar(spec: str) -> Traversable | None:
+    """The shipped grammar resource a bare name refers to (``mirror`` or ``mirror.yaml``), else None."""
+    if not _is_bare(spec):
+        return None
+    stem = spec[:-5] if spec.endswith(".yaml") else spec
+    if stem not in shipped_names():
+        return None
+    return shipped_grammars() / f"{stem}.yaml"

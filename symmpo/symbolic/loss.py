@@ -6,6 +6,7 @@ reference-free psi, beta = 1, w_po = 1, no imitation term) are resolved here, no
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -48,6 +49,21 @@ def uses_tau(obj: Objective) -> bool:
     return any(not _is_tree(c) or "tau" in variables(c) for c in obj.components.values())
 
 
+def reads_data(obj: Objective) -> tuple[bool, bool]:
+    """(the margin depends on the log-probs, the loss's PO term does): when not, the loss must broadcast
+    its (constant or tau-only) value to the batch itself, since no tensor op does it."""
+
+    def reads(comp: str, var: str) -> bool:
+        c = obj.components[comp]
+        return not _is_tree(c) or var in variables(log_space_tree(obj, comp))
+
+    psi_counts = (
+        not isinstance(log_space_tree(obj, "psi"), Const) if _is_tree(obj.components["psi"]) else True
+    )
+    margin = reads("phi_inv", "L") or (psi_counts and reads("psi", "L"))
+    return margin, margin and reads("g", "z")
+
+
 def uses_reference(obj: Objective) -> bool:
     """False when psi is constant: the reference log-probs then cancel from the margin."""
     return _component_fn(obj, "psi")[1] is None
@@ -74,6 +90,7 @@ def compile_objective(obj: Objective) -> Any:
     tied = obj.psi_tied
     no_psi = psi_const is not None  # a constant psi cancels in the margin
     tau_used = uses_tau(obj)
+    margin_reads, per_example = reads_data(obj)  # False only for degenerate objectives (constant phi_inv...)
 
     def margin(lc: Any, lr: Any, rc: Any, rr: Any, tau: Any) -> Any:
         if no_psi:
@@ -94,7 +111,11 @@ def compile_objective(obj: Objective) -> Any:
         else:
             lc, lr, rcm, rrm = pc, pr, rc, rr
         z = margin(lc, lr, rcm, rrm, tau)
+        if not margin_reads:
+            z = torch.as_tensor(z, dtype=pc.dtype, device=pc.device)
         out = -g(z, tau) if w_po_const == 1.0 else -(w_po(tau, tau) * g(z, tau))
+        if not per_example:
+            out = out + torch.zeros_like(pc)
         if w_sft_const != 0.0:
             nll = -(pc / len_c)
             out = out + (nll if w_sft_const == 1.0 else w_sft(tau, tau) * nll)
@@ -148,18 +169,58 @@ def compile_parts(obj: Objective) -> Any:
 def component_latex(obj: Objective) -> dict[str, str]:
     out = {}
     for k, c in obj.components.items():
-        out[k] = latex(c) if _is_tree(c) else c.latex()
+        out[k] = latex(tidy(c)) if _is_tree(c) else c.latex()
     return out
 
 
+def _const(e: Expr) -> float | None:
+    return e.value if isinstance(e, Const) else None
+
+
+def _scaled(e: Expr) -> tuple[float, Expr]:
+    """(c, x) with e = c * x, pulling constant factors (and signs) out of products, negations and divisions."""
+    if isinstance(e, Node):
+        if e.op == "neg":
+            c, x = _scaled(e.args[0])
+            return -c, x
+        if e.op == "mul":
+            a, b = _const(e.args[0]), _const(e.args[1])
+            if a is not None:
+                c, x = _scaled(e.args[1])
+                return a * c, x
+            if b is not None:
+                c, x = _scaled(e.args[0])
+                return b * c, x
+        if e.op == "div":
+            b = _const(e.args[1])
+            if b is not None and b != 0:
+                c, x = _scaled(e.args[0])
+                return c / b, x
+    return 1.0, e
+
+
 def tidy(e: Expr) -> Expr:
-    """Printing-only cleanup: fold constant subtrees, drop double negations."""
+    """Printing-only cleanup: fold constant subtrees and constant products (0.1225 (0.1966 x) -> 0.02408 x),
+    drop double negations."""
     e = fold(e)
     if not isinstance(e, Node):
         return e
     e = Node(e.op, tuple(tidy(c) for c in e.args))
+    if e.op in ("mul", "neg", "div"):
+        c, x = _scaled(e)
+        if x is not e and not isinstance(x, Const) and math.isfinite(c):
+            if c == 1.0:
+                return x
+            if c == -1.0:
+                return Node("neg", (x,))
+            return Node("mul", (Const(c), x))
     if e.op == "neg" and isinstance(e.args[0], Node) and e.args[0].op == "neg":
         return e.args[0].args[0]
+    if e.op in ("add", "sub"):  # a - (-2 x) -> a + 2 x, a + (-2 x) -> a - 2 x
+        b = e.args[1]
+        if isinstance(b, Node) and b.op == "mul" and isinstance(b.args[0], Const) and b.args[0].value < 0:
+            flipped = Node("mul", (Const(-b.args[0].value), b.args[1]))
+            return Node("sub" if e.op == "add" else "add", (e.args[0], flipped))
     if e.op == "sub" and isinstance(e.args[1], Node) and e.args[1].op == "neg":
         return Node("add", (e.args[0], e.args[1].args[0]))
     if e.op == "add" and isinstance(e.args[1], Node) and e.args[1].op == "neg":
@@ -201,7 +262,7 @@ def loss_latex(obj: Objective) -> str:
         )
         body = f"{po} + {sft}"
     if obj.reduce == "mean":
-        where = r"\log P(y) = \tfrac{1}{|y|}\sum_t \log \pi(a_t \mid s_t)"
+        where = r"\log P(y) = \frac{1}{|y|}\sum_t \log \pi(a_t \mid s_t)"
     else:
         where = r"\log P(y) = \sum_t \log \pi(a_t \mid s_t)"
     return rf"\ell = {body}, \quad {where}"

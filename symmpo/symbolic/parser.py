@@ -16,19 +16,31 @@ Grammar (precedence low to high)::
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from symmpo.errors import FormulaError
-from symmpo.symbolic.constants import KINDS, to_raw
+from symmpo.errors import FormulaError, SymmpoError
+from symmpo.symbolic.constants import normalize_kind, to_raw
 from symmpo.symbolic.expr import Const, Expr, Node, Var
+from symmpo.symbolic.limits import (
+    MAX_CONSTANTS,
+    MAX_DEPTH,
+    MAX_FORMULA_CHARS,
+    MAX_LITERAL,
+    MAX_NODES,
+    check_constants,
+    check_identifier,
+    check_literal,
+)
 from symmpo.symbolic.primitives import FUNCTIONS
 
 _TOKEN = re.compile(
     r"\s*(?:(?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)|(?P<name>[A-Za-z_][A-Za-z_0-9]*)|(?P<op>\*\*|[-+*/(),^]))"
 )
-MAX_LENGTH = 10_000
+MAX_LENGTH = MAX_FORMULA_CHARS
 
 
 @dataclass(frozen=True)
@@ -52,9 +64,8 @@ def tokenize(text: str) -> list[tuple[str, str, int]]:
         raise FormulaError(f"formula longer than {MAX_LENGTH} characters", text[:40] + "...", MAX_LENGTH)
     out = []
     pos = 0
-    while pos < len(text):
-        if text[pos:].strip() == "":
-            break
+    stop = len(text.rstrip())
+    while pos < stop:
         m = _TOKEN.match(text, pos)
         if not m:
             j = pos
@@ -71,6 +82,13 @@ def tokenize(text: str) -> list[tuple[str, str, int]]:
 
 
 class _Parser:
+    """Recursive descent with explicit bounds: every method returns (tree, depth) and counts nodes.
+
+    ``level`` counts the recursion the formula forces (parentheses, signs, powers, function calls), so a
+    formula nested deeper than MAX_DEPTH is refused before Python's own recursion limit is near; the
+    returned depths bound the tree (a 5,000-term sum is a 5,000-deep tree) and ``nodes`` its size.
+    """
+
     def __init__(
         self,
         text: str,
@@ -84,6 +102,8 @@ class _Parser:
         self.variables = variables
         self.constants = constants
         self.holes = holes
+        self.level = 0
+        self.nodes = 0
 
     def peek(self) -> tuple[str, str, int]:
         return self.toks[self.i]
@@ -101,10 +121,31 @@ class _Parser:
             shown = repr(t) if t else "end of formula"
             raise FormulaError(f"expected {tok!r}, found {shown}", self.text, pos)
 
+    def enter(self) -> None:
+        self.level += 1
+        if self.level > MAX_DEPTH:
+            raise FormulaError(f"formula nested deeper than {MAX_DEPTH} levels", self.text, self.peek()[2])
+
+    def leaf(self, e: Any) -> tuple[Any, int]:
+        self.count()
+        return e, 1
+
+    def count(self) -> None:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise FormulaError(f"formula has more than {MAX_NODES} nodes", self.text, self.peek()[2])
+
+    def node(self, op: str, *parts: tuple[Any, int]) -> tuple[Node, int]:
+        self.count()
+        d = 1 + max(p[1] for p in parts)
+        if d > MAX_DEPTH:
+            raise FormulaError(f"formula nested deeper than {MAX_DEPTH} levels", self.text, self.peek()[2])
+        return Node(op, tuple(p[0] for p in parts)), d
+
     def parse(self) -> Expr:
         if self.peek()[0] == "end":
             raise FormulaError("empty formula", self.text, 0)
-        e = self.expr()
+        e, _ = self.expr()
         k, t, pos = self.peek()
         if k == "bad":
             raise FormulaError(f"unexpected character {t!r}", self.text, pos)
@@ -112,47 +153,57 @@ class _Parser:
             raise FormulaError(f"unexpected token {t!r}", self.text, pos)
         return e
 
-    def expr(self) -> Expr:
+    def expr(self) -> tuple[Any, int]:
         e = self.term()
         while self.peek()[1] in ("+", "-"):
             op = self.take()[1]
-            e = Node("add" if op == "+" else "sub", (e, self.term()))
+            e = self.node("add" if op == "+" else "sub", e, self.term())
         return e
 
-    def term(self) -> Expr:
+    def term(self) -> tuple[Any, int]:
         e = self.unary()
         while self.peek()[1] in ("*", "/"):
             op = self.take()[1]
-            e = Node("mul" if op == "*" else "div", (e, self.unary()))
+            e = self.node("mul" if op == "*" else "div", e, self.unary())
         return e
 
-    def unary(self) -> Expr:
+    def unary(self) -> tuple[Any, int]:
         t = self.peek()[1]
-        if t == "-":
+        if t in ("-", "+"):
             self.take()
+            self.enter()
             inner = self.unary()
-            if isinstance(inner, Const) and inner.kind == "fixed":
-                return Const(-inner.raw)
-            return Node("neg", (inner,))
-        if t == "+":
-            self.take()
-            return self.unary()
+            self.level -= 1
+            if t == "+":
+                return inner
+            if isinstance(inner[0], Const) and inner[0].kind == "fixed":
+                return Const(-inner[0].raw), inner[1]
+            return self.node("neg", inner)
         return self.power()
 
-    def power(self) -> Expr:
+    def power(self) -> tuple[Any, int]:
         base = self.atom()
         if self.peek()[1] in ("**", "^"):
             self.take()
-            return Node("pow", (base, self.unary()))
+            self.enter()
+            exponent = self.unary()
+            self.level -= 1
+            return self.node("pow", base, exponent)
         return base
 
-    def atom(self) -> Expr:
+    def atom(self) -> tuple[Any, int]:
         k, t, pos = self.take()
         if k == "num":
-            return Const(float(t))
+            try:
+                value = float(t)
+            except OverflowError:  # pragma: no cover - float() of a decimal string gives inf, not an error
+                value = math.inf
+            return self.leaf(Const(check_literal(value, self.text, pos, t)))
         if t == "(":
+            self.enter()
             e = self.expr()
             self.expect(")")
+            self.level -= 1
             return e
         if k == "name":
             if self.peek()[1] == "(":
@@ -160,24 +211,26 @@ class _Parser:
                     raise FormulaError(f"unknown function {t!r}", self.text, pos)
                 prim = FUNCTIONS[t]
                 self.take()
+                self.enter()
                 args = [self.expr()]
                 while self.peek()[1] == ",":
                     self.take()
                     args.append(self.expr())
                 close = self.peek()[2]
                 self.expect(")")
+                self.level -= 1
                 if len(args) != prim.arity:
                     raise FormulaError(
                         f"{t} takes {prim.arity} argument(s), got {len(args)}", self.text, close
                     )
-                return Node(t, tuple(args))
+                return self.node(t, *args)
             if t in self.variables:
-                return Var(t)
+                return self.leaf(Var(t))
             if t in self.constants:
                 spec = self.constants[t]
-                return Const(to_raw(spec.kind, spec.value), spec.kind, t)
+                return self.leaf(Const(to_raw(spec.kind, spec.value), spec.kind, t))
             if t in self.holes:
-                return Hole(t)  # type: ignore[return-value]
+                return self.leaf(Hole(t))
             if t in FUNCTIONS:
                 raise FormulaError(f"function {t!r} needs arguments", self.text, pos)
             allowed = sorted(self.variables) + sorted(self.constants)
@@ -197,25 +250,47 @@ def parse(
     constants: Mapping[str, ConstSpec | tuple[str, float]] | None = None,
     holes: frozenset[str] | set[str] = frozenset(),
 ) -> Expr:
-    """Parse a formula string into a tree; raises FormulaError naming the token and position."""
+    """Parse a formula string into a tree; raises FormulaError naming the token and position.
+
+    The result is within every limit of :mod:`symmpo.symbolic.limits` (size, depth, literal, exponent and
+    finite constant subexpressions), checked before anything evaluates it.
+    """
     if not isinstance(text, str):
         if isinstance(text, (int, float)) and not isinstance(text, bool):
-            return Const(float(text))
+            try:
+                value = float(text)
+            except OverflowError:
+                value = math.inf
+            return Const(check_literal(value))
         raise FormulaError(f"a formula must be a string, got {type(text).__name__}")
     specs: dict[str, ConstSpec] = {}
+    if len(constants or {}) > MAX_CONSTANTS:
+        raise FormulaError(f"more than {MAX_CONSTANTS} constants")
     for name, spec in (constants or {}).items():
+        try:
+            check_identifier(name, "constant")
+        except SymmpoError as err:
+            raise FormulaError(str(err)) from None
         if not isinstance(spec, ConstSpec):
             kind, value = spec
             spec = ConstSpec(kind, float(value))
-        if spec.kind not in KINDS:
-            raise FormulaError(f"constant {name!r} has unknown type {spec.kind!r}")
+        try:
+            spec = ConstSpec(normalize_kind(spec.kind), spec.value)
+        except ValueError as err:
+            raise FormulaError(f"constant {name!r}: {err}") from None
         if name in FUNCTIONS or name in ("p", "z", "tau", "L"):
             raise FormulaError(f"constant name {name!r} clashes with the vocabulary")
+        if not (math.isfinite(spec.value) and abs(spec.value) <= MAX_LITERAL):
+            raise FormulaError(
+                f"constant {name!r}: value {spec.value:g} is outside [-{MAX_LITERAL:g}, {MAX_LITERAL:g}]"
+            )
         specs[name] = spec
     try:
-        return _Parser(text, frozenset(variables), specs, frozenset(holes)).parse()
+        tree = _Parser(text, frozenset(variables), specs, frozenset(holes)).parse()
     except ValueError as err:  # a constant value outside its type
         raise FormulaError(str(err), text) from err
+    check_constants(tree, text)
+    return tree
 
 
 def _fmt_num(v: float) -> str:

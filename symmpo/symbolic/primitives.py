@@ -32,7 +32,9 @@ def _exp(x: torch.Tensor) -> torch.Tensor:
     return torch.exp(torch.clamp(x, max=EXP_MAX))
 
 
-def _pow(x: torch.Tensor, c: Any) -> torch.Tensor:
+def _pow(x: Any, c: Any) -> torch.Tensor:
+    if not isinstance(x, torch.Tensor):  # a constant base, a tensor exponent
+        x = torch.full_like(c, float(x))
     if isinstance(c, float) and c == int(c):
         return torch.pow(x, c)
     return torch.pow(torch.clamp(x, min=TINY), c)
@@ -300,6 +302,8 @@ def _symmpo_sqrt(x):
 
 
 def _symmpo_pow(x, c):
+    if not isinstance(x, torch.Tensor):
+        x = torch.full_like(c, float(x))
     if isinstance(c, float) and c == int(c):
         return torch.pow(x, c)
     return torch.pow(torch.clamp(x, min=_SYMMPO_TINY), c)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import sympy
 
 from symmpo.symbolic.expr import Const, Expr, Node, Var
@@ -21,7 +23,17 @@ VAR_LATEX = {
 }
 
 
+# Operators whose LaTeX ends in a closing delimiter, so a superscript after them is unambiguous.
+_DELIMITED = {
+    "log", "sigmoid", "logsigmoid", "softplus", "tanh", "min", "max", "log1p", "log1mexp", "abs", "sin", "cos",
+    "expm1",
+}  # fmt: skip
+_SIMPLE_VARS = {"p", "z", r"\tau", "L"}
+
+
 def fmt_number(v: float, digits: int = 4) -> str:
+    if not math.isfinite(v):
+        return r"\mathrm{NaN}" if math.isnan(v) else (r"\infty" if v > 0 else r"-\infty")
     if v == int(v) and abs(v) < 1e9:
         return str(int(v))
     s = f"{v:.{digits}g}"
@@ -68,7 +80,15 @@ def _tex(e: Expr) -> tuple[str, int]:
         return f"-{_wrap(a, pa, 3, strict=True)}", 3
     if e.op == "pow":
         (a, pa), (b, _) = args
-        return f"{_wrap(a, pa, 100)}^{{{b}}}", 4
+        base = e.args[0]
+        simple = (
+            (isinstance(base, Var) and a in _SIMPLE_VARS)
+            or (isinstance(base, Const) and a.replace(".", "", 1).isdigit())
+            or (isinstance(base, Node) and base.op in _DELIMITED)
+        )
+        # anything else (e^{x}, x^{2}, 10^{-7}, P_\theta(y^+)) is bracketed: no double superscripts
+        base_tex = a if simple else rf"\left({a}\right)"
+        return f"{base_tex}^{{{b}}}", 4
     return prim.latex.format(*(a for a, _ in args)), 100
 
 
@@ -82,16 +102,24 @@ def symbol(name: str) -> sympy.Symbol:
     return _SYMBOLS[name]
 
 
-def to_sympy(e: Expr, round_digits: int | None = None) -> sympy.Expr:
-    """The sympy expression of a tree (constants as Floats, optionally rounded to significant digits)."""
+MAX_EXACT_EXPONENT = 16  # integer exponents above this go to sympy as Floats: no exact huge powers/expansions
+
+
+def to_sympy(e: Expr, round_digits: int | None = None, exponent: bool = False) -> sympy.Expr:
+    """The sympy expression of a tree (constants as Floats, optionally rounded to significant digits).
+
+    Integer-valued constants become exact Integers (so p*p and p**2 agree), except exponents above
+    MAX_EXACT_EXPONENT: sympy would otherwise compute 9**387420489 exactly or expand (1 + p)**10**6.
+    """
     if isinstance(e, Var):
         return symbol(e.name)
     if isinstance(e, Const):
         v = e.value
-        if v == int(v) and abs(v) < 1e9:
+        if math.isfinite(v) and v == int(v) and abs(v) < (MAX_EXACT_EXPONENT + 1 if exponent else 1e9):
             return sympy.Integer(int(v))
-        if round_digits is not None:
+        if round_digits is not None and math.isfinite(v):
             v = float(f"{v:.{round_digits}g}")
         return sympy.Float(v, 15)
     assert isinstance(e, Node)
-    return REGISTRY[e.op].sympy_fn(*(to_sympy(c, round_digits) for c in e.args))
+    args = [to_sympy(c, round_digits, exponent=(e.op == "pow" and i == 1)) for i, c in enumerate(e.args)]
+    return REGISTRY[e.op].sympy_fn(*args)

@@ -36,6 +36,10 @@ class Props:
     vanish1: bool = False  # f = c (1 - p) with c > 0: vanishes linearly at p = 1 (so log f is integrable)
 
     def __post_init__(self) -> None:
+        if math.isnan(self.lo):  # an undefined bound (inf - inf) means no bound is known
+            object.__setattr__(self, "lo", -INF)
+        if math.isnan(self.hi):
+            object.__setattr__(self, "hi", INF)
         if self.lo > -INF and not self.lb:
             object.__setattr__(self, "lb", True)
         if self.hi < INF and not self.ub:
@@ -44,6 +48,18 @@ class Props:
     @property
     def bounded(self) -> bool:
         return self.lb and self.ub
+
+
+def _pw(x: float, y: float) -> float:
+    """x ** y for bounds: overflow and 0 ** negative are +inf (bounds stay sound, never an exception)."""
+    try:
+        return float(x**y)
+    except (OverflowError, ZeroDivisionError):
+        return INF
+
+
+def _ex(x: float) -> float:
+    return math.exp(x) if x < 709 else INF
 
 
 def const_props(lo: float, hi: float) -> Props:
@@ -192,8 +208,8 @@ def pow_(a: Props, b: Props) -> Props:
     if b.mono != "const" or a.lo < 0:
         return Props()
     if b.lo > 0:  # increasing power of a non-negative base
-        lo = 0.0 if a.lo == 0 else (a.lo**b.hi if a.lo < 1 else a.lo**b.lo)
-        hi = INF if a.hi == INF else max(a.hi**b.lo, a.hi**b.hi)
+        lo = 0.0 if a.lo == 0 else (_pw(a.lo, b.hi) if a.lo < 1 else _pw(a.lo, b.lo))
+        hi = INF if a.hi == INF else max(_pw(a.hi, b.lo), _pw(a.hi, b.hi))
         return Props(
             mono=a.mono,
             lo=lo,
@@ -204,7 +220,7 @@ def pow_(a: Props, b: Props) -> Props:
             zero0=a.zero0,
         )
     if b.hi < 0:  # decreasing power
-        lo = 0.0 if a.hi == INF else min(a.hi**b.lo, a.hi**b.hi)
+        lo = 0.0 if a.hi == INF else min(_pw(a.hi, b.lo), _pw(a.hi, b.hi))
         integrable = (a.is_p and b.lo > -1) or (a.lo > 0 and a.ub)
         return Props(mono=_flip(a.mono), lo=lo, lb=True, posinf0=a.zero0, integrable=integrable)
     return Props()
@@ -228,7 +244,7 @@ def log(a: Props) -> Props:
 def exp(a: Props) -> Props:
     return Props(
         mono=a.mono,
-        lo=math.exp(a.lo) if a.lo > -INF else 0.0,
+        lo=_ex(a.lo) if a.lo > -INF else 0.0,
         hi=math.exp(a.hi) if a.hi < 700 else INF,
         integrable=a.ub,
         zero0=a.neginf0 and a.integrable,
@@ -323,10 +339,10 @@ def sqrt(a: Props) -> Props:
 
 def square(a: Props) -> Props:
     if a.lo >= 0:
-        return Props(mono=a.mono, lo=a.lo**2, hi=a.hi**2, integrable=a.ub, zero0=a.zero0)
+        return Props(mono=a.mono, lo=_pw(a.lo, 2), hi=_pw(a.hi, 2), integrable=a.ub, zero0=a.zero0)
     if a.hi <= 0:
-        return Props(mono=_flip(a.mono), lo=a.hi**2, hi=a.lo**2, integrable=a.lb)
-    return Props(lo=0.0, hi=max(a.lo**2, a.hi**2), integrable=a.bounded)
+        return Props(mono=_flip(a.mono), lo=_pw(a.hi, 2), hi=_pw(a.lo, 2), integrable=a.lb)
+    return Props(lo=0.0, hi=max(_pw(a.lo, 2), _pw(a.hi, 2)), integrable=a.bounded)
 
 
 def absolute(a: Props) -> Props:

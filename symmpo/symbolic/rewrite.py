@@ -15,6 +15,8 @@ value; it only stays finite (and keeps finite gradients) where the naive form ov
 
 from __future__ import annotations
 
+import math
+
 from symmpo.symbolic.expr import Const, Expr, Node, Var, is_const, substitute
 from symmpo.symbolic.primitives import FLOAT_FNS
 
@@ -105,11 +107,21 @@ def to_log_space(e: Expr, var: str = "p") -> Expr:
     return fold(simplify_stable(substitute(fold(e), var, _N("exp", Var("L")))))
 
 
+def fold_value(op: str, args: list[float]) -> float:
+    """A primitive on Python floats that never raises: overflow is inf (nan when the sign is unknown)."""
+    try:
+        return float(FLOAT_FNS[op](*args))
+    except OverflowError:
+        return math.inf if op == "pow" and args[0] > 0 else math.nan
+    except (ValueError, ZeroDivisionError):
+        return math.nan
+
+
 def fold(e: Expr) -> Expr:
     """Evaluate variable-free subtrees to fixed constants."""
     if not isinstance(e, Node):
         return e if not isinstance(e, Const) else Const(e.value)
     args = tuple(fold(c) for c in e.args)
     if all(isinstance(a, Const) for a in args):
-        return Const(float(FLOAT_FNS[e.op](*(a.value for a in args))))  # type: ignore[union-attr]
+        return Const(fold_value(e.op, [a.value for a in args]))  # type: ignore[union-attr]
     return Node(e.op, args)

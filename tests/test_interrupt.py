@@ -1,0 +1,143 @@
+"""Ctrl-C during a search: one clean message, no worker tracebacks or leaked semaphores, a resumable run.
+
+Ctrl-C signals the whole foreground process group, so the test starts the search in its own session and
+sends SIGINT to that group, as a terminal would. The search is the real loop (real grammar space, local
+process pool, the ``symmpo evolve`` driver); only the fitness is a cheap stand-in (it sleeps, then scores
+by size), so the test takes seconds instead of training MuJoCo policies.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+JOB_MODULE = '''
+import time
+
+
+def slow_job(job):
+    """Stands in for training: a little wall time per objective, a deterministic score."""
+    from symmpo.objective import Objective
+
+    out = []
+    for d in job.objectives:
+        time.sleep(0.6)
+        out.append({"score": -float(Objective.from_dict(d).size()), "reason": None, "seconds": 0.6})
+    return out
+'''
+
+SEARCH = """
+import argparse, sys
+from slowjob import slow_job
+from symmpo.commands._runs import drive
+from symmpo.search.evolve import Evolution
+from symmpo.search.presets import apply_overrides, preset_config
+from symmpo.search.rundir import RunDir
+from symmpo.search.space import ObjectiveSpace
+
+out, resume = sys.argv[1], sys.argv[2] == "resume"
+if resume:
+    run = RunDir.open(out)
+    config = run.read_config()
+else:
+    config = apply_overrides(preset_config("tiny"), generations=4, population=4)
+    config["cmaes"]["enabled"] = False
+    run = RunDir.create(out, config)
+
+
+def body(executor):
+    space = ObjectiveSpace.from_config(config)
+    result = Evolution(config, run, space, executor, job_fn=slow_job, progress=False).run()
+    return f"finished with {len(result.hall_of_fame)} hall-of-fame entries"
+
+
+args = argparse.Namespace(executor="local", workers=2, ray_address=None)
+sys.exit(drive(args, "evolve", run, body))
+"""
+
+
+def _start(tmp_path: Path, mode: str) -> subprocess.Popen:
+    (tmp_path / "slowjob.py").write_text(JOB_MODULE)
+    root = Path(__file__).resolve().parents[1]
+    path = os.pathsep.join([str(tmp_path), str(root), os.environ.get("PYTHONPATH", "")])
+    env = {**os.environ, "PYTHONPATH": path, "MPLBACKEND": "Agg"}
+    return subprocess.Popen(
+        [sys.executable, "-c", SEARCH, str(tmp_path / "run"), mode],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # its own process group, like a terminal's foreground job
+        # a terminal's job starts with Ctrl-C enabled, even when this test runs in the background (where
+        # SIGINT is inherited as ignored)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+
+
+def _children(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
+    return [int(x) for x in out.split()]
+
+
+def test_ctrl_c_stops_cleanly_and_the_run_resumes(tmp_path):
+    proc = _start(tmp_path, "new")
+    checkpoint = tmp_path / "run" / "checkpoint.json"
+    deadline = time.monotonic() + 240
+    while not checkpoint.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert checkpoint.exists(), proc.communicate(timeout=30)[0]
+    time.sleep(0.3)  # the next generation's jobs are running now; three generations and the re-score remain
+    workers = _children(proc.pid)
+    os.killpg(proc.pid, signal.SIGINT)
+    output = proc.communicate(timeout=120)[0]
+    assert proc.returncode == 130, output
+    assert "interrupted: the last completed generation is saved" in output
+    for bad in ("Traceback", "KeyboardInterrupt", "leaked semaphore", "resource_tracker"):
+        assert bad not in output, output
+    for pid in workers:  # the pool's processes (and the resource tracker) are gone
+        for _ in range(100):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError(f"process {pid} outlived the interrupted search")
+    done = json.loads(checkpoint.read_text())["state"]["generation"]
+    assert 1 <= done < 4
+
+    resumed = _start(tmp_path, "resume")
+    output = resumed.communicate(timeout=300)[0]
+    assert resumed.returncode == 0, output
+    assert "finished with" in output and "Traceback" not in output
+    state = json.loads(checkpoint.read_text())["state"]
+    assert state["generation"] == 4 and len(state["history"]) == 4 and state["final"] is not None
+
+
+def test_a_dropped_ctrl_c_still_stops_at_the_next_job():
+    """Python drops a KeyboardInterrupt raised inside a finalizer; the remembered Ctrl-C stops the run anyway."""
+    import pytest
+
+    from symmpo.search.executors import InlineExecutor, ctrl_c_stops
+
+    outer = signal.signal(signal.SIGINT, signal.default_int_handler)  # pytest may run in the background
+    done = []
+    try:
+        with ctrl_c_stops():
+            try:
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(1)
+            except KeyboardInterrupt:
+                pass  # what a finalizer does with it: "Exception ignored in ..."
+            with pytest.raises(KeyboardInterrupt):
+                for r in InlineExecutor().imap(abs, [-1, -2, -3]):
+                    done.append(r)
+    finally:
+        signal.signal(signal.SIGINT, outer)
+    assert done == []  # stopped after the first job, before handing its result on
