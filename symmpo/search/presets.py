@@ -14,13 +14,15 @@ from symmpo.errors import SymmpoError
 _BASE: dict[str, Any] = {
     "grammar": "mirror",  # the shipped grammar: found from any directory
     "tasks": ["hopper-mixed-0.5"],
-    "seeds": [0],  # fitness seeds: the same for every candidate of the run (common random numbers)
+    # fitness seeds: the same for every candidate of the run (common random numbers); two, because one seed's
+    # ranking agreed with the held-out protocol's at rho 0.63-0.82, two at 0.76-0.89 (symmpo fidelity)
+    "seeds": [0, 1],
     "rescore_seeds": [1000, 1001, 1002],  # fresh seeds for the hall of fame's final scores
     # the final re-score's dataset seed, evaluation resets and episodes (symmpo.protocol: held out)
     "heldout": {"dataset_seed": 1, "reset_offset": 50_000, "eval_episodes": 10},
     "allow_heldout_env": False,  # Walker2d is a transfer task, never a fitness task unless this is set
-    "generations": 14,
-    "population": 24,
+    "generations": 10,
+    "population": 16,
     "seed": 0,  # the search's own RNG
     "chunk": 16,  # objectives trained together per job
     "train": {"preset": "default", "overrides": {}},
