@@ -1,7 +1,7 @@
 """The evolution loop's bookkeeping on a toy search space with a cheap deterministic fitness.
 
 Resume, caching, CMA-ES hand-over and the run-directory contract do not depend on what is evolved, so
-they are tested here in seconds; tests/test_search_evolve.py runs the real space and trainer.
+they are tested here in seconds; tests/test_search_ray.py runs the real space and trainer.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import yaml
 
 from symmpo.search.evolve import Evolution
 from symmpo.search.executors import InlineExecutor
-from symmpo.search.fitness import FitnessJob
+from symmpo.search.jobs import FitnessJob
 from symmpo.search.presets import apply_overrides, preset_config
 from symmpo.search.rundir import RunDir
 
@@ -180,7 +180,7 @@ def test_hall_of_fame_contract(tmp_path):
 
 def test_cmaes_tunes_constants_of_a_leader(tmp_path):
     _, evo = evolve(tmp_path / "r", toy_config(generations=6))
-    assert evo.tuned, "CMA-ES never started"
+    assert evo.strategy.tuned, "CMA-ES never started"
     origins = [r["origin"] for r in RunDir(tmp_path / "r").read_evaluations()]
     assert "cmaes" in origins
 
