@@ -1,7 +1,8 @@
 """The discovery strategy: GP on structures + CMA-ES on the constants of the most promising one.
 
 One generation = breed a population (GP: elites, crossover, mutations, every child re-checked by the
-validity checker), ask CMA-ES for constant vectors of the structure it is tuning, and hand all of them
+validity checker; the checks and canonical keys are computed by the executor's workers, which would
+otherwise wait for the main process), ask CMA-ES for constant vectors of the structure it is tuning, and hand all of them
 to the search loop (:mod:`symmpo.search.loop`), which trains the new ones next to DPO on the run's
 fitness seeds; then tell CMA-ES, merge the population and update the hall of fame. When CMA-ES stops
 paying (its own criteria or ``max_iterations``), it moves on to the best structure whose constants
@@ -30,10 +31,14 @@ class GPStrategy:
     shown = ("evals_min", "evals_per_min")
     load = None  # candidates travel as objective files
 
-    def __init__(self, config: dict[str, Any], space: Any):
+    def __init__(self, config: dict[str, Any], space: Any, executor: Executor | None = None):
         self.config = config
         self.space = space
         self.gp_config = gp.GPConfig(**config.get("gp", {}))
+        # children are screened (checker + canonical key) in the workers, a batch at a time
+        self.screen = gp.executor_screen(space, executor) if executor else gp.screen_here(space)
+        self.keys = gp.executor_screen(space, executor, check=False) if executor else self._keys_here
+        self.lookahead = int(getattr(executor, "workers", 1))
         self._reference: Candidate | None = None
 
     # -- state ------------------------------------------------------------------------------
@@ -76,12 +81,16 @@ class GPStrategy:
         n = int(self.config["population"])
         self.breeding = {"invalid": 0, "duplicate": 0, "failed": 0}
         if generation == 0:
-            self.children = gp.initial_population(self.space, n, rng)
+            self.children = gp.initial_population(
+                self.space, n, rng, screen=self.screen, lookahead=self.lookahead
+            )
         else:
             pool = self.population + [
                 e for e in self.hof.entries if e.key not in {p.key for p in self.population}
             ]
-            self.children, self.breeding = gp.next_generation(self.space, pool, n, self.gp_config, rng)
+            self.children, self.breeding = gp.next_generation(
+                self.space, pool, n, self.gp_config, rng, screen=self.screen, lookahead=self.lookahead
+            )
         self.tuning = self._cma_candidates(rng)
         return [self.candidate(ind) for ind in self.children + self.tuning]
 
@@ -89,11 +98,13 @@ class GPStrategy:
         if self.cma is None:
             return []
         template = self.space.from_dict(self.cma.template)
-        out = []
-        for raw in self.cma.ask(int(rng.integers(2**31))):
-            genome = self.space.with_constants(template, raw)
-            out.append(gp.make_individual(self.space, genome, "cmaes"))
-        return out
+        genomes = [self.space.with_constants(template, raw) for raw in self.cma.ask(int(rng.integers(2**31)))]
+        return [
+            gp.Individual(g, v.key, v.size, "cmaes") for g, v in zip(genomes, self.keys(genomes), strict=True)
+        ]
+
+    def _keys_here(self, genomes: list[Any]) -> list[gp.Screened]:
+        return [gp.screen_one(self.space, g, check=False) for g in genomes]
 
     def tell(
         self, asked: list[Candidate], fitness: list[float], generation: int, rng: np.random.Generator
@@ -188,7 +199,7 @@ class Evolution(Search):
         super().__init__(
             config,
             run,
-            GPStrategy(config, space),
+            GPStrategy(config, space, executor),
             executor,
             job_fn=job_fn,
             progress=progress,
