@@ -205,18 +205,20 @@ class PairBatch:
 
 
 def make_batch(chosen: PackedResponses, rejected: PackedResponses, idx: np.ndarray) -> PairBatch:
-    rc, rr = chosen.rows_of(idx), rejected.rows_of(idx)
+    rows_chosen = torch.from_numpy(chosen.rows_of(idx))
+    rows_rejected = torch.from_numpy(rejected.rows_of(idx))
     b = len(idx)
-    lc, lr = chosen.lengths[idx], rejected.lengths[idx]
-    segment = np.concatenate([np.repeat(np.arange(b), lc), np.repeat(np.arange(b, 2 * b), lr)])
-    rc_t, rr_t = torch.from_numpy(rc), torch.from_numpy(rr)
+    len_chosen, len_rejected = chosen.lengths[idx], rejected.lengths[idx]
+    segment = np.concatenate(
+        [np.repeat(np.arange(b), len_chosen), np.repeat(np.arange(b, 2 * b), len_rejected)]
+    )
     return PairBatch(
-        obs=torch.cat([chosen.obs[rc_t], rejected.obs[rr_t]]),
-        act=torch.cat([chosen.act[rc_t], rejected.act[rr_t]]),
+        obs=torch.cat([chosen.obs[rows_chosen], rejected.obs[rows_rejected]]),
+        act=torch.cat([chosen.act[rows_chosen], rejected.act[rows_rejected]]),
         segment=torch.from_numpy(segment),
         n_pairs=b,
-        len_chosen=torch.from_numpy(lc.astype(np.float32)),
-        len_rejected=torch.from_numpy(lr.astype(np.float32)),
+        len_chosen=torch.from_numpy(len_chosen.astype(np.float32)),
+        len_rejected=torch.from_numpy(len_rejected.astype(np.float32)),
     )
 
 
@@ -225,8 +227,3 @@ def response_logps(policy: PolicyPopulation, batch: PairBatch) -> tuple[Tensor, 
     step = policy.step_logps(batch.obs, batch.act)
     total = step.new_zeros(step.shape[0], 2 * batch.n_pairs).index_add_(1, batch.segment, step)
     return total[:, : batch.n_pairs], total[:, batch.n_pairs :]
-
-
-def step_nll(policy: PolicyPopulation, obs: Tensor, act: Tensor) -> Tensor:
-    """Per-step negative log-likelihood ``[P, M]`` (behaviour cloning and the imitation term)."""
-    return -policy.step_logps(obs, act)
