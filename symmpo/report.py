@@ -59,6 +59,12 @@ def stat_cells(st: dict[str, Any], label: str, tasks: Sequence[str], n_seeds: in
     return out
 
 
+def iqm_table(st: dict[str, Any], labels: Sequence[str], tasks: Sequence[str], n_seeds: int) -> list[str]:
+    """The markdown table of a results table: one row per objective, one IQM [CI] column per task."""
+    head = ["| objective | " + " | ".join(tasks) + " |", "|---|" + "---|" * len(tasks)]
+    return head + [f"| {lab} | " + " | ".join(stat_cells(st, lab, tasks, n_seeds)) + " |" for lab in labels]
+
+
 def verdict_lines(st: dict[str, Any], tasks: Sequence[str]) -> list[str]:
     """Markdown: the corrected comparisons that reject equality, per task; and how many tests were made."""
     out = [
@@ -79,6 +85,14 @@ def verdict_lines(st: dict[str, Any], tasks: Sequence[str]) -> list[str]:
     if not any_sig:
         out.append("- none: no difference survives the correction.")
     return out
+
+
+def write_stats(path: Path, st: dict[str, Any], seeds: Sequence[int], config: dict[str, Any]) -> None:
+    """``stats.json``: the table's statistics with the seeds and the training configuration they came from."""
+    from symmpo.files import dumps
+
+    st["seeds"], st["config"] = list(seeds), config
+    path.write_text(dumps(st, indent=1) + "\n")
 
 
 def write_csv(path: Path, st: dict[str, Any], labels: Sequence[str], tasks: Sequence[str]) -> None:

@@ -20,8 +20,7 @@ from symmpo.errors import SymmpoError
 from symmpo.neural.components import NeuralArch, NeuralObjective, objective_from_any
 from symmpo.search.cmaes import ConstantSearch
 from symmpo.search.executors import Executor
-from symmpo.search.jobs import JobFn, run_job
-from symmpo.search.loop import Candidate, GenerationHook, Search
+from symmpo.search.loop import Candidate, Search
 from symmpo.search.rundir import RunDir
 
 NEURAL_DEFAULTS: dict[str, Any] = {
@@ -150,31 +149,15 @@ class WeightStrategy:
 
 
 class NeuralEvolution(Search):
-    """A neural run (CMA-ES over network weights) bound to its run directory; ``run()`` continues it."""
+    """A neural run (CMA-ES over network weights) bound to its run directory; ``run()`` continues it.
+    ``options`` are :class:`~symmpo.search.loop.Search`'s (``job_fn``, ``progress``, ``on_generation``)."""
 
-    def __init__(
-        self,
-        config: dict[str, Any],
-        run: RunDir,
-        executor: Executor,
-        *,
-        job_fn: JobFn = run_job,
-        progress: bool = True,
-        on_generation: GenerationHook | None = None,
-    ):
+    def __init__(self, config: dict[str, Any], run: RunDir, executor: Executor, **options: Any):
         if config.get("kind") != "neural":
             raise SymmpoError(
                 f"{run.path} is not a neural run (use symmpo evolve --resume for symbolic runs)"
             )
-        super().__init__(
-            config,
-            run,
-            WeightStrategy(config),
-            executor,
-            job_fn=job_fn,
-            progress=progress,
-            on_generation=on_generation,
-        )
+        super().__init__(config, run, WeightStrategy(config), executor, **options)
 
 
 def load_best(run: RunDir, rank: int = 1) -> tuple[NeuralObjective, dict[str, Any]]:

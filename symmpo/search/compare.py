@@ -21,8 +21,8 @@ from typing import Any
 import yaml
 
 from symmpo.errors import SymmpoError
-from symmpo.files import dumps, read_jsonl
-from symmpo.report import fmt_verdict, plot_iqm, stat_cells, write_csv
+from symmpo.files import read_jsonl
+from symmpo.report import fmt_verdict, iqm_table, plot_iqm, write_csv, write_stats
 from symmpo.train import bench
 from symmpo.train.config import TrainConfig
 
@@ -133,8 +133,7 @@ def write_report(out_dir: Path, config: TrainConfig, discovered: Sequence[str], 
         [r for r in rows if r["label"] in labels], labels, tasks, baselines=baselines, judged=found
     )
     seeds = sorted({r["seed"] for r in rows})
-    st["seeds"], st["config"] = seeds, config.to_dict()
-    (out_dir / "stats.json").write_text(dumps(st, indent=1) + "\n")
+    write_stats(out_dir / "stats.json", st, seeds, config.to_dict())
     md = [
         "# Discovered objectives against the baselines (held-out split)",
         "",
@@ -146,11 +145,8 @@ def write_report(out_dir: Path, config: TrainConfig, discovered: Sequence[str], 
         "the sweep). **bold** = highest IQM in the column. Baselines use their environment's sweep "
         "hyperparameters; discovered objectives are used exactly as their files say.",
         "",
-        "| objective | " + " | ".join(tasks) + " |",
-        "|---|" + "---|" * len(tasks),
+        *iqm_table(st, labels, tasks, len(seeds)),
     ]
-    for lab in labels:
-        md.append(f"| {lab} | " + " | ".join(stat_cells(st, lab, tasks, len(seeds))) + " |")
     md += [
         "",
         f"Verdicts ({st['n_comparisons']} paired t-tests on common seeds, Holm-corrected together, "

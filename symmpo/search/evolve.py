@@ -18,8 +18,7 @@ import numpy as np
 from symmpo.search import gp
 from symmpo.search.cmaes import ConstantSearch
 from symmpo.search.executors import Executor
-from symmpo.search.jobs import JobFn, run_job
-from symmpo.search.loop import Candidate, GenerationHook, Search
+from symmpo.search.loop import Candidate, Search
 from symmpo.search.rundir import RunDir
 
 
@@ -183,25 +182,8 @@ class GPStrategy:
 
 
 class Evolution(Search):
-    """A discovery run (GP + CMA-ES over ``space``) bound to its run directory; ``run()`` continues it."""
+    """A discovery run (GP + CMA-ES over ``space``) bound to its run directory; ``run()`` continues it.
+    ``options`` are :class:`~symmpo.search.loop.Search`'s (``job_fn``, ``progress``, ``on_generation``)."""
 
-    def __init__(
-        self,
-        config: dict[str, Any],
-        run: RunDir,
-        space: Any,
-        executor: Executor,
-        *,
-        job_fn: JobFn = run_job,
-        progress: bool = True,
-        on_generation: GenerationHook | None = None,
-    ):
-        super().__init__(
-            config,
-            run,
-            GPStrategy(config, space, executor),
-            executor,
-            job_fn=job_fn,
-            progress=progress,
-            on_generation=on_generation,
-        )
+    def __init__(self, config: dict[str, Any], run: RunDir, space: Any, executor: Executor, **options: Any):
+        super().__init__(config, run, GPStrategy(config, space, executor), executor, **options)

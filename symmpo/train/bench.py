@@ -28,7 +28,7 @@ from typing import Any
 
 from symmpo.errors import SymmpoError
 from symmpo.files import append_jsonl, dumps, loads, read_jsonl
-from symmpo.report import fmt_mean_se, plot_iqm, stat_cells, verdict_lines, write_csv
+from symmpo.report import fmt_mean_se, iqm_table, plot_iqm, verdict_lines, write_csv, write_stats
 from symmpo.stats import mean_se
 from symmpo.train.config import TrainConfig
 
@@ -397,8 +397,7 @@ def write_bench_report(out_dir: Path, config: TrainConfig, header: str = "") -> 
         (r["task"].split("-")[0], r["label"]): {**r["params"], "lr": r.get("lr") or config.lr} for r in rows
     }
     seeds = sorted({r["seed"] for r in rows})
-    st["seeds"], st["config"] = seeds, config.to_dict()
-    (out_dir / "stats.json").write_text(dumps(st, indent=1) + "\n")
+    write_stats(out_dir / "stats.json", st, seeds, config.to_dict())
     md = [
         "# Baseline table (held-out split)",
         "",
@@ -410,11 +409,8 @@ def write_bench_report(out_dir: Path, config: TrainConfig, header: str = "") -> 
         "seed 0, resets from 0 and other training seeds). **bold** = highest IQM in the column. `sft` = the "
         "behaviour-cloned reference every PO run starts from. A diverged run counts as 0.",
         "",
-        "| objective | " + " | ".join(tasks) + " |",
-        "|---|" + "---|" * len(tasks),
+        *iqm_table(st, labels, tasks, len(seeds)),
     ]
-    for lab in labels:
-        md.append(f"| {lab} | " + " | ".join(stat_cells(st, lab, tasks, len(seeds))) + " |")
     md += ["", "η² of the objective factor (share of score variance explained by the choice of loss): "]
     md += ["; ".join(f"{t} {st['tasks'][t]['eta_squared']:.2f}" for t in tasks)]
     md += verdict_lines(st, tasks)
