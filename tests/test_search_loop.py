@@ -273,3 +273,24 @@ def test_workers_screen_children_and_the_run_is_unchanged(tmp_path):
     assert "screen_job" in executor.ran and "toy_job" in executor.ran
     same = [(tmp_path / d / "hall_of_fame.yaml").read_text() for d in ("inline", "workers")]
     assert same[0] == same[1]
+
+
+def test_final_rescore_is_held_out(tmp_path):
+    """The loop re-scores on the held-out split: fresh training seeds, dataset seed and evaluation resets,
+    while every search evaluation stays on the fitness split."""
+    from symmpo import protocol
+
+    seen = []
+
+    def recording_job(job: FitnessJob) -> list[dict]:
+        seen.append((job.seed, job.train["dataset_seed"], job.train["eval_reset_offset"]))
+        return toy_job(job)
+
+    config = toy_config(generations=2)
+    run = RunDir.create(tmp_path / "r", config)
+    Evolution(config, run, ToySpace(), InlineExecutor(), job_fn=recording_job, progress=False).run()
+    fitness = {s for s in seen if s[0] in config["seeds"]}
+    heldout = {s for s in seen if s[0] in config["rescore_seeds"]}
+    assert fitness and heldout and len(fitness) + len(heldout) == len(set(seen))
+    assert {(d, r) for _, d, r in fitness} == {(protocol.FITNESS_DATASET_SEED, 0)}
+    assert {(d, r) for _, d, r in heldout} == {(protocol.HELDOUT_DATASET_SEED, protocol.HELDOUT_RESET_OFFSET)}
