@@ -1,6 +1,7 @@
 """Named baselines, each expressed in the MPO family (docs/formulation.md).
 
-Conventions (checked against TRL's formulas in tests/test_objective_named.py):
+Conventions (checked against TRL's formulas in tests/test_objective_named.py, and against TRL 1.16.0's own
+loss code on a tiny GPT-2 in tests/test_integrations_trl_named.py):
 
 * beta is the scale of the implicit reward, except for ipo and orpo where the table's scale is 1 and
   beta/lambda sit inside g (ipo: g = -(z - 1/(2 beta))^2; orpo: g = lambda * logsigmoid(z)).
@@ -8,6 +9,21 @@ Conventions (checked against TRL's formulas in tests/test_objective_named.py):
   -logsigmoid(beta * (mean_c - mean_r) - gamma); TRL's CPOTrainer writes it as beta * (margin - gamma/beta).
 * Parameters of g (eps, gamma, lambda, tau_d) and of phi_inv (q) are typed constants, so CMA-ES can
   tune them; beta is the objective's own field.
+* Lengths (reduce=mean, the NLL term) are clamped to >= 1 as in TRL: an empty response has mean log-prob 0.
+
+TRL counterparts (trainer, loss_type: parameter names), equal to float32 rounding unless noted:
+
+* dpo: DPOTrainer "sigmoid" (beta).  hinge: DPOTrainer "hinge" (beta).  ipo: DPOTrainer "ipo" (beta).
+* cdpo: DPOTrainer "aot" with one pair per batch (beta, label_smoothing = eps), or (1 - eps) "sigmoid"
+  plus eps "sigmoid" on flipped pairs. NOT "sigmoid" with label_smoothing: TRL's sigmoid ignores it.
+* rdpo: DPOTrainer "robust" (beta, label_smoothing = eps).  discopop: DPOTrainer "discopop" (beta,
+  discopop_tau = tau_d).  simpo: CPOTrainer "simpo" with cpo_alpha=0 (beta, simpo_gamma = gamma).
+* orpo: ORPOTrainer (its beta = lambda). The odds-ratio term is equal; the totals differ because TRL's NLL
+  is a token mean over the chosen prompt and response tokens of the whole batch, symmpo's a per-example
+  mean over response tokens (a batch token mean is not a per-example loss, and prompt tokens are not in
+  the log-probs a loss receives, so no variant reproduces it).
+* tsallis: no counterpart (TRL's alpha_divergence maps the summed log-ratio; CPO's AlphaPO reward is the
+  same map on the length-averaged probability but without a reference).
 """
 
 from __future__ import annotations

@@ -84,6 +84,7 @@ class Objective:
         self.psi_tied = bool(psi_tied)
         self.params = dict(params or {})
         self._compiled: Any = None
+        self._parts: Any = None
         self._key: str | None = None
 
     # ----- construction --------------------------------------------------------------------------------
@@ -189,6 +190,20 @@ class Objective:
         return self.reduce == "mean" or not _zero(self._components["w_sft"])
 
     @property
+    def uses_tau(self) -> bool:
+        """True when a component reads tau (training progress), so the loss changes during training."""
+        from symmpo.symbolic.loss import uses_tau
+
+        return uses_tau(self)
+
+    @property
+    def uses_reference(self) -> bool:
+        """False for reference-free objectives (constant psi): the reference log-probs are never read."""
+        from symmpo.symbolic.loss import uses_reference
+
+        return uses_reference(self)
+
+    @property
     def is_symbolic(self) -> bool:
         return all(_is_tree(c) for c in self._components.values())
 
@@ -288,6 +303,39 @@ class Objective:
         )
 
     __call__ = loss
+
+    def parts(
+        self,
+        policy_chosen_logps: Any,
+        policy_rejected_logps: Any,
+        reference_chosen_logps: Any,
+        reference_rejected_logps: Any,
+        chosen_lengths: Any = None,
+        rejected_lengths: Any = None,
+        progress: Any = 0.0,
+    ) -> dict[str, Any]:
+        """The loss split for logging, per example: implicit rewards, margin z, preference and imitation terms.
+
+        Same arguments as :meth:`loss`; ``preference + imitation`` equals ``loss`` to rounding. Keys:
+        reward_chosen, reward_rejected, margin, preference, imitation.
+        """
+        if self.needs_lengths and (
+            chosen_lengths is None or (self.reduce == "mean" and rejected_lengths is None)
+        ):
+            raise ObjectiveError(f"objective {self.name!r} needs chosen_lengths and rejected_lengths")
+        if self._parts is None:
+            from symmpo.symbolic.loss import compile_parts
+
+            self._parts = compile_parts(self)
+        return self._parts(
+            policy_chosen_logps,
+            policy_rejected_logps,
+            reference_chosen_logps,
+            reference_rejected_logps,
+            chosen_lengths,
+            rejected_lengths,
+            progress,
+        )
 
     def curve(self, component: str, x: Any, progress: float = 0.0) -> np.ndarray:
         """One component evaluated on a grid exactly as it is compiled into the loss (for plots and checks).

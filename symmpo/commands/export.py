@@ -1,4 +1,4 @@
-"""``symmpo export NAME|FILE --format torch|latex``: paste-ready code or LaTeX."""
+"""``symmpo export NAME|FILE --format torch|trl|latex``: paste-ready code or LaTeX."""
 
 from __future__ import annotations
 
@@ -6,9 +6,12 @@ import argparse
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("export", help="export an objective as standalone PyTorch source or LaTeX")
+    p = sub.add_parser(
+        "export",
+        help="export an objective as standalone PyTorch source, a TRL trainer file (torch and trl only) or LaTeX",
+    )
     p.add_argument("objective", help="a name (dpo, ...) or an objective YAML file")
-    p.add_argument("--format", choices=["torch", "latex"], default="torch")
+    p.add_argument("--format", choices=["torch", "trl", "latex"], default="torch")
     p.add_argument("-o", "--output", help="write to this file instead of stdout")
     p.set_defaults(func=run)
 
@@ -17,7 +20,12 @@ def run(args: argparse.Namespace) -> int:
     from symmpo.commands._objectives import resolve
 
     obj = resolve(args.objective)
-    text = obj.to_torch_source() if args.format == "torch" else obj.latex() + "\n"
+    if args.format == "trl":
+        from symmpo.integrations.trl_export import trl_source
+
+        text = trl_source(obj)
+    else:
+        text = obj.to_torch_source() if args.format == "torch" else obj.latex() + "\n"
     if args.output:
         with open(args.output, "w") as fh:
             fh.write(text)

@@ -98,11 +98,12 @@ def run_split(
     labels = [lab for lab, _ in objectives]
     episodes: dict[str, list[list[float]]] = {lab: [] for lab in [*labels, SFT]}
     shift: dict[str, list[dict[str, float]]] = {lab: [] for lab in labels}
-    train_s, eval_s = [], []
+    train_s, eval_s, cpu_s = [], [], []
     evaluator = fitness.make_evaluator(task, config)
     for seed in seeds:
         t0 = time.perf_counter()
         dataset, reference = fitness.prepare(task, seed, config, cache_dir)
+        c0 = time.process_time()  # after the (cached, once per run) dataset and reference
         results, policy = train_population(
             [o for _, o in objectives],
             dataset,
@@ -116,6 +117,7 @@ def run_split(
         t1 = time.perf_counter()
         sft = fitness.evaluate_reference(reference, evaluator)
         sft_s = time.perf_counter() - t1
+        cpu_s.append(time.process_time() - c0)
         for lab, r in zip(labels, results, strict=True):
             episodes[lab].append(list(r.normalized) if r.alive else [float("-inf")] * config.eval_episodes)
         episodes[SFT].append(list(sft.normalized))
@@ -132,6 +134,7 @@ def run_split(
         "episodes": episodes,
         "train_seconds": train_s,
         "eval_seconds": eval_s,
+        "cpu_seconds": cpu_s,  # process CPU time of training + evaluation per seed: immune to other jobs' load
         "shift": shift,
         "n_trained": len(labels),
     }
@@ -146,12 +149,19 @@ def _score(eps: list[list[float]], n_seeds: int, n_episodes: int) -> float:
 def variant_scores(
     split: dict[str, Any], n_seeds: int, n_episodes: int, full_episodes: int
 ) -> dict[str, Any]:
-    """Scores and core-seconds per candidate of a cheaper variant read off a larger fitness run."""
+    """Scores and core-seconds per candidate of a cheaper variant read off a larger fitness run.
+
+    Cost is wall-clock training time per seed plus evaluation time scaled to ``n_episodes``; when the run
+    recorded process CPU time, the wall times are rescaled to it (so a loaded machine does not inflate them).
+    """
     scores = {lab: _score(eps, n_seeds, n_episodes) for lab, eps in split["episodes"].items()}
     per_seed = [
         t + e * n_episodes / full_episodes
         for t, e in zip(split["train_seconds"][:n_seeds], split["eval_seconds"][:n_seeds], strict=True)
     ]
+    if split.get("cpu_seconds"):
+        wall = [t + e for t, e in zip(split["train_seconds"], split["eval_seconds"], strict=True)]
+        per_seed = [p * c / w for p, c, w in zip(per_seed, split["cpu_seconds"], wall, strict=False)]
     cost = float(sum(per_seed)) / (split["n_trained"] + 1)  # + the SFT evaluation
     return {"scores": scores, "core_seconds_per_candidate": cost}
 

@@ -47,7 +47,7 @@ class Candidate:
     """One snapshot: where it came from, its weights and its measurements."""
 
     source: str
-    algo: str
+    algo: str  # "ppo" / "sac", with the training run's folder when it is not the default one ("ppo-dense")
     step: int
     arrays: dict[str, np.ndarray]
     command: str = ""
@@ -134,6 +134,9 @@ def load_candidates(env: str, sources: list[Path]) -> list[Candidate]:
             meta_path = path.with_suffix(".json")
             meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
             algo = "ppo" if "PPO" in meta.get("algorithm", "") else "sac"
+            run = src.parent.parent.name  # results/behaviour_training[/<run>]/<env>[-ppo]/actors
+            if run != "behaviour_training":
+                algo = f"{algo}-{run}"
             with np.load(path) as data:
                 arrays = {k: data[k] for k in data.files}
             c = Candidate(str(src), algo, step, arrays, meta.get("command", ""), meta=meta)
@@ -245,7 +248,7 @@ def export(
         if not (out / weights).exists():
             np.savez(out / weights, **c.arrays)
         pol = c.policy(env, name)
-        ppo = c.algo == "ppo"
+        ppo = c.algo.startswith("ppo")
         info = {
             "env": env,
             "env_id": spec.env_id,

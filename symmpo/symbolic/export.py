@@ -8,11 +8,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from symmpo.symbolic.export_meta import CONVENTIONS, metadata_source
 from symmpo.symbolic.expr import Const, Expr, Node, Var, variables
 from symmpo.symbolic.primitives import EXPORT_HELPERS, REGISTRY
 
 if TYPE_CHECKING:
     from symmpo.objective import Objective
+
+# Lengths as the log-probs' dtype and device, clamped to >= 1 (an empty response: mean 0, NLL 0).
+_LENGTHS = (
+    "torch.as_tensor({0}, dtype=policy_chosen_logps.dtype, device=policy_chosen_logps.device).clamp(min=1)"
+)
 
 
 def expr_source(e: Expr, names: dict[str, str]) -> str:
@@ -43,11 +49,15 @@ def torch_source(obj: Objective, function_name: str = "loss") -> str:
         f'"""{obj.name}: MPO loss exported by symmpo (beta={obj.beta}, reduce={obj.reduce}).',
         "",
         "Arguments are summed log-probs per response (TRL convention); returns the per-example loss.",
+        "",
+        CONVENTIONS,
         '"""',
         "",
         "import torch",
         "import torch.nn.functional as F",
         EXPORT_HELPERS,
+        "",
+        metadata_source(obj),
         "",
         f"def {function_name}(policy_chosen_logps, policy_rejected_logps, reference_chosen_logps,",
         f"{' ' * (len(function_name) + 5)}reference_rejected_logps, chosen_lengths=None, rejected_lengths=None,"
@@ -64,8 +74,11 @@ def torch_source(obj: Objective, function_name: str = "loss") -> str:
         if uses_tau
         else "tau = progress"
     )
+    if needs_len:
+        body.append(f"chosen_lengths = {_LENGTHS.format('chosen_lengths')}")
     if mean:
         body += [
+            f"rejected_lengths = {_LENGTHS.format('rejected_lengths')}",
             "lc = policy_chosen_logps / chosen_lengths",
             "lr = policy_rejected_logps / rejected_lengths",
             "rc = reference_chosen_logps / chosen_lengths",

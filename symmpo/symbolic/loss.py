@@ -43,8 +43,23 @@ def _component_fn(obj: Objective, comp: str) -> tuple[Any, float | None]:
     return compile_tree(t, xvar), None
 
 
-def _uses_tau(obj: Objective) -> bool:
+def uses_tau(obj: Objective) -> bool:
+    """True when some component reads tau (a non-symbolic component is assumed to)."""
     return any(not _is_tree(c) or "tau" in variables(c) for c in obj.components.values())
+
+
+def uses_reference(obj: Objective) -> bool:
+    """False when psi is constant: the reference log-probs then cancel from the margin."""
+    return _component_fn(obj, "psi")[1] is None
+
+
+def response_lengths(lengths: Any, like: Any) -> Any:
+    """Lengths as ``like``'s dtype and device, clamped to >= 1 (TRL's convention).
+
+    An empty response has summed log-prob 0; with the clamp its mean log-prob is 0 (P = 1) and its NLL
+    is 0, instead of 0/0.
+    """
+    return torch.as_tensor(lengths, dtype=like.dtype, device=like.device).clamp(min=1)
 
 
 def compile_objective(obj: Objective) -> Any:
@@ -58,7 +73,7 @@ def compile_objective(obj: Objective) -> Any:
     mean = obj.reduce == "mean"
     tied = obj.psi_tied
     no_psi = psi_const is not None  # a constant psi cancels in the margin
-    uses_tau = _uses_tau(obj)
+    tau_used = uses_tau(obj)
 
     def margin(lc: Any, lr: Any, rc: Any, rr: Any, tau: Any) -> Any:
         if no_psi:
@@ -70,8 +85,11 @@ def compile_objective(obj: Objective) -> Any:
         return m if beta == 1.0 else beta * m
 
     def fn(pc: Any, pr: Any, rc: Any, rr: Any, len_c: Any, len_r: Any, progress: Any) -> Any:
-        tau = torch.as_tensor(progress, dtype=pc.dtype, device=pc.device) if uses_tau else progress
+        tau = torch.as_tensor(progress, dtype=pc.dtype, device=pc.device) if tau_used else progress
+        if mean or w_sft_const != 0.0:
+            len_c = response_lengths(len_c, pc)
         if mean:
+            len_r = response_lengths(len_r, pr)
             lc, lr, rcm, rrm = pc / len_c, pr / len_r, rc / len_c, rr / len_r
         else:
             lc, lr, rcm, rrm = pc, pr, rc, rr
@@ -81,6 +99,47 @@ def compile_objective(obj: Objective) -> Any:
             nll = -(pc / len_c)
             out = out + (nll if w_sft_const == 1.0 else w_sft(tau, tau) * nll)
         return out
+
+    return fn
+
+
+def compile_parts(obj: Objective) -> Any:
+    """A function (pc, pr, rc, rr, lc, lr, progress) -> the loss's parts, per example (for logging).
+
+    Keys: ``reward_chosen``/``reward_rejected`` (the implicit rewards r(y) = beta [phi_inv(P) - psi(P_ref)],
+    P per token when reduce=mean), ``margin`` (z = r(y+) - r(y-)), ``preference`` (-w_po g(z)),
+    and ``imitation`` (w_sft NLL, zeros without an imitation term). preference + imitation equals the loss
+    to rounding.
+    """
+    phi, _ = _component_fn(obj, "phi_inv")
+    psi, _ = _component_fn(obj, "psi")
+    g, _ = _component_fn(obj, "g")
+    w_po, _ = _component_fn(obj, "w_po")
+    w_sft, w_sft_const = _component_fn(obj, "w_sft")
+    beta, mean, sft = obj.beta, obj.reduce == "mean", w_sft_const != 0.0
+
+    def full(f: Any, x: Any, tau: Any) -> Any:
+        return torch.as_tensor(f(x, tau), dtype=x.dtype, device=x.device).expand_as(x)
+
+    def fn(pc: Any, pr: Any, rc: Any, rr: Any, len_c: Any, len_r: Any, progress: Any) -> dict[str, Any]:
+        tau = torch.as_tensor(progress, dtype=pc.dtype, device=pc.device)
+        if mean or sft:
+            len_c = response_lengths(len_c, pc)
+            nll = -(pc / len_c)
+        if mean:
+            len_r = response_lengths(len_r, pr)
+            pc, pr, rc, rr = pc / len_c, pr / len_r, rc / len_c, rr / len_r
+        r_c = beta * (full(phi, pc, tau) - full(psi, rc, tau))
+        r_r = beta * (full(phi, pr, tau) - full(psi, rr, tau))
+        z = r_c - r_r
+        imitation = full(w_sft, tau, tau) * nll if sft else torch.zeros_like(z)
+        return {
+            "reward_chosen": r_c,
+            "reward_rejected": r_r,
+            "margin": z,
+            "preference": -(full(w_po, tau, tau) * full(g, z, tau)),
+            "imitation": imitation,
+        }
 
     return fn
 

@@ -259,8 +259,12 @@ def write_sweep_report(
 ) -> dict[str, dict[str, dict[str, Any]]]:
     """sweep.md (every value's scores) and sweep.json (per env and baseline: ``{"params": ..., "lr": ...}``)."""
     config = fitness_config(config)
-    tasks = {f"{e}-clean" for e in envs}
-    rows = [r for r in current_rows(read_jsonl(out_dir / "sweep.jsonl"), config) if r["task"] in tasks]
+    rows = current_rows(read_jsonl(out_dir / "sweep.jsonl"), config)
+    envs_done = {r["task"].split("-")[0] for r in rows}
+    missing = [e for e in envs if e not in envs_done]
+    if missing:
+        raise SymmpoError(f"no sweep results for {', '.join(missing)} in {out_dir / 'sweep.jsonl'}")
+    rows = [r for r in rows if r["task"].endswith("-clean")]  # every environment swept so far
     if not rows:
         raise SymmpoError(f"no sweep results for this configuration in {out_dir / 'sweep.jsonl'}")
     sft = [r for r in rows if r["label"] == SFT]  # the reference every run starts from, for comparison

@@ -1,0 +1,1 @@
+"""Using discovered losses in other trainers (``symmpo.integrations.trl``: TRL's DPOTrainer)."""

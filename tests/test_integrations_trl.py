@@ -1,0 +1,263 @@
+"""symmpo.integrations.trl.MPOTrainer and the exported trl file, trained inside TRL on a tiny offline GPT-2.
+
+Runs when TRL is installed (CI installs the ``trl`` extra); skipped with the reason otherwise.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import trl_tiny  # the tiny offline TRL setup shared by these tests
+
+trl_tiny.require_trl()
+
+import torch  # noqa: E402
+from trl import DPOTrainer  # noqa: E402
+
+from symmpo import Objective  # noqa: E402
+from symmpo.cli import main  # noqa: E402
+from symmpo.errors import ObjectiveError  # noqa: E402
+from symmpo.integrations.trl import MPOTrainer  # noqa: E402
+
+TESTS = Path(__file__).resolve().parent
+
+# A discovered TA-MPO objective (best entry of the committed TA run on hopper-mixed-0.5): tau enters g,
+# w_po and w_sft, reduce is mean, psi is tied.
+TA_OBJECTIVE = {
+    "format": "symmpo-objective/1",
+    "name": "evolved-hopper-mixed-0.5-01",
+    "beta": 0.5,
+    "reduce": "mean",
+    "phi_inv": "log(p) - log(1 - p) + c0 * p**c1",
+    "psi": "phi_inv",
+    "g": "-max(0, c2 - (z - c3 * tau))",
+    "w_po": "sigmoid(c4 * (tau - c5))",
+    "w_sft": "c6 * (1 - tau)",
+    "constants": {
+        "c0": {"type": "positive", "value": 0.8351780652116503},
+        "c1": {"type": "positive", "value": 0.15385832260465204},
+        "c2": {"type": "positive", "value": 3.001605298131916},
+        "c3": {"type": "positive", "value": 1.3612811043409208},
+        "c4": {"type": "positive", "value": 0.8557133092826148},
+        "c5": {"type": "unit", "value": 0.8296842087872122},
+        "c6": {"type": "positive", "value": 0.15347936760619887},
+    },
+}
+STEPS = 5
+
+
+def _trainer(cls, tmp_path, objective=None, ref=True, **config):
+    policy = trl_tiny.model(0)
+    config.setdefault("max_steps", STEPS)
+    kwargs = {
+        "model": policy,
+        "ref_model": copy.deepcopy(policy) if ref else None,
+        "args": trl_tiny.config(tmp_path, **config),
+        "train_dataset": trl_tiny.dataset(),
+        "processing_class": trl_tiny.tokenizer(),
+    }
+    return cls(**kwargs) if objective is None else cls(objective=objective, **kwargs)
+
+
+def test_dpo_logs_the_same_as_trl_sigmoid(tmp_path):
+    ours = trl_tiny.train_logs(_trainer(MPOTrainer, tmp_path / "mpo", "dpo"))
+    theirs = trl_tiny.train_logs(_trainer(DPOTrainer, tmp_path / "dpo", loss_type=["sigmoid"]))
+    assert len(ours) == len(theirs) == STEPS
+    keys = [
+        "loss",
+        "rewards/chosen",
+        "rewards/rejected",
+        "rewards/margins",
+        "rewards/accuracies",
+        "logps/chosen",
+    ]
+    for a, b in zip(ours, theirs, strict=True):
+        for k in keys:
+            assert a[k] == pytest.approx(b[k], abs=1e-5), (k, a["step"])
+    assert ours[-1]["loss"] < ours[0]["loss"] - 0.01  # the 5 steps really train
+
+
+class Recording(MPOTrainer):
+    """Keeps what the loss saw, and log-probs recomputed independently from plain logits."""
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        with torch.no_grad():
+            logits = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"]).logits
+            mask = inputs["completion_mask"][:, 1:].bool()
+            token = torch.log_softmax(logits[:, :-1].float(), -1).gather(-1, inputs["input_ids"][:, 1:, None])
+            self.independent.append(((token[..., 0] * mask).sum(1), mask.sum(1)))
+        return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+
+
+@pytest.fixture(scope="module")
+def ta_run(tmp_path_factory):
+    """The TA objective trained 5 steps by MPOTrainer, with every loss call recorded."""
+    obj = Objective.from_dict(TA_OBJECTIVE)
+    trainer = _trainer(Recording, tmp_path_factory.mktemp("ta"), obj)
+    trainer.independent, calls = [], []
+    loss = trainer.loss_spec.loss
+
+    def recording_loss(*args):
+        calls.append(tuple(a.detach().clone() if torch.is_tensor(a) else a for a in args))
+        return loss(*args)
+
+    trainer.loss_spec = trainer.loss_spec._replace(loss=recording_loss)
+    return obj, trl_tiny.train_logs(trainer), calls, trainer.independent
+
+
+def test_ta_objective_inside_trl_equals_objective_loss(ta_run):
+    obj, logs, calls, independent = ta_run
+    assert obj.uses_tau and obj.needs_lengths
+    assert [c[-1] for c in calls] == pytest.approx([s / STEPS for s in range(STEPS)])  # tau advances
+    assert [h["tau"] for h in logs] == pytest.approx([s / STEPS for s in range(STEPS)])
+    for (pc, pr, rc, rr, lc, lr, tau), (logps, lengths), h in zip(calls, independent, logs, strict=True):
+        # summed completion log-probs and their token counts (EOS included), recomputed from logits
+        torch.testing.assert_close(torch.cat([pc, pr]), logps, rtol=0, atol=1e-4)
+        torch.testing.assert_close(torch.cat([lc, lr]), lengths.float())
+        assert h["loss"] == pytest.approx(
+            float(obj.loss(pc, pr, rc, rr, lc, lr, progress=tau).mean()), abs=1e-6
+        )
+        nll = -(pc / lc).mean()
+        assert h["loss/imitation"] == pytest.approx(float(0.15347936760619887 * (1 - tau) * nll), rel=1e-5)
+        assert h["loss/preference"] + h["loss/imitation"] == pytest.approx(h["loss"], abs=1e-5)
+        assert h["nll/chosen"] == pytest.approx(float(nll), rel=1e-6)
+    assert calls[0][4].min() >= 2  # every response has at least one word and the EOS token
+
+
+def test_exported_trl_file_trains_without_symmpo(ta_run, tmp_path):
+    obj, logs, _, _ = ta_run
+    src = tmp_path / "objective.yaml"
+    obj.save(src)
+    exported = tmp_path / "exported_trainer.py"
+    assert main(["export", str(src), "--format", "trl", "-o", str(exported)]) == 0
+    script = f"""
+import importlib.util, json, sys, warnings
+sys.modules["symmpo"] = None  # symmpo cannot be imported in this interpreter
+sys.path.insert(0, {str(TESTS)!r})
+warnings.filterwarnings("ignore")
+import trl_tiny
+spec = importlib.util.spec_from_file_location("exported_trainer", {str(exported)!r})
+mod = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(mod)
+import copy
+policy = trl_tiny.model(0)
+trainer = mod.MPOTrainer(model=policy, ref_model=copy.deepcopy(policy),
+                         args=trl_tiny.config({str(tmp_path / "out")!r}, max_steps={STEPS}),
+                         train_dataset=trl_tiny.dataset(), processing_class=trl_tiny.tokenizer())
+logs = trl_tiny.train_logs(trainer)
+assert sys.modules["symmpo"] is None and not [k for k in sys.modules if k.startswith("symmpo.")]
+print(json.dumps({{"logs": logs, "uses_tau": mod.USES_TAU, "beta": mod.BETA}}))
+"""
+    res = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=300
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    assert out["uses_tau"] is True and out["beta"] == 0.5
+    assert len(out["logs"]) == STEPS
+    for a, b in zip(out["logs"], logs, strict=True):
+        for k in ("loss", "loss/preference", "loss/imitation", "rewards/margins", "tau"):
+            assert a[k] == pytest.approx(b[k], abs=1e-5), k
+
+
+class CountingForward:
+    def __init__(self, module):
+        self.calls = 0
+        module.register_forward_hook(self)
+
+    def __call__(self, *_):
+        self.calls += 1
+
+
+def test_reference_free_objective_runs_no_reference_forward(tmp_path):
+    obj = Objective.named("simpo")
+    assert not obj.uses_reference
+    policy, ref = trl_tiny.model(0), trl_tiny.model(1)
+    ref_calls = CountingForward(ref)
+    with pytest.warns(UserWarning, match="reference-free"):
+        trainer = MPOTrainer(
+            objective=obj,
+            model=policy,
+            ref_model=ref,
+            args=trl_tiny.config(tmp_path, max_steps=3),
+            train_dataset=trl_tiny.dataset(),
+            processing_class=trl_tiny.tokenizer(),
+        )
+    policy_calls = CountingForward(trainer.model)
+    logs = trl_tiny.train_logs(trainer)
+    assert trainer.ref_model is None and ref_calls.calls == 0
+    assert policy_calls.calls == 3  # one forward per step: no reference pass through the policy either
+    assert trainer.beta == 2.0 and logs[0]["rewards/margins"] != 0.0  # simpo's own rewards, its own beta
+
+
+def test_reference_free_without_ref_model_loads_nothing(tmp_path):
+    # A model built from a config has no path: DPOTrainer alone would fail trying to load a reference copy.
+    trainer = _trainer(MPOTrainer, tmp_path, "orpo", ref=False, max_steps=2)
+    assert trainer.ref_model is None
+    logs = trl_tiny.train_logs(trainer)
+    assert len(logs) == 2 and logs[0]["loss/imitation"] > 0
+
+
+def test_evaluate_before_training_uses_tau_zero(tmp_path):
+    obj = Objective.from_dict(TA_OBJECTIVE)
+    policy = trl_tiny.model(0)
+    data = trl_tiny.dataset(16)
+    trainer = MPOTrainer(
+        obj,
+        model=policy,
+        ref_model=copy.deepcopy(policy),
+        args=trl_tiny.config(tmp_path, per_device_eval_batch_size=8),
+        train_dataset=data,
+        eval_dataset=data,
+        processing_class=trl_tiny.tokenizer(),
+    )
+    metrics = trainer.evaluate()
+    assert metrics["eval_tau"] == 0.0
+    assert metrics["eval_loss/preference"] + metrics["eval_loss/imitation"] == pytest.approx(
+        metrics["eval_loss"], abs=1e-5
+    )
+
+
+@pytest.mark.parametrize(
+    "objective, config, match",
+    [
+        ("dpo", {"loss_type": ["ipo"]}, "loss_type"),
+        ("dpo", {"label_smoothing": 0.1}, "label_smoothing"),
+        ("dpo", {"beta": 0.3}, "beta"),
+        ("simpo", {"precompute_ref_log_probs": True}, "reference-free"),
+        ("no-such-loss", {}, "neither a named loss"),
+    ],
+)
+def test_bad_configuration_fails_at_construction(tmp_path, objective, config, match):
+    with pytest.raises(ObjectiveError, match=match):
+        _trainer(MPOTrainer, tmp_path, objective, **config)
+
+
+def test_objective_beta_wins_over_default_config_beta(tmp_path):
+    trainer = _trainer(MPOTrainer, tmp_path, Objective.named("dpo", beta=0.5))
+    assert trainer.beta == 0.5  # DPOConfig.beta left at its default: the objective's beta is used
+    assert _trainer(MPOTrainer, tmp_path, "dpo", beta=0.1).beta == 0.1
+
+
+def test_tau_objective_needs_a_known_number_of_steps(tmp_path):
+    stream = trl_tiny.dataset(16).to_iterable_dataset()
+    with pytest.raises(ObjectiveError, match="max_steps"):
+        MPOTrainer(
+            Objective.from_dict(TA_OBJECTIVE),
+            model=trl_tiny.model(0),
+            args=trl_tiny.config(tmp_path, max_steps=-1),
+            train_dataset=stream,
+            processing_class=trl_tiny.tokenizer(),
+        )
+
+
+def test_objective_file_path(tmp_path):
+    path = tmp_path / "hof.yaml"
+    Objective.from_dict(TA_OBJECTIVE).save(path)
+    trainer = _trainer(MPOTrainer, tmp_path, str(path))
+    assert trainer.objective == Objective.from_dict(TA_OBJECTIVE)
