@@ -187,6 +187,7 @@ class Lookahead:
         self.screen = screen
         self.batch = batch
         self.consumed_state = rng.bit_generator.state
+        self.consumed = 0  # proposals handed out so far
         self.items: list[tuple[str, Any, Screened | None]] = []
         self.states: list[dict[str, Any]] = []
         self.pos = 0
@@ -198,6 +199,7 @@ class Lookahead:
         item = self.items[self.pos]
         self.consumed_state = self.states[self.pos]
         self.pos += 1
+        self.consumed += 1
         return item
 
     def _fill(self, k: int) -> None:
@@ -213,10 +215,14 @@ class Lookahead:
         self.rng.bit_generator.state = self.consumed_state
 
 
-def ahead(lookahead: int, remaining: int) -> int:
-    """How many proposals to screen at once: one without parallel screening, else enough to fill every
-    worker and to cover the children still missing with some to spare (about one in three is rejected)."""
-    return 1 if lookahead <= 1 else max(lookahead, math.ceil(1.5 * remaining))
+def ahead(lookahead: int, remaining: int, accepted: int, consumed: int) -> int:
+    """How many proposals to screen at once: one without parallel screening; else the individuals still
+    missing over the share of proposals accepted so far (all of them before the first batch), and at least
+    one per worker. Only the amount of wasted screening depends on this, never the result."""
+    if lookahead <= 1:
+        return 1
+    rate = accepted / consumed if consumed else 1.0
+    return max(lookahead, math.ceil(remaining / max(rate, 0.2)))
 
 
 def initial_population(
@@ -234,7 +240,7 @@ def initial_population(
         rng,
         lambda r: ("sample", space.sample(r)),
         screen or screen_here(space),
-        lambda: ahead(lookahead, n - len(out)),
+        lambda: ahead(lookahead, n - len(out), len(out), samples.consumed),
     )
     for _ in range(n * max_attempts):
         if len(out) == n:
@@ -284,7 +290,11 @@ def next_generation(
         return op, space.mutate(a.genome, op, r)
 
     def offspring() -> Lookahead:
-        return Lookahead(rng, propose, screen, lambda: ahead(lookahead, n - len(new)))
+        start = len(new)
+        stream = Lookahead(
+            rng, propose, screen, lambda: ahead(lookahead, n - len(new), len(new) - start, stream.consumed)
+        )
+        return stream
 
     proposals = offspring()
     while len(new) < n:
