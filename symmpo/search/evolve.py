@@ -2,9 +2,9 @@
 
 One generation = breed a population (GP: elites, crossover, mutations, every child re-checked by the
 validity checker; the checks and canonical keys are computed by the executor's workers, which would
-otherwise wait for the main process), ask CMA-ES for constant vectors of the structure it is tuning, and hand all of them
-to the search loop (:mod:`symmpo.search.loop`), which trains the new ones next to DPO on the run's
-fitness seeds; then tell CMA-ES, merge the population and update the hall of fame. When CMA-ES stops
+otherwise wait for the main process), ask CMA-ES for constant vectors of the structure it is tuning, and
+hand all of them to the search loop (:mod:`symmpo.search.loop`), which trains the new ones next to DPO on
+the run's fitness seeds; then tell CMA-ES, merge the population and update the hall of fame. When CMA-ES stops
 paying (its own criteria or ``max_iterations``), it moves on to the best structure whose constants
 were not tuned yet.
 """
@@ -39,6 +39,10 @@ class GPStrategy:
         self.keys = gp.executor_screen(space, executor, check=False) if executor else self._keys_here
         self.lookahead = int(getattr(executor, "workers", 1))
         self._reference: Candidate | None = None
+        # this generation's children and CMA-ES candidates (ask → tell), and the breeding counters
+        self.children: list[gp.Individual] = []
+        self.tuning: list[gp.Individual] = []
+        self.breeding: dict[str, int] = {}
 
     # -- state ------------------------------------------------------------------------------
     def start(self, rng: np.random.Generator) -> None:
