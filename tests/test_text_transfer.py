@@ -134,7 +134,7 @@ def test_transfer_command_end_to_end(tmp_path, capsys, hof):
 
 
 def test_sweep_choice_is_read_back_and_applied(tmp_path):
-    from symmpo.train.report import append_jsonl
+    from symmpo.files import append_jsonl
 
     fit = CFG.fitness()
     members = {m.label: m for m in study.sweep_members(["dpo", "orpo"], (0.2, 1.0), (1e-4,))}

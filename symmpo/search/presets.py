@@ -125,9 +125,33 @@ def validate(config: dict[str, Any]) -> None:
     if set(config["seeds"]) & set(config["rescore_seeds"]):
         raise SymmpoError("rescore seeds must be fresh: they overlap the fitness seeds")
     from symmpo import protocol
-    from symmpo.search.evolve import heldout_train_dict
 
     protocol.check_fitness_tasks(config["tasks"], bool(config.get("allow_heldout_env", False)))
-    heldout_train_dict(config)  # raises ProtocolError when the final re-score would not be held out
+    heldout_train_config(config)  # raises ProtocolError when the final re-score would not be held out
     if int(config["chunk"]) < 1:
         raise SymmpoError("chunk must be at least 1")
+
+
+def fitness_train_config(config: dict[str, Any]) -> dict[str, Any]:
+    """A run's ``train`` section (preset + overrides) as the trainer's config dict; a bad field is a user error."""
+    from symmpo.train.config import TrainConfig
+
+    train = config["train"]
+    try:
+        cfg = TrainConfig.preset(train.get("preset", "default"), **train.get("overrides", {}))
+    except (TypeError, ValueError) as err:
+        raise SymmpoError(f"train configuration: {err}") from err
+    return cfg.to_dict()
+
+
+def heldout_train_config(config: dict[str, Any]) -> dict[str, Any]:
+    """The trainer config of a run's final re-score: fresh dataset seed and evaluation resets (the protocol),
+    refused when it overlaps the run's fitness."""
+    from symmpo import protocol
+
+    fitness = fitness_train_config(config)
+    heldout = protocol.heldout_train(fitness, config.get("heldout"))
+    protocol.check_run_heldout(
+        fitness, config["seeds"], heldout, config["rescore_seeds"], "the end-of-run re-score"
+    )
+    return heldout

@@ -29,7 +29,10 @@ from typing import Any
 
 from symmpo import protocol
 from symmpo.errors import SymmpoError
+from symmpo.files import append_jsonl, dumps, loads, read_jsonl
+from symmpo.report import fmt_mean_se, iqm_table, verdict_lines, write_csv
 from symmpo.search.compare import FileMember, find_run
+from symmpo.stats import mean_se
 from symmpo.text.config import DEV_SEEDS, TextConfig
 from symmpo.text.datasets import SETTINGS, load_dataset, setting_of, task_name
 from symmpo.train.bench import (
@@ -40,7 +43,6 @@ from symmpo.train.bench import (
     scale_param,
     sweep_members,
 )
-from symmpo.train.report import append_jsonl, dumps, fmt_mean_se, loads, mean_se, read_jsonl
 
 SWEEP_LRS = (3e-5, 1e-4)
 SWEEP_TASK = task_name("clean")
@@ -313,7 +315,7 @@ def write_report(
     out_dir: Path, cfg: TextConfig, labels: Sequence[str], discovered: Sequence[str], header: str = ""
 ) -> str:
     """table.md / table.csv / table.png / stats.json from the stored held-out rows of this configuration."""
-    from symmpo.train import bench, table_stats
+    from symmpo.train import table_stats
 
     rows = current_rows(out_dir / "transfer.jsonl", cfg)
     if not rows:
@@ -341,16 +343,13 @@ def write_report(
         "configuration and any sweep used dataset seed 0, other training seeds and the fitness prompts. **bold** = "
         "highest IQM in the column. `sft` = π_ref (SFT on the chosen responses), where every PO run starts.",
         "",
-        "| objective | " + " | ".join(tasks) + " |",
-        "|---|" + "---|" * len(tasks),
+        *iqm_table(st, labels, tasks, len(seeds)),
     ]
-    for lab in labels:
-        md.append(f"| {lab} | " + " | ".join(bench.stat_cells(st, lab, tasks, len(seeds))) + " |")
     md += [
         "",
         "η² of the objective factor: " + "; ".join(f"{t} {st['tasks'][t]['eta_squared']:.2f}" for t in tasks),
     ]
-    verdicts = bench.verdict_lines(st, tasks, labels)
+    verdicts = verdict_lines(st, tasks)
     if found:  # only the discovered objectives were tested
         verdicts = [
             v.replace("every objective against", "every discovered objective against") for v in verdicts
@@ -391,7 +390,7 @@ def write_report(
         ]
     text = "\n".join(md) + "\n"
     (out_dir / "table.md").write_text(text)
-    bench.write_csv(out_dir / "table.csv", st, labels, tasks)
+    write_csv(out_dir / "table.csv", st, labels, tasks)
     plot(st, labels, tasks, out_dir / "table.png")
     return text
 
