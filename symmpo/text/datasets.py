@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from symmpo.errors import DataError
-from symmpo.suite.datasets import _cached, _key, _npz_bytes, default_cache_dir
+from symmpo.suite.datasets import _cached, _key, _npz_bytes, default_cache_dir, draw_pairs
 from symmpo.text.behaviour import LEVELS, generate
 from symmpo.text.task import TaskSpec, distinct_prompts, prompt_text, response_text, reward
 
@@ -152,22 +152,9 @@ def derive_pairs(pool: dict[str, np.ndarray], cfg: TextDataConfig) -> dict[str, 
     """Pair indices and labels for ``cfg.setting`` (the cached form of a task)."""
     kind, param = parse_setting(cfg.setting)
     n, (c_total, m_total) = cfg.n_pairs, pool["length"].shape
-    level = np.arange(m_total) // cfg.samples_per_level
-    poor, good = np.flatnonzero(level < cfg.poor_levels), np.flatnonzero(level >= cfg.poor_levels)
-    context = np.arange(n, dtype=np.int64) % c_total
-    r_pair = np.random.default_rng([cfg.seed, 101])  # shared by every setting of this seed
-    a = good[r_pair.integers(0, len(good), n)]
-    b = r_pair.integers(0, m_total - 1, n)
-    b = b + (b >= a)  # any other response of the prompt
-    poor_pair = np.zeros(n, dtype=bool)
-    if kind == "mixed":
-        order = np.random.default_rng([cfg.seed, 102]).permutation(n)
-        poor_pair[order[: int(round(param * n))]] = True
-        r_poor = np.random.default_rng([cfg.seed, 103])
-        ia = r_poor.integers(0, len(poor), n)
-        ib = r_poor.integers(0, len(poor) - 1, n)
-        ib = ib + (ib >= ia)
-        a, b = np.where(poor_pair, poor[ia], a), np.where(poor_pair, poor[ib], b)
+    context, a, b, poor_pair = draw_pairs(
+        cfg.seed, n, c_total, m_total, cfg.samples_per_level, cfg.poor_levels, kind, param
+    )
     ret_a, ret_b = pool["reward"][context, a], pool["reward"][context, b]
     a_better = ret_a >= ret_b
     u = np.random.default_rng([cfg.seed, 104]).random(n)
