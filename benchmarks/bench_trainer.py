@@ -5,6 +5,10 @@
 2. The batched log-prob forward+backward: stacked ``baddbmm`` in chunks of 4 members (what the trainer uses) against
    ``torch.func.vmap(functional_call)`` over stacked ``nn.Module`` parameters, and a Python loop over members.
 3. A training step with a compiled symbolic objective (``Objective.named("dpo")``) against hand-written DPO.
+4. The trainer's arithmetic rate against the plain matmul rate of its own shapes, measured in the same run: the
+   GEMMs a training step makes (forward and backward of every layer, members in chunks as the trainer runs
+   them), timed alone with ``torch.bmm`` on the step's mean row count, against whole training steps (batching,
+   log-probs, every member's loss, backward, clipping, Adam) on the same data.
 
     python benchmarks/bench_trainer.py                      # synthetic Hopper-shaped data
     python benchmarks/bench_trainer.py --task hopper-clean  # the real dataset (built on first use)
@@ -27,17 +31,19 @@ from torch.func import functional_call, stack_module_state, vmap
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from symmpo.train import TrainConfig, train_population
+from symmpo.train import policy as policy_module
+from symmpo.train import trainer as trainer_module
 from symmpo.train.policy import PolicyPopulation, PolicySpec
 from symmpo.train.reference import get_reference
 from symmpo.train.testing import HandDPO, synthetic_dataset
 
 
-def timed(fn, repeat: int = 1) -> float:
+def timed(fn, repeat: int = 1, clock=time.perf_counter) -> float:
     best = float("inf")
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0 = clock()
         fn()
-        best = min(best, time.perf_counter() - t0)
+        best = min(best, clock() - t0)
     return best
 
 
@@ -115,6 +121,77 @@ def compiled_vs_hand(ds, ref, cfg: TrainConfig) -> None:
         )
 
 
+def step_gemms(spec: PolicySpec, p: int, rows: int) -> list[tuple[int, int, int, int]]:
+    """(batch, m, k, n) of every matrix product of one training step (forward and backward) of P members."""
+    out = []
+    chunk = policy_module.MEMBER_CHUNK
+    for s in range(0, p, chunk):
+        pc = min(chunk, p - s)
+        for layer, (fan_in, fan_out) in enumerate(spec.layer_sizes()):
+            out.append((pc, rows, fan_in, fan_out))  # forward
+            out.append((pc, fan_in, rows, fan_out))  # weight gradient
+            if layer > 0:  # the input gradient (the observations need none)
+                out.append((pc, rows, fan_out, fan_in))
+    return out
+
+
+def gemm_flops(shapes: list[tuple[int, int, int, int]]) -> int:
+    return sum(2 * b * m * k * n for b, m, k, n in shapes)
+
+
+def matmul_share(ds, ref, cfg: TrainConfig, p: int, make_obj, rounds: int = 7) -> None:
+    """Trainer GFLOP/s (the step's GEMM flops over whole training steps) / plain bmm GFLOP/s on the same shapes.
+
+    Timed in CPU seconds of this (single-threaded) process, so time spent waiting for a core on a shared machine
+    counts for neither side."""
+    spec = ref.policy.spec
+    rows: list[int] = []
+    make_batch = trainer_module.make_batch
+
+    def recording(*args):
+        batch = make_batch(*args)
+        rows.append(int(batch.obs.shape[0]))
+        return batch
+
+    objs = [make_obj(i) for i in range(p)]
+    trainer_module.make_batch = recording
+    try:
+        train_population(objs, ds, ref, cfg, 0)  # warm-up
+        rows.clear()
+        train_population(objs, ds, ref, cfg, 0)
+        step_rows = list(rows)
+        mean_rows = int(round(float(np.mean(step_rows))))
+        shapes = step_gemms(spec, p, mean_rows)
+        gen = torch.Generator().manual_seed(0)
+        operands = [
+            (torch.randn(b, m, k, generator=gen), torch.randn(b, k, n, generator=gen))
+            for b, m, k, n in shapes
+        ]
+
+        def gemms():
+            for a, b in operands:
+                torch.bmm(a, b)
+
+        gemms()
+        ratios, t_train, t_gemm = [], float("inf"), float("inf")
+        for _ in range(rounds):  # back to back, so both halves of a round see the same machine load
+            t_t = timed(lambda: train_population(objs, ds, ref, cfg, 0), clock=time.process_time)
+            t_g = timed(lambda: [gemms() for _ in range(cfg.steps)], clock=time.process_time) / cfg.steps
+            flops = sum(gemm_flops(step_gemms(spec, p, r)) for r in step_rows)
+            ratios.append((flops / t_t) / (gemm_flops(shapes) / t_g))
+            t_train, t_gemm = min(t_train, t_t), min(t_gemm, t_g)
+    finally:
+        trainer_module.make_batch = make_batch
+    trainer_rate = sum(gemm_flops(step_gemms(spec, p, r)) for r in step_rows) / t_train / 1e9
+    plain_rate = gemm_flops(shapes) / t_gemm / 1e9
+    print(
+        f"[matmul share] P={p}, {mean_rows} rows per step: trainer {trainer_rate:.1f} GFLOP/s "
+        f"({1000 * t_train / cfg.steps:.1f} ms/step), plain bmm of the same shapes {plain_rate:.1f} GFLOP/s "
+        f"({1000 * t_gemm:.1f} ms) (best of {rounds}) -> ratio = {float(np.median(ratios)):.2f} (median of "
+        f"{rounds} back-to-back rounds, range {min(ratios):.2f}-{max(ratios):.2f}; target >= 0.75)"
+    )
+
+
 def fitness_job(task: str, cfg: TrainConfig, p: int) -> None:
     from symmpo.train.fitness import make_evaluator, prepare
 
@@ -160,6 +237,7 @@ def main() -> None:
     population_vs_sequential(ds, ref, cfg, args.P, lambda i: HandDPO(0.05 + 0.05 * i))
     logp_variants(ref.policy.spec, args.P, rows)
     compiled_vs_hand(ds, ref, cfg)
+    matmul_share(ds, ref, cfg, args.P, lambda i: HandDPO(0.05 + 0.05 * i))
     if args.task:
         fitness_job(args.task, TrainConfig(), args.P)
 

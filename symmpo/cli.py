@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "bench",
     "compare",
     "fidelity",
+    "transfer",
     "data",
     "show",
     "export",

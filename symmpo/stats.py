@@ -2,7 +2,8 @@
 improvement, paired tests with a Holm correction, and the effect size of the objective factor.
 
 Why these: with a handful of training seeds, means and standard errors are fragile and "two standard errors"
-rules have large false-positive rates once many cells are compared. The RL community's reporting standard
+rules have large false-positive rates once many cells are compared (``mean_se`` stays for the search's own
+bookkeeping and quick summaries). The RL community's reporting standard
 (Agarwal et al., 2021, "Deep RL at the edge of the statistical precipice", the rliable library) is the
 interquartile mean (robust to one diverged seed, more efficient than the median) with percentile bootstrap
 CIs that resample runs within each task (stratified), and the probability of improvement P(X > Y). Every
@@ -27,6 +28,26 @@ import numpy as np
 DIVERGED_SCORE = 0.0
 ALPHA = 0.05
 N_RESAMPLES = 2000
+
+
+def standard_error(values: Sequence[float]) -> float:
+    """Standard error of the mean (nan for fewer than two values or any non-finite value)."""
+    n = len(values)
+    if n < 2 or any(not math.isfinite(v) for v in values):
+        return math.nan
+    mean = sum(values) / n
+    var = sum((v - mean) ** 2 for v in values) / (n - 1)
+    return math.sqrt(var / n)
+
+
+def mean_se(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and standard error; a run that died (−inf) makes the mean −inf, no values give nan."""
+    vals = [float(v) for v in values]
+    if not vals:
+        return math.nan, math.nan
+    if any(not math.isfinite(v) for v in vals):
+        return -math.inf, math.nan
+    return sum(vals) / len(vals), standard_error(vals)
 
 
 def finite_scores(values: Sequence[float]) -> np.ndarray:
@@ -184,13 +205,3 @@ def spearman_ci(x: Sequence[float], y: Sequence[float], seed: int = 0) -> dict[s
     rho = stat(a, b)
     lo, hi = _bootstrap([a, b], stat, seed, paired=True) if len(a) >= 3 else (math.nan, math.nan)
     return {"spearman": rho, "ci": [lo, hi], "n": int(len(a))}
-
-
-def fmt_ci(point: float, ci: Sequence[float], digits: int = 1) -> str:
-    """``12.3 [10.1, 14.0]``; ``–`` for a missing value."""
-    if not math.isfinite(point):
-        return "–"
-    lo, hi = ci
-    if not (math.isfinite(lo) and math.isfinite(hi)):
-        return f"{point:.{digits}f}"
-    return f"{point:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"

@@ -15,7 +15,7 @@ from symmpo.neural.components import FORMAT, NeuralObjective
 from symmpo.neural.es import NeuralEvolution, load_best, neural_config
 from symmpo.objective import Objective
 from symmpo.search.executors import InlineExecutor
-from symmpo.search.fitness import FitnessJob
+from symmpo.search.jobs import FitnessJob
 from symmpo.search.presets import apply_overrides, preset_config
 from symmpo.search.rundir import RunDir
 
@@ -78,7 +78,7 @@ def test_resume_after_interrupt_equals_uninterrupted(tmp_path):
         np.mean([toy_job(FitnessJob((best.to_dict(),), "t", s, {}))[0]["score"] for s in (0, 1)])
     )
     # many weights -> separable CMA-ES
-    assert full.arch.size > 20 and full.cma._es.opts["CMA_diagonal"] is True
+    assert full.strategy.arch.size > 20 and full.strategy.cma.separable is True
 
 
 def test_resume_refuses_other_settings_and_symbolic_runs(tmp_path, capsys):

@@ -9,11 +9,11 @@ import torch
 
 from symmpo import Objective
 from symmpo.cli import main
+from symmpo.files import read_jsonl
 from symmpo.suite.datasets import DatasetConfig, build_dataset
 from symmpo.train import bench
 from symmpo.train import fitness as fitness_mod
 from symmpo.train.config import TrainConfig
-from symmpo.train.report import read_jsonl
 
 
 @pytest.fixture()

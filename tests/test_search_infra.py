@@ -9,12 +9,14 @@ import os
 import numpy as np
 import pytest
 
+from symmpo import files as files_mod
 from symmpo.errors import SymmpoError
-from symmpo.search import rundir as rundir_mod
+from symmpo.files import atomic_write_text
 from symmpo.search.cmaes import ConstantSearch
 from symmpo.search.executors import ExecutorError, InlineExecutor, LocalExecutor, make_executor
-from symmpo.search.fitness import aggregate, make_jobs, standard_error
-from symmpo.search.rundir import RunDir, RunDirError, atomic_write_text, resolve_run
+from symmpo.search.jobs import aggregate, make_jobs
+from symmpo.search.rundir import RunDir, RunDirError, resolve_run
+from symmpo.stats import standard_error
 
 
 def square_job(job: int) -> tuple[int, int]:
@@ -30,7 +32,7 @@ def test_atomic_write_leaves_old_file_when_interrupted(tmp_path, monkeypatch):
     def boom(src, dst):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(rundir_mod.os, "replace", boom)
+    monkeypatch.setattr(files_mod.os, "replace", boom)
     with pytest.raises(KeyboardInterrupt):
         atomic_write_text(target, "new")
     assert target.read_text() == "old"

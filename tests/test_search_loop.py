@@ -1,7 +1,7 @@
 """The evolution loop's bookkeeping on a toy search space with a cheap deterministic fitness.
 
 Resume, caching, CMA-ES hand-over and the run-directory contract do not depend on what is evolved, so
-they are tested here in seconds; tests/test_search_evolve.py runs the real space and trainer.
+they are tested here in seconds; tests/test_search_ray.py runs the real space and trainer.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import yaml
 
 from symmpo.search.evolve import Evolution
 from symmpo.search.executors import InlineExecutor
-from symmpo.search.fitness import FitnessJob
+from symmpo.search.jobs import FitnessJob
 from symmpo.search.presets import apply_overrides, preset_config
 from symmpo.search.rundir import RunDir
 
@@ -180,7 +180,7 @@ def test_hall_of_fame_contract(tmp_path):
 
 def test_cmaes_tunes_constants_of_a_leader(tmp_path):
     _, evo = evolve(tmp_path / "r", toy_config(generations=6))
-    assert evo.tuned, "CMA-ES never started"
+    assert evo.strategy.tuned, "CMA-ES never started"
     origins = [r["origin"] for r in RunDir(tmp_path / "r").read_evaluations()]
     assert "cmaes" in origins
 
@@ -224,3 +224,73 @@ def test_sigterm_stops_between_generations_and_resumes(tmp_path):
     assert (tmp_path / "full" / "hall_of_fame.yaml").read_text() == (
         tmp_path / "cut" / "hall_of_fame.yaml"
     ).read_text()
+
+
+def test_screening_ahead_gives_the_same_generation():
+    """Proposals screened in batches (as the workers do) give exactly the one-at-a-time generation: the same
+    children, counters and random state, whatever the batch size."""
+    from symmpo.search import gp
+
+    space = ToySpace()
+    outcomes = []
+    for lookahead in (1, 4, 9):
+        rng = np.random.default_rng(0)
+        pop = gp.initial_population(space, 8, rng, screen=gp.screen_here(space), lookahead=lookahead)
+        seen = [[(p.key, p.origin) for p in pop]]
+        rejected = 0
+        for generation in range(8):  # max_attempts 1 in odd generations: "fresh blood" is drawn in between
+            for ind in pop:
+                ind.fitness = float(sum(ind.genome[0]) - (ind.genome[1] - 1.5) ** 2)
+            config = gp.GPConfig(max_attempts=1 + 19 * (generation % 2 == 0))
+            pop, stats = gp.next_generation(space, pop, 8, config, rng, lookahead=lookahead)
+            seen.append([(p.key, p.origin, p.size) for p in pop] + [stats])
+            rejected += stats["invalid"]
+        outcomes.append((seen, rng.integers(1 << 60)))
+    assert rejected > 0  # the checker did reject proposals (digit 8), so the replay mattered
+    assert any(child[1] == "sample" for gen in seen[1:] for child in gen[:-1])  # and fresh blood was drawn
+    assert outcomes[0] == outcomes[1] == outcomes[2]
+
+
+class RecordingExecutor(InlineExecutor):
+    """In-process, but claims three workers and records what it ran (to see the screening dispatched)."""
+
+    def __init__(self):
+        super().__init__()
+        self.workers = 3
+        self.ran: list[str] = []
+
+    def imap(self, fn, jobs):
+        self.ran += [fn.__name__] * len(jobs)
+        return super().imap(fn, jobs)
+
+
+def test_workers_screen_children_and_the_run_is_unchanged(tmp_path):
+    config = toy_config()
+    evolve(tmp_path / "inline", config)
+    run = RunDir.create(tmp_path / "workers", config)
+    executor = RecordingExecutor()
+    Evolution(config, run, ToySpace(), executor, job_fn=toy_job, progress=False).run()
+    assert "screen_job" in executor.ran and "toy_job" in executor.ran
+    same = [(tmp_path / d / "hall_of_fame.yaml").read_text() for d in ("inline", "workers")]
+    assert same[0] == same[1]
+
+
+def test_final_rescore_is_held_out(tmp_path):
+    """The loop re-scores on the held-out split: fresh training seeds, dataset seed and evaluation resets,
+    while every search evaluation stays on the fitness split."""
+    from symmpo import protocol
+
+    seen = []
+
+    def recording_job(job: FitnessJob) -> list[dict]:
+        seen.append((job.seed, job.train["dataset_seed"], job.train["eval_reset_offset"]))
+        return toy_job(job)
+
+    config = toy_config(generations=2)
+    run = RunDir.create(tmp_path / "r", config)
+    Evolution(config, run, ToySpace(), InlineExecutor(), job_fn=recording_job, progress=False).run()
+    fitness = {s for s in seen if s[0] in config["seeds"]}
+    heldout = {s for s in seen if s[0] in config["rescore_seeds"]}
+    assert fitness and heldout and len(fitness) + len(heldout) == len(set(seen))
+    assert {(d, r) for _, d, r in fitness} == {(protocol.FITNESS_DATASET_SEED, 0)}
+    assert {(d, r) for _, d, r in heldout} == {(protocol.HELDOUT_DATASET_SEED, protocol.HELDOUT_RESET_OFFSET)}

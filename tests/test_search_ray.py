@@ -12,7 +12,7 @@ import pytest
 from symmpo.objective import Objective
 from symmpo.search.evolve import Evolution
 from symmpo.search.executors import ExecutorError, LocalExecutor, make_executor
-from symmpo.search.fitness import FitnessJob
+from symmpo.search.jobs import FitnessJob
 from symmpo.search.presets import apply_overrides, preset_config
 from symmpo.search.rundir import RunDir
 from symmpo.search.space import ObjectiveSpace

@@ -18,7 +18,7 @@ from symmpo.objective import Objective
 from symmpo.search import gp
 from symmpo.search.evolve import Evolution
 from symmpo.search.executors import InlineExecutor
-from symmpo.search.fitness import FitnessJob
+from symmpo.search.jobs import FitnessJob
 from symmpo.search.presets import apply_overrides, preset_config
 from symmpo.search.rundir import RunDir
 from symmpo.search.space import ObjectiveSpace, tree_from_json, tree_to_json

@@ -164,3 +164,16 @@ def test_constant_loss_trains_nothing(setup):
     assert res[0].alive
     for a, b in zip(pop.params, ref.policy.params, strict=True):
         assert torch.equal(a, b)
+
+
+def test_chosen_log_prob_equals_log_softmax_with_its_gradient():
+    """The trainer's fused log π(a|s) (one backward pass over the logits) is log_softmax + gather, value and
+    gradient, including logits large enough to overflow a naive exp."""
+    from symmpo.train.policy import ChosenLogProb
+
+    gen = torch.Generator().manual_seed(0)
+    logits = (torch.randn(2, 5, 3, 7, generator=gen, dtype=torch.float64) * 30).requires_grad_(True)
+    idx = torch.randint(0, 7, (1, 5, 3, 1), generator=gen).expand(2, -1, -1, 1)
+    expected = torch.log_softmax(logits, -1).gather(-1, idx).squeeze(-1)
+    torch.testing.assert_close(ChosenLogProb.apply(logits, idx), expected)
+    assert torch.autograd.gradcheck(lambda x: ChosenLogProb.apply(x, idx), (logits,))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -125,9 +124,3 @@ def drive(args: argparse.Namespace, command: str, run_dir: Any, body: Callable[[
             executor.close()
     print(text)
     return 0
-
-
-def fmt_score(mean: float, se: float) -> str:
-    if not math.isfinite(mean):
-        return "diverged"
-    return f"{mean:.1f} ± {se:.1f}" if math.isfinite(se) else f"{mean:.1f}"

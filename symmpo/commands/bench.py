@@ -52,10 +52,10 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from symmpo.files import append_jsonl, read_jsonl
     from symmpo.suite.tasks import parse_task
     from symmpo.train import bench
     from symmpo.train.config import TrainConfig
-    from symmpo.train.report import append_jsonl, read_jsonl
 
     overrides = {
         k: v for k, v in (("steps", args.steps), ("eval_episodes", args.eval_episodes)) if v is not None
@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
             print(
                 f"chosen on {env}: "
                 + "; ".join(
-                    f"{k} {bench._fmt_params({**v['params'], 'lr': v['lr']})}" for k, v in choice.items()
+                    f"{k} {bench.fmt_params({**v['params'], 'lr': v['lr']})}" for k, v in choice.items()
                 )
             )
     else:

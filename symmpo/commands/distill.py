@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 from typing import Any
 
 
@@ -45,6 +44,7 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from symmpo.neural import sr
     from symmpo.neural.refit import DistillSettings, distill_run
+    from symmpo.report import fmt_mean_se
     from symmpo.search.executors import make_executor
     from symmpo.search.rundir import resolve_run
 
@@ -73,13 +73,7 @@ def run(args: argparse.Namespace) -> int:
         executor.close()
     print()
     for k, sc in report["scores"].items():
-        mean, se = sc["mean"], sc["se"]
-        val = (
-            "diverged"
-            if not math.isfinite(mean)
-            else (f"{mean:.1f} ± {se:.1f}" if math.isfinite(se) else f"{mean:.1f}")
-        )
-        print(f"  {k:<14} {val:>14}")
+        print(f"  {k:<14} {fmt_mean_se(sc['mean'], sc['se']):>14}")
     print(f"\n  distilled objective: {run_dir.path / 'distill' / 'distilled.yaml'}")
     print(f"  report: {run_dir.path / 'distill' / 'report.md'}  ({report['seconds']:.0f} s)")
     return 0

@@ -6,8 +6,9 @@ import argparse
 import time
 from typing import Any
 
-from symmpo.commands._runs import add_run_arguments, drive, fmt_score, new_config, open_run
+from symmpo.commands._runs import add_run_arguments, drive, new_config, open_run
 from symmpo.errors import SymmpoError
+from symmpo.report import fmt_mean_se
 
 
 def register(subparsers: Any) -> None:
@@ -75,11 +76,11 @@ def report(
         return "\n".join(lines)
     best = max(scored, key=lambda e: (e["fresh_fitness"]["mean"], -e["size"]))
     lines.append(
-        f"  best discovered  {fmt_score(best['fresh_fitness']['mean'], best['fresh_fitness']['se']):>14}   "
+        f"  best discovered  {fmt_mean_se(best['fresh_fitness']['mean'], best['fresh_fitness']['se']):>14}   "
         f"(search fitness {best['search_fitness']['mean']:.1f}, rank {best['rank']})"
     )
     lines.append(
-        f"  DPO (β={config['reference'].get('beta')})      {fmt_score(reference['mean'], reference['se']):>14}"
+        f"  DPO (β={config['reference'].get('beta')})      {fmt_mean_se(reference['mean'], reference['se']):>14}"
     )
     lines.append(f"\n  formula: {best['formula']}")
     if "validity" in best:
@@ -89,7 +90,7 @@ def report(
     for e in scored:
         status = f"[{e['validity']['status']}]  " if "validity" in e else ""
         lines.append(
-            f"    #{e['rank']}  {fmt_score(e['fresh_fitness']['mean'], e['fresh_fitness']['se']):>14}  "
+            f"    #{e['rank']}  {fmt_mean_se(e['fresh_fitness']['mean'], e['fresh_fitness']['se']):>14}  "
             f"size {e['size']:>2}  {status}{e['formula']}"
         )
     return "\n".join(lines)

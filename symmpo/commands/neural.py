@@ -8,7 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from symmpo.commands._runs import add_run_arguments, drive, fmt_score, new_config, open_run
+from symmpo.commands._runs import add_run_arguments, drive, new_config, open_run
+from symmpo.report import fmt_mean_se
 
 
 def register(subparsers: Any) -> None:
@@ -54,16 +55,15 @@ def run(args: argparse.Namespace) -> int:
     def body(executor: Any) -> str:
         t0 = time.perf_counter()
         evo = NeuralEvolution(config, run_dir, executor, progress=not args.no_progress)
+        size = evo.strategy.arch.size
         print(
             f"tasks {', '.join(config['tasks'])} · seeds {config['seeds']} · CMA-ES population "
-            f"{config['population']} · generations {config['generations']} · {evo.arch.size} weights "
-            f"({'separable' if evo.arch.size > 20 else 'full'} covariance) · executor {executor.name} × "
+            f"{config['population']} · generations {config['generations']} · {size} weights "
+            f"({'separable' if size > 20 else 'full'} covariance) · executor {executor.name} × "
             f"{executor.workers}"
         )
-        final = evo.run()
-        return report(
-            evo.hall_of_fame_entries(), final["reference"], config, time.perf_counter() - t0, run_dir.path
-        )
+        result = evo.run()
+        return report(result.hall_of_fame, result.reference, config, time.perf_counter() - t0, run_dir.path)
 
     return drive(args, "evolve-neural", run_dir, body)
 
@@ -83,11 +83,11 @@ def report(
         if "fresh_fitness" in e:
             f = e["fresh_fitness"]
             lines.append(
-                f"  neural #{e['rank']}  {fmt_score(f['mean'], f['se']):>14}   (search fitness "
+                f"  neural #{e['rank']}  {fmt_mean_se(f['mean'], f['se']):>14}   (search fitness "
                 f"{e['search_fitness']['mean']:.1f}, generation {e['generation']})  {path / e['file']}"
             )
     lines.append(
-        f"  DPO (β={config['reference'].get('beta')})  {fmt_score(reference['mean'], reference['se']):>14}"
+        f"  DPO (β={config['reference'].get('beta')})  {fmt_mean_se(reference['mean'], reference['se']):>14}"
     )
     lines.append(f"\n  distil into formulas: symmpo distill {path}")
     return "\n".join(lines)

@@ -7,8 +7,11 @@ import math
 import shlex
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from symmpo.errors import SymmpoError
 
 
 def register(subparsers: Any) -> None:
@@ -50,10 +53,12 @@ def run(args: argparse.Namespace) -> int:
     import torch
     from tqdm import tqdm
 
+    from symmpo.files import dumps
+    from symmpo.report import fmt_mean_se
+    from symmpo.stats import mean_se
     from symmpo.suite.tasks import parse_task
     from symmpo.train.config import TrainConfig
     from symmpo.train.fitness import run_task
-    from symmpo.train.report import dumps, fmt_mean_se, mean_se, parse_params, resolve_objective
 
     torch.set_num_threads(1)
     task = parse_task(args.task).name
@@ -112,6 +117,39 @@ def run(args: argparse.Namespace) -> int:
     _plot(per_seed, f"{name} on {task}", out / "learning_curve.png")
     print(f"wrote {out / 'record.json'} and {out / 'learning_curve.png'}")
     return 0 if math.isfinite(m) else 1
+
+
+def resolve_objective(spec: str, params: dict[str, float] | None = None):
+    """``dpo`` (a named baseline) or a path to an objective YAML file; ``params`` override named parameters."""
+    from symmpo import Objective
+
+    params = params or {}
+    path = Path(spec)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        if not path.exists():
+            raise SymmpoError(f"objective file {spec!r} not found")
+        obj = Objective.load(path)
+        extra = set(params) - {"beta"}
+        if extra:
+            raise SymmpoError(
+                f"--param {', '.join(sorted(extra))}: only beta can be overridden for an objective file"
+            )
+        return obj.with_beta(params["beta"]) if "beta" in params else obj
+    return Objective.named(spec, **params)
+
+
+def parse_params(items: Sequence[str] | None) -> dict[str, float]:
+    """``["beta=0.1", "eps=0.2"]`` → dict; a clear error for anything else."""
+    out: dict[str, float] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        try:
+            if not sep:
+                raise ValueError
+            out[key.strip()] = float(value)
+        except ValueError:
+            raise SymmpoError(f"--param {item!r}: expected NAME=NUMBER, e.g. beta=0.1") from None
+    return out
 
 
 def _objective_dict(objective: Any) -> Any:

@@ -331,7 +331,7 @@ class NeuralObjective:
     # -- files: YAML (architecture, metadata) + npz (weights) ----------------------------------------
     def save(self, path: str | Path, extra: Mapping[str, Any] | None = None) -> Path:
         """Write ``path`` (.yaml) and its weights next to it (.npz); returns the YAML path."""
-        from symmpo.search.rundir import atomic_write_bytes, atomic_write_text, dump_yaml
+        from symmpo.files import atomic_write_bytes, atomic_write_text, dump_yaml
 
         path = Path(path).with_suffix(".yaml")
         weights = path.with_suffix(".npz")

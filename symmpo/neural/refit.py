@@ -1,8 +1,9 @@
 """Distilling a neural run end to end: fit formulas, refit their constants against fitness, score, write.
 
 Constant refit and scoring reuse the search's machinery: :class:`~symmpo.search.cmaes.ConstantSearch`
-(replayable CMA-ES on raw constants), fitness jobs through the run's executor, and the run's own tasks,
-fitness seeds, fresh seeds and training configuration. The neural loss, the distilled loss before and after
+(replayable CMA-ES on raw constants), fitness jobs through the run's executor
+(:func:`symmpo.search.jobs.train_objectives`, summarized per seed like the search's re-score), and the
+run's own tasks, fitness seeds, held-out re-score split and training configuration. The neural loss, the distilled loss before and after
 the refit, and DPO are scored on the same fresh seeds, trained together (common random numbers).
 """
 
@@ -16,13 +17,17 @@ from typing import Any
 
 import numpy as np
 
+from symmpo.files import atomic_write_text, dump_yaml
 from symmpo.neural import sr
+from symmpo.neural.components import objective_from_any
 from symmpo.neural.distill import ComponentFit, distill_component, distilled_objective, objective_valid
-from symmpo.neural.es import load_best, run_neural_job
+from symmpo.neural.es import load_best
 from symmpo.objective import Objective
+from symmpo.report import fmt_mean_se
 from symmpo.search.executors import Executor
-from symmpo.search.fitness import aggregate, make_jobs, standard_error
-from symmpo.search.rundir import RunDir, atomic_write_text, dump_yaml
+from symmpo.search.jobs import seed_summary, train_objectives
+from symmpo.search.presets import fitness_train_config, heldout_train_config
+from symmpo.search.rundir import RunDir
 
 OUT_DIR = "distill"
 
@@ -40,12 +45,6 @@ class DistillSettings:
     seed: int = 0
 
 
-def _train_config(config: dict[str, Any]) -> dict[str, Any]:
-    from symmpo.search.evolve import train_config_dict
-
-    return train_config_dict(config["train"])
-
-
 def score(
     dicts: list[dict[str, Any]],
     config: dict[str, Any],
@@ -53,29 +52,18 @@ def score(
     executor: Executor,
     train: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
-    """Train objective dicts together on the run's tasks × ``seeds`` (fitness config unless ``train``); per
-    objective mean ± s.e. over seeds."""
-    jobs = make_jobs(dicts, config["tasks"], seeds, train or _train_config(config), max(len(dicts), 1))
-    per: list[dict[str, float]] = [{} for _ in dicts]
-    reasons: list[list[str]] = [[] for _ in dicts]
-    for (job, idx), recs in zip(jobs, executor.imap(run_neural_job, [j for j, _ in jobs]), strict=True):
-        for i, r in zip(idx, recs, strict=True):
-            per[i][f"{job.task}/{job.seed}"] = r["score"]
-            if r.get("reason"):
-                reasons[i].append(f"{job.task}/{job.seed}: {r['reason']}")
-    out = []
-    for i in range(len(dicts)):
-        per_seed = [aggregate([per[i][f"{t}/{s}"] for t in config["tasks"]]) for s in seeds]
-        out.append(
-            {
-                "mean": aggregate(per_seed),
-                "se": standard_error(per_seed),
-                "per_seed": per_seed,
-                "seeds": list(seeds),
-                "reasons": reasons[i],
-            }
-        )
-    return out
+    """Train objective dicts (neural or symbolic) together on the run's tasks × ``seeds`` (fitness config
+    unless ``train``); per objective mean ± s.e. over seeds."""
+    results = train_objectives(
+        executor,
+        dicts,
+        config["tasks"],
+        seeds,
+        train or fitness_train_config(config),
+        max(len(dicts), 1),
+        load=objective_from_any,
+    )
+    return [seed_summary(res, config["tasks"], seeds) for res in results]
 
 
 def refit_constants(
@@ -140,8 +128,6 @@ def distill_run(run: RunDir, executor: Executor, s: DistillSettings, log: Any = 
     )
     refit, history = refit_constants(sr_obj, config, executor, s)
     refit = refit.renamed("distilled")
-    from symmpo.search.evolve import heldout_train_dict
-
     rescore = [int(x) for x in config["rescore_seeds"]]
     ref = dict(config["reference"])
     dpo = Objective.named(ref.pop("name"), **ref)
@@ -151,7 +137,7 @@ def distill_run(run: RunDir, executor: Executor, s: DistillSettings, log: Any = 
         config,
         rescore,
         executor,
-        heldout_train_dict(config),
+        heldout_train_config(config),
     )
     out = run.path / OUT_DIR
     sr_obj.save(out / "distilled_sr.yaml")
@@ -202,12 +188,6 @@ def _plain(x: Any) -> Any:
     return x
 
 
-def _fmt(sc: dict[str, Any]) -> str:
-    if not math.isfinite(sc["mean"]):
-        return "diverged"
-    return f"{sc['mean']:.1f} ± {sc['se']:.1f}" if math.isfinite(sc["se"]) else f"{sc['mean']:.1f}"
-
-
 def markdown(report: dict[str, Any]) -> str:
     lines = [
         f"# Distillation of {report['neural']['file']} ({report['backend']})",
@@ -231,7 +211,7 @@ def markdown(report: dict[str, Any]) -> str:
         "|---|---|",
     ]
     for k, sc in report["scores"].items():
-        lines.append(f"| {k} | {_fmt(sc)} |")
+        lines.append(f"| {k} | {fmt_mean_se(sc['mean'], sc['se'])} |")
     lines += ["", "Distilled objective (after constant refit): `distill/distilled.yaml`", ""]
     for k, tex in report["latex"].items():
         if k != "loss":

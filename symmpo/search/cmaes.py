@@ -92,6 +92,16 @@ class ConstantSearch:
     def iterations(self) -> int:
         return len(self.history)
 
+    @property
+    def sigma(self) -> float:
+        """The current overall step size (how far the next asks spread)."""
+        return float(self._es.sigma)
+
+    @property
+    def separable(self) -> bool:
+        """Whether the covariance is diagonal (``CMA_diagonal``: long vectors such as network weights)."""
+        return bool(self._es.opts["CMA_diagonal"])
+
     def stopped(self) -> bool:
         """cma's own termination criteria (tolerances reached, ill-conditioning)."""
         return bool(self._es.stop())

@@ -21,9 +21,10 @@ from typing import Any
 import yaml
 
 from symmpo.errors import SymmpoError
+from symmpo.files import read_jsonl
+from symmpo.report import fmt_verdict, iqm_table, plot_iqm, write_csv, write_stats
 from symmpo.train import bench
 from symmpo.train.config import TrainConfig
-from symmpo.train.report import dumps, read_jsonl
 
 
 @dataclass(frozen=True)
@@ -70,11 +71,11 @@ def discovered_members(specs: Sequence[str]) -> list[FileMember]:
 
 def run_fitness(run_dir: str) -> tuple[dict[str, Any], list[int], list[str]]:
     """(fitness trainer config, fitness seeds, fitness tasks) of a search run directory."""
-    from symmpo.search.evolve import train_config_dict
+    from symmpo.search.presets import fitness_train_config
 
     try:
         config = yaml.safe_load((Path(run_dir) / "config.yaml").read_text())
-        return train_config_dict(config["train"]), [int(s) for s in config["seeds"]], list(config["tasks"])
+        return fitness_train_config(config), [int(s) for s in config["seeds"]], list(config["tasks"])
     except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError) as err:
         raise SymmpoError(f"cannot read the search configuration of {run_dir}: {err}") from None
 
@@ -120,10 +121,10 @@ def write_report(out_dir: Path, config: TrainConfig, discovered: Sequence[str], 
     discovered objective against DPO and the column's best baseline, paired and Holm-corrected."""
     from symmpo.train import table_stats
 
-    rows = bench._current(read_jsonl(out_dir / "compare.jsonl"), config)
+    rows = bench.current_rows(read_jsonl(out_dir / "compare.jsonl"), config)
     if not rows:
         raise SymmpoError(f"no comparison results for this configuration in {out_dir / 'compare.jsonl'}")
-    tasks = bench._ordered_tasks({r["task"] for r in rows})
+    tasks = bench.ordered_tasks({r["task"] for r in rows})
     baselines = [bench.SFT] + [b for b in bench.BASELINES if any(r["label"] == b for r in rows)]
     found = [d for d in discovered if any(r["label"] == d for r in rows)]
     labels = baselines + found
@@ -132,8 +133,7 @@ def write_report(out_dir: Path, config: TrainConfig, discovered: Sequence[str], 
         [r for r in rows if r["label"] in labels], labels, tasks, baselines=baselines, judged=found
     )
     seeds = sorted({r["seed"] for r in rows})
-    st["seeds"], st["config"] = seeds, config.to_dict()
-    (out_dir / "stats.json").write_text(dumps(st, indent=1) + "\n")
+    write_stats(out_dir / "stats.json", st, seeds, config.to_dict())
     md = [
         "# Discovered objectives against the baselines (held-out split)",
         "",
@@ -145,11 +145,8 @@ def write_report(out_dir: Path, config: TrainConfig, discovered: Sequence[str], 
         "the sweep). **bold** = highest IQM in the column. Baselines use their environment's sweep "
         "hyperparameters; discovered objectives are used exactly as their files say.",
         "",
-        "| objective | " + " | ".join(tasks) + " |",
-        "|---|" + "---|" * len(tasks),
+        *iqm_table(st, labels, tasks, len(seeds)),
     ]
-    for lab in labels:
-        md.append(f"| {lab} | " + " | ".join(bench.stat_cells(st, lab, tasks, len(seeds))) + " |")
     md += [
         "",
         f"Verdicts ({st['n_comparisons']} paired t-tests on common seeds, Holm-corrected together, "
@@ -162,12 +159,12 @@ def write_report(out_dir: Path, config: TrainConfig, discovered: Sequence[str], 
         for t in tasks:
             best = st["tasks"][t]["best_baseline"]
             md.append(
-                f"| {d} | {t} | {table_stats.fmt_verdict(table_stats.verdict_of(st, t, d, 'dpo'))} | "
-                f"{best}: {table_stats.fmt_verdict(table_stats.verdict_of(st, t, d, best))} |"
+                f"| {d} | {t} | {fmt_verdict(table_stats.verdict_of(st, t, d, 'dpo'))} | "
+                f"{best}: {fmt_verdict(table_stats.verdict_of(st, t, d, best))} |"
             )
     md += ["", f"Training configuration `{json.dumps(config.to_dict())}`."]
     text = "\n".join(md) + "\n"
     (out_dir / "compare.md").write_text(text)
-    bench.write_csv(out_dir / "compare.csv", st, labels, tasks)
-    bench._plot(st, labels, tasks, out_dir / "compare.png")
+    write_csv(out_dir / "compare.csv", st, labels, tasks)
+    plot_iqm(st, labels, tasks, out_dir / "compare.png", bench.ENVS, highlight=bench.SFT)
     return text

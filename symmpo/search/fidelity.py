@@ -31,8 +31,8 @@ import numpy as np
 
 from symmpo import protocol, stats
 from symmpo.errors import SymmpoError
+from symmpo.files import dumps
 from symmpo.train.config import TrainConfig
-from symmpo.train.report import dumps
 
 SFT = "sft"
 

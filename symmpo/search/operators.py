@@ -91,29 +91,3 @@ def crossover(a: E.Expr, b: E.Expr, rng: np.random.Generator) -> E.Expr | None:
     path, nt = choice
     donor = _pick(donors[nt], rng)
     return E.replace_at(a, path, E.get_at(b, donor))
-
-
-def jitter_constants(tree: E.Expr, rng: np.random.Generator, sigma: float = 0.3) -> E.Expr | None:
-    """Gaussian steps on the raw values of the tunable constants (the type's transform keeps them legal)."""
-    if not E.constants(tree):
-        return None
-
-    def move(c: E.Const) -> E.Const:
-        if c.kind == "fixed":
-            return c
-        return E.Const(float(c.raw + sigma * rng.standard_normal()), c.kind, c.name, c.nt)
-
-    return E.map_consts(tree, move)
-
-
-def set_constants(tree: E.Expr, raw: list[float]) -> E.Expr:
-    """Tunable constants (pre-order) get the given raw values; lengths must match."""
-    values = iter(raw)
-
-    def put(c: E.Const) -> E.Const:
-        return c if c.kind == "fixed" else E.Const(float(next(values)), c.kind, c.name, c.nt)
-
-    out = E.map_consts(tree, put)
-    if next(values, None) is not None:
-        raise ValueError("more raw constants than the tree has")
-    return out

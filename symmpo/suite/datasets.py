@@ -273,28 +273,49 @@ def build_pool(cfg: DatasetConfig, progress: bool = False, chunk: int = 64) -> R
 # ---------------------------------------------------------------------------------------------------- labels
 
 
-def derive_pairs(pool: ResponsePool, cfg: DatasetConfig) -> dict[str, np.ndarray]:
-    """Pair indices and labels for ``cfg.setting``: small arrays, the cached form of a task."""
-    kind, param = parse_setting(cfg.setting)
-    n, c_total = cfg.n_pairs, pool.length.shape[0]
-    m_total = pool.length.shape[1]
-    poor = np.flatnonzero(np.arange(m_total) // cfg.samples_per_level < cfg.poor_levels)
-    good = np.flatnonzero(np.arange(m_total) // cfg.samples_per_level >= cfg.poor_levels)
+def draw_pairs(
+    seed: int,
+    n: int,
+    c_total: int,
+    m_total: int,
+    samples_per_level: int,
+    poor_levels: int,
+    kind: str,
+    param: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(context, a, b, poor_pair) of ``n`` pairs over a pool of ``c_total`` contexts × ``m_total`` responses
+    (levels of ``samples_per_level`` responses, weakest first). Shared by the MuJoCo and the text suites.
+
+    One random stream per purpose, shared by every setting of this seed: settings differ only in their
+    pathology. ``a`` is a response of a non-poor level, ``b`` any other response of the context; ``mixed``
+    replaces exactly round(param * n) pairs by two distinct responses of the poor levels (nested in param).
+    """
+    poor = np.flatnonzero(np.arange(m_total) // samples_per_level < poor_levels)
+    good = np.flatnonzero(np.arange(m_total) // samples_per_level >= poor_levels)
     context = np.arange(n, dtype=np.int64) % c_total
-    # one stream per purpose, shared by every setting of this seed: settings differ only in their pathology
-    r_pair = np.random.default_rng([cfg.seed, 101])
+    r_pair = np.random.default_rng([seed, 101])
     a = good[r_pair.integers(0, len(good), n)]
     b = r_pair.integers(0, m_total - 1, n)
     b = b + (b >= a)  # any other response of the context
     poor_pair = np.zeros(n, dtype=bool)
     if kind == "mixed":
-        order = np.random.default_rng([cfg.seed, 102]).permutation(n)
+        order = np.random.default_rng([seed, 102]).permutation(n)
         poor_pair[order[: int(round(param * n))]] = True
-        r_poor = np.random.default_rng([cfg.seed, 103])
+        r_poor = np.random.default_rng([seed, 103])
         ia = r_poor.integers(0, len(poor), n)
         ib = r_poor.integers(0, len(poor) - 1, n)
         ib = ib + (ib >= ia)  # two distinct poor responses
         a, b = np.where(poor_pair, poor[ia], a), np.where(poor_pair, poor[ib], b)
+    return context, a, b, poor_pair
+
+
+def derive_pairs(pool: ResponsePool, cfg: DatasetConfig) -> dict[str, np.ndarray]:
+    """Pair indices and labels for ``cfg.setting``: small arrays, the cached form of a task."""
+    kind, param = parse_setting(cfg.setting)
+    n, (c_total, m_total) = cfg.n_pairs, pool.length.shape[:2]
+    context, a, b, poor_pair = draw_pairs(
+        cfg.seed, n, c_total, m_total, cfg.samples_per_level, cfg.poor_levels, kind, param
+    )
     ret_a, ret_b = pool.ret[context, a], pool.ret[context, b]
     a_better = ret_a >= ret_b
     u = np.random.default_rng([cfg.seed, 104]).random(n)

@@ -48,9 +48,6 @@ class EvalResult:
         """D4RL-style normalized score [P, E]."""
         return normalized_score(self.env, self.returns)
 
-    def mean_normalized(self) -> np.ndarray:
-        return self.normalized.mean(axis=1)
-
 
 def _run(
     env: str, policy_fn: PolicyFn, n_policies: int, seeds: np.ndarray, max_steps: int, n_bins: int

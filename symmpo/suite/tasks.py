@@ -52,11 +52,6 @@ def get_env_spec(env: str) -> EnvSpec:
         raise DataError(f"unknown environment {env!r}; valid: {', '.join(ENVS)}") from None
 
 
-def bin_values(low: float = -1.0, high: float = 1.0, n_bins: int = N_BINS) -> np.ndarray:
-    """Action value of each bin (float32 [K]); all suite envs have actions in [-1, 1]."""
-    return np.linspace(low, high, n_bins, dtype=np.float32)
-
-
 def to_bins(action: np.ndarray, n_bins: int = N_BINS, low: float = -1.0, high: float = 1.0) -> np.ndarray:
     """Snap continuous actions to the nearest bin index (int64, same shape)."""
     scaled = (np.clip(action, low, high) - low) / (high - low) * (n_bins - 1)
@@ -90,10 +85,6 @@ class TaskSpec:
     @property
     def setting(self) -> str:
         return self.kind if self.param is None else f"{self.kind}-{self.param:g}"
-
-    @property
-    def env_spec(self) -> EnvSpec:
-        return ENVS[self.env]
 
 
 def all_task_names(envs: tuple[str, ...] | None = None) -> list[str]:

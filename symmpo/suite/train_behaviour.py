@@ -91,6 +91,14 @@ def ppo_actor_to_arrays(model, vecnorm) -> dict[str, np.ndarray]:
     return arrays
 
 
+def write_snapshot(out: Path, step: int, arrays: dict[str, np.ndarray], env: str, algorithm: str) -> None:
+    """``actors/step_<n>.npz`` (library-free arrays) and its JSON (algorithm, step, the command that trained it)."""
+    command = "python -m symmpo.suite.train_behaviour " + " ".join(sys.argv[1:])
+    np.savez(out / "actors" / f"step_{step:07d}.npz", **arrays)
+    meta = {"env": env, "algorithm": algorithm, "step": step, "command": command}
+    (out / "actors" / f"step_{step:07d}.json").write_text(json.dumps(meta, indent=1))
+
+
 def _log(path: Path, message: str) -> None:
     line = f"{time.strftime('%H:%M:%S')} {message}"
     print(line, flush=True)
@@ -142,12 +150,9 @@ def train_ppo(args: argparse.Namespace) -> None:
             verbose=0,
         )
         _log(log_path, f"new PPO run: {json.dumps(vars(args))}")
-    command = "python -m symmpo.suite.train_behaviour " + " ".join(sys.argv[1:])
 
     def save_actor(step: int) -> None:
-        np.savez(out / "actors" / f"step_{step:07d}.npz", **ppo_actor_to_arrays(model, vecnorm))
-        meta = {"env": args.env, "algorithm": "PPO (stable-baselines3)", "step": step, "command": command}
-        (out / "actors" / f"step_{step:07d}.json").write_text(json.dumps(meta, indent=1))
+        write_snapshot(out, step, ppo_actor_to_arrays(model, vecnorm), args.env, "PPO (stable-baselines3)")
 
     def save_full() -> None:
         model.save(out / "latest.tmp.zip")
@@ -227,13 +232,9 @@ def train(args: argparse.Namespace) -> None:
             verbose=0,
         )
         _log(log_path, f"new SAC run: {json.dumps(vars(args))}")
-    command = "python -m symmpo.suite.train_behaviour " + " ".join(sys.argv[1:])
 
     def save_actor(step: int) -> None:
-        arrays = actor_to_arrays(model)
-        np.savez(out / "actors" / f"step_{step:07d}.npz", **arrays)
-        meta = {"env": args.env, "algorithm": "SAC (stable-baselines3)", "step": step, "command": command}
-        (out / "actors" / f"step_{step:07d}.json").write_text(json.dumps(meta, indent=1))
+        write_snapshot(out, step, actor_to_arrays(model), args.env, "SAC (stable-baselines3)")
 
     def save_full() -> None:
         model.save(out / "latest.tmp.zip")

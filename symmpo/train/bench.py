@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -28,8 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from symmpo.errors import SymmpoError
+from symmpo.files import append_jsonl, dumps, loads, read_jsonl
+from symmpo.report import fmt_mean_se, iqm_table, plot_iqm, verdict_lines, write_csv, write_stats
+from symmpo.stats import mean_se
 from symmpo.train.config import TrainConfig
-from symmpo.train.report import append_jsonl, dumps, fmt_mean_se, loads, mean_se, read_jsonl
 
 BASELINES = ("dpo", "hinge", "ipo", "cdpo", "rdpo", "simpo", "orpo", "discopop", "tsallis")
 ENVS = ("hopper", "halfcheetah", "walker2d")
@@ -209,7 +210,7 @@ def run_populations(
         )
 
 
-def _current(rows: list[dict], config: TrainConfig) -> list[dict]:
+def current_rows(rows: list[dict], config: TrainConfig) -> list[dict]:
     """Rows of this configuration on each task's most recent dataset (the last one written wins)."""
     chash = config_hash(config)
     rows = [r for r in rows if r.get("config") == chash]
@@ -258,7 +259,7 @@ def write_sweep_report(
 ) -> dict[str, dict[str, dict[str, Any]]]:
     """sweep.md (every value's scores) and sweep.json (per env and baseline: ``{"params": ..., "lr": ...}``)."""
     config = fitness_config(config)
-    rows = _current(read_jsonl(out_dir / "sweep.jsonl"), config)
+    rows = current_rows(read_jsonl(out_dir / "sweep.jsonl"), config)
     envs_done = {r["task"].split("-")[0] for r in rows}
     missing = [e for e in envs if e not in envs_done]
     if missing:
@@ -390,18 +391,17 @@ def write_bench_report(out_dir: Path, config: TrainConfig, header: str = "") -> 
     from symmpo.train import table_stats
 
     config = heldout_config(config)
-    rows = _current(read_jsonl(out_dir / "bench.jsonl"), config)
+    rows = current_rows(read_jsonl(out_dir / "bench.jsonl"), config)
     if not rows:
         raise SymmpoError(f"no bench results for this configuration in {out_dir / 'bench.jsonl'}")
-    tasks = _ordered_tasks({r["task"] for r in rows})
+    tasks = ordered_tasks({r["task"] for r in rows})
     labels = [SFT] + [b for b in BASELINES if any(r["label"] == b for r in rows)]
     st = table_stats.table_stats(rows, labels, tasks, baselines=labels)
     params = {
         (r["task"].split("-")[0], r["label"]): {**r["params"], "lr": r.get("lr") or config.lr} for r in rows
     }
     seeds = sorted({r["seed"] for r in rows})
-    st["seeds"], st["config"] = seeds, config.to_dict()
-    (out_dir / "stats.json").write_text(dumps(st, indent=1) + "\n")
+    write_stats(out_dir / "stats.json", st, seeds, config.to_dict())
     md = [
         "# Baseline table (held-out split)",
         "",
@@ -413,18 +413,15 @@ def write_bench_report(out_dir: Path, config: TrainConfig, header: str = "") -> 
         "seed 0, resets from 0 and other training seeds). **bold** = highest IQM in the column. `sft` = the "
         "behaviour-cloned reference every PO run starts from. A diverged run counts as 0.",
         "",
-        "| objective | " + " | ".join(tasks) + " |",
-        "|---|" + "---|" * len(tasks),
+        *iqm_table(st, labels, tasks, len(seeds)),
     ]
-    for lab in labels:
-        md.append(f"| {lab} | " + " | ".join(stat_cells(st, lab, tasks, len(seeds))) + " |")
     md += ["", "η² of the objective factor (share of score variance explained by the choice of loss): "]
     md += ["; ".join(f"{t} {st['tasks'][t]['eta_squared']:.2f}" for t in tasks)]
-    md += verdict_lines(st, tasks, labels)
+    md += verdict_lines(st, tasks)
     by_env: dict[str, list[str]] = defaultdict(list)
     for (env, lab), v in sorted(params.items()):
         if lab != SFT:
-            by_env[env].append(f"{lab} {_fmt_params(v)}")
+            by_env[env].append(f"{lab} {fmt_params(v)}")
     md += ["", "Hyperparameters (per environment, from the sweep):"]
     md += [f"- {env}: " + "; ".join(v) for env, v in by_env.items()]
     md += ["", f"Training configuration `{json.dumps(config.to_dict())}`."]
@@ -438,74 +435,15 @@ def write_bench_report(out_dir: Path, config: TrainConfig, header: str = "") -> 
     text = "\n".join(md) + "\n"
     (out_dir / "table.md").write_text(text)
     write_csv(out_dir / "table.csv", st, labels, tasks)
-    _plot(st, labels, tasks, out_dir / "table.png")
+    plot_iqm(st, labels, tasks, out_dir / "table.png", ENVS, highlight=SFT)
     return text
 
 
-def stat_cells(st: dict[str, Any], label: str, tasks: Sequence[str], n_seeds: int) -> list[str]:
-    """One markdown row: IQM [CI], bold where highest in the column, seed count where short, † if diverged."""
-    from symmpo.stats import fmt_ci
-
-    out = []
-    for t in tasks:
-        objs = st["tasks"][t]["objectives"]
-        if label not in objs:
-            out.append("–")
-            continue
-        o = objs[label]
-        cell = fmt_ci(o["iqm"], o["ci"])
-        if o["iqm"] == max(v["iqm"] for v in objs.values()):
-            cell = f"**{cell}**"
-        if len(o["seeds"]) != n_seeds:
-            cell += f" ({len(o['seeds'])})"
-        if o["diverged"]:
-            cell += f" †{o['diverged']}"
-        out.append(cell)
-    return out
-
-
-def verdict_lines(st: dict[str, Any], tasks: Sequence[str], labels: Sequence[str]) -> list[str]:
-    """Markdown: the corrected comparisons that reject equality, per task; and how many tests were made."""
-    from symmpo.train.table_stats import fmt_verdict
-
-    out = [
-        "",
-        f"Corrected comparisons ({st['n_comparisons']} paired t-tests on common seeds, Holm over the whole "
-        f"table, α = {st['alpha']}): every objective against DPO and against the column's best baseline. "
-        "Only those that reject equality are listed; everything else ties.",
-        "",
-    ]
-    any_sig = False
-    for t in tasks:
-        sig = [c for c in st["tasks"][t]["comparisons"] if c["verdict"] != "ties"]
-        if sig:
-            any_sig = True
-            out.append(
-                f"- {t}: " + "; ".join(f"{c['objective']} vs {c['against']} {fmt_verdict(c)}" for c in sig)
-            )
-    if not any_sig:
-        out.append("- none: no difference survives the correction.")
-    return out
-
-
-def write_csv(path: Path, st: dict[str, Any], labels: Sequence[str], tasks: Sequence[str]) -> None:
-    with open(path, "w") as f:
-        f.write("objective,task,iqm,ci_low,ci_high,mean,n_seeds,diverged\n")
-        for t in tasks:
-            for lab in labels:
-                o = st["tasks"][t]["objectives"].get(lab)
-                if o:
-                    f.write(
-                        f"{lab},{t},{o['iqm']:.4f},{o['ci'][0]:.4f},{o['ci'][1]:.4f},{o['mean']:.4f},"
-                        f"{len(o['seeds'])},{o['diverged']}\n"
-                    )
-
-
-def _fmt_params(p: dict[str, float]) -> str:
+def fmt_params(p: dict[str, float]) -> str:
     return ", ".join(f"{k}={v:g}" for k, v in p.items())
 
 
-def _ordered_tasks(tasks: set[str]) -> list[str]:
+def ordered_tasks(tasks: set[str]) -> list[str]:
     def key(t: str):
         env, _, setting = t.partition("-")
         return (
@@ -515,49 +453,3 @@ def _ordered_tasks(tasks: set[str]) -> list[str]:
         )
 
     return sorted(tasks, key=key)
-
-
-def _plot(st: dict[str, Any], labels: list[str], tasks: list[str], path: Path) -> None:
-    """IQM with 95 % bootstrap CIs per data setting, one panel per environment."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    envs = [e for e in ENVS if any(t.startswith(e + "-") for t in tasks)] or sorted(
-        {t.split("-")[0] for t in tasks}
-    )
-    fig, axes = plt.subplots(1, len(envs), figsize=(6 * len(envs) + 1.5, 4), squeeze=False)
-    for ax, env in zip(axes[0], envs, strict=True):
-        env_tasks = [t for t in tasks if t.startswith(env + "-")]
-        xs = range(len(env_tasks))
-        for i, lab in enumerate(labels):
-            pts = []
-            for x, t in zip(xs, env_tasks, strict=True):
-                o = st["tasks"][t]["objectives"].get(lab)
-                if o and math.isfinite(o["iqm"]):
-                    lo, hi = o["ci"]
-                    lo = o["iqm"] if not math.isfinite(lo) else lo
-                    hi = o["iqm"] if not math.isfinite(hi) else hi
-                    pts.append((x, o["iqm"], o["iqm"] - lo, hi - o["iqm"]))
-            if not pts:
-                continue
-            px, pm, elo, ehi = zip(*pts, strict=True)
-            off = (i - len(labels) / 2) * 0.03
-            ax.errorbar(
-                [x + off for x in px],
-                pm,
-                yerr=[elo, ehi],
-                marker="o",
-                capsize=2,
-                label=lab,
-                lw=2.5 if lab == SFT else 1.2,
-                color="black" if lab == SFT else None,
-            )
-        ax.set_xticks(list(xs), [t.split("-", 1)[1] for t in env_tasks])
-        ax.set(title=env, ylabel="normalized score (IQM, 95% CI)", xlabel="data setting")
-        ax.grid(alpha=0.3)
-    axes[0][-1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)

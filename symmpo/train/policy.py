@@ -11,6 +11,7 @@ of a response is a true log-probability, summed over its steps and action dimens
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -18,7 +19,7 @@ from torch import Tensor
 
 from symmpo.suite.types import PreferenceDataset
 
-MEMBER_CHUNK = 4  # members per batched pass in training; see PolicyPopulation.step_logps
+MEMBER_CHUNK = 2  # members per batched pass in training; see PolicyPopulation.step_logps
 
 
 @dataclass(frozen=True)
@@ -117,14 +118,13 @@ class PolicyPopulation:
         """
         w0, b0 = self.params[0], self.params[1]
         n = w0.shape[0]
-        if x.dim() == 2:
-            # shared input: one [M, d] @ [d, P*h] matmul instead of P small ones
-            h = (x @ w0.permute(1, 0, 2).reshape(w0.shape[1], -1)).view(x.shape[0], n, -1).transpose(0, 1)
-            h = h + b0
-        else:
-            h = torch.baddbmm(b0, x, w0)
+        # a shared input is broadcast (stride 0, no copy): every layer is then one batched GEMM with the bias
+        # fused in, and every activation is contiguous [P, M, h]
+        h = torch.baddbmm(b0, x.expand(n, *x.shape) if x.dim() == 2 else x, w0)
         for i in range(2, len(self.params), 2):
-            h = torch.relu(h)
+            h = torch.relu_(
+                h
+            )  # in place: one large allocation less per layer (the GEMM's output is not saved)
             h = torch.baddbmm(self.params[i + 1], h, self.params[i])
         return h.view(n, h.shape[1], self.spec.act_dim, self.spec.n_bins)
 
@@ -132,8 +132,9 @@ class PolicyPopulation:
         """log π(a_t|s_t) summed over action dimensions, per step: ``[P, M]``. ``act`` is ``[M, act_dim]``.
 
         Members are processed ``MEMBER_CHUNK`` at a time (still one autograd graph, one backward): with
-        thousands of rows, all P members' activations at once fall out of the CPU cache, and chunks of a
-        few members measured ~20% faster than one [P, M, h] pass (benchmarks/bench_trainer.py).
+        thousands of rows, all P members' activations at once fall out of the CPU cache; chunks of 2 members
+        measured ~10% faster than chunks of 4 and ~20% faster than one [P, M, h] pass
+        (benchmarks/bench_trainer.py).
         """
         n = self.size
         if n <= MEMBER_CHUNK:
@@ -149,14 +150,38 @@ class PolicyPopulation:
     def _step_logps(self, x: Tensor, act: Tensor) -> Tensor:
         logits = self.logits(x)
         idx = act.unsqueeze(0).unsqueeze(-1).expand(logits.shape[0], -1, -1, 1)
-        chosen = logits.gather(-1, idx).squeeze(-1)
-        return (chosen - torch.logsumexp(logits, dim=-1)).sum(-1)
+        return ChosenLogProb.apply(logits, idx).sum(-1)
 
     @torch.no_grad()
     def act_greedy(self, obs: np.ndarray) -> np.ndarray:
         """Greedy bins per dimension for raw observations ``[P, E, obs_dim]`` → int64 ``[P, E, act_dim]``."""
         x = self.normalize(torch.as_tensor(obs, dtype=torch.float32))
         return self.logits(x).argmax(-1).numpy()
+
+
+class ChosenLogProb(torch.autograd.Function):
+    """log softmax(logits)[idx] over the last axis, with a backward written for it.
+
+    Autograd's ``gather - logsumexp`` makes about eight passes over the ``[P, M, act_dim, K]`` logits (max,
+    shift, exp, sum, log, and a shift, exp and product again in backward); here forward keeps the shifted
+    exponentials and backward is one product and a scatter: about a fifth of a training step less
+    (benchmarks/bench_trainer.py). Same value as ``log_softmax(logits).gather(idx)``.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, logits: Tensor, idx: Tensor) -> Tensor:
+        top = logits.amax(-1, keepdim=True)
+        e = (logits - top).exp_()
+        total = e.sum(-1, keepdim=True)
+        ctx.save_for_backward(e, total, idx)
+        return (logits.gather(-1, idx) - top - total.log()).squeeze(-1)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
+        e, total, idx = ctx.saved_tensors
+        grad = grad.unsqueeze(-1)
+        out = e * (-grad / total)  # −grad · softmax
+        return out.scatter_add_(-1, idx, grad), None
 
 
 @dataclass
@@ -205,18 +230,20 @@ class PairBatch:
 
 
 def make_batch(chosen: PackedResponses, rejected: PackedResponses, idx: np.ndarray) -> PairBatch:
-    rc, rr = chosen.rows_of(idx), rejected.rows_of(idx)
+    rows_chosen = torch.from_numpy(chosen.rows_of(idx))
+    rows_rejected = torch.from_numpy(rejected.rows_of(idx))
     b = len(idx)
-    lc, lr = chosen.lengths[idx], rejected.lengths[idx]
-    segment = np.concatenate([np.repeat(np.arange(b), lc), np.repeat(np.arange(b, 2 * b), lr)])
-    rc_t, rr_t = torch.from_numpy(rc), torch.from_numpy(rr)
+    len_chosen, len_rejected = chosen.lengths[idx], rejected.lengths[idx]
+    segment = np.concatenate(
+        [np.repeat(np.arange(b), len_chosen), np.repeat(np.arange(b, 2 * b), len_rejected)]
+    )
     return PairBatch(
-        obs=torch.cat([chosen.obs[rc_t], rejected.obs[rr_t]]),
-        act=torch.cat([chosen.act[rc_t], rejected.act[rr_t]]),
+        obs=torch.cat([chosen.obs[rows_chosen], rejected.obs[rows_rejected]]),
+        act=torch.cat([chosen.act[rows_chosen], rejected.act[rows_rejected]]),
         segment=torch.from_numpy(segment),
         n_pairs=b,
-        len_chosen=torch.from_numpy(lc.astype(np.float32)),
-        len_rejected=torch.from_numpy(lr.astype(np.float32)),
+        len_chosen=torch.from_numpy(len_chosen.astype(np.float32)),
+        len_rejected=torch.from_numpy(len_rejected.astype(np.float32)),
     )
 
 
@@ -225,8 +252,3 @@ def response_logps(policy: PolicyPopulation, batch: PairBatch) -> tuple[Tensor, 
     step = policy.step_logps(batch.obs, batch.act)
     total = step.new_zeros(step.shape[0], 2 * batch.n_pairs).index_add_(1, batch.segment, step)
     return total[:, : batch.n_pairs], total[:, batch.n_pairs :]
-
-
-def step_nll(policy: PolicyPopulation, obs: Tensor, act: Tensor) -> Tensor:
-    """Per-step negative log-likelihood ``[P, M]`` (behaviour cloning and the imitation term)."""
-    return -policy.step_logps(obs, act)

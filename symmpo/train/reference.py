@@ -147,14 +147,20 @@ def get_reference(
         policy.obs_std.numpy(),
     )
     if state is not None and state["logps_chosen"].shape[0] == dataset.n_pairs:
-        lc, lr = state["logps_chosen"], state["logps_rejected"]
+        logps_chosen, logps_rejected = state["logps_chosen"], state["logps_rejected"]
     else:
-        lc, lr = dataset_logps(policy, chosen, rejected)
+        logps_chosen, logps_rejected = dataset_logps(policy, chosen, rejected)
         if use_cache:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(f".tmp{os.getpid()}")
             torch.save(
-                {**policy.state_dict(), "logps_chosen": lc, "logps_rejected": lr, "bc_loss": bc_loss}, tmp
+                {
+                    **policy.state_dict(),
+                    "logps_chosen": logps_chosen,
+                    "logps_rejected": logps_rejected,
+                    "bc_loss": bc_loss,
+                },
+                tmp,
             )
             os.replace(tmp, path)  # atomic: a concurrent reader sees the old file or the new one
-    return Reference(policy, lc, lr, chosen, rejected, key, bc_loss)
+    return Reference(policy, logps_chosen, logps_rejected, chosen, rejected, key, bc_loss)

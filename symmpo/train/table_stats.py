@@ -99,12 +99,3 @@ def verdict_of(table: dict[str, Any], task: str, label: str, against: str) -> di
         if c["objective"] == label and c["against"] == against:
             return c
     return None
-
-
-def fmt_verdict(c: dict[str, Any] | None) -> str:
-    """``beats (+3.1, p_holm 0.004)``; ``–`` when there is no comparison."""
-    if c is None:
-        return "–"
-    p = c["p_holm"]
-    ptxt = f"{p:.3g}" if math.isfinite(p) else "nan"
-    return f"{c['verdict']} ({c['diff']:+.1f}, p_holm {ptxt})"

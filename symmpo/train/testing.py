@@ -33,15 +33,15 @@ def synthetic_dataset(
         act[pad] = 0
         return obs, act, lens
 
-    oc, ac, lc = side(True)
-    orj, arj, lrj = side(False)
+    obs_c, act_c, len_c = side(True)
+    obs_r, act_r, len_r = side(False)
     return PreferenceDataset(
-        obs_chosen=oc,
-        act_chosen=ac,
-        len_chosen=lc,
-        obs_rejected=orj,
-        act_rejected=arj,
-        len_rejected=lrj,
+        obs_chosen=obs_c,
+        act_chosen=act_c,
+        len_chosen=len_c,
+        obs_rejected=obs_r,
+        act_rejected=act_r,
+        len_rejected=len_r,
         ret_chosen=rng.normal(1.0, 0.1, n_pairs).astype(np.float32),
         ret_rejected=rng.normal(0.0, 0.1, n_pairs).astype(np.float32),
         flipped=np.zeros(n_pairs, bool),

@@ -1,0 +1,154 @@
+"""``symmpo transfer text``: judge named and discovered losses on the token-level sorting suite (TRL)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from symmpo.errors import SymmpoError
+
+
+def register(subparsers: Any) -> None:
+    from symmpo.search.executors import EXECUTORS
+    from symmpo.text.datasets import SETTINGS
+    from symmpo.train.bench import BASELINES
+
+    p = subparsers.add_parser(
+        "transfer",
+        help="transfer study on text: losses trained with TRL on a token-level preference suite",
+        description="Trains a tiny GPT-2 (built from a config, local tokenizer) on the sorting suite: SFT on the "
+        "chosen responses gives π_ref, every objective runs through symmpo's MPOTrainer (TRL's DPOTrainer), and "
+        "the score is 100 × the mean true reward of greedy answers to held-out prompts. Writes table.md (IQM with "
+        "bootstrap CIs, Holm-corrected verdicts), stats.json, table.csv and table.png. Resumable: rerun the same "
+        "command after an interruption.",
+    )
+    sub = p.add_subparsers(dest="suite", metavar="SUITE", required=True)
+    t = sub.add_parser("text", help="the sorting suite (see docs/transfer.md)")
+    t.add_argument(
+        "--objectives",
+        nargs="+",
+        default=list(BASELINES),
+        metavar="NAME|FILE|LABEL=FILE",
+        help="named losses and objective files, e.g. dpo simpo results/RUN/objectives/hof_01.yaml "
+        f"(default: {' '.join(BASELINES)}); the SFT reference is always in the table",
+    )
+    t.add_argument("--settings", nargs="+", default=list(SETTINGS), help=f"default: {' '.join(SETTINGS)}")
+    t.add_argument(
+        "--seeds",
+        type=int,
+        default=None,
+        help="number of training seeds of the table: 1000..1000+N-1 (default 5)",
+    )
+    t.add_argument(
+        "--sweep-seeds", type=int, default=2, help="number of training seeds of the sweep: 0..N-1 (default 2)"
+    )
+    t.add_argument("--dataset-seed", type=int, help="held-out dataset seed (default: the protocol's, 1)")
+    t.add_argument(
+        "--sweep",
+        action="store_true",
+        help="first tune the named baselines (beta or lam, learning rate) on the fitness split, then run the table",
+    )
+    t.add_argument("--no-sweep", action="store_true", help="use the named defaults (no sweep needed)")
+    t.add_argument("--report", action="store_true", help="only rewrite the report from stored results")
+    t.add_argument("--describe", action="store_true", help="print the suite (levels, settings) and exit")
+    t.add_argument("--preset", default="default", choices=["default", "tiny"])
+    t.add_argument("--out", default="results/transfer-text", help="output directory")
+    t.add_argument(
+        "--executor", choices=EXECUTORS, default="local", help="where runs execute (default: local)"
+    )
+    t.add_argument("--workers", type=int, help="worker processes (default: all cores)")
+    t.add_argument("--cache-dir", help="dataset / reference cache (default: $SYMMPO_CACHE)")
+    t.add_argument("--no-progress", action="store_true")
+    t.set_defaults(func=run)
+
+
+def describe(cfg: Any, settings: list[str], cache_dir: Path) -> str:
+    """Markdown: the measured true reward of every behaviour level and what each setting does to the labels."""
+    from symmpo.text.behaviour import measure_levels
+    from symmpo.text.datasets import describe as describe_data
+    from symmpo.text.datasets import load_dataset, task_name
+    from symmpo.text.po import data_config
+
+    lines = [
+        f"Behaviour levels (prompts of {cfg.spec.min_len}-{cfg.spec.max_len} digits; 2000 measurement prompts):",
+        "",
+        "| level | error rate | true reward (mean ± s.d.) | exact | length − target |",
+        "|---|---|---|---|---|",
+    ]
+    for r in measure_levels(cfg.spec):
+        lines.append(
+            f"| {r['level']} | {r['error']} | {r['reward']:.3f} ± {r['reward_sd']:.3f} | {r['exact']:.3f} | "
+            f"{r['extra_tokens']:+.2f} |"
+        )
+    lines += [
+        "",
+        f"Settings (dataset seed {cfg.dataset_seed}, {cfg.n_pairs} pairs):",
+        "",
+        "| task | chosen better | tied | chosen worse | reward chosen / rejected | chosen longer | length gap |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for s in settings:
+        d = describe_data(load_dataset(data_config(s, cfg), cache_dir))
+        lines.append(
+            f"| {task_name(s)} | {d['chosen_better']:.3f} | {d['tied']:.3f} | {d['chosen_worse']:.3f} | "
+            f"{d['reward_chosen']:.3f} / {d['reward_rejected']:.3f} | {d['chosen_longer']:.3f} | "
+            f"{d['length_gap']:+.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    if importlib.util.find_spec("trl") is None:
+        raise SymmpoError("symmpo transfer text trains with TRL: pip install 'symmpo[trl]'")
+    from symmpo.search.executors import make_executor
+    from symmpo.suite.datasets import default_cache_dir
+    from symmpo.text import study
+    from symmpo.text.config import TextConfig
+    from symmpo.text.datasets import canonical_setting
+    from symmpo.train.bench import BASELINES
+
+    if args.sweep and args.no_sweep:
+        raise SymmpoError("--sweep and --no-sweep exclude each other")
+    settings = list(dict.fromkeys(canonical_setting(s) for s in args.settings))  # a typo fails now
+    cfg = TextConfig.preset(args.preset).heldout(args.dataset_seed)
+    cache_dir = Path(args.cache_dir) if args.cache_dir else default_cache_dir()
+    if args.describe:
+        print(describe(cfg, settings, cache_dir))
+        return 0
+    members = study.resolve_objectives(args.objectives)
+    for flag, n in (("--seeds", args.seeds), ("--sweep-seeds", args.sweep_seeds)):
+        if n is not None and n < 2:
+            raise SymmpoError(f"{flag} must be at least 2 (paired statistics need two seeds), got {n}")
+    out = Path(args.out)
+    discovered = [m.label for m in members if m.name == "discovered"]
+    t0 = time.perf_counter()
+    if not args.report:
+        executor = make_executor(args.executor, args.workers)
+        kw = {"progress": not args.no_progress}
+        try:
+            if args.sweep:
+                named = [m.name for m in members if m.name in BASELINES]
+                if not named:
+                    raise SymmpoError("--sweep tunes named baselines; none is among --objectives")
+                study.run_sweep(out, cfg, range(args.sweep_seeds), named, executor, cache_dir, **kw)
+                print((out / "sweep.md").read_text())
+            chosen, sweep_seeds = study.chosen_params(out, cfg, require=not args.no_sweep)
+            members = study.with_params(members, chosen)
+            seeds = [1000 + i for i in range(args.seeds or 5)]
+            study.run_transfer(out, cfg, settings, seeds, members, executor, cache_dir, sweep_seeds, **kw)
+        finally:
+            executor.close()
+    command = "symmpo " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    minutes = (time.perf_counter() - t0) / 60
+    header = f"Produced by `{command}` ({minutes:.1f} min)."
+    if args.report:  # keep the line that says how the stored runs were produced
+        old = out / "table.md"
+        lines = old.read_text().splitlines() if old.exists() else []
+        header = next((x for x in lines if x.startswith("Produced by")), "")
+    print(study.write_report(out, cfg, [m.label for m in members], discovered, header=header))
+    return 0

@@ -1,0 +1,159 @@
+"""One preference-optimization run on the text suite, through ``MPOTrainer`` (TRL's ``DPOTrainer``).
+
+A run is a pure function of (objective, setting, training seed, configuration, learning rate): it loads the
+cached dataset and the cached π_ref of that (setting, seed), trains a copy of π_ref with the objective
+(reference-using objectives get another copy as the frozen reference; its log-probs are precomputed once by
+TRL), and scores the greedy generations on the configuration's evaluation prompts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import tempfile
+import time
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from symmpo.text import lm
+from symmpo.text.config import TextConfig
+from symmpo.text.datasets import TextDataConfig, TextDataset, load_dataset
+from symmpo.text.task import eval_prompts
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """No progress bars, per-step log prints or library warnings from datasets / transformers / TRL."""
+    import datasets
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = datasets.is_progress_bar_enabled()
+    verbosity = hf_logging.get_verbosity()
+    tqdm_env = os.environ.get("TQDM_DISABLE")
+    datasets.disable_progress_bars()
+    hf_logging.set_verbosity_error()
+    os.environ["TQDM_DISABLE"] = "1"  # TRL's reference-log-prob pass reads it
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if tqdm_env is None:
+            os.environ.pop("TQDM_DISABLE", None)
+        else:
+            os.environ["TQDM_DISABLE"] = tqdm_env
+        if was_enabled:
+            datasets.enable_progress_bars()
+
+
+def data_config(setting: str, cfg: TextConfig) -> TextDataConfig:
+    return TextDataConfig(setting=setting, seed=cfg.dataset_seed, n_pairs=cfg.n_pairs, spec=cfg.spec)
+
+
+def load(setting: str, seed: int, cfg: TextConfig, cache_dir: Path) -> tuple[TextDataset, Any, str, float]:
+    """(dataset, π_ref, reference key, seconds spent on SFT: 0 when cached) of one (setting, seed) cell."""
+    ds = load_dataset(data_config(setting, cfg), cache_dir)
+    with quiet(), tempfile.TemporaryDirectory() as work:
+        ref, key, secs = lm.reference(
+            ds.rows, ds.meta["sha256"], cfg.model, cfg.sft, seed, cache_dir, Path(work)
+        )
+    return ds, ref, key, secs
+
+
+def _finite(model: Any) -> bool:
+    return all(bool(p.isfinite().all()) for p in model.parameters())
+
+
+def train(
+    objective: Any, reference: Any, ds: TextDataset, seed: int, cfg: TextConfig, lr: float
+) -> tuple[Any, dict]:
+    """The policy after PO (a fresh copy of π_ref) and the run's last logged training metrics."""
+    import torch
+    from datasets import Dataset
+    from transformers import PrinterCallback
+    from trl import DPOConfig
+
+    from symmpo.integrations.trl import MPOTrainer
+
+    torch.manual_seed(seed)
+    state = lm.weights(reference)
+    policy = lm.from_weights(cfg.model, state)
+    ref = lm.from_weights(cfg.model, state) if objective.uses_reference else None
+    with quiet(), tempfile.TemporaryDirectory() as work:
+        args = lm.trainer_args(
+            DPOConfig,
+            work,
+            seed,
+            num_train_epochs=cfg.po_epochs,
+            per_device_train_batch_size=cfg.po_batch_size,
+            learning_rate=lr,
+            lr_scheduler_type="linear",
+            max_length=cfg.model.n_positions,
+            precompute_ref_log_probs=objective.uses_reference,
+            logging_steps=10**6,  # one summary at the end
+        )
+        trainer = MPOTrainer(
+            objective=objective,
+            model=policy,
+            ref_model=ref,
+            args=args,
+            train_dataset=Dataset.from_list(ds.rows),
+            processing_class=lm.tokenizer(),
+        )
+        trainer.remove_callback(PrinterCallback)
+        trainer.train()
+    summary = trainer.state.log_history[-1] if trainer.state.log_history else {}
+    keys = ("train_loss", "rewards/accuracies", "rewards/margins", "nll/chosen")
+    metrics = {k.replace("/", "_"): float(summary[k]) for k in keys if k in summary}
+    metrics["steps"] = int(trainer.state.global_step)
+    policy.eval()
+    return policy, metrics
+
+
+def run(
+    objective: Any, setting: str, seed: int, cfg: TextConfig, lr: float, cache_dir: Path
+) -> dict[str, Any]:
+    """Train and score one objective; a run whose weights or loss stop being finite scores −inf (diverged)."""
+    import torch
+
+    torch.set_num_threads(1)
+    ds, reference, ref_key, _ = load(setting, seed, cfg, cache_dir)
+    wall, cpu = time.perf_counter(), time.process_time()
+    policy, metrics = train(objective, reference, ds, seed, cfg, lr)
+    out: dict[str, Any] = {
+        "dataset": ds.meta["sha256"],
+        "reference": ref_key,
+        "train_seconds": time.perf_counter() - wall,
+        "cpu_seconds": time.process_time() - cpu,
+        **metrics,
+    }
+    loss = metrics.get("train_loss", math.nan)
+    if not (_finite(policy) and math.isfinite(loss)):
+        return {**out, "score": -math.inf, "alive": False, "reason": f"non-finite weights or loss ({loss})"}
+    with quiet():
+        scores = lm.evaluate(policy, eval_prompts(cfg.spec, cfg.eval_split, cfg.eval_prompts), cfg.spec)
+    return {**out, **scores, "alive": True, "reason": ""}
+
+
+def evaluate_reference(setting: str, seed: int, cfg: TextConfig, cache_dir: Path) -> dict[str, Any]:
+    """The SFT-only row: π_ref itself, scored like a PO run (builds and caches π_ref when missing)."""
+    import torch
+
+    torch.set_num_threads(1)
+    cpu = time.process_time()
+    ds, reference, ref_key, secs = load(setting, seed, cfg, cache_dir)
+    with quiet():
+        scores = lm.evaluate(reference, eval_prompts(cfg.spec, cfg.eval_split, cfg.eval_prompts), cfg.spec)
+    return {
+        "dataset": ds.meta["sha256"],
+        "reference": ref_key,
+        "sft_seconds": secs,
+        "cpu_seconds": time.process_time() - cpu,
+        **scores,
+        "alive": True,
+        "reason": "",
+    }

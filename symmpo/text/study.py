@@ -1,0 +1,456 @@
+"""The transfer table: named baselines, SFT and discovered objectives trained on the text suite, judged with
+the MuJoCo tables' statistics on a held-out split.
+
+Two stages, both resumable (one JSON line per finished run in ``<kind>.jsonl``; a rerun skips what is done):
+
+* **sweep** (optional) on ``sort-clean`` and the *fitness* split (dataset seed 0, training seeds 0..N-1, the
+  fitness evaluation prompts): each named baseline's scale parameter at ``SWEEP_FACTORS`` × its default and
+  the learning rate at ``SWEEP_LRS``; the best mean score per baseline becomes its setting (``sweep.json``).
+  Discovered objectives are never tuned: they run exactly as their files say, at the configuration's
+  learning rate.
+* **transfer** on the *held-out* split (dataset seed 1, training seeds from 1000, the held-out evaluation
+  prompts), refused when it shares a dataset seed, a training seed or an evaluation prompt with the sweep or
+  with the seeds the default configuration was chosen on → ``table.md`` (IQM with bootstrap CIs,
+  Holm-corrected verdicts), ``stats.json`` (:func:`symmpo.train.table_stats.table_stats`), ``table.csv``,
+  ``table.png``.
+
+Every run of a (setting, seed) cell starts from the same cached π_ref, sees the same minibatches (TRL's
+sampler is seeded by the training seed) and is scored on the same prompts, so comparisons are paired.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from symmpo import protocol
+from symmpo.errors import SymmpoError
+from symmpo.files import append_jsonl, dumps, loads, read_jsonl
+from symmpo.report import fmt_mean_se, iqm_table, verdict_lines, write_csv
+from symmpo.search.compare import FileMember, find_run
+from symmpo.stats import mean_se
+from symmpo.text.config import DEV_SEEDS, TextConfig
+from symmpo.text.datasets import SETTINGS, load_dataset, setting_of, task_name
+from symmpo.train.bench import (
+    SFT,
+    SWEEP_FACTORS,
+    Member,
+    default_params,
+    scale_param,
+    sweep_members,
+)
+
+SWEEP_LRS = (3e-5, 1e-4)
+SWEEP_TASK = task_name("clean")
+
+
+# ------------------------------------------------------------------------------------------------ objectives
+def resolve_objectives(specs: Sequence[str]) -> list[Member]:
+    """Named losses (``dpo``; named defaults) and objective files (``LABEL=FILE``, or ``FILE`` labelled with
+    the name of the search run that holds it, else the file's stem); each file is parsed now, not mid-study."""
+    from symmpo import Objective
+    from symmpo.named import ALIASES, NAMED
+
+    out: list[Member] = []
+    for spec in specs:
+        name = ALIASES.get(spec.lower(), spec.lower())
+        if name in NAMED:
+            out.append(Member(name, name, default_params(name), None))
+            continue
+        label, sep, path = spec.partition("=")
+        if not sep:
+            path = spec
+            run = find_run(Path(path))
+            label = run.name if run is not None and Path(path).name == "hof_01.yaml" else Path(path).stem
+        if not Path(path).is_file():
+            raise SymmpoError(
+                f"objective {spec!r} is neither a named loss ({', '.join(NAMED)}) nor an objective file"
+            )
+        Objective.load(path)  # a malformed file fails here, with the loader's one-line error
+        run = find_run(Path(path))
+        out.append(FileMember(label, "discovered", {}, None, str(path), str(run) if run else None))
+    labels = [m.label for m in out]
+    if len(set(labels)) != len(labels) or SFT in labels:
+        raise SymmpoError(f"objective labels must be unique and not {SFT!r}, got {labels}")
+    return out
+
+
+def with_params(members: Sequence[Member], chosen: dict[str, dict[str, Any]]) -> list[Member]:
+    """Named baselines at the sweep's choice (parameters and learning rate); files unchanged."""
+    out = []
+    for m in members:
+        c = chosen.get(m.name) if not isinstance(m, FileMember) else None
+        out.append(Member(m.label, m.name, dict(c["params"]), c.get("lr")) if c else m)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ runs
+def _ident(task: str, seed: int, label: str, params: dict, lr: float | None, data: str | None) -> tuple:
+    return (task, seed, label, dumps(params, sort_keys=True), lr, data)
+
+
+def _po_job(job: tuple) -> dict[str, Any]:
+    """One PO run (a top-level function, so process pools can pickle it)."""
+    from symmpo.text import po
+
+    member, task, seed, cfg_dict, cache_dir = job
+    cfg = TextConfig.from_dict(cfg_dict)
+    lr = cfg.lr if member.lr is None else member.lr
+    return po.run(member.objective(), setting_of(task), seed, cfg, lr, Path(cache_dir))
+
+
+def _sft_job(job: tuple) -> dict[str, Any]:
+    from symmpo.text import po
+
+    task, seed, cfg_dict, cache_dir = job
+    return po.evaluate_reference(setting_of(task), seed, TextConfig.from_dict(cfg_dict), Path(cache_dir))
+
+
+def run_cells(
+    out_dir: Path,
+    kind: str,
+    tasks: Sequence[str],
+    seeds: Sequence[int],
+    members: Sequence[Member],
+    cfg: TextConfig,
+    executor: Any,
+    cache_dir: Path,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> None:
+    """Train every member on every (task, seed) not yet in ``<kind>.jsonl``, plus the SFT row of each cell.
+
+    Stage 1 builds (or reads) each cell's dataset and π_ref and scores π_ref; stage 2 runs the PO jobs, which
+    then only read caches. Rows are appended as runs finish.
+    """
+    from tqdm import tqdm
+
+    from symmpo.text.po import data_config
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{kind}.jsonl"
+    chash = cfg.hash()
+    done = {
+        _ident(r["task"], r["seed"], r["label"], r["params"], r.get("lr"), r.get("dataset"))
+        for r in read_jsonl(path)
+        if r.get("kind") == kind and r.get("config") == chash
+    }
+    data = {t: load_dataset(data_config(setting_of(t), cfg), cache_dir).meta["sha256"] for t in tasks}
+    cfg_dict = cfg.to_dict()
+
+    def row(task: str, seed: int, m: Member | None, result: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "kind": kind,
+            "task": task,
+            "seed": seed,
+            "label": SFT if m is None else m.label,
+            "objective": SFT if m is None else m.name,
+            "params": {} if m is None else m.params,
+            "lr": None if m is None else m.lr,
+            "path": getattr(m, "path", None),
+            "config": chash,
+            **result,
+        }
+
+    cells = [(t, s) for t in tasks for s in seeds]
+    todo = [
+        (m, t, s)
+        for t, s in cells
+        for m in members
+        if _ident(t, s, m.label, m.params, m.lr, data[t]) not in done
+    ]
+    sft_todo = [(t, s) for t, s in cells if _ident(t, s, SFT, {}, None, data[t]) not in done]
+    need_ref = list(dict.fromkeys(sft_todo + [(t, s) for _, t, s in todo]))
+    bar = tqdm(total=len(need_ref) + len(todo), desc=kind, disable=not progress)
+    jobs = [(t, s, cfg_dict, str(cache_dir)) for t, s in need_ref]
+    for (t, s), result in zip(need_ref, executor.imap(_sft_job, jobs), strict=True):
+        if (t, s) in sft_todo:
+            append_jsonl(path, [row(t, s, None, result)])
+        if result.get("sft_seconds"):
+            log(
+                f"{kind} {t} seed {s}: π_ref trained in {result['sft_seconds']:.0f} s, score {result['score']:.1f}"
+            )
+        bar.update(1)
+    jobs = [(m, t, s, cfg_dict, str(cache_dir)) for m, t, s in todo]
+    for (m, t, s), result in zip(todo, executor.imap(_po_job, jobs), strict=True):
+        append_jsonl(path, [row(t, s, m, result)])
+        bar.set_postfix_str(f"{t} seed {s} {m.label}: {result['score']:.1f}")
+        bar.update(1)
+    bar.close()
+
+
+def current_rows(path: Path, cfg: TextConfig) -> list[dict[str, Any]]:
+    """Rows of this configuration on each task's most recent dataset."""
+    rows = [r for r in read_jsonl(path) if r.get("config") == cfg.hash()]
+    latest = {r["task"]: r.get("dataset") for r in rows}
+    return [r for r in rows if r.get("dataset") == latest[r["task"]]]
+
+
+# ------------------------------------------------------------------------------------------------ sweep
+def run_sweep(
+    out_dir: Path,
+    cfg: TextConfig,
+    seeds: Sequence[int],
+    baselines: Sequence[str],
+    executor: Any,
+    cache_dir: Path,
+    **kw: Any,
+) -> dict[str, dict[str, Any]]:
+    """The sweep, always on the fitness split of ``cfg``; returns and writes the choice per baseline."""
+    fit = cfg.fitness()
+    members = sweep_members(baselines, SWEEP_FACTORS, SWEEP_LRS)
+    run_cells(out_dir, "sweep", [SWEEP_TASK], seeds, members, fit, executor, cache_dir, **kw)
+    return write_sweep(out_dir, cfg)
+
+
+def write_sweep(out_dir: Path, cfg: TextConfig) -> dict[str, dict[str, Any]]:
+    """sweep.md (every value's mean score) and sweep.json (per baseline: ``{"params": ..., "lr": ...}``)."""
+    fit = cfg.fitness()
+    rows = [r for r in current_rows(out_dir / "sweep.jsonl", fit) if r["label"] != SFT]
+    if not rows:
+        raise SymmpoError(f"no sweep results for this configuration in {out_dir / 'sweep.jsonl'}")
+    by: dict[str, list[dict]] = {}
+    for r in rows:
+        by.setdefault(r["label"], []).append(r)
+    chosen: dict[str, dict[str, Any]] = {}
+    best: dict[str, float] = {}
+    for rs in by.values():
+        name, (m, _) = rs[0]["objective"], mean_se([r["score"] for r in rs])
+        if name not in best or m > best[name]:
+            best[name], chosen[name] = m, {"params": rs[0]["params"], "lr": rs[0]["lr"]}
+    seeds = sorted({r["seed"] for r in rows})
+    lines = [
+        "# Text sweep (sort-clean, fitness split)",
+        "",
+        f"Each baseline's scale parameter at {{{', '.join(f'{f:g}' for f in SWEEP_FACTORS)}}} × its default and "
+        f"the PO learning rate in {{{', '.join(f'{x:g}' for x in SWEEP_LRS)}}}; score = 100 × mean true reward "
+        f"of greedy answers on the fitness evaluation prompts, mean ± s.e. over training seeds {seeds} "
+        f"(dataset seed {fit.dataset_seed}). **bold** = the chosen setting.",
+        "",
+        "| baseline | value | lr | score |",
+        "|---|---|---|---|",
+    ]
+    for rs in by.values():
+        name = rs[0]["objective"]
+        key = scale_param(name)
+        mark = "**" if chosen[name] == {"params": rs[0]["params"], "lr": rs[0]["lr"]} else ""
+        score = fmt_mean_se(*mean_se([r["score"] for r in rs]))
+        lines.append(f"| {name} | {key}={rs[0]['params'][key]:g} | {rs[0]['lr']:g} | {mark}{score}{mark} |")
+    sft = [r["score"] for r in current_rows(out_dir / "sweep.jsonl", fit) if r["label"] == SFT]
+    if sft:
+        lines.append(f"| sft (reference) | | | {fmt_mean_se(*mean_se(sft))} |")
+    lines += ["", f"Configuration `{json.dumps(fit.to_dict())}`."]
+    (out_dir / "sweep.md").write_text("\n".join(lines) + "\n")
+    (out_dir / "sweep.json").write_text(
+        dumps({"config": fit.hash(), "seeds": seeds, "params": chosen}, indent=1)
+    )
+    return chosen
+
+
+def chosen_params(
+    out_dir: Path, cfg: TextConfig, require: bool
+) -> tuple[dict[str, dict[str, Any]], list[int]]:
+    """(baseline -> the sweep's choice, the sweep's seeds); without a sweep for this configuration (and when
+    none is required): no choices (named defaults at the configuration's learning rate) and no seeds."""
+    path = out_dir / "sweep.json"
+    if path.exists():
+        data = loads(path.read_text())
+        if data.get("config") == cfg.fitness().hash():
+            return data["params"], [int(s) for s in data["seeds"]]
+    if require:
+        raise SymmpoError(
+            f"no text sweep for this configuration in {path}: run `symmpo transfer text --sweep` first "
+            "(or pass --no-sweep to use the named defaults)"
+        )
+    return {}, []
+
+
+# ------------------------------------------------------------------------------------------------ transfer
+def check_heldout(cfg: TextConfig, seeds: Sequence[int], tuned_seeds: Sequence[int]) -> None:
+    """Refuse a table that shares a dataset seed, a training seed or its evaluation prompts with what tuned
+    it: the sweep's seeds and the seeds the default configuration was chosen on (``DEV_SEEDS``)."""
+    fit = cfg.fitness()
+    tuned = tuple(sorted({*tuned_seeds, *DEV_SEEDS}))
+    shared = protocol.overlaps(
+        protocol.Split(fit.dataset_seed, tuned, 0, 0), protocol.Split(cfg.dataset_seed, tuple(seeds), 0, 0)
+    )
+    if cfg.eval_split == fit.eval_split:
+        shared.append(f"the {fit.eval_split} evaluation prompts")
+    if shared:
+        raise protocol.ProtocolError(
+            f"the transfer table is not held out: it shares {'; '.join(shared)} with the tuning (dataset seed "
+            f"{fit.dataset_seed}, training seeds {list(tuned)}, the fitness prompts); use dataset seed "
+            f"{protocol.HELDOUT_DATASET_SEED} and training seeds >= {protocol.HELDOUT_SEED_MIN}"
+        )
+
+
+def run_transfer(
+    out_dir: Path,
+    cfg: TextConfig,
+    settings: Sequence[str],
+    seeds: Sequence[int],
+    members: Sequence[Member],
+    executor: Any,
+    cache_dir: Path,
+    sweep_seeds: Sequence[int] = (),
+    **kw: Any,
+) -> None:
+    """The table's runs, with ``cfg`` on the held-out split (checked first)."""
+    check_heldout(cfg, seeds, sweep_seeds)
+    run_cells(
+        out_dir, "transfer", [task_name(s) for s in settings], seeds, members, cfg, executor, cache_dir, **kw
+    )
+
+
+def _ordered(tasks: set[str]) -> list[str]:
+    order = [task_name(s) for s in SETTINGS]
+    return sorted(tasks, key=lambda t: (order.index(t) if t in order else len(order), t))
+
+
+def write_report(
+    out_dir: Path, cfg: TextConfig, labels: Sequence[str], discovered: Sequence[str], header: str = ""
+) -> str:
+    """table.md / table.csv / table.png / stats.json from the stored held-out rows of this configuration."""
+    from symmpo.train import table_stats
+
+    rows = current_rows(out_dir / "transfer.jsonl", cfg)
+    if not rows:
+        raise SymmpoError(f"no transfer results for this configuration in {out_dir / 'transfer.jsonl'}")
+    tasks = _ordered({r["task"] for r in rows})
+    present = {r["label"] for r in rows}
+    labels = [SFT] + [lab for lab in labels if lab in present and lab != SFT]
+    found = [d for d in discovered if d in present]
+    baselines = [lab for lab in labels if lab not in found]
+    rows = [r for r in rows if r["label"] in labels]
+    st = table_stats.table_stats(rows, labels, tasks, baselines=baselines, judged=found or None)
+    seeds = sorted({r["seed"] for r in rows})
+    st["seeds"], st["config"], st["score"] = seeds, cfg.to_dict(), "100 x mean true reward of greedy answers"
+    st["cost"] = cost(rows)
+    (out_dir / "stats.json").write_text(dumps(st, indent=1) + "\n")
+    params = {r["label"]: (r["params"], r.get("lr") or cfg.lr) for r in rows if r["label"] != SFT}
+    md = [
+        "# Transfer to text: the sorting suite (held-out split)",
+        "",
+        header,
+        "",
+        "Score = 100 × mean true reward (normalized Levenshtein similarity to the sorted prompt) of the greedy "
+        f"answers to {cfg.eval_prompts} held-out prompts: **interquartile mean over training seeds {seeds}** with "
+        f"its 95 % bootstrap CI. Held-out split: dataset seed {cfg.dataset_seed}, held-out evaluation prompts; the "
+        "configuration and any sweep used dataset seed 0, other training seeds and the fitness prompts. **bold** = "
+        "highest IQM in the column. `sft` = π_ref (SFT on the chosen responses), where every PO run starts.",
+        "",
+        *iqm_table(st, labels, tasks, len(seeds)),
+    ]
+    md += [
+        "",
+        "η² of the objective factor: " + "; ".join(f"{t} {st['tasks'][t]['eta_squared']:.2f}" for t in tasks),
+    ]
+    verdicts = verdict_lines(st, tasks)
+    if found:  # only the discovered objectives were tested
+        verdicts = [
+            v.replace("every objective against", "every discovered objective against") for v in verdicts
+        ]
+    md += verdicts
+    md += [
+        "",
+        "Greedy answer length minus target length (mean over seeds; > 0: answers run long):",
+        "",
+        "| objective | " + " | ".join(tasks) + " |",
+        "|---|" + "---|" * len(tasks),
+    ]
+    for lab in labels:
+        cells = []
+        for t in tasks:
+            vals = [
+                r["extra_tokens"]
+                for r in rows
+                if r["label"] == lab and r["task"] == t and "extra_tokens" in r
+            ]
+            cells.append(f"{statistics.fmean(vals):+.2f}" if vals else "–")
+        md.append(f"| {lab} | " + " | ".join(cells) + " |")
+    md += ["", "Objectives: " + "; ".join(_describe_member(lab, p, rows) for lab, p in params.items()) + "."]
+    c = st["cost"]
+    md += [
+        "",
+        f"Cost: {c['po_runs']} PO runs, median {c['po_cpu_median']:.1f} CPU-s ({c['po_wall_median']:.1f} s wall) "
+        f"each; {c['sft_trained']} π_ref trained, median {c['sft_median']:.1f} s wall each.",
+        "",
+        f"Configuration `{json.dumps(cfg.to_dict())}`.",
+    ]
+    dead = [r for r in rows if not r.get("alive", True)]
+    if dead:
+        md += [
+            "",
+            "Diverged: "
+            + "; ".join(f"{r['label']} on {r['task']} seed {r['seed']}: {r['reason']}" for r in dead),
+        ]
+    text = "\n".join(md) + "\n"
+    (out_dir / "table.md").write_text(text)
+    write_csv(out_dir / "table.csv", st, labels, tasks)
+    plot(st, labels, tasks, out_dir / "table.png")
+    return text
+
+
+def _describe_member(label: str, p: tuple[dict, float], rows: list[dict]) -> str:
+    params, lr = p
+    path = next((r.get("path") for r in rows if r["label"] == label and r.get("path")), None)
+    what = f"`{path}`" if path else ", ".join(f"{k}={v:g}" for k, v in params.items())
+    return f"{label} ({what}, lr {lr:g})"
+
+
+def cost(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Run counts and median times (PO runs: CPU and wall seconds of training; π_ref: SFT seconds)."""
+    po_rows = [r for r in rows if r["label"] != SFT]
+    sft = [r["sft_seconds"] for r in rows if r["label"] == SFT and r.get("sft_seconds")]
+
+    def med(xs: list[float]) -> float:
+        return float(statistics.median(xs)) if xs else math.nan
+
+    return {
+        "po_runs": len(po_rows),
+        "po_cpu_median": med([r["cpu_seconds"] for r in po_rows if "cpu_seconds" in r]),
+        "po_wall_median": med([r["train_seconds"] for r in po_rows if "train_seconds" in r]),
+        "sft_trained": len(sft),
+        "sft_median": med(sft),
+    }
+
+
+def plot(st: dict[str, Any], labels: Sequence[str], tasks: Sequence[str], path: Path) -> None:
+    """IQM with 95 % bootstrap CIs per setting, one line per objective (SFT in black)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(1.8 * len(tasks) + 4, 4))
+    for i, lab in enumerate(labels):
+        pts = []
+        for x, t in enumerate(tasks):
+            o = st["tasks"][t]["objectives"].get(lab)
+            if o and math.isfinite(o["iqm"]):
+                lo, hi = (v if math.isfinite(v) else o["iqm"] for v in o["ci"])
+                pts.append((x + (i - len(labels) / 2) * 0.03, o["iqm"], o["iqm"] - lo, hi - o["iqm"]))
+        if pts:
+            px, pm, elo, ehi = zip(*pts, strict=True)
+            black = lab == SFT
+            ax.errorbar(
+                px,
+                pm,
+                yerr=[elo, ehi],
+                marker="o",
+                capsize=2,
+                label=lab,
+                lw=2.5 if black else 1.2,
+                color="black" if black else None,
+            )
+    ax.set_xticks(range(len(tasks)), [t.split("-", 1)[1] for t in tasks])
+    ax.set(title="sorting suite (held-out)", ylabel="100 × true reward (IQM, 95% CI)", xlabel="data setting")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
