@@ -33,11 +33,32 @@ def test_precedence_and_unary_minus():
         "-(-p)",
         "2**-p**2",
         "logsigmoid(z/0.05)*exp(-z)",
+        "p + (z + tau)",  # right-nested sums and products keep their shape (and float rounding)
+        "p * (z * tau)",
+        "p + (z - tau)",
+        "p * (z / tau)",
     ],
 )
 def test_round_trip(text):
     t = parse(text)
     assert parse(to_formula(t)) == t
+
+
+def test_objective_file_round_trip_keeps_constant_products():
+    """A grammar sample psi = c0 * (c1 * (...)) used to print as c0 * c1 * (...), which reads back as
+    (c0 * c1) * (...): the same function, but another float rounding, so another canonical key."""
+    values = [0.3203031798519541, 0.42767471446369226, 0.9854565363700806, 0.6663110318864494]
+    obj = Objective.from_dict(
+        {
+            "phi_inv": "log(p)",
+            "psi": "c0 * (c1 * (c2 * log(p) + c3 * log1p(p)))",
+            "g": "logsigmoid(z)",
+            "constants": {f"c{i}": {"type": "positive", "value": v} for i, v in enumerate(values)},
+        }
+    )
+    back = Objective.from_dict(obj.to_dict())
+    assert back.components["psi"] == obj.components["psi"]
+    assert back.canonical_key() == obj.canonical_key()
 
 
 @pytest.mark.parametrize(

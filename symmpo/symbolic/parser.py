@@ -327,7 +327,9 @@ def _fmt(e: Expr, names: bool) -> tuple[str, int]:
             b = b if pb >= 3 else f"({b})"
             return f"{a}**{b}", prec
         a = a if pa >= prec else f"({a})"
-        right_ok = pb > prec or (pb == prec and e.op in ("add", "mul"))
-        b = b if right_ok else f"({b})"
+        # operators of one precedence group to the left when parsed: a right operand of the same precedence
+        # keeps its parentheses even where the value would not change (a + (b + c)), so that reading the
+        # formula back gives the same tree, and the same float rounding, canonical key and loss
+        b = b if pb > prec else f"({b})"
         return f"{a} {prim.infix} {b}", prec
     return f"{e.op}({', '.join(_fmt(c, names)[0] for c in e.args)})", 100
