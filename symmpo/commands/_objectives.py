@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from symmpo.errors import ObjectiveError
+from symmpo.objective import NAMED, Objective, named_or_file
 
 
-def resolve(spec: str):
+def resolve(spec: str) -> Objective:
     """A named objective (dpo, ipo, ...) or an objective YAML file."""
-    from symmpo import Objective
-    from symmpo.named import NAMED
-
-    if spec.lower() in NAMED:
-        return Objective.named(spec)
-    if Path(spec).exists():
-        return Objective.load(spec)
-    raise ObjectiveError(f"{spec!r} is neither a named objective ({', '.join(NAMED)}) nor an existing file")
+    obj = named_or_file(spec)
+    if obj is None:
+        raise ObjectiveError(
+            f"{spec!r} is neither a named objective ({', '.join(NAMED)}) nor an existing file"
+        )
+    return obj

@@ -32,12 +32,13 @@ def run_sample(args: argparse.Namespace) -> int:
     import numpy as np
     import yaml
 
+    from symmpo.objective import sample_objective
     from symmpo.symbolic.grammar import Grammar
 
     g = Grammar.load(args.grammar)
     rng = np.random.default_rng(args.seed)
     for i in range(args.n):
-        obj = g.sample_objective(rng, name=f"{g.name}-s{args.seed}-{i}")
+        obj = sample_objective(g, rng, name=f"{g.name}-s{args.seed}-{i}")
         print(f"# {obj.name}  (size {obj.size()}, key {obj.canonical_key()})")
         if args.yaml:
             print(yaml.safe_dump(obj.to_dict(), sort_keys=False).rstrip())

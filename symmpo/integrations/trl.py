@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from pathlib import Path
 from typing import Any
 
 from symmpo.errors import ObjectiveError
-from symmpo.objective import Objective
+from symmpo.objective import NAMED, Objective, named_or_file
 
 if importlib.util.find_spec("trl") is None:
     raise ImportError("symmpo.integrations.trl needs TRL: pip install 'symmpo[trl]'")
@@ -26,16 +25,13 @@ from symmpo.integrations.trl_trainer import LossSpec, MPOTrainerBase  # noqa: E4
 
 def as_objective(objective: Objective | str | os.PathLike[str]) -> Objective:
     """An Objective, a named loss (dpo, simpo, ...) or the path of an objective YAML file."""
-    from symmpo.named import ALIASES, NAMED
-
     if isinstance(objective, Objective):
         return objective
     if isinstance(objective, (str, os.PathLike)):
         spec = str(objective)
-        if ALIASES.get(spec.lower(), spec.lower()) in NAMED:
-            return Objective.named(spec)
-        if Path(spec).is_file():
-            return Objective.load(spec)
+        obj = named_or_file(spec)
+        if obj is not None:
+            return obj
         raise ObjectiveError(
             f"objective {spec!r} is neither a named loss ({', '.join(NAMED)}) nor an existing objective file"
         )

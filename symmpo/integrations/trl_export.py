@@ -13,7 +13,8 @@ from importlib import resources
 from typing import TYPE_CHECKING
 
 from symmpo.errors import ObjectiveError
-from symmpo.symbolic.export import expr_source, torch_source
+from symmpo.objective.export import expr_source, torch_source
+from symmpo.objective.loss import log_space_tree
 from symmpo.symbolic.expr import Const
 
 if TYPE_CHECKING:
@@ -51,8 +52,6 @@ def trainer_source() -> str:
 
 def parts_source(obj: Objective, function_name: str = "mpo_parts") -> str:
     """Source of a function returning the loss's parts per example (as ``Objective.parts``)."""
-    from symmpo.symbolic.loss import log_space_tree
-
     t = {k: log_space_tree(obj, k) for k in ("phi_inv", "psi", "g", "w_po", "w_sft")}
     mean = obj.reduce == "mean"
     sft = not (isinstance(t["w_sft"], Const) and t["w_sft"].value == 0.0)

@@ -28,7 +28,7 @@ import torch
 
 from symmpo.errors import FormulaError, SymmpoError
 from symmpo.neural import sr
-from symmpo.objective import Objective
+from symmpo.objective import Objective, check_objective
 from symmpo.symbolic.expr import Const, Expr, Node, Var, map_consts, size, substitute
 from symmpo.symbolic.parser import parse, to_formula
 from symmpo.symbolic.rewrite import to_log_space
@@ -129,7 +129,7 @@ def formula_to_tree(text: str, component: str) -> Expr:
     }
     for n in names:
         tree = substitute(tree, n, feature_map[n])
-    from symmpo.symbolic.loss import tidy as tidy_signs  # the core's x - (-y) -> x + y
+    from symmpo.symbolic.tidy import tidy as tidy_signs  # the core's x - (-y) -> x + y
 
     tree = tidy_signs(drop_offset(tidy(tree)))
     if main not in _vars(tree):
@@ -321,8 +321,6 @@ def distilled_objective(fits: dict[str, ComponentFit], arch: Any, name: str = "d
 
 
 def objective_valid(obj: Objective) -> tuple[bool, list[str]]:
-    from symmpo.symbolic.validity import check_objective
-
     bad = []
     for comp, v in check_objective(obj).items():
         bad += [f"{comp}: {p.name}: {p.reason}" for p in v.failures()]

@@ -4,7 +4,9 @@
     loss = -w_po(tau) * g(z, tau) + w_sft(tau) * NLL_theta(y+),  NLL = -(sum log-prob)/|y+|
 
 Objects are immutable: ``with_*`` methods return new objectives. Each component is compiled once into a
-torch closure (cached), so ``loss`` costs about what a hand-written loss does.
+torch closure (cached), so ``loss`` costs about what a hand-written loss does. The work behind the methods
+lives in the package's other modules (loss, export, canonical key, file format, named baselines), which never
+import this class.
 """
 
 from __future__ import annotations
@@ -17,26 +19,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
+import torch
 
 from symmpo.errors import FormulaError, ObjectiveError, SymmpoError
+from symmpo.objective import canonical, export, files, loss, named
+from symmpo.objective.types import COMPONENTS, TIED, Component
 from symmpo.symbolic import limits
 from symmpo.symbolic.component import ExternalComponent
-from symmpo.symbolic.constants import normalize_kind, to_value
-from symmpo.symbolic.expr import Const, Node, Var, constants, is_const, map_consts, subtrees
-from symmpo.symbolic.parser import ConstSpec, parse, to_formula
+from symmpo.symbolic.expr import Const, constants, is_const, is_tree, map_consts, size, subtrees
+from symmpo.symbolic.parser import parse, to_formula
 
-COMPONENTS = ("phi_inv", "psi", "g", "w_po", "w_sft")
 # Which variable each component reads (besides tau).
 COMPONENT_VAR = {"phi_inv": "p", "psi": "p", "g": "z", "w_po": "tau", "w_sft": "tau"}
-TIED = "phi_inv"  # the formula string meaning "psi is the same function as phi_inv"
-FORMAT = "symmpo-objective/1"
-
-Component = Any  # Expr or ExternalComponent
-
-
-def _is_tree(c: Any) -> bool:
-    return isinstance(c, (Var, Const, Node))
 
 
 def _zero(c: Any) -> bool:
@@ -74,11 +68,11 @@ class Objective:
             "w_sft": w_sft,
         }
         for k, c in comps.items():
-            if not (_is_tree(c) or isinstance(c, ExternalComponent)):
+            if not (is_tree(c) or isinstance(c, ExternalComponent)):
                 raise ObjectiveError(
                     f"component {k} must be a tree or an ExternalComponent, got {type(c).__name__}"
                 )
-            if _is_tree(c):
+            if is_tree(c):
                 _check_tree(c, k)
         try:
             name = limits.check_name(name)
@@ -98,9 +92,7 @@ class Objective:
     @classmethod
     def named(cls, name: str, **params: float) -> Objective:
         """A named baseline in the MPO family (dpo, hinge, ipo, cdpo, rdpo, simpo, orpo, discopop, tsallis)."""
-        from symmpo.named import make
-
-        return make(name, **params)
+        return cls.from_components(**named.recipe(name, **params))
 
     @classmethod
     def from_components(
@@ -114,19 +106,20 @@ class Objective:
         reduce: str = "sum",
         name: str = "custom",
         constants: Mapping[str, tuple[str, float] | Mapping[str, Any]] | None = None,
+        params: Mapping[str, float] | None = None,
     ) -> Objective:
         """Build from trees or formula strings. psi: a formula, None/"0" (reference-free) or "phi_inv" (tied).
 
         ``constants`` declares named typed constants the formulas use: {"gamma": ("positive", 0.5)} or
-        {"gamma": {"type": "positive", "value": 0.5}}.
+        {"gamma": {"type": "positive", "value": 0.5}}. ``params``: what a named baseline was built with.
         """
-        specs = _const_specs(constants or {})
+        specs = files.const_specs(constants or {})
         tied = isinstance(psi, str) and psi.strip() == TIED
         if psi is None:
             psi = Const(0.0)
 
         def tree(comp: str, c: Any) -> Any:
-            if _is_tree(c) or isinstance(c, ExternalComponent):
+            if is_tree(c) or isinstance(c, ExternalComponent):
                 return c
             try:
                 return parse(c, ("tau",) if comp.startswith("w_") else (COMPONENT_VAR[comp], "tau"), specs)
@@ -143,6 +136,7 @@ class Objective:
             reduce=reduce,
             name=name,
             psi_tied=tied,
+            params=params,
         )
 
     def _replace(
@@ -197,34 +191,28 @@ class Objective:
     @property
     def uses_tau(self) -> bool:
         """True when a component reads tau (training progress), so the loss changes during training."""
-        from symmpo.symbolic.loss import uses_tau
-
-        return uses_tau(self)
+        return loss.uses_tau(self)
 
     @property
     def uses_reference(self) -> bool:
         """False for reference-free objectives (constant psi): the reference log-probs are never read."""
-        from symmpo.symbolic.loss import uses_reference
-
-        return uses_reference(self)
+        return loss.uses_reference(self)
 
     @property
     def is_symbolic(self) -> bool:
-        return all(_is_tree(c) for c in self._components.values())
+        return all(is_tree(c) for c in self._components.values())
 
     def size(self) -> int:
         """Number of tree nodes over distinct components (psi counted once when tied)."""
-        from symmpo.symbolic.expr import size
-
         names = [k for k in COMPONENTS if not (k == "psi" and self.psi_tied)]
-        return sum(size(self._components[k]) if _is_tree(self._components[k]) else 1 for k in names)
+        return sum(size(self._components[k]) if is_tree(self._components[k]) else 1 for k in names)
 
     def constant_specs(self) -> dict[str, tuple[str, float]]:
         """name -> (type, value) of the tunable constants, in constant-vector order."""
         out: dict[str, tuple[str, float]] = {}
         for k in COMPONENTS:
             c = self._components[k]
-            if _is_tree(c):
+            if is_tree(c):
                 for const in constants(c):
                     out.setdefault(const.name or "", (const.kind, const.value))
         return out
@@ -234,7 +222,7 @@ class Objective:
         seen: dict[str, float] = {}
         for k in COMPONENTS:
             c = self._components[k]
-            if _is_tree(c):
+            if is_tree(c):
                 for const in constants(c):
                     seen.setdefault(const.name or "", const.raw)
         return np.array(list(seen.values()), dtype=float)
@@ -256,26 +244,13 @@ class Objective:
                 Const(by_name[c.name], c.kind, c.name, c.nt) if c.kind != "fixed" and c.name in by_name else c
             )
 
-        comps = {k: map_consts(v, fn) if _is_tree(v) else v for k, v in self._components.items()}
-        return Objective(
-            comps["phi_inv"],
-            comps["psi"],
-            comps["g"],
-            comps["w_po"],
-            comps["w_sft"],
-            self.beta,
-            self.reduce,
-            self.name,
-            self.psi_tied,
-            self.params,
-        )
+        comps = {k: map_consts(v, fn) if is_tree(v) else v for k, v in self._components.items()}
+        return self._replace(components=comps)
 
     # ----- the loss ------------------------------------------------------------------------------------
     def _compile(self) -> Any:
         if self._compiled is None:
-            from symmpo.symbolic.loss import compile_objective
-
-            self._compiled = compile_objective(self)
+            self._compiled = loss.compile_objective(self)
         return self._compiled
 
     def loss(
@@ -329,9 +304,7 @@ class Objective:
         ):
             raise ObjectiveError(f"objective {self.name!r} needs chosen_lengths and rejected_lengths")
         if self._parts is None:
-            from symmpo.symbolic.loss import compile_parts
-
-            self._parts = compile_parts(self)
+            self._parts = loss.compile_parts(self)
         return self._parts(
             policy_chosen_logps,
             policy_rejected_logps,
@@ -348,15 +321,11 @@ class Objective:
         ``x`` is p in (0, 1] for phi_inv and psi, the margin z for g, and ignored for the weights (which read
         ``progress``). Returns a float64 array of x's shape.
         """
-        import torch
-
-        from symmpo.symbolic.loss import _component_fn
-
         if component not in self.components:
             raise ObjectiveError(f"unknown component {component!r}; choose from {sorted(self.components)}")
         grid = np.asarray(x, dtype=np.float64)
         arg = torch.as_tensor(np.log(grid) if component in ("phi_inv", "psi") else grid)
-        fn, _ = _component_fn(self, component)
+        fn, _ = loss.component_fn(self, component)
         with torch.no_grad():
             y = fn(arg, torch.tensor(float(progress), dtype=torch.float64))
         return np.broadcast_to(np.asarray(y, dtype=np.float64), grid.shape).copy()
@@ -364,111 +333,54 @@ class Objective:
     # ----- printing, export, keys ----------------------------------------------------------------------
     def latex(self) -> str:
         """The whole loss as LaTeX (components substituted)."""
-        from symmpo.symbolic.loss import loss_latex
-
-        return loss_latex(self)
+        return loss.loss_latex(self)
 
     def component_latex(self) -> dict[str, str]:
-        from symmpo.symbolic.loss import component_latex
-
-        return component_latex(self)
+        return loss.component_latex(self)
 
     def to_torch_source(self, function_name: str = "loss") -> str:
         """Standalone PyTorch source (imports torch only) of a function with ``loss``'s arguments."""
-        from symmpo.symbolic.export import torch_source
-
-        return torch_source(self, function_name)
+        return export.torch_source(self, function_name)
 
     def canonical_key(self) -> str:
         """A stable hash of the simplified loss (constants rounded): equal for equivalent objectives."""
         if self._key is None:
-            from symmpo.symbolic.canonical import canonical_key
-
-            self._key = canonical_key(self)
+            self._key = canonical.canonical_key(self)
         return self._key
 
     def formulas(self) -> dict[str, str]:
-        self._require_symbolic("print as formulas")
+        self.require_symbolic("print as formulas")
         return {k: to_formula(v) for k, v in self._components.items()}
 
     # ----- files ---------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """The YAML file format (formula strings in the registry's vocabulary)."""
-        self._require_symbolic("be saved")
-        f = self.formulas()
-        out: dict[str, Any] = {"format": FORMAT, "name": self.name, "beta": self.beta, "reduce": self.reduce}
-        out["phi_inv"] = f["phi_inv"]
-        out["psi"] = TIED if self.psi_tied else f["psi"]
-        for k in ("g", "w_po", "w_sft"):
-            out[k] = f[k]
-        specs = self.constant_specs()
-        if specs:
-            out["constants"] = {n: {"type": k, "value": v} for n, (k, v) in specs.items()}
-        if self.params:
-            out["params"] = dict(self.params)
-        return out
+        return files.to_dict(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], where: str = "objective") -> Objective:
         """An objective from the file format; every field of the untrusted mapping is checked."""
-        if not isinstance(data, Mapping):
-            raise ObjectiveError(f"{where}: expected a mapping, got {type(data).__name__}")
-        known = {"format", "name", "beta", "reduce", "constants", "params", *COMPONENTS}
-        unknown = sorted(limits.shown(k, 40) for k in set(data) - known)
-        if unknown:
-            raise ObjectiveError(
-                f"{where}: unknown key(s) {', '.join(unknown[:5])} (known: {', '.join(sorted(known))})"
-            )
-        for k in ("phi_inv", "g"):
-            if k not in data:
-                raise ObjectiveError(f"{where}: missing key {k!r}")
-        if "format" in data and data["format"] != FORMAT:
-            raise ObjectiveError(f"{where}: format must be {FORMAT!r}, got {limits.shown(data['format'])}")
+        files.check_mapping(data, where)
         try:
-            beta = limits.number(data.get("beta", 0.1), "beta")
-            name = limits.check_name(data.get("name", "custom"))
-            reduce = data.get("reduce", "sum")
-            if reduce not in ("sum", "mean"):
-                raise ObjectiveError(f"reduce must be 'sum' or 'mean', got {limits.shown(reduce)}")
-            consts = data.get("constants") or {}
-            params = _params(data.get("params") or {})
-            obj = cls.from_components(
-                phi_inv=data["phi_inv"],
-                psi=data.get("psi", TIED),
-                g=data["g"],
-                w_po=data.get("w_po", 1.0),
-                w_sft=data.get("w_sft", 0.0),
-                beta=beta,
-                reduce=reduce,
-                name=name,
-                constants=consts,
-            )
+            return cls.from_components(**files.decode(data))
         except FormulaError as err:
             raise FormulaError(f"{where}: {err}") from None
         except SymmpoError as err:
             raise ObjectiveError(f"{where}: {err}") from None
-        obj.params = params
-        return obj
 
     @classmethod
     def load(cls, path: str | Path) -> Objective:
         """Read an objective YAML file (bounded safe YAML; formulas through the restricted parser)."""
-        from symmpo.symbolic.safeyaml import load_file
-
-        data = load_file(path, "objective file", ObjectiveError)
-        return cls.from_dict(data, where=str(path))
+        return cls.from_dict(files.read(path), where=str(path))
 
     def save(self, path: str | Path) -> None:
-        p = Path(path)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        tmp = p.with_suffix(p.suffix + ".tmp")
-        tmp.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
-        tmp.replace(p)
+        files.write(path, self.to_dict())
 
     # ----- misc ----------------------------------------------------------------------------------------
-    def _require_symbolic(self, what: str) -> None:
+    def require_symbolic(self, what: str) -> None:
+        """ObjectiveError unless every component is a tree (needed to print, save or export)."""
         if not self.is_symbolic:
-            bad = [k for k, v in self._components.items() if not _is_tree(v)]
+            bad = [k for k, v in self._components.items() if not is_tree(v)]
             raise ObjectiveError(
                 f"objective {self.name!r} has non-symbolic component(s) {', '.join(bad)}: cannot {what}"
             )
@@ -501,60 +413,6 @@ class Objective:
         return hashlib.sha256(json.dumps(repr(self)).encode()).hexdigest()[:16]
 
 
-def _const_specs(constants: Any) -> dict[str, ConstSpec]:
-    """Declared constants {name: {type, value}} or {name: (type, value)}, each field checked."""
-    if not isinstance(constants, Mapping):
-        raise ObjectiveError(
-            f"constants must be a mapping name -> {{type, value}}, got {limits.shown(constants)}"
-        )
-    if len(constants) > limits.MAX_CONSTANTS:
-        raise ObjectiveError(f"more than {limits.MAX_CONSTANTS} constants")
-    out = {}
-    for name, spec in constants.items():
-        try:
-            name = limits.check_identifier(name, "constant")
-        except SymmpoError as err:
-            raise ObjectiveError(str(err)) from None
-        if isinstance(spec, Mapping):
-            extra = sorted(limits.shown(k, 20) for k in set(spec) - {"type", "value"})
-            if extra:
-                raise ObjectiveError(
-                    f"constant {name!r}: unknown field(s) {', '.join(extra[:5])} (use type, value)"
-                )
-            kind, value = spec.get("type", "free"), spec.get("value")
-        elif isinstance(spec, (tuple, list)) and len(spec) == 2:
-            kind, value = spec
-        else:
-            raise ObjectiveError(f"constant {name!r}: expected {{type, value}}, got {limits.shown(spec)}")
-        try:
-            kind = normalize_kind(kind)
-        except ValueError as err:
-            raise ObjectiveError(f"constant {name!r}: {err}") from None
-        if kind == "fixed":
-            raise ObjectiveError(f"constant {name!r}: type fixed is for literals; write the number instead")
-        try:
-            v = limits.number(value, f"constant {name!r}: value")
-        except SymmpoError as err:
-            raise ObjectiveError(str(err)) from None
-        out[name] = ConstSpec(kind, v)
-    return out
-
-
-def _params(params: Any) -> dict[str, float]:
-    """The ``params`` a named objective was built with: {name: number}."""
-    if not isinstance(params, Mapping):
-        raise ObjectiveError(f"params must be a mapping name -> number, got {limits.shown(params)}")
-    if len(params) > limits.MAX_CONSTANTS:
-        raise ObjectiveError(f"more than {limits.MAX_CONSTANTS} params")
-    out = {}
-    for k, v in params.items():
-        try:
-            out[limits.check_identifier(k, "parameter")] = limits.number(v, f"parameter {k}")
-        except SymmpoError as err:
-            raise ObjectiveError(str(err)) from None
-    return out
-
-
 def _check_tree(tree: Any, comp: str) -> None:
     """Size and depth within the limits and every constant finite (cheap: it runs on every construction)."""
     limits.check_shape(tree, f"component {comp}")
@@ -567,7 +425,7 @@ def _name_constants(comps: dict[str, Any]) -> dict[str, Any]:
     """Give every unnamed tunable constant a fresh name c0, c1, ... (names identify constants in files)."""
     used = set()
     for c in comps.values():
-        if _is_tree(c):
+        if is_tree(c):
             used.update(k.name for k in constants(c) if k.name)
     counter = [0]
 
@@ -584,10 +442,10 @@ def _name_constants(comps: dict[str, Any]) -> dict[str, Any]:
     for k, v in comps.items():
         if k == "psi" and v is comps["phi_inv"]:
             continue
-        out[k] = map_consts(v, fresh) if _is_tree(v) else v
+        out[k] = map_consts(v, fresh) if is_tree(v) else v
     if "psi" not in out:
         out["psi"] = out["phi_inv"]
     return {k: out[k] for k in COMPONENTS}
 
 
-__all__ = ["Objective", "COMPONENTS", "TIED", "to_value"]
+__all__ = ["Objective", "COMPONENTS", "TIED"]

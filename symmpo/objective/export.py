@@ -4,7 +4,7 @@ The source is generated from the same log-space trees the compiler uses, with th
 (helpers prefixed ``_symmpo_``), so it matches ``Objective.loss`` to floating-point rounding.
 
 No user text reaches the source unescaped: the objective's name appears only as a ``repr`` string
-literal (``OBJECTIVE_NAME``, one of the metadata constants of :mod:`symmpo.symbolic.export_meta`; the
+literal (``OBJECTIVE_NAME``, one of the metadata constants of :mod:`symmpo.objective.export_meta`; the
 docstring refers to it by that constant and never quotes it), the function name must be a Python identifier that is not a keyword,
 numbers are ``repr`` of finite floats, and everything else comes from the primitive registry's templates.
 """
@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import keyword
 import math
-from typing import TYPE_CHECKING
 
 from symmpo.errors import ObjectiveError
-from symmpo.symbolic.export_meta import CONVENTIONS, metadata_source
+from symmpo.objective.export_meta import CONVENTIONS, metadata_source
+from symmpo.objective.loss import log_space_tree, reads_data
+from symmpo.objective.types import ObjectiveLike
 from symmpo.symbolic.expr import Const, Expr, Node, Var, variables
 from symmpo.symbolic.primitives import EXPORT_HELPERS, REGISTRY
-
-if TYPE_CHECKING:
-    from symmpo.objective import Objective
 
 # Lengths as the log-probs' dtype and device, clamped to >= 1 (an empty response: mean 0, NLL 0).
 _LENGTHS = (
@@ -42,10 +40,8 @@ def expr_source(e: Expr, names: dict[str, str]) -> str:
     return REGISTRY[e.op].source.format(*(expr_source(c, names) for c in e.args))
 
 
-def torch_source(obj: Objective, function_name: str = "loss") -> str:
-    from symmpo.symbolic.loss import log_space_tree, reads_data
-
-    obj._require_symbolic("be exported")
+def torch_source(obj: ObjectiveLike, function_name: str = "loss") -> str:
+    obj.require_symbolic("be exported")
     if not (isinstance(function_name, str) and function_name.isidentifier() and function_name.isascii()) or (
         keyword.iskeyword(function_name)
     ):

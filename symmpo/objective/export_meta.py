@@ -7,10 +7,9 @@ emitted with ``repr`` only, so no text from an objective file reaches the genera
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from symmpo.objective import Objective
+from symmpo.objective.types import ObjectiveLike
 
 CONVENTIONS = """\
 Conventions (the same as symmpo's Objective.loss):
@@ -24,7 +23,7 @@ Conventions (the same as symmpo's Objective.loss):
 * the function returns the per-example loss; average it for the batch loss."""
 
 
-def export_metadata(obj: Objective) -> dict[str, Any]:
+def export_metadata(obj: ObjectiveLike) -> dict[str, Any]:
     """name -> value of the constants an exported loss carries (formulas as strings, the rest plain)."""
     f = obj.formulas()
     return {
@@ -39,7 +38,7 @@ def export_metadata(obj: Objective) -> dict[str, Any]:
     }
 
 
-def metadata_source(obj: Objective) -> str:
+def metadata_source(obj: ObjectiveLike) -> str:
     """Python assignments of :func:`export_metadata` (every value through ``repr``)."""
     lines = ["# What this loss needs and assumes (read by trainers; see the module docstring)."]
     lines += [f"{k} = {v!r}" for k, v in export_metadata(obj).items()]

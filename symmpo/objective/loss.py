@@ -6,25 +6,19 @@ reference-free psi, beta = 1, w_po = 1, no imitation term) are resolved here, no
 
 from __future__ import annotations
 
-import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
+from symmpo.objective.types import ObjectiveLike
 from symmpo.symbolic.compile import compile_tree, fold
-from symmpo.symbolic.expr import Const, Expr, Node, Var, substitute, variables
-from symmpo.symbolic.printing import fmt_number, latex
+from symmpo.symbolic.expr import Const, Expr, Node, Var, is_tree, substitute, variables
+from symmpo.symbolic.printing import latex
 from symmpo.symbolic.rewrite import to_log_space
-
-if TYPE_CHECKING:
-    from symmpo.objective import Objective
+from symmpo.symbolic.tidy import tidy
 
 
-def _is_tree(c: Any) -> bool:
-    return isinstance(c, (Var, Const, Node))
-
-
-def log_space_tree(obj: Objective, comp: str) -> Expr:
+def log_space_tree(obj: ObjectiveLike, comp: str) -> Expr:
     """The component as it is compiled: phi_inv/psi read L = log p; g reads z; weights read tau."""
     c = obj.components[comp]
     if comp in ("phi_inv", "psi"):
@@ -32,10 +26,10 @@ def log_space_tree(obj: Objective, comp: str) -> Expr:
     return fold(to_log_space(c, "__none__"))
 
 
-def _component_fn(obj: Objective, comp: str) -> tuple[Any, float | None]:
+def component_fn(obj: ObjectiveLike, comp: str) -> tuple[Any, float | None]:
     """(fn(x, tau), constant value or None)."""
     c = obj.components[comp]
-    if not _is_tree(c):
+    if not is_tree(c):
         return c.torch_fn, None
     t = log_space_tree(obj, comp)
     if isinstance(t, Const):
@@ -44,29 +38,27 @@ def _component_fn(obj: Objective, comp: str) -> tuple[Any, float | None]:
     return compile_tree(t, xvar), None
 
 
-def uses_tau(obj: Objective) -> bool:
+def uses_tau(obj: ObjectiveLike) -> bool:
     """True when some component reads tau (a non-symbolic component is assumed to)."""
-    return any(not _is_tree(c) or "tau" in variables(c) for c in obj.components.values())
+    return any(not is_tree(c) or "tau" in variables(c) for c in obj.components.values())
 
 
-def reads_data(obj: Objective) -> tuple[bool, bool]:
+def reads_data(obj: ObjectiveLike) -> tuple[bool, bool]:
     """(the margin depends on the log-probs, the loss's PO term does): when not, the loss must broadcast
     its (constant or tau-only) value to the batch itself, since no tensor op does it."""
 
     def reads(comp: str, var: str) -> bool:
         c = obj.components[comp]
-        return not _is_tree(c) or var in variables(log_space_tree(obj, comp))
+        return not is_tree(c) or var in variables(log_space_tree(obj, comp))
 
-    psi_counts = (
-        not isinstance(log_space_tree(obj, "psi"), Const) if _is_tree(obj.components["psi"]) else True
-    )
+    psi_counts = not isinstance(log_space_tree(obj, "psi"), Const) if is_tree(obj.components["psi"]) else True
     margin = reads("phi_inv", "L") or (psi_counts and reads("psi", "L"))
     return margin, margin and reads("g", "z")
 
 
-def uses_reference(obj: Objective) -> bool:
+def uses_reference(obj: ObjectiveLike) -> bool:
     """False when psi is constant: the reference log-probs then cancel from the margin."""
-    return _component_fn(obj, "psi")[1] is None
+    return component_fn(obj, "psi")[1] is None
 
 
 def response_lengths(lengths: Any, like: Any) -> Any:
@@ -78,13 +70,13 @@ def response_lengths(lengths: Any, like: Any) -> Any:
     return torch.as_tensor(lengths, dtype=like.dtype, device=like.device).clamp(min=1)
 
 
-def compile_objective(obj: Objective) -> Any:
+def compile_objective(obj: ObjectiveLike) -> Any:
     """A function (pc, pr, rc, rr, lc, lr, progress) -> per-example loss."""
-    phi, _ = _component_fn(obj, "phi_inv")
-    psi, psi_const = _component_fn(obj, "psi")
-    g, _ = _component_fn(obj, "g")
-    w_po, w_po_const = _component_fn(obj, "w_po")
-    w_sft, w_sft_const = _component_fn(obj, "w_sft")
+    phi, _ = component_fn(obj, "phi_inv")
+    psi, psi_const = component_fn(obj, "psi")
+    g, _ = component_fn(obj, "g")
+    w_po, w_po_const = component_fn(obj, "w_po")
+    w_sft, w_sft_const = component_fn(obj, "w_sft")
     beta = obj.beta
     mean = obj.reduce == "mean"
     tied = obj.psi_tied
@@ -124,7 +116,7 @@ def compile_objective(obj: Objective) -> Any:
     return fn
 
 
-def compile_parts(obj: Objective) -> Any:
+def compile_parts(obj: ObjectiveLike) -> Any:
     """A function (pc, pr, rc, rr, lc, lr, progress) -> the loss's parts, per example (for logging).
 
     Keys: ``reward_chosen``/``reward_rejected`` (the implicit rewards r(y) = beta [phi_inv(P) - psi(P_ref)],
@@ -132,11 +124,11 @@ def compile_parts(obj: Objective) -> Any:
     and ``imitation`` (w_sft NLL, zeros without an imitation term). preference + imitation equals the loss
     to rounding.
     """
-    phi, _ = _component_fn(obj, "phi_inv")
-    psi, _ = _component_fn(obj, "psi")
-    g, _ = _component_fn(obj, "g")
-    w_po, _ = _component_fn(obj, "w_po")
-    w_sft, w_sft_const = _component_fn(obj, "w_sft")
+    phi, _ = component_fn(obj, "phi_inv")
+    psi, _ = component_fn(obj, "psi")
+    g, _ = component_fn(obj, "g")
+    w_po, _ = component_fn(obj, "w_po")
+    w_sft, w_sft_const = component_fn(obj, "w_sft")
     beta, mean, sft = obj.beta, obj.reduce == "mean", w_sft_const != 0.0
 
     def full(f: Any, x: Any, tau: Any) -> Any:
@@ -166,69 +158,14 @@ def compile_parts(obj: Objective) -> Any:
 
 
 # ----- LaTeX ----------------------------------------------------------------------------------------------
-def component_latex(obj: Objective) -> dict[str, str]:
+def component_latex(obj: ObjectiveLike) -> dict[str, str]:
     out = {}
     for k, c in obj.components.items():
-        out[k] = latex(tidy(c)) if _is_tree(c) else c.latex()
+        out[k] = latex(tidy(c)) if is_tree(c) else c.latex()
     return out
 
 
-def _const(e: Expr) -> float | None:
-    return e.value if isinstance(e, Const) else None
-
-
-def _scaled(e: Expr) -> tuple[float, Expr]:
-    """(c, x) with e = c * x, pulling constant factors (and signs) out of products, negations and divisions."""
-    if isinstance(e, Node):
-        if e.op == "neg":
-            c, x = _scaled(e.args[0])
-            return -c, x
-        if e.op == "mul":
-            a, b = _const(e.args[0]), _const(e.args[1])
-            if a is not None:
-                c, x = _scaled(e.args[1])
-                return a * c, x
-            if b is not None:
-                c, x = _scaled(e.args[0])
-                return b * c, x
-        if e.op == "div":
-            b = _const(e.args[1])
-            if b is not None and b != 0:
-                c, x = _scaled(e.args[0])
-                return c / b, x
-    return 1.0, e
-
-
-def tidy(e: Expr) -> Expr:
-    """Printing-only cleanup: fold constant subtrees and constant products (0.1225 (0.1966 x) -> 0.02408 x),
-    drop double negations."""
-    e = fold(e)
-    if not isinstance(e, Node):
-        return e
-    e = Node(e.op, tuple(tidy(c) for c in e.args))
-    if e.op in ("mul", "neg", "div"):
-        c, x = _scaled(e)
-        if x is not e and not isinstance(x, Const) and math.isfinite(c):
-            if c == 1.0:
-                return x
-            if c == -1.0:
-                return Node("neg", (x,))
-            return Node("mul", (Const(c), x))
-    if e.op == "neg" and isinstance(e.args[0], Node) and e.args[0].op == "neg":
-        return e.args[0].args[0]
-    if e.op in ("add", "sub"):  # a - (-2 x) -> a + 2 x, a + (-2 x) -> a - 2 x
-        b = e.args[1]
-        if isinstance(b, Node) and b.op == "mul" and isinstance(b.args[0], Const) and b.args[0].value < 0:
-            flipped = Node("mul", (Const(-b.args[0].value), b.args[1]))
-            return Node("sub" if e.op == "add" else "add", (e.args[0], flipped))
-    if e.op == "sub" and isinstance(e.args[1], Node) and e.args[1].op == "neg":
-        return Node("add", (e.args[0], e.args[1].args[0]))
-    if e.op == "add" and isinstance(e.args[1], Node) and e.args[1].op == "neg":
-        return Node("sub", (e.args[0], e.args[1].args[0]))
-    return e
-
-
-def loss_latex(obj: Objective) -> str:
+def loss_latex(obj: ObjectiveLike) -> str:
     """ell = -w_po g(z) + w_sft NLL with z written out in the response probabilities."""
     comps = obj.components
     if not obj.is_symbolic:
@@ -266,7 +203,3 @@ def loss_latex(obj: Objective) -> str:
     else:
         where = r"\log P(y) = \sum_t \log \pi(a_t \mid s_t)"
     return rf"\ell = {body}, \quad {where}"
-
-
-def describe_beta(obj: Objective) -> str:
-    return fmt_number(obj.beta)

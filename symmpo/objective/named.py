@@ -29,26 +29,32 @@ TRL counterparts (trainer, loss_type: parameter names), equal to float32 roundin
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from symmpo.errors import ObjectiveError
-from symmpo.objective import Objective
 from symmpo.symbolic.constants import interval_kind
 
-# name -> (defaults, builder, one-line description)
-_Builder = Callable[[dict[str, float]], Objective]
+# A builder gives the ``Objective.from_components`` arguments of a baseline for checked parameters. This
+# module holds the table only; ``Objective.named`` builds the objective, so the two never import each other.
+_Builder = Callable[[dict[str, float]], dict[str, Any]]
 
 
-def _dpo(p: dict[str, float]) -> Objective:
-    return Objective.from_components("log(p)", "phi_inv", "logsigmoid(z)", beta=p["beta"], name="dpo")
+def _mpo(phi_inv: str, psi: str | None, g: str, **fields: Any) -> dict[str, Any]:
+    """The from_components arguments (psi: a formula, "phi_inv" for tied, None for reference-free)."""
+    return {"phi_inv": phi_inv, "psi": psi, "g": g, **fields}
 
 
-def _hinge(p: dict[str, float]) -> Objective:
-    return Objective.from_components("log(p)", "phi_inv", "-max(0, 1 - z)", beta=p["beta"], name="hinge")
+def _dpo(p: dict[str, float]) -> dict[str, Any]:
+    return _mpo("log(p)", "phi_inv", "logsigmoid(z)", beta=p["beta"], name="dpo")
 
 
-def _ipo(p: dict[str, float]) -> Objective:
+def _hinge(p: dict[str, float]) -> dict[str, Any]:
+    return _mpo("log(p)", "phi_inv", "-max(0, 1 - z)", beta=p["beta"], name="hinge")
+
+
+def _ipo(p: dict[str, float]) -> dict[str, Any]:
     m = 1.0 / (2.0 * p["beta"])
-    return Objective.from_components(
+    return _mpo(
         "log(p)",
         "phi_inv",
         "-(z - m)**2",
@@ -59,8 +65,8 @@ def _ipo(p: dict[str, float]) -> Objective:
     )
 
 
-def _cdpo(p: dict[str, float]) -> Objective:
-    return Objective.from_components(
+def _cdpo(p: dict[str, float]) -> dict[str, Any]:
+    return _mpo(
         "log(p)",
         "phi_inv",
         "(1 - eps)*logsigmoid(z) + eps*logsigmoid(-z)",
@@ -70,10 +76,10 @@ def _cdpo(p: dict[str, float]) -> Objective:
     )
 
 
-def _rdpo(p: dict[str, float]) -> Objective:
+def _rdpo(p: dict[str, float]) -> dict[str, Any]:
     if not p["eps"] < 0.5:
         raise ObjectiveError(f"rdpo needs eps < 0.5, got {p['eps']}")
-    return Objective.from_components(
+    return _mpo(
         "log(p)",
         "phi_inv",
         "((1 - eps)*logsigmoid(z) - eps*logsigmoid(-z))/(1 - 2*eps)",
@@ -83,8 +89,8 @@ def _rdpo(p: dict[str, float]) -> Objective:
     )
 
 
-def _simpo(p: dict[str, float]) -> Objective:
-    return Objective.from_components(
+def _simpo(p: dict[str, float]) -> dict[str, Any]:
+    return _mpo(
         "log(p)",
         None,
         "logsigmoid(z - gamma)",
@@ -95,8 +101,8 @@ def _simpo(p: dict[str, float]) -> Objective:
     )
 
 
-def _orpo(p: dict[str, float]) -> Objective:
-    return Objective.from_components(
+def _orpo(p: dict[str, float]) -> dict[str, Any]:
+    return _mpo(
         "log(p/(1 - p))",
         None,
         "lam*logsigmoid(z)",
@@ -108,17 +114,17 @@ def _orpo(p: dict[str, float]) -> Objective:
     )
 
 
-def _discopop(p: dict[str, float]) -> Objective:
+def _discopop(p: dict[str, float]) -> dict[str, Any]:
     g = "-((1 - sigmoid(z/tau_d))*softplus(-z) + sigmoid(z/tau_d)*exp(-z))"
-    return Objective.from_components(
+    return _mpo(
         "log(p)", "phi_inv", g, beta=p["beta"], name="discopop", constants={"tau_d": ("positive", p["tau_d"])}
     )
 
 
-def _tsallis(p: dict[str, float]) -> Objective:
+def _tsallis(p: dict[str, float]) -> dict[str, Any]:
     if not 0 < p["q"] < 1:
         raise ObjectiveError(f"tsallis needs q in (0, 1), got {p['q']}")
-    return Objective.from_components(
+    return _mpo(
         "(p**(q - 1) - 1)/(q - 1)",
         "phi_inv",
         "logsigmoid(z)",
@@ -155,21 +161,27 @@ NAMED: dict[str, tuple[dict[str, float], _Builder, str]] = {
 ALIASES = {"slic": "hinge", "lambda": "lam", "label_smoothing": "eps", "alpha": "q"}
 
 
-def names() -> list[str]:
-    return list(NAMED)
-
-
-def make(name: str, **params: float) -> Objective:
-    """Objective.named(name, **params): unknown names or parameters are errors that list the known ones."""
+def lookup(name: str) -> str | None:
+    """The table's key for a name or alias in any case (``SLiC`` -> ``hinge``); None when it names no baseline."""
     key = ALIASES.get(name.lower(), name.lower())
-    if key not in NAMED:
-        raise ObjectiveError(f"unknown objective {name!r}; known: {', '.join(NAMED)}")
-    defaults, build, _ = NAMED[key]
-    p = dict(defaults)
+    return key if key in NAMED else None
+
+
+def defaults(name: str) -> dict[str, float]:
+    """A copy of a baseline's default parameters (``name`` as :func:`lookup` accepts it)."""
+    return dict(NAMED[_key(name)][0])
+
+
+def recipe(name: str, **params: float) -> dict[str, Any]:
+    """The from_components arguments of ``Objective.named(name, **params)``, the checked ``params``
+    included; unknown names or parameters are errors that list the known ones."""
+    key = _key(name)
+    known, build, _ = NAMED[key]
+    p = dict(known)
     for k, v in params.items():
         k2 = ALIASES.get(k, k)
-        if k2 not in defaults:
-            raise ObjectiveError(f"{key} has no parameter {k!r}; its parameters: {', '.join(defaults)}")
+        if k2 not in known:
+            raise ObjectiveError(f"{key} has no parameter {k!r}; its parameters: {', '.join(known)}")
         try:
             p[k2] = float(v)
         except (TypeError, ValueError):
@@ -179,6 +191,11 @@ def make(name: str, **params: float) -> Objective:
             raise ObjectiveError(f"{key}: parameter {k} must be > 0, got {v}")
         if k == "eps" and not 0 < v < 1:
             raise ObjectiveError(f"{key}: eps must be in (0, 1), got {v}")
-    obj = build(p)
-    obj.params = p
-    return obj
+    return {**build(p), "params": p}
+
+
+def _key(name: str) -> str:
+    key = lookup(name)
+    if key is None:
+        raise ObjectiveError(f"unknown objective {name!r}; known: {', '.join(NAMED)}")
+    return key

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from symmpo.errors import SymmpoError
-from symmpo.objective import COMPONENTS, Objective
+from symmpo.objective import COMPONENTS, Objective, check_objective, sample_objective
 from symmpo.search import operators as ops
 from symmpo.symbolic import expr as E
 
@@ -78,7 +78,7 @@ class ObjectiveSpace:
 
     # -- genomes -----------------------------------------------------------------------------
     def sample(self, rng: np.random.Generator) -> Objective:
-        return self.grammar.sample_objective(rng)
+        return sample_objective(self.grammar, rng)
 
     def _evolvable(self, obj: Objective) -> list[str]:
         """Components that carry grammar tags (psi only when it is not tied to phi_inv)."""
@@ -156,8 +156,6 @@ class ObjectiveSpace:
         return None
 
     def _verdicts(self, obj: Objective) -> dict[str, Any]:
-        from symmpo.symbolic.validity import check_objective
-
         return check_objective(obj, self.grammar, limits=False)
 
     def validity(self, obj: Objective) -> dict[str, Any]:

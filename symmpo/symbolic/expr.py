@@ -50,6 +50,11 @@ Expr = Var | Const | Node
 Path = tuple[int, ...]
 
 
+def is_tree(x: object) -> bool:
+    """True for an expression tree (an objective's component may also be an external, neural one)."""
+    return isinstance(x, (Var, Const, Node))
+
+
 def children(e: Expr) -> tuple[Expr, ...]:
     return e.args if isinstance(e, Node) else ()
 
@@ -129,12 +134,3 @@ def is_const(e: Expr, value: float | None = None) -> bool:
     if not isinstance(e, Const):
         return False
     return value is None or (e.kind == "fixed" and e.raw == value)
-
-
-def C(value: float) -> Const:
-    """A fixed literal."""
-    return Const(float(value))
-
-
-def N(op: str, *args: Expr) -> Node:
-    return Node(op, tuple(args))

@@ -66,6 +66,16 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class Sample:
+    """One draw of :meth:`Grammar.sample`: a tree per component (psi's is unused when tied), and the fields."""
+
+    components: dict[str, Expr]
+    psi_tied: bool
+    beta: float
+    reduce: str
+
+
+@dataclass(frozen=True)
 class NonTerminal:
     name: str
     var: str | None = None  # None for constants
@@ -407,17 +417,15 @@ class Grammar:
     def sample_component(self, comp: str, rng: np.random.Generator, max_depth: int | None = None) -> Expr:
         return self.expand(self.start[comp], rng, max_depth)
 
-    def sample_objective(
+    def sample(
         self,
         rng: np.random.Generator,
         max_depth: int | None = None,
         max_size: int | None = None,
-        name: str = "sample",
         tries: int = 100,
-    ) -> Any:
-        """A random objective within the size and depth limits (reproducible from rng)."""
-        from symmpo.objective import Objective
-
+    ) -> Sample:
+        """Random component trees, psi tie, beta and reduce within the size and depth limits (reproducible
+        from rng). The size counts psi once when it is tied to phi_inv."""
         max_size = self.max_size if max_size is None else max_size
         for _ in range(tries):
             try:
@@ -429,19 +437,8 @@ class Grammar:
             tied = bool(rng.random() < self.psi_tie)
             beta = float(math.exp(rng.uniform(math.log(self.beta_range[0]), math.log(self.beta_range[1]))))
             reduce = str(self.reduce_choices[int(rng.integers(len(self.reduce_choices)))])
-            obj = Objective(
-                comps["phi_inv"],
-                comps["psi"],
-                comps["g"],
-                comps["w_po"],
-                comps["w_sft"],
-                beta=beta,
-                reduce=reduce,
-                name=name,
-                psi_tied=tied,
-            )
-            if obj.size() <= max_size:
-                return obj
+            if sum(size(t) for c, t in comps.items() if not (c == "psi" and tied)) <= max_size:
+                return Sample(comps, tied, beta, reduce)
         raise GrammarError(f"{self.source}: no sample within max_size={max_size} after {tries} tries")
 
     # ----- GP hooks ------------------------------------------------------------------------------------
@@ -490,21 +487,6 @@ class Grammar:
             args.append(m)
         return Node(tree.op, tuple(args))
 
-    def annotate_objective(self, obj: Any) -> Any:
-        """The objective with tags re-derived for every component; GrammarError names a component outside it."""
-        comps = {}
-        for comp, n in self.start.items():
-            tree = obj.components[comp]
-            if comp == "psi" and obj.psi_tied:
-                continue
-            m = self.annotate(tree, n)
-            if m is None:
-                raise GrammarError(
-                    f"{self.source}: component {comp} of {obj.name!r} is not derivable from {n}"
-                )
-            comps[comp] = m
-        return obj.with_components(**comps)
-
     def describe(self) -> str:
         lines = [
             f"grammar {self.name} ({self.source}): {len(self.nonterminals)} non-terminals, "
@@ -518,10 +500,6 @@ class Grammar:
             else:
                 lines.append(f"  {nt.name}({nt.var}): {nt.type} — {len(nt.rules)} rule(s), ok")
         return "\n".join(lines)
-
-
-def tree_size(e: Expr) -> int:
-    return size(e)
 
 
 def _is_bare(spec: str) -> bool:

@@ -26,7 +26,7 @@ import sympy
 from symmpo.errors import FormulaError
 from symmpo.symbolic import numcheck
 from symmpo.symbolic.budget import total, within
-from symmpo.symbolic.expr import Const, Expr, Node, Var, size, variables
+from symmpo.symbolic.expr import Const, Expr, size, variables
 from symmpo.symbolic.limits import SYMPY_SECONDS
 from symmpo.symbolic.numeval import _grid_p, _grid_z, evaluate_exact, one_thread  # noqa: F401 - grids: neural
 from symmpo.symbolic.parser import parse, to_formula
@@ -280,19 +280,3 @@ def proved_by_grammar(tree: Expr, component: str, grammar: Any) -> Verdict | Non
             PropertyVerdict(n, True, "grammar", f"derivable from {nt} ({what}) of grammar {grammar.name}")
         )
     return verdict
-
-
-def check_objective(obj: Any, grammar: Any = None, limits: bool = True) -> dict[str, Verdict]:
-    """Verdicts of every symbolic component of an objective (psi once when tied).
-
-    With a grammar, a component derivable from it is proved by its typing; the others are checked
-    (``limits`` as in :func:`check_tree`).
-    """
-    out = {}
-    for comp, tree in obj.components.items():
-        if comp == "psi" and obj.psi_tied:
-            continue
-        if isinstance(tree, (Var, Const, Node)):
-            proved = proved_by_grammar(tree, comp, grammar) if grammar is not None else None
-            out[comp] = proved if proved is not None else check_tree(tree, comp, limits)
-    return out

@@ -53,12 +53,12 @@ def resolve_objectives(specs: Sequence[str]) -> list[Member]:
     """Named losses (``dpo``; named defaults) and objective files (``LABEL=FILE``, or ``FILE`` labelled with
     the name of the search run that holds it, else the file's stem); each file is parsed now, not mid-study."""
     from symmpo import Objective
-    from symmpo.named import ALIASES, NAMED
+    from symmpo.objective import NAMED, lookup
 
     out: list[Member] = []
     for spec in specs:
-        name = ALIASES.get(spec.lower(), spec.lower())
-        if name in NAMED:
+        name = lookup(spec)
+        if name is not None:
             out.append(Member(name, name, default_params(name), None))
             continue
         label, sep, path = spec.partition("=")

@@ -46,9 +46,9 @@ def scale_param(name: str) -> str:
 
 
 def default_params(name: str) -> dict[str, float]:
-    from symmpo.named import NAMED
+    from symmpo.objective import defaults
 
-    return dict(NAMED[name][0])
+    return defaults(name)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,33 @@
+"""Everything about an objective: the :class:`Objective` and the modules behind its methods.
+
+``core`` (the class), ``loss`` (loss closure, parts, whole-loss LaTeX), ``export`` / ``export_meta``
+(standalone torch source and what it states about itself), ``canonical`` (the cache and dedupe key),
+``files`` (the YAML file format), ``named`` (the named baselines), ``grammar`` (random objectives from a
+grammar, grammar tags), ``validity`` (the checker's verdicts per component), ``resolve`` (``NAME | FILE``).
+They build on :mod:`symmpo.symbolic`, which knows trees only, and import no module of the search,
+training or command-line layers.
+"""
+
+from symmpo.objective.core import Objective
+from symmpo.objective.files import FORMAT
+from symmpo.objective.grammar import annotate_objective, sample_objective
+from symmpo.objective.named import ALIASES, NAMED, defaults, lookup
+from symmpo.objective.resolve import named_or_file
+from symmpo.objective.types import COMPONENTS, TIED, ObjectiveLike
+from symmpo.objective.validity import check_objective
+
+__all__ = [
+    "ALIASES",
+    "COMPONENTS",
+    "FORMAT",
+    "NAMED",
+    "TIED",
+    "Objective",
+    "ObjectiveLike",
+    "annotate_objective",
+    "check_objective",
+    "defaults",
+    "lookup",
+    "named_or_file",
+    "sample_objective",
+]
