@@ -18,7 +18,11 @@ import numpy as np
 import torch
 
 from symmpo.search.space import ObjectiveSpace
-from symmpo.symbolic.validity import check_objective
+
+try:
+    from symmpo.objective import check_objective
+except ImportError:  # older versions, to compare against: the checker held it
+    from symmpo.symbolic.validity import check_objective
 
 
 def full_check(obj) -> str | None:

@@ -8,7 +8,7 @@ import pytest
 from matplotlib.mathtext import MathTextParser
 
 from symmpo import Objective
-from symmpo.named import NAMED
+from symmpo.objective import NAMED, sample_objective
 from symmpo.symbolic.grammar import Grammar
 
 PARSER = MathTextParser("path")
@@ -34,7 +34,7 @@ def test_two_hundred_grammar_samples_render():
         g = Grammar.load(name)
         rng = np.random.default_rng(12)
         for _ in range(100):
-            obj = g.sample_objective(rng)
+            obj = sample_objective(g, rng)
             render(obj.latex())
             for tex in obj.component_latex().values():
                 render(tex)

@@ -15,8 +15,8 @@ import torch
 from symmpo import Objective
 from symmpo.cli import main
 from symmpo.integrations.trl_export import parts_source, trl_source
-from symmpo.named import names
-from symmpo.symbolic.export_meta import export_metadata
+from symmpo.objective import NAMED
+from symmpo.objective.export_meta import export_metadata
 
 TA = Objective.from_components(
     "log(p) - log(1 - p) + c0*p**c1",
@@ -37,7 +37,7 @@ TA = Objective.from_components(
         "c6": ("positive", 0.15),
     },
 )
-OBJECTIVES = [Objective.named(n) for n in names()] + [TA]
+OBJECTIVES = [Objective.named(n) for n in NAMED] + [TA]
 
 
 def _batch(n=16, seed=0, dtype=torch.float64):

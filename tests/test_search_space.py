@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from symmpo.errors import SymmpoError
-from symmpo.objective import Objective
+from symmpo.objective import Objective, check_objective
 from symmpo.search import gp
 from symmpo.search.evolve import Evolution
 from symmpo.search.executors import InlineExecutor
@@ -23,7 +23,6 @@ from symmpo.search.presets import apply_overrides, preset_config
 from symmpo.search.rundir import RunDir
 from symmpo.search.space import ObjectiveSpace, tree_from_json, tree_to_json
 from symmpo.symbolic import expr as E
-from symmpo.symbolic.validity import check_objective
 
 
 @pytest.fixture(scope="module")

@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 
 from symmpo import Objective
 from symmpo.errors import GrammarError
+from symmpo.objective import annotate_objective, check_objective, sample_objective
 from symmpo.symbolic.expr import get_at, replace_at
 from symmpo.symbolic.grammar import Grammar, shipped_grammars
-from symmpo.symbolic.validity import check_objective
 
 ROOT = Path(__file__).resolve().parents[1]
 GRAMMARS = {name: Grammar.load(name) for name in ("mirror", "ta_mirror")}
@@ -74,8 +74,8 @@ def test_unknown_shipped_name():
 
 def test_sampling_reproducible():
     g = GRAMMARS["mirror"]
-    a = [g.sample_objective(np.random.default_rng(5)) for _ in range(3)]
-    b = [g.sample_objective(np.random.default_rng(5)) for _ in range(3)]
+    a = [sample_objective(g, np.random.default_rng(5)) for _ in range(3)]
+    b = [sample_objective(g, np.random.default_rng(5)) for _ in range(3)]
     assert [o.to_dict() for o in a] == [o.to_dict() for o in b]
 
 
@@ -96,7 +96,7 @@ def _finite_everywhere(obj: Objective, progress: float) -> None:
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**32 - 1), name=st.sampled_from(sorted(GRAMMARS)), progress=st.floats(0, 1))
 def test_every_sample_valid_and_finite(seed, name, progress):
-    obj = GRAMMARS[name].sample_objective(np.random.default_rng(seed))
+    obj = sample_objective(GRAMMARS[name], np.random.default_rng(seed))
     for comp, verdict in check_objective(obj).items():
         assert verdict.valid, f"{comp}: {verdict.summary()}\n{obj}"
     _finite_everywhere(obj, progress)
@@ -111,7 +111,7 @@ def test_subtree_regrowth_stays_typed(seed):
     """GP hook: replace a random tagged subtree by a fresh expansion of its non-terminal -> still valid."""
     g = GRAMMARS["ta_mirror"]
     rng = np.random.default_rng(seed)
-    obj = g.sample_objective(rng)
+    obj = sample_objective(g, rng)
     comp = ["phi_inv", "g", "w_sft"][int(rng.integers(3))]
     tree = obj.components[comp]
     positions = g.positions(tree)
@@ -126,14 +126,14 @@ def test_subtree_regrowth_stays_typed(seed):
 
 def test_annotate_recovers_tags_of_loaded_objective():
     g = GRAMMARS["mirror"]
-    obj = g.sample_objective(np.random.default_rng(3))
+    obj = sample_objective(g, np.random.default_rng(3))
     loaded = Objective.from_dict(obj.to_dict())
     assert all(s.nt is None for s in [loaded.components["phi_inv"]])
-    tagged = g.annotate_objective(loaded)
+    tagged = annotate_objective(g, loaded)
     assert tagged.components["phi_inv"].nt == "PHI"
     assert g.positions(tagged.components["g"], "G")
     with pytest.raises(GrammarError, match="not derivable"):
-        g.annotate_objective(Objective.from_components(phi_inv="log(p) + p**2"))
+        annotate_objective(g, Objective.from_components(phi_inv="log(p) + p**2"))
 
 
 def test_depth_limit_respected():

@@ -70,7 +70,7 @@ def test_unparseable_raises():
 def test_named_baselines_outside_the_class_are_flagged():
     """ipo, cdpo and discopop have non-monotone g (the table's baselines need not be in the class)."""
     from symmpo import Objective
-    from symmpo.symbolic.validity import check_objective
+    from symmpo.objective import check_objective
 
     for name in ["dpo", "hinge", "rdpo", "simpo", "orpo", "tsallis"]:
         assert all(v.valid for v in check_objective(Objective.named(name)).values()), name
