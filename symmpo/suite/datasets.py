@@ -107,7 +107,8 @@ def _canonical_setting(setting: str) -> str:
     return kind if param is None else f"{kind}-{param:g}"
 
 
-def _key(cfg: dict[str, Any]) -> str:
+def config_key(cfg: dict[str, Any]) -> str:
+    """A short stable hash of a config (JSON, sorted keys): the cache entry's name."""
     return hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -380,7 +381,7 @@ def _meta(cfg: DatasetConfig, pool: ResponsePool, pool_sha: str, pairs_sha: str)
     }
 
 
-def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     """npz with fixed zip timestamps: identical arrays give identical bytes (np.savez stamps the clock)."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
@@ -395,8 +396,8 @@ def build_dataset(cfg: DatasetConfig, progress: bool = False) -> PreferenceDatas
     """Build a dataset in memory (no cache): what tests and quick experiments use."""
     pool = build_pool(cfg, progress=progress)
     pairs = derive_pairs(pool, cfg)
-    pool_sha = hashlib.sha256(_npz_bytes(pool.arrays())).hexdigest()
-    pairs_sha = hashlib.sha256(_npz_bytes(pairs)).hexdigest()
+    pool_sha = hashlib.sha256(npz_bytes(pool.arrays())).hexdigest()
+    pairs_sha = hashlib.sha256(npz_bytes(pairs)).hexdigest()
     return materialize(pool, pairs, _meta(cfg, pool, pool_sha, pairs_sha))
 
 
@@ -416,7 +417,7 @@ def _suffixed(path: Path, suffix: str) -> Path:
 
 
 def _write_entry(path: Path, arrays: dict[str, np.ndarray], config: dict[str, Any]) -> str:
-    data = _npz_bytes(arrays)
+    data = npz_bytes(arrays)
     sha = hashlib.sha256(data).hexdigest()
     path.parent.mkdir(parents=True, exist_ok=True)
     for target, payload in (
@@ -453,7 +454,9 @@ def _read_entry(path: Path, config: dict[str, Any]) -> tuple[dict[str, np.ndarra
         return {k: z[k] for k in z.files}, sha
 
 
-def _cached(path: Path, config: dict[str, Any], build: bool, make) -> tuple[dict[str, np.ndarray], str]:
+def cached(path: Path, config: dict[str, Any], build: bool, make) -> tuple[dict[str, np.ndarray], str]:
+    """The cache entry at ``path`` built from ``config`` (arrays, sha256), else ``make()``'s arrays written
+    there when ``build``; a stale or missing entry is a DataError otherwise."""
     try:
         entry = _read_entry(path, config)
     except DataError as err:
@@ -473,8 +476,8 @@ def load_pool(
     cfg: DatasetConfig, cache_dir: Path | str | None = None, build: bool = True, progress: bool = False
 ) -> tuple[ResponsePool, str]:
     config = cfg.pool_config()
-    path = Path(cache_dir or default_cache_dir()) / "pools" / f"{cfg.env}-{_key(config)}"
-    arrays, sha = _cached(path, config, build, lambda: build_pool(cfg, progress=progress).arrays())
+    path = Path(cache_dir or default_cache_dir()) / "pools" / f"{cfg.env}-{config_key(config)}"
+    arrays, sha = cached(path, config, build, lambda: build_pool(cfg, progress=progress).arrays())
     return ResponsePool(levels=config["levels"], **arrays), sha
 
 
@@ -485,8 +488,8 @@ def load_dataset(
     pool, pool_sha = load_pool(cfg, cache_dir, build, progress)
     config = cfg.task_config()
     name = f"{cfg.env}-{_canonical_setting(cfg.setting)}"
-    path = Path(cache_dir or default_cache_dir()) / "tasks" / f"{name}-{_key(config)}"
-    pairs, pairs_sha = _cached(path, config, build, lambda: derive_pairs(pool, cfg))
+    path = Path(cache_dir or default_cache_dir()) / "tasks" / f"{name}-{config_key(config)}"
+    pairs, pairs_sha = cached(path, config, build, lambda: derive_pairs(pool, cfg))
     return materialize(pool, pairs, _meta(cfg, pool, pool_sha, pairs_sha))
 
 

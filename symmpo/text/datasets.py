@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from symmpo.errors import DataError
-from symmpo.suite.datasets import _cached, _key, _npz_bytes, default_cache_dir, draw_pairs
+from symmpo.suite.datasets import cached, config_key, default_cache_dir, draw_pairs, npz_bytes
 from symmpo.text.behaviour import LEVELS, generate
 from symmpo.text.task import TaskSpec, distinct_prompts, prompt_text, response_text, reward
 
@@ -242,7 +242,7 @@ def build_dataset(cfg: TextDataConfig) -> TextDataset:
     """Build a dataset in memory (no cache); identical to :func:`load_dataset`'s."""
     pool = build_pool(cfg)
     pairs = derive_pairs(pool, cfg)
-    pool_sha, pairs_sha = (hashlib.sha256(_npz_bytes(x)).hexdigest() for x in (pool, pairs))
+    pool_sha, pairs_sha = (hashlib.sha256(npz_bytes(x)).hexdigest() for x in (pool, pairs))
     return materialize(pool, pairs, _meta(cfg, pool_sha, pairs_sha))
 
 
@@ -250,12 +250,12 @@ def load_dataset(cfg: TextDataConfig, cache_dir: Path | str | None = None) -> Te
     """The cached dataset of ``cfg`` (built on first use; a corrupted or stale entry is rebuilt)."""
     root = Path(cache_dir or default_cache_dir()) / "text"
     pool_cfg = cfg.pool_config()
-    pool, pool_sha = _cached(
-        root / "pools" / f"{TASK}-{_key(pool_cfg)}", pool_cfg, True, lambda: build_pool(cfg)
+    pool, pool_sha = cached(
+        root / "pools" / f"{TASK}-{config_key(pool_cfg)}", pool_cfg, True, lambda: build_pool(cfg)
     )
     task_cfg = cfg.task_config()
-    path = root / "tasks" / f"{task_name(cfg.setting)}-{_key(task_cfg)}"
-    pairs, pairs_sha = _cached(path, task_cfg, True, lambda: derive_pairs(pool, cfg))
+    path = root / "tasks" / f"{task_name(cfg.setting)}-{config_key(task_cfg)}"
+    pairs, pairs_sha = cached(path, task_cfg, True, lambda: derive_pairs(pool, cfg))
     return materialize(pool, pairs, _meta(cfg, pool_sha, pairs_sha))
 
 
