@@ -21,14 +21,11 @@ import yaml
 
 from symmpo.errors import FormulaError, ObjectiveError, SymmpoError
 from symmpo.symbolic import limits
-from symmpo.symbolic.component import ExternalComponent
+from symmpo.symbolic.component import COMPONENTS, ExternalComponent
 from symmpo.symbolic.constants import normalize_kind, to_value
 from symmpo.symbolic.expr import Const, Node, Var, constants, is_const, map_consts, subtrees
 from symmpo.symbolic.parser import ConstSpec, parse, to_formula
 
-COMPONENTS = ("phi_inv", "psi", "g", "w_po", "w_sft")
-# Which variable each component reads (besides tau).
-COMPONENT_VAR = {"phi_inv": "p", "psi": "p", "g": "z", "w_po": "tau", "w_sft": "tau"}
 TIED = "phi_inv"  # the formula string meaning "psi is the same function as phi_inv"
 FORMAT = "symmpo-objective/1"
 
@@ -129,7 +126,7 @@ class Objective:
             if _is_tree(c) or isinstance(c, ExternalComponent):
                 return c
             try:
-                return parse(c, ("tau",) if comp.startswith("w_") else (COMPONENT_VAR[comp], "tau"), specs)
+                return parse(c, COMPONENTS[comp].variables, specs)
             except FormulaError as err:
                 raise FormulaError(f"component {comp}: {err}") from None
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from symmpo.symbolic.compile import compile_tree, fold
+from symmpo.symbolic.component import COMPONENTS
 from symmpo.symbolic.expr import Const, Expr, Node, Var, substitute, variables
 from symmpo.symbolic.printing import fmt_number, latex
 from symmpo.symbolic.rewrite import to_log_space
@@ -27,7 +28,7 @@ def _is_tree(c: Any) -> bool:
 def log_space_tree(obj: Objective, comp: str) -> Expr:
     """The component as it is compiled: phi_inv/psi read L = log p; g reads z; weights read tau."""
     c = obj.components[comp]
-    if comp in ("phi_inv", "psi"):
+    if COMPONENTS[comp].var == "p":
         return fold(to_log_space(c, "p"))
     return fold(to_log_space(c, "__none__"))
 
@@ -40,8 +41,7 @@ def _component_fn(obj: Objective, comp: str) -> tuple[Any, float | None]:
     t = log_space_tree(obj, comp)
     if isinstance(t, Const):
         return (lambda x, tau, v=t.value: v), t.value
-    xvar = {"phi_inv": "L", "psi": "L", "g": "z"}.get(comp, "tau")
-    return compile_tree(t, xvar), None
+    return compile_tree(t, COMPONENTS[comp].input), None
 
 
 def uses_tau(obj: Objective) -> bool:
@@ -206,14 +206,13 @@ def tidy(e: Expr) -> Expr:
     if not isinstance(e, Node):
         return e
     e = Node(e.op, tuple(tidy(c) for c in e.args))
-    if e.op in ("mul", "neg", "div"):
-        c, x = _scaled(e)
-        if x is not e and not isinstance(x, Const) and math.isfinite(c):
-            if c == 1.0:
-                return x
-            if c == -1.0:
-                return Node("neg", (x,))
-            return Node("mul", (Const(c), x))
+    c, x = _scaled(e)  # (1, e) unless e is a product, negation or division with a constant factor
+    if x is not e and not isinstance(x, Const) and math.isfinite(c):
+        if c == 1.0:
+            return x
+        if c == -1.0:
+            return Node("neg", (x,))
+        return Node("mul", (Const(c), x))
     if e.op == "neg" and isinstance(e.args[0], Node) and e.args[0].op == "neg":
         return e.args[0].args[0]
     if e.op in ("add", "sub"):  # a - (-2 x) -> a + 2 x, a + (-2 x) -> a - 2 x
