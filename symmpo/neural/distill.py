@@ -30,9 +30,10 @@ from symmpo.errors import FormulaError, SymmpoError
 from symmpo.neural import sr
 from symmpo.objective import Objective
 from symmpo.symbolic.expr import Const, Expr, Node, Var, map_consts, size, substitute
+from symmpo.symbolic.numeval import evaluate_exact
 from symmpo.symbolic.parser import parse, to_formula
 from symmpo.symbolic.rewrite import to_log_space
-from symmpo.symbolic.validity import check_tree, evaluate_exact
+from symmpo.symbolic.validity import check_tree
 
 FEATURES = {"phi_inv": ["logp", "p"], "psi": ["logp", "p"], "g": ["lsz", "z"]}
 TAUS = (0.0, 0.25, 0.5, 0.75, 1.0)
