@@ -63,7 +63,7 @@ def _constants(source: str) -> dict:
         for node in tree.body
         if isinstance(node, ast.Assign)
         and node.targets[0].id.isupper()
-        and not node.targets[0].id.startswith("_")
+        and not node.targets[0].id.startswith(("_", "SYMMPO_"))  # SYMMPO_*: the safe forms' guard constants
     }
 
 

@@ -181,8 +181,20 @@ def test_hall_of_fame_entries_carry_the_verdict(tmp_path):
 
 
 def test_the_checker_knows_every_primitive():
-    """A primitive added to the registry must get exact float64 and 50-digit forms too."""
-    from symmpo.symbolic.numeval import EXACT, MP
+    """Every registry primitive has exact float64 and 50-digit forms, and the checker evaluates with them."""
+    import torch
+
+    from symmpo.symbolic.expr import Const, Node, Var
+    from symmpo.symbolic.numeval import evaluate_exact, mp_value
     from symmpo.symbolic.primitives import REGISTRY
 
-    assert set(EXACT) == set(REGISTRY) == set(MP)
+    x = torch.tensor([0.25, 0.5], dtype=torch.float64)
+    for name, prim in REGISTRY.items():
+        assert callable(prim.exact_fn) and callable(prim.mp_fn), name
+        args = (Var("z"),) if prim.arity == 1 else (Var("z"), Const(2.0))
+        tree = Node(name, args)
+        want = prim.exact_fn(x) if prim.arity == 1 else prim.exact_fn(x, torch.full_like(x, 2.0))
+        torch.testing.assert_close(evaluate_exact(tree, x, "z", 0.0), want, rtol=0, atol=0, equal_nan=True)
+        value, _ = mp_value(tree, "z", 0.25, 0.0)
+        if value is not None:
+            assert float(value) == pytest.approx(want[0].item(), rel=1e-12, abs=1e-15), name

@@ -2,8 +2,8 @@
 
 Both see the same *features*, which are grammar terminals or grammar primitives of the argument, so every
 formula they return is within the grammar's vocabulary: ``p`` and ``logp`` (= log p) for φ⁻¹ and ψ, ``z``
-and ``lsz`` (= logsigmoid z) for g, and ``tau`` for temporally aware components. Operators are restricted
-to ones the symbolic core has (+ − × ÷, exp, log, tanh, square). A backend returns its Pareto front
+and ``lsz`` (= logsigmoid z) for g, and ``tau`` for temporally aware components. Operators are the
+registry's ``regression`` ones (+ − × ÷, exp, log, tanh, square), so the core can parse every result. A backend returns its Pareto front
 (accuracy vs size) as infix strings; :mod:`symmpo.neural.distill` parses them with the core's
 restricted parser and substitutes the features back (``logp`` → log(p), ``lsz`` → logsigmoid(z)).
 """
@@ -18,9 +18,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from symmpo.errors import SymmpoError
+from symmpo.symbolic.primitives import REGRESSION
 
 BACKENDS = ("operon", "pysr")
-OPERON_SYMBOLS = "add,sub,mul,div,constant,variable,exp,log,tanh,square"
+OPERON_SYMBOLS = ",".join(["constant", "variable", *REGRESSION])
 
 
 class BackendUnavailable(SymmpoError):
@@ -92,8 +93,8 @@ def _fit_pysr(X: np.ndarray, y: np.ndarray, names: list[str], s: SRSettings) -> 
     from pysr import PySRRegressor  # only reached with Julia present
 
     reg = PySRRegressor(
-        binary_operators=["+", "-", "*", "/"],
-        unary_operators=["exp", "log", "tanh", "square"],
+        binary_operators=[p.infix for p in REGRESSION.values() if p.arity == 2],
+        unary_operators=[p.name for p in REGRESSION.values() if p.arity == 1],
         niterations=max(1, s.generations // 10),
         populations=8,
         population_size=max(20, s.population // 8),

@@ -15,7 +15,8 @@ from typing import Any
 
 import torch
 
-from symmpo.symbolic.validity import PropertyVerdict, Verdict, _grid_p, _grid_z
+from symmpo.symbolic.numeval import DOMAINS
+from symmpo.symbolic.validity import PropertyVerdict, Verdict
 
 Fn = Callable[[torch.Tensor, Any], torch.Tensor]
 
@@ -61,12 +62,12 @@ def check_callable(fn: Fn, component: str, uses_tau: bool = False, label: str = 
         return fn(x, torch.tensor(tau, dtype=torch.float64)).to(torch.float64)
 
     if component == "g":
-        ok, why = _monotone(f64, _grid_z(), taus, False, "z")
+        ok, why = _monotone(f64, DOMAINS["z"].grid(), taus, False, "z")
         verdict.properties.append(PropertyVerdict("non-decreasing in z", ok, "numeric", why))
         return verdict
     strict = component == "phi_inv"
     name = "strictly increasing on (0,1]" if strict else "non-decreasing on (0,1] (or identically 0)"
-    ok, why = _monotone(f64, _grid_p(), taus, strict, "log p")
+    ok, why = _monotone(f64, DOMAINS["p"].grid(), taus, strict, "log p")
     verdict.properties.append(PropertyVerdict(name, ok, "numeric", why))
     if component == "psi":
         return verdict

@@ -29,9 +29,6 @@ from symmpo.symbolic.component import ExternalComponent
 from symmpo.symbolic.expr import Const, constants, is_const, is_tree, map_consts, size, subtrees
 from symmpo.symbolic.parser import parse, to_formula
 
-# Which variable each component reads (besides tau).
-COMPONENT_VAR = {"phi_inv": "p", "psi": "p", "g": "z", "w_po": "tau", "w_sft": "tau"}
-
 
 def _zero(c: Any) -> bool:
     return is_const(c) and c.value == 0.0
@@ -122,7 +119,7 @@ class Objective:
             if is_tree(c) or isinstance(c, ExternalComponent):
                 return c
             try:
-                return parse(c, ("tau",) if comp.startswith("w_") else (COMPONENT_VAR[comp], "tau"), specs)
+                return parse(c, COMPONENTS[comp].variables, specs)
             except FormulaError as err:
                 raise FormulaError(f"component {comp}: {err}") from None
 

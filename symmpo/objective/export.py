@@ -1,7 +1,7 @@
 """Standalone PyTorch source of an objective's loss (imports torch only).
 
 The source is generated from the same log-space trees the compiler uses, with the same safe forms
-(helpers prefixed ``_symmpo_``), so it matches ``Objective.loss`` to floating-point rounding.
+(helpers prefixed ``symmpo_``, copied from :mod:`symmpo.symbolic.safe_ops`), so it matches ``Objective.loss`` to floating-point rounding.
 
 No user text reaches the source unescaped: the objective's name appears only as a ``repr`` string
 literal (``OBJECTIVE_NAME``, one of the metadata constants of :mod:`symmpo.objective.export_meta`; the
@@ -19,7 +19,7 @@ from symmpo.objective.export_meta import CONVENTIONS, metadata_source
 from symmpo.objective.loss import log_space_tree, reads_data
 from symmpo.objective.types import ObjectiveLike
 from symmpo.symbolic.expr import Const, Expr, Node, Var, variables
-from symmpo.symbolic.primitives import EXPORT_HELPERS, REGISTRY
+from symmpo.symbolic.primitives import REGISTRY, export_helpers
 
 # Lengths as the log-probs' dtype and device, clamped to >= 1 (an empty response: mean 0, NLL 0).
 _LENGTHS = (
@@ -66,7 +66,7 @@ def torch_source(obj: ObjectiveLike, function_name: str = "loss") -> str:
         "",
         "import torch",
         "import torch.nn.functional as F",
-        EXPORT_HELPERS,
+        export_helpers(),
         "",
         metadata_source(obj),
         "",

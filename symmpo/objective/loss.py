@@ -12,6 +12,7 @@ import torch
 
 from symmpo.objective.types import ObjectiveLike
 from symmpo.symbolic.compile import compile_tree, fold
+from symmpo.symbolic.component import COMPONENTS
 from symmpo.symbolic.expr import Const, Expr, Node, Var, is_tree, substitute, variables
 from symmpo.symbolic.printing import latex
 from symmpo.symbolic.rewrite import to_log_space
@@ -21,7 +22,7 @@ from symmpo.symbolic.tidy import tidy
 def log_space_tree(obj: ObjectiveLike, comp: str) -> Expr:
     """The component as it is compiled: phi_inv/psi read L = log p; g reads z; weights read tau."""
     c = obj.components[comp]
-    if comp in ("phi_inv", "psi"):
+    if COMPONENTS[comp].var == "p":
         return fold(to_log_space(c, "p"))
     return fold(to_log_space(c, "__none__"))
 
@@ -34,8 +35,7 @@ def component_fn(obj: ObjectiveLike, comp: str) -> tuple[Any, float | None]:
     t = log_space_tree(obj, comp)
     if isinstance(t, Const):
         return (lambda x, tau, v=t.value: v), t.value
-    xvar = {"phi_inv": "L", "psi": "L", "g": "z"}.get(comp, "tau")
-    return compile_tree(t, xvar), None
+    return compile_tree(t, COMPONENTS[comp].input), None
 
 
 def uses_tau(obj: ObjectiveLike) -> bool:

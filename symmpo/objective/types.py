@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-COMPONENTS = ("phi_inv", "psi", "g", "w_po", "w_sft")
+from symmpo.symbolic.component import COMPONENTS
+
+__all__ = ["COMPONENTS", "TIED", "Component", "ObjectiveLike"]
 TIED = "phi_inv"  # the formula string meaning "psi is the same function as phi_inv"
 
 Component = Any  # an expression tree or an ExternalComponent

@@ -14,10 +14,12 @@ from typing import Any
 
 import numpy as np
 
+from symmpo.symbolic.component import COMPONENTS
+
 P_GRID = np.logspace(-6, 0, 200)
 Z_GRID = np.linspace(-6.0, 6.0, 200)
 ALIGN = int(np.argmin(np.abs(P_GRID - 0.5)))
-COMPONENTS = (("phi_inv", "φ⁻¹(p)", "p"), ("psi", "ψ(p)", "p"), ("g", "g(z)", "z"))
+PLOTTED = [COMPONENTS[k] for k in ("phi_inv", "psi", "g")]  # the weights are not plotted
 
 
 def _pyplot():
@@ -67,16 +69,16 @@ def plot_components(space: Any, discovered: Sequence[Any], path: Path) -> None:
             curves = space.curves(genome, P_GRID, Z_GRID, tau)
             if tau == 0.0 and not curves.get("tau_dependent", False):
                 continue
-            for ax, (comp, _, _) in zip(axes, COMPONENTS, strict=True):
+            for ax, comp in zip(axes, (c.name for c in PLOTTED), strict=True):
                 y = np.asarray(curves[comp], dtype=float)
                 if comp != "g" and np.isfinite(y[ALIGN]):
                     y = y - y[ALIGN]  # mirror maps are defined up to a constant: align at p = 1/2
                 label = name if tau == 1.0 else f"{name} (τ=0)"
                 ax.plot(P_GRID if comp != "g" else Z_GRID, y, style, color=color, label=label)
-    for ax, (comp, title, var) in zip(axes, COMPONENTS, strict=True):
-        ax.set_title(title)
-        ax.set_xlabel(var)
-        if comp != "g":
+    for ax, spec in zip(axes, PLOTTED, strict=True):
+        ax.set_title(spec.title)
+        ax.set_xlabel(spec.var)
+        if spec.name != "g":
             ax.set_xscale("log")
             ax.set_ylim(-15, 3)
         else:

@@ -2,8 +2,9 @@
 
 The tree is rewritten for stability (:mod:`symmpo.symbolic.rewrite`), constant subtrees are folded to
 Python floats, and each remaining node becomes a small closure that calls its primitive's safe torch
-form. Calling the result walks no tree and does no dispatch on node kinds: it is as cheap as the
-hand-written sequence of torch calls plus one Python call per node. Closures hold no tensors and use
+form (the arithmetic ones are the ``operator`` builtins). Calling the result walks no tree and does no
+dispatch on node kinds: it is as cheap as the hand-written sequence of torch calls plus one Python call
+per node. Closures hold no tensors and use
 no data-dependent Python control flow, so they work batched, under autograd and under ``torch.func``
 (vmap, grad).
 
@@ -44,28 +45,13 @@ def _build(e: Expr, xvar: str) -> Fn:
         a = _build(e.args[0], xvar)
         return lambda x, t: f(a(x, t))
     left, right = e.args
-    # specialise the common constant-operand cases: one closure call fewer per node
-    if isinstance(right, Const) and e.op in ("add", "sub", "mul", "div", "pow"):
+    # a constant operand is captured as a float: one closure call fewer per node
+    if isinstance(right, Const):
         a, c = _build(left, xvar), right.value
-        if e.op == "add":
-            return lambda x, t: a(x, t) + c
-        if e.op == "sub":
-            return lambda x, t: a(x, t) - c
-        if e.op == "mul":
-            return lambda x, t: a(x, t) * c
-        if e.op == "div":
-            return lambda x, t: a(x, t) / c
         return lambda x, t: f(a(x, t), c)
-    if isinstance(left, Const) and e.op in ("add", "sub", "mul"):
+    if isinstance(left, Const):
         c, b = left.value, _build(right, xvar)
-        if e.op == "add":
-            return lambda x, t: c + b(x, t)
-        if e.op == "sub":
-            return lambda x, t: c - b(x, t)
-        return lambda x, t: c * b(x, t)
+        return lambda x, t: f(c, b(x, t))
     a, b = _build(left, xvar), _build(right, xvar)
     return lambda x, t: f(a(x, t), b(x, t))
 
-
-def is_identity(e: Expr, xvar: str) -> bool:
-    return isinstance(e, Var) and e.name == xvar

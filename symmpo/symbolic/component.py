@@ -1,4 +1,4 @@
-"""The hook for non-symbolic components (the neural networks of ``symmpo.neural``).
+"""The five MPO components (one spec each), and the hook for non-symbolic components (the neural networks of ``symmpo.neural``).
 
 An :class:`~symmpo.Objective` component is either an expression tree or any object with this protocol.
 The objective calls ``torch_fn(x, tau)`` where x is the component's input *in the compiler's
@@ -11,7 +11,36 @@ Such objectives cannot be saved to YAML or exported as source (a clear Objective
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class ComponentSpec:
+    """What one MPO component is: the variable a user writes, what the compiled tree reads, its contract."""
+
+    name: str
+    var: str  # the variable of its formula: p (a probability), z (the scaled margin) or tau (progress)
+    input: str  # what the compiled, log-space tree reads: L = log p, z or tau
+    type: str  # the abstract property a grammar's start symbol must guarantee (symmpo.symbolic.props)
+    title: str  # how plots and tables name it
+
+    @property
+    def variables(self) -> tuple[str, ...]:
+        """Variables its formula may use: its own, and the progress tau (once for the weights)."""
+        return (self.var, "tau") if self.var != "tau" else ("tau",)
+
+
+COMPONENTS: dict[str, ComponentSpec] = {
+    spec.name: spec
+    for spec in (
+        ComponentSpec("phi_inv", "p", "L", "phi_inv", "φ⁻¹(p)"),
+        ComponentSpec("psi", "p", "L", "psi", "ψ(p)"),
+        ComponentSpec("g", "z", "z", "g", "g(z)"),
+        ComponentSpec("w_po", "tau", "tau", "weight", "w_po(τ)"),
+        ComponentSpec("w_sft", "tau", "tau", "weight", "w_sft(τ)"),
+    )
+}
 
 
 @runtime_checkable

@@ -27,6 +27,7 @@ import numpy as np
 
 from symmpo.errors import FormulaError, GrammarError, SymmpoError
 from symmpo.symbolic import props as P
+from symmpo.symbolic.component import COMPONENTS
 from symmpo.symbolic.constants import interval, normalize_kind, to_raw
 from symmpo.symbolic.expr import Const, Expr, Node, Var, depth, size, subtrees, with_nt
 from symmpo.symbolic.expr import Path as TreePath
@@ -46,8 +47,6 @@ from symmpo.symbolic.primitives import FUNCTIONS, REGISTRY
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
 
-COMPONENT_TYPES = {"phi_inv": "phi_inv", "psi": "psi", "g": "g", "w_po": "weight", "w_sft": "weight"}
-COMPONENT_VARS = {"phi_inv": "p", "psi": "p", "g": "z", "w_po": "tau", "w_sft": "tau"}
 MAX_GRAMMAR_DEPTH = 16  # limits.max_depth: derivations deeper than this are never readable formulas
 MAX_NONTERMINALS = 100
 MAX_RULES = 100  # per non-terminal
@@ -179,7 +178,7 @@ class Grammar:
             raise GrammarError(f"{source}: missing 'start' (component -> non-terminal)")
         self.start: dict[str, str] = {}
         self.psi_tie = 0.0
-        for comp in COMPONENT_TYPES:
+        for comp in COMPONENTS:
             if comp not in start:
                 raise GrammarError(f"{source}: start has no entry for component {comp!r}")
             entry = start[comp]
@@ -192,7 +191,7 @@ class Grammar:
             if not isinstance(entry, str) or entry not in self.nonterminals:
                 raise GrammarError(f"{source}: start.{comp} names unknown non-terminal {shown(entry)}")
             self.start[comp] = entry
-        unknown = sorted(shown(k, 30) for k in set(start) - set(COMPONENT_TYPES))
+        unknown = sorted(shown(k, 30) for k in set(start) - set(COMPONENTS))
         if unknown:
             raise GrammarError(f"{source}: start has unknown component(s) {', '.join(unknown[:5])}")
         self._check()
@@ -263,15 +262,14 @@ class Grammar:
         nts = self.nonterminals
         for comp, n in self.start.items():
             nt = nts[n]
-            if nt.is_constant or nt.var != COMPONENT_VARS[comp]:
-                raise GrammarError(
-                    f"{self.source}: start.{comp} = {n} must be a function of {COMPONENT_VARS[comp]}"
-                )
-            ok, why = P.satisfies(P.TYPES[nt.type][0], COMPONENT_TYPES[comp])
+            spec = COMPONENTS[comp]
+            if nt.is_constant or nt.var != spec.var:
+                raise GrammarError(f"{self.source}: start.{comp} = {n} must be a function of {spec.var}")
+            ok, why = P.satisfies(P.TYPES[nt.type][0], spec.type)
             if not ok:
                 raise GrammarError(
                     f"{self.source}: start.{comp} = {n} has type {nt.type!r}, which does not "
-                    f"guarantee {COMPONENT_TYPES[comp]!r}: {why}"
+                    f"guarantee {spec.type!r}: {why}"
                 )
         # variables agree
         for nt in nts.values():
@@ -429,7 +427,7 @@ class Grammar:
         max_size = self.max_size if max_size is None else max_size
         for _ in range(tries):
             try:
-                comps = {c: self.sample_component(c, rng, max_depth) for c in COMPONENT_TYPES}
+                comps = {c: self.sample_component(c, rng, max_depth) for c in COMPONENTS}
             except _TooBig:
                 continue
             if any(tree_shape(t)[1] > MAX_DEPTH for t in comps.values()):

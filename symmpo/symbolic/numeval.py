@@ -1,7 +1,7 @@
 """Evaluating trees for the validity checker: exact float64 on the trainer's domains, and 50 digits.
 
-* ``EXACT`` / ``MP``: every primitive without the compiler's guard rails, in float64 (torch) and in
-  50-digit arithmetic (mpmath; undefined results come back complex or raise);
+* evaluation of every primitive without the compiler's guard rails (the registry's ``exact_fn``, float64
+  torch, and ``mp_fn``, 50-digit mpmath: undefined results come back complex or raise);
 * ``DOMAINS``: what the trainer feeds each component (log p in [-1e4, -1e-12], z in [-1e6, 1e6], tau in
   [0, 1]) and their dense screening grids;
 * ``screen``: values, autograd slopes and the scale of float64 rounding at every grid point;
@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
@@ -19,10 +19,10 @@ from typing import Any
 
 import mpmath
 import torch
-import torch.nn.functional as F
 
 from symmpo.errors import FormulaError
 from symmpo.symbolic.expr import Const, Expr, Node, Var
+from symmpo.symbolic.primitives import REGISTRY
 
 EPS = 2.220446049250313e-16
 NOISE = 64 * EPS  # float64 rounding allowance, relative to the largest intermediate value at a point
@@ -31,58 +31,7 @@ MAX_REFINE = 256  # refined critical points per screen
 L_RANGE = (-1e4, -1e-12)
 Z_RANGE = (-1e6, 1e6)
 
-# exact float64 forms (no clamps): the checker must see the true function, not the compiler's guard rails
-EXACT: dict[str, Callable[..., torch.Tensor]] = {
-    "add": lambda a, b: a + b,
-    "sub": lambda a, b: a - b,
-    "mul": lambda a, b: a * b,
-    "div": lambda a, b: a / b,
-    "neg": lambda a: -a,
-    "pow": torch.pow,
-    "log": torch.log,
-    "exp": torch.exp,
-    "sigmoid": torch.sigmoid,
-    "logsigmoid": F.logsigmoid,
-    "softplus": lambda a: F.softplus(a, threshold=30),
-    "tanh": torch.tanh,
-    "min": torch.minimum,
-    "max": torch.maximum,
-    "log1p": torch.log1p,
-    "expm1": torch.expm1,
-    "log1mexp": lambda a: torch.log(-torch.expm1(a)),
-    "sqrt": torch.sqrt,
-    "square": torch.square,
-    "abs": torch.abs,
-    "sin": torch.sin,
-    "cos": torch.cos,
-}
-
-# the same functions in mpmath (50 digits): undefined results come back complex or raise
 _mp = mpmath.mp
-MP: dict[str, Callable[..., Any]] = {
-    "add": lambda a, b: a + b,
-    "sub": lambda a, b: a - b,
-    "mul": lambda a, b: a * b,
-    "div": lambda a, b: a / b,
-    "neg": lambda a: -a,
-    "pow": lambda a, b: _mp.power(a, b),
-    "log": lambda a: _mp.log(a),
-    "exp": lambda a: _mp.exp(a),
-    "sigmoid": lambda a: 1 / (1 + _mp.exp(-a)),
-    "logsigmoid": lambda a: -_mp.log1p(_mp.exp(-a)),
-    "softplus": lambda a: _mp.log1p(_mp.exp(a)),
-    "tanh": lambda a: _mp.tanh(a),
-    "min": lambda a, b: min(a, b),
-    "max": lambda a, b: max(a, b),
-    "log1p": lambda a: _mp.log1p(a),
-    "expm1": lambda a: _mp.expm1(a),
-    "log1mexp": lambda a: _mp.log(-_mp.expm1(a)),
-    "sqrt": lambda a: _mp.sqrt(a),
-    "square": lambda a: a * a,
-    "abs": lambda a: abs(a),
-    "sin": lambda a: _mp.sin(a),
-    "cos": lambda a: _mp.cos(a),
-}
 
 
 @contextmanager
@@ -148,15 +97,6 @@ def _grid(var: str) -> torch.Tensor:
     return torch.unique(pts)  # sorted, no duplicates
 
 
-def _grid_p() -> torch.Tensor:
-    """log p grid of the p domain (kept for the neural checks, which screen the same points)."""
-    return _grid("p")
-
-
-def _grid_z() -> torch.Tensor:
-    return _grid("z")
-
-
 # ----- evaluation ------------------------------------------------------------------------------------------
 def _walk(
     e: Expr, x: torch.Tensor, xvar: str, tau: float, records: list[torch.Tensor] | None
@@ -170,7 +110,7 @@ def _walk(
             return torch.full_like(x, tau)
         raise FormulaError(f"variable {e.name!r} is not allowed in this component")
     assert isinstance(e, Node)
-    out = EXACT[e.op](*(_walk(c, x, xvar, tau, records) for c in e.args))
+    out = REGISTRY[e.op].exact_fn(*(_walk(c, x, xvar, tau, records) for c in e.args))
     if records is not None:
         records.append(out)
     return out
@@ -216,7 +156,7 @@ def mp_value(tree: Expr, xvar: str, x: float, tau: float) -> tuple[Any, Any]:
             if isinstance(e, Var):
                 return _mp.mpf(x) if e.name == xvar else _mp.mpf(tau)
             assert isinstance(e, Node)
-            v = MP[e.op](*(ev(c) for c in e.args))
+            v = REGISTRY[e.op].mp_fn(*(ev(c) for c in e.args))
             if isinstance(v, mpmath.mpc):
                 if v.imag != 0:
                     raise ValueError("not real")

@@ -23,11 +23,6 @@ VAR_LATEX = {
 }
 
 
-# Operators whose LaTeX ends in a closing delimiter, so a superscript after them is unambiguous.
-_DELIMITED = {
-    "log", "sigmoid", "logsigmoid", "softplus", "tanh", "min", "max", "log1p", "log1mexp", "abs", "sin", "cos",
-    "expm1",
-}  # fmt: skip
 _SIMPLE_VARS = {"p", "z", r"\tau", "L"}
 
 
@@ -84,7 +79,7 @@ def _tex(e: Expr) -> tuple[str, int]:
         simple = (
             (isinstance(base, Var) and a in _SIMPLE_VARS)
             or (isinstance(base, Const) and a.replace(".", "", 1).isdigit())
-            or (isinstance(base, Node) and base.op in _DELIMITED)
+            or (isinstance(base, Node) and REGISTRY[base.op].delimited)
         )
         # anything else (e^{x}, x^{2}, 10^{-7}, P_\theta(y^+)) is bracketed: no double superscripts
         base_tex = a if simple else rf"\left({a}\right)"

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 
 from symmpo.symbolic.expr import Const, Expr, Node, Var, is_const, substitute
-from symmpo.symbolic.primitives import FLOAT_FNS
+from symmpo.symbolic.primitives import REGISTRY
 
 
 def _N(op: str, *a: Expr) -> Node:
@@ -110,7 +110,7 @@ def to_log_space(e: Expr, var: str = "p") -> Expr:
 def fold_value(op: str, args: list[float]) -> float:
     """A primitive on Python floats that never raises: overflow is inf (nan when the sign is unknown)."""
     try:
-        return float(FLOAT_FNS[op](*args))
+        return float(REGISTRY[op].float_fn(*args))
     except OverflowError:
         return math.inf if op == "pow" and args[0] > 0 else math.nan
     except (ValueError, ZeroDivisionError):

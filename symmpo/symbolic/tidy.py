@@ -45,14 +45,13 @@ def tidy(e: Expr) -> Expr:
     if not isinstance(e, Node):
         return e
     e = Node(e.op, tuple(tidy(c) for c in e.args))
-    if e.op in ("mul", "neg", "div"):
-        c, x = _scaled(e)
-        if x is not e and not isinstance(x, Const) and math.isfinite(c):
-            if c == 1.0:
-                return x
-            if c == -1.0:
-                return Node("neg", (x,))
-            return Node("mul", (Const(c), x))
+    c, x = _scaled(e)  # (1, e) unless e is a product, negation or division with a constant factor
+    if x is not e and not isinstance(x, Const) and math.isfinite(c):
+        if c == 1.0:
+            return x
+        if c == -1.0:
+            return Node("neg", (x,))
+        return Node("mul", (Const(c), x))
     if e.op == "neg" and isinstance(e.args[0], Node) and e.args[0].op == "neg":
         return e.args[0].args[0]
     if e.op in ("add", "sub"):  # a - (-2 x) -> a + 2 x, a + (-2 x) -> a - 2 x

@@ -26,14 +26,14 @@ import sympy
 from symmpo.errors import FormulaError
 from symmpo.symbolic import numcheck
 from symmpo.symbolic.budget import total, within
+from symmpo.symbolic.component import COMPONENTS
 from symmpo.symbolic.expr import Const, Expr, size, variables
 from symmpo.symbolic.limits import SYMPY_SECONDS
-from symmpo.symbolic.numeval import _grid_p, _grid_z, evaluate_exact, one_thread  # noqa: F401 - grids: neural
+from symmpo.symbolic.numeval import one_thread
 from symmpo.symbolic.parser import parse, to_formula
 from symmpo.symbolic.printing import symbol, to_sympy
 from symmpo.symbolic.rewrite import fold, to_log_space
 
-COMPONENT_VARS = {"phi_inv": "p", "psi": "p", "g": "z", "w_po": "tau", "w_sft": "tau"}
 STATUSES = ("proved", "not disproved", "invalid")
 SYMBOLIC_MAX_SIZE = 20  # sympy's derivative sign is tried on trees up to this many nodes (and without tau)
 LIMIT_MAX_SIZE = 12  # sympy.limit (slower) only on log-space trees up to this many nodes
@@ -143,7 +143,7 @@ def check_tree(tree: Expr, component: str, limits: bool = True) -> Verdict:
     ``limits=False`` skips the sympy limits that can upgrade phi_inv's limit and integrability verdicts from
     not disproved to proved (tens of ms each); the search uses it. Results are cached per tree.
     """
-    if component not in COMPONENT_VARS:
+    if component not in COMPONENTS:
         raise FormulaError(f"unknown component {component!r} (use phi_inv, psi, g, w_po or w_sft)")
     return copy.deepcopy(_cached(tree, component, limits))
 
@@ -156,7 +156,7 @@ def _cached(tree: Expr, component: str, limits: bool) -> Verdict:
 
 def _check_tree(tree: Expr, component: str, limits: bool) -> Verdict:
     verdict = Verdict(component, to_formula(tree, names=False))
-    var = COMPONENT_VARS[component]
+    var = COMPONENTS[component].var
     taus = _taus(tree)
     small = size(tree) <= SYMBOLIC_MAX_SIZE and "tau" not in variables(tree)
     sym = within(SYMPY_SECONDS, lambda: to_sympy(tree), None) if small else None
@@ -245,10 +245,9 @@ def check_formula(
     formula: str, component: str, constants: dict[str, tuple[str, float]] | None = None
 ) -> Verdict:
     """Parse (restricted parser) and check; FormulaError when it cannot be parsed."""
-    if component not in COMPONENT_VARS:
+    if component not in COMPONENTS:
         raise FormulaError(f"unknown component {component!r} (use phi_inv, psi, g, w_po or w_sft)")
-    var = COMPONENT_VARS[component]
-    tree = parse(formula, (var, "tau") if var != "tau" else ("tau",), constants)
+    tree = parse(formula, COMPONENTS[component].variables, constants)
     v = check_tree(tree, component)
     v.formula = formula
     return v
