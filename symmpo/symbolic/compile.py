@@ -54,4 +54,3 @@ def _build(e: Expr, xvar: str) -> Fn:
         return lambda x, t: f(c, b(x, t))
     a, b = _build(left, xvar), _build(right, xvar)
     return lambda x, t: f(a(x, t), b(x, t))
-
