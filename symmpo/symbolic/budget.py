@@ -1,9 +1,13 @@
-"""A wall-clock budget for sympy, whose simplify / limit / assumptions can run for minutes on some inputs.
+"""A CPU-time budget for sympy, whose simplify / limit / assumptions can run for minutes on some inputs.
 
 ``within(seconds, fn, default)`` runs ``fn()`` and returns ``default`` when the budget runs out;
 ``total(seconds)`` caps all ``within`` calls in a block together (one component's sympy work). The budget
-is a ``SIGALRM`` timer, so it only applies in the main thread of a Unix process (the CLI and the search's
-main process, where candidates are checked); elsewhere ``fn`` runs without one. Callers pass a fallback
+counts the process's CPU time (a ``SIGPROF`` timer, ``time.process_time``), not wall-clock time: on a
+loaded machine a wall-clock budget ran out for some trees and not for others, so canonical keys and
+verdicts depended on what else was running (a search on Ray and the same search on the local pool
+disagreed). CPU time makes them depend on the tree alone, up to the machine's speed. The timer only
+applies in the main thread of a Unix process (the CLI, the search's main process and its workers);
+elsewhere ``fn`` runs without one. Callers pass a fallback
 that is always correct (e.g. "undecided, check numerically"), so running out of time never changes a
 verdict from wrong to right, only from proved to not-disproved.
 """
@@ -30,7 +34,7 @@ _deadlines: list[float] = []  # innermost total budget last (see ``total``)
 @contextmanager
 def total(seconds: float) -> Iterator[None]:
     """A budget shared by every ``within`` call inside the block (e.g. all sympy work on one component)."""
-    _deadlines.append(time.monotonic() + seconds)
+    _deadlines.append(time.process_time() + seconds)
     try:
         yield
     finally:
@@ -42,33 +46,33 @@ def _usable() -> bool:
 
 
 def within(seconds: float, fn: Callable[[], T], default: T) -> T:
-    """fn() if it finishes within ``seconds``, else ``default`` (no budget where SIGALRM is unusable).
+    """fn() if it finishes within ``seconds``, else ``default`` (no budget where SIGPROF is unusable).
 
     An outer timer (someone else's alarm) is respected: the budget is cut to what it has left, and it is
     re-armed afterwards with its remaining time, so it still fires in its own context.
     """
     if _deadlines:
-        seconds = min(seconds, _deadlines[-1] - time.monotonic())
+        seconds = min(seconds, _deadlines[-1] - time.process_time())
         if seconds <= 0.01:
             return default
     if not _usable():
         return fn()
-    outer = signal.getitimer(signal.ITIMER_REAL)[0]
-    start = time.monotonic()
+    outer = signal.getitimer(signal.ITIMER_PROF)[0]
+    start = time.process_time()
 
     def expire(signum: int, frame: Any) -> None:
         raise OutOfTime
 
-    previous = signal.signal(signal.SIGALRM, expire)
+    previous = signal.signal(signal.SIGPROF, expire)
     try:
-        signal.setitimer(signal.ITIMER_REAL, min(seconds, outer) if outer > 0 else seconds)
+        signal.setitimer(signal.ITIMER_PROF, min(seconds, outer) if outer > 0 else seconds)
         try:
             return fn()
         finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.setitimer(signal.ITIMER_PROF, 0)
     except OutOfTime:
         return default
     finally:
-        signal.signal(signal.SIGALRM, previous)
+        signal.signal(signal.SIGPROF, previous)
         if outer > 0:
-            signal.setitimer(signal.ITIMER_REAL, max(outer - (time.monotonic() - start), 1e-3))
+            signal.setitimer(signal.ITIMER_PROF, max(outer - (time.process_time() - start), 1e-3))

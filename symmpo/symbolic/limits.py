@@ -25,7 +25,7 @@ MAX_CONSTANTS = 64  # declared constants of one objective
 MAX_FILE_BYTES = 1_000_000  # an objective or grammar file
 MAX_YAML_DEPTH = 32  # nesting of a YAML document
 MAX_YAML_NODES = 100_000  # scalars + collections of a YAML document
-SYMPY_SECONDS = 2.0  # wall-clock budget of one sympy computation (then a documented fallback)
+SYMPY_SECONDS = 2.0  # CPU-time budget of one sympy computation (then a documented fallback)
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
