@@ -171,3 +171,16 @@ def test_sweep_choice_is_read_back_and_applied(tmp_path):
     other = dataclasses.replace(CFG, lr=3e-4)  # another configuration: this sweep does not apply
     with pytest.raises(Exception, match="no text sweep"):
         study.chosen_params(tmp_path, other, require=True)
+
+
+def test_file_learning_rate(hof):
+    """Objective files train at the configuration's rate, a given one, or a swept baseline's chosen one."""
+    chosen = {"dpo": {"params": {"beta": 0.5}, "lr": 3e-5}}
+    members = study.resolve_objectives(["dpo", f"mine={hof}"])
+    assert study.with_params(members, chosen)[1].lr is None
+    assert study.with_params(members, chosen, "dpo")[1].lr == 3e-5
+    applied = study.with_params(members, chosen, "2e-4")
+    assert applied[1].lr == 2e-4 and applied[0].lr == 3e-5 and applied[1].path == str(hof)
+    for bad, match in (("orpo", "no learning rate for orpo"), ("fast", "learning rate or"), ("-1", "positive")):
+        with pytest.raises(Exception, match=match):
+            study.with_params(members, chosen, bad)

@@ -54,6 +54,12 @@ def register(subparsers: Any) -> None:
         help="first tune the named baselines (beta or lam, learning rate) on the fitness split, then run the table",
     )
     t.add_argument("--no-sweep", action="store_true", help="use the named defaults (no sweep needed)")
+    t.add_argument(
+        "--file-lr",
+        metavar="LR|BASELINE",
+        help="learning rate of the objective files: a number, or a swept baseline whose chosen rate they share "
+        "(default: the configuration's; files are never tuned on text)",
+    )
     t.add_argument("--report", action="store_true", help="only rewrite the report from stored results")
     t.add_argument("--describe", action="store_true", help="print the suite (levels, settings) and exit")
     t.add_argument("--preset", default="default", choices=["default", "tiny"])
@@ -138,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
                 study.run_sweep(out, cfg, range(args.sweep_seeds), named, executor, cache_dir, **kw)
                 print((out / "sweep.md").read_text())
             chosen, sweep_seeds = study.chosen_params(out, cfg, require=not args.no_sweep)
-            members = study.with_params(members, chosen)
+            members = study.with_params(members, chosen, args.file_lr)
             seeds = [1000 + i for i in range(args.seeds or 5)]
             study.run_transfer(out, cfg, settings, seeds, members, executor, cache_dir, sweep_seeds, **kw)
         finally:

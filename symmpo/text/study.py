@@ -20,6 +20,7 @@ sampler is seeded by the training seed) and is scored on the same prompts, so co
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import statistics
@@ -79,13 +80,43 @@ def resolve_objectives(specs: Sequence[str]) -> list[Member]:
     return out
 
 
-def with_params(members: Sequence[Member], chosen: dict[str, dict[str, Any]]) -> list[Member]:
-    """Named baselines at the sweep's choice (parameters and learning rate); files unchanged."""
+def with_params(
+    members: Sequence[Member], chosen: dict[str, dict[str, Any]], file_lr: str | None = None
+) -> list[Member]:
+    """Named baselines at the sweep's choice (parameters and learning rate). Objective files keep their own
+    parameters; they train at the configuration's learning rate, or at ``file_lr``: a number, or the name of
+    a swept baseline whose chosen learning rate they share (one rate for all files, never tuned per file)."""
+    lr = None if file_lr is None else file_learning_rate(file_lr, chosen)
     out = []
     for m in members:
-        c = chosen.get(m.name) if not isinstance(m, FileMember) else None
+        if isinstance(m, FileMember):
+            out.append(dataclasses.replace(m, lr=lr) if lr is not None else m)
+            continue
+        c = chosen.get(m.name)
         out.append(Member(m.label, m.name, dict(c["params"]), c.get("lr")) if c else m)
     return out
+
+
+def file_learning_rate(spec: str, chosen: dict[str, dict[str, Any]]) -> float:
+    """``--file-lr``: a positive number, or a swept baseline's chosen learning rate."""
+    from symmpo.objective import lookup
+
+    name = lookup(spec)
+    if name is not None:
+        if name not in chosen or chosen[name].get("lr") is None:
+            raise SymmpoError(
+                f"--file-lr {spec}: the sweep has no learning rate for {name} (run --sweep first)"
+            )
+        return float(chosen[name]["lr"])
+    try:
+        lr = float(spec)
+    except ValueError:
+        raise SymmpoError(
+            f"--file-lr must be a learning rate or a swept baseline's name, got {spec!r}"
+        ) from None
+    if not (math.isfinite(lr) and lr > 0):
+        raise SymmpoError(f"--file-lr must be a positive learning rate, got {spec!r}")
+    return lr
 
 
 # ------------------------------------------------------------------------------------------------ runs
