@@ -181,6 +181,10 @@ def test_file_learning_rate(hof):
     assert study.with_params(members, chosen, "dpo")[1].lr == 3e-5
     applied = study.with_params(members, chosen, "2e-4")
     assert applied[1].lr == 2e-4 and applied[0].lr == 3e-5 and applied[1].path == str(hof)
-    for bad, match in (("orpo", "no learning rate for orpo"), ("fast", "learning rate or"), ("-1", "positive")):
+    for bad, match in (
+        ("orpo", "no learning rate for orpo"),
+        ("fast", "learning rate or"),
+        ("-1", "positive"),
+    ):
         with pytest.raises(Exception, match=match):
             study.with_params(members, chosen, bad)
