@@ -116,9 +116,13 @@ def plot_iqm(
     path: Path,
     envs: Sequence[str],
     highlight: str | None = None,
+    dashed: Sequence[str] = (),
+    ylabel: str = "normalized score (IQM, 95% CI)",
+    titles: dict[str, str] | None = None,
 ) -> None:
     """IQM with 95 % bootstrap CIs per data setting, one panel per environment (``envs`` gives their order;
-    tasks are ``ENV-SETTING``); ``highlight`` is drawn thick and black (the SFT-only reference)."""
+    tasks are ``ENV-SETTING``); ``highlight`` is drawn thick and black (the SFT-only reference), ``dashed``
+    objectives (the discovered ones) with dashed lines and square markers, so no two lines look alike."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -128,6 +132,7 @@ def plot_iqm(
         {t.split("-")[0] for t in tasks}
     )
     fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels) + 1.5, 4), squeeze=False)
+    colors = plt.get_cmap("tab10" if len(labels) <= 10 else "tab20").colors
     for ax, env in zip(axes[0], panels, strict=True):
         env_tasks = [t for t in tasks if t.startswith(env + "-")]
         xs = range(len(env_tasks))
@@ -148,14 +153,15 @@ def plot_iqm(
                 [x + off for x in px],
                 pm,
                 yerr=[elo, ehi],
-                marker="o",
+                marker="s" if lab in dashed else "o",
+                ls="--" if lab in dashed else "-",
                 capsize=2,
                 label=lab,
                 lw=2.5 if lab == highlight else 1.2,
-                color="black" if lab == highlight else None,
+                color="black" if lab == highlight else colors[i % len(colors)],
             )
         ax.set_xticks(list(xs), [t.split("-", 1)[1] for t in env_tasks])
-        ax.set(title=env, ylabel="normalized score (IQM, 95% CI)", xlabel="data setting")
+        ax.set(title=(titles or {}).get(env, env), ylabel=ylabel, xlabel="data setting")
         ax.grid(alpha=0.3)
     axes[0][-1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()

@@ -166,5 +166,5 @@ def write_report(out_dir: Path, config: TrainConfig, discovered: Sequence[str], 
     text = "\n".join(md) + "\n"
     (out_dir / "compare.md").write_text(text)
     write_csv(out_dir / "compare.csv", st, labels, tasks)
-    plot_iqm(st, labels, tasks, out_dir / "compare.png", bench.ENVS, highlight=bench.SFT)
+    plot_iqm(st, labels, tasks, out_dir / "compare.png", bench.ENVS, highlight=bench.SFT, dashed=found)
     return text

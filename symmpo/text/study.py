@@ -31,7 +31,7 @@ from typing import Any
 from symmpo import protocol
 from symmpo.errors import SymmpoError
 from symmpo.files import append_jsonl, dumps, loads, read_jsonl
-from symmpo.report import fmt_mean_se, iqm_table, verdict_lines, write_csv
+from symmpo.report import fmt_mean_se, iqm_table, plot_iqm, verdict_lines, write_csv
 from symmpo.search.compare import FileMember, find_run
 from symmpo.stats import mean_se
 from symmpo.text.config import DEV_SEEDS, TextConfig
@@ -422,7 +422,7 @@ def write_report(
     text = "\n".join(md) + "\n"
     (out_dir / "table.md").write_text(text)
     write_csv(out_dir / "table.csv", st, labels, tasks)
-    plot(st, labels, tasks, out_dir / "table.png")
+    plot(st, labels, tasks, out_dir / "table.png", found)
     return text
 
 
@@ -450,38 +450,22 @@ def cost(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def plot(st: dict[str, Any], labels: Sequence[str], tasks: Sequence[str], path: Path) -> None:
-    """IQM with 95 % bootstrap CIs per setting, one line per objective (SFT in black)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(1.8 * len(tasks) + 4, 4))
-    for i, lab in enumerate(labels):
-        pts = []
-        for x, t in enumerate(tasks):
-            o = st["tasks"][t]["objectives"].get(lab)
-            if o and math.isfinite(o["iqm"]):
-                lo, hi = (v if math.isfinite(v) else o["iqm"] for v in o["ci"])
-                pts.append((x + (i - len(labels) / 2) * 0.03, o["iqm"], o["iqm"] - lo, hi - o["iqm"]))
-        if pts:
-            px, pm, elo, ehi = zip(*pts, strict=True)
-            black = lab == SFT
-            ax.errorbar(
-                px,
-                pm,
-                yerr=[elo, ehi],
-                marker="o",
-                capsize=2,
-                label=lab,
-                lw=2.5 if black else 1.2,
-                color="black" if black else None,
-            )
-    ax.set_xticks(range(len(tasks)), [t.split("-", 1)[1] for t in tasks])
-    ax.set(title="sorting suite (held-out)", ylabel="100 × true reward (IQM, 95% CI)", xlabel="data setting")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+def plot(
+    st: dict[str, Any],
+    labels: Sequence[str],
+    tasks: Sequence[str],
+    path: Path,
+    discovered: Sequence[str] = (),
+) -> None:
+    """IQM with 95 % bootstrap CIs per setting, one line per objective (SFT in black, discovered dashed)."""
+    plot_iqm(
+        st,
+        labels,
+        tasks,
+        path,
+        ["sort"],
+        highlight=SFT,
+        dashed=discovered,
+        ylabel="100 × true reward (IQM, 95% CI)",
+        titles={"sort": "sorting suite (held-out)"},
+    )
