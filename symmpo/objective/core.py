@@ -146,11 +146,7 @@ class Objective:
         """A copy with the given fields changed (the one place that re-assembles an Objective)."""
         c = self._components if components is None else components
         return Objective(
-            c["phi_inv"],
-            c["psi"],
-            c["g"],
-            c["w_po"],
-            c["w_sft"],
+            *(c[k] for k in COMPONENTS),
             self.beta if beta is None else beta,
             self.reduce,
             self.name if name is None else name,
@@ -245,6 +241,17 @@ class Objective:
         return self._replace(components=comps)
 
     # ----- the loss ------------------------------------------------------------------------------------
+    def _require_lengths(self, chosen_lengths: Any, rejected_lengths: Any) -> None:
+        """A mean-reduced loss or an imitation term cannot run without the responses' lengths."""
+        if self.needs_lengths and (
+            chosen_lengths is None or (self.reduce == "mean" and rejected_lengths is None)
+        ):
+            why = "reduce=mean" if self.reduce == "mean" else "its imitation (NLL) term"
+            raise ObjectiveError(
+                f"objective {self.name!r} needs chosen_lengths and rejected_lengths ({why}); pass the number of "
+                "steps (tokens) of each response"
+            )
+
     def _compile(self) -> Any:
         if self._compiled is None:
             self._compiled = loss.compile_objective(self)
@@ -261,14 +268,7 @@ class Objective:
         progress: Any = 0.0,
     ) -> Any:
         """Per-example loss from summed log-probs (TRL convention). progress = tau in [0, 1]."""
-        if self.needs_lengths and (
-            chosen_lengths is None or (self.reduce == "mean" and rejected_lengths is None)
-        ):
-            why = "reduce=mean" if self.reduce == "mean" else "its imitation (NLL) term"
-            raise ObjectiveError(
-                f"objective {self.name!r} needs chosen_lengths and rejected_lengths ({why}); pass the number of "
-                "steps (tokens) of each response"
-            )
+        self._require_lengths(chosen_lengths, rejected_lengths)
         return self._compile()(
             policy_chosen_logps,
             policy_rejected_logps,
@@ -296,10 +296,7 @@ class Objective:
         Same arguments as :meth:`loss`; ``preference + imitation`` equals ``loss`` to rounding. Keys:
         reward_chosen, reward_rejected, margin, preference, imitation.
         """
-        if self.needs_lengths and (
-            chosen_lengths is None or (self.reduce == "mean" and rejected_lengths is None)
-        ):
-            raise ObjectiveError(f"objective {self.name!r} needs chosen_lengths and rejected_lengths")
+        self._require_lengths(chosen_lengths, rejected_lengths)
         if self._parts is None:
             self._parts = loss.compile_parts(self)
         return self._parts(

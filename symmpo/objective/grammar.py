@@ -10,6 +10,7 @@ import numpy as np
 
 from symmpo.errors import GrammarError
 from symmpo.objective.core import Objective
+from symmpo.objective.types import COMPONENTS
 from symmpo.symbolic.grammar import Grammar
 
 
@@ -25,11 +26,7 @@ def sample_objective(
     s = grammar.sample(rng, max_depth, max_size, tries)
     c = s.components
     return Objective(
-        c["phi_inv"],
-        c["psi"],
-        c["g"],
-        c["w_po"],
-        c["w_sft"],
+        *(c[k] for k in COMPONENTS),
         beta=s.beta,
         reduce=s.reduce,
         name=name,
