@@ -29,6 +29,7 @@ import math
 import os
 import warnings
 import zipfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -318,13 +319,35 @@ def derive_pairs(pool: ResponsePool, cfg: DatasetConfig) -> dict[str, np.ndarray
         cfg.seed, n, c_total, m_total, cfg.samples_per_level, cfg.poor_levels, kind, param
     )
     ret_a, ret_b = pool.ret[context, a], pool.ret[context, b]
-    a_better = ret_a >= ret_b
-    u = np.random.default_rng([cfg.seed, 104]).random(n)
+    prefer = None
+    if kind == "bt":
+        p_a = 0.5 * (1.0 + np.tanh((ret_a - ret_b) / (2.0 * cfg.temperature)))  # sigmoid, no overflow
+
+        def prefer(u: np.ndarray) -> np.ndarray:
+            return u < p_a
+
+    return label_pairs(cfg.seed, kind, param, context, a, b, poor_pair, ret_a >= ret_b, prefer)
+
+
+def label_pairs(
+    seed: int,
+    kind: str,
+    param: float,
+    context: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    poor_pair: np.ndarray,
+    a_better: np.ndarray,
+    prefer: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> dict[str, np.ndarray]:
+    """Chosen and rejected of drawn pairs: the better response, except that ``noisy-ε`` flips labels with one
+    uniform draw per pair (shared by every ε, so flips are nested) and ``prefer(u)``, when given, decides
+    for a suite's own pathology (Bradley-Terry sampling, a length-biased judge) from the same draws."""
+    u = np.random.default_rng([seed, 104]).random(len(a))
     if kind == "noisy":
         prefer_a = a_better ^ (u < param)
-    elif kind == "bt":
-        p_a = 0.5 * (1.0 + np.tanh((ret_a - ret_b) / (2.0 * cfg.temperature)))  # sigmoid, no overflow
-        prefer_a = u < p_a
+    elif prefer is not None:
+        prefer_a = prefer(u)
     else:
         prefer_a = a_better
     chosen, rejected = np.where(prefer_a, a, b), np.where(prefer_a, b, a)

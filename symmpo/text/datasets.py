@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from symmpo.errors import DataError
-from symmpo.suite.datasets import cached, config_key, default_cache_dir, draw_pairs, npz_bytes
+from symmpo.suite.datasets import cached, config_key, default_cache_dir, draw_pairs, label_pairs, npz_bytes
 from symmpo.text.behaviour import LEVELS, generate
 from symmpo.text.task import TaskSpec, distinct_prompts, prompt_text, response_text, reward
 
@@ -155,24 +155,15 @@ def derive_pairs(pool: dict[str, np.ndarray], cfg: TextDataConfig) -> dict[str, 
     context, a, b, poor_pair = draw_pairs(
         cfg.seed, n, c_total, m_total, cfg.samples_per_level, cfg.poor_levels, kind, param
     )
-    ret_a, ret_b = pool["reward"][context, a], pool["reward"][context, b]
-    a_better = ret_a >= ret_b
-    u = np.random.default_rng([cfg.seed, 104]).random(n)
-    if kind == "noisy":
-        prefer_a = a_better ^ (u < param)
-    elif kind == "length":
+    a_better = pool["reward"][context, a] >= pool["reward"][context, b]
+    prefer = None
+    if kind == "length":  # the longer response wins; equal lengths keep the clean label
         len_a, len_b = pool["length"][context, a], pool["length"][context, b]
-        prefer_a = np.where(len_a != len_b, len_a > len_b, a_better)
-    else:
-        prefer_a = a_better
-    chosen, rejected = np.where(prefer_a, a, b), np.where(prefer_a, b, a)
-    return {
-        "context": context,
-        "chosen": chosen.astype(np.int64),
-        "rejected": rejected.astype(np.int64),
-        "flipped": prefer_a != a_better,
-        "poor_pair": poor_pair,
-    }
+
+        def prefer(u: np.ndarray) -> np.ndarray:
+            return np.where(len_a != len_b, len_a > len_b, a_better)
+
+    return label_pairs(cfg.seed, kind, param, context, a, b, poor_pair, a_better, prefer)
 
 
 @dataclass
