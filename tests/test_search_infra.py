@@ -161,11 +161,11 @@ def test_cmaes_protocol_errors():
 
 
 def test_environment_for_workers_is_single_threaded():
-    from symmpo.search.executors import _single_thread
+    from symmpo.search.executors import single_thread_worker
 
     saved = {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
     try:
-        _single_thread()
+        single_thread_worker()
         assert os.environ["OMP_NUM_THREADS"] == "1"
     finally:
         for k, v in saved.items():

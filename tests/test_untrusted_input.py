@@ -361,19 +361,19 @@ def test_evolve_accepts_the_readme_grammar_spelling(where, tmp_path, monkeypatch
     """`symmpo evolve --grammar mirror.yaml` builds its run configuration from the repository root and from
     elsewhere; the configuration records a spelling that resumes from any directory."""
     from symmpo.cli import build_parser
-    from symmpo.commands.evolve import _new_config
+    from symmpo.commands.evolve import evolve_config
     from symmpo.search.space import ObjectiveSpace
 
     monkeypatch.chdir(ROOT if where == "root" else tmp_path)
     args = build_parser().parse_args(["evolve", "--preset", "tiny", "--grammar", "mirror.yaml"])
-    config = _new_config(args)
+    config = evolve_config(args)
     assert config["grammar"] == "mirror" and config["grammar_name"] == "mirror"
     monkeypatch.chdir("/")
     assert ObjectiveSpace.from_config(config).grammar.name == "mirror"
     args.grammar = "grammars/mirror.yaml"
     if where == "root":
         monkeypatch.chdir(ROOT)
-        path = _new_config(args)["grammar"]  # a path is recorded absolute, so --resume works anywhere
+        path = evolve_config(args)["grammar"]  # a path is recorded absolute, so --resume works anywhere
         assert Path(path).is_absolute() and Path(path).is_file()
 
 

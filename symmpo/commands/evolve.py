@@ -27,7 +27,7 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _new_config(args: argparse.Namespace) -> dict[str, Any]:
+def evolve_config(args: argparse.Namespace) -> dict[str, Any]:
     from symmpo.search.presets import apply_overrides
     from symmpo.search.space import ObjectiveSpace
     from symmpo.symbolic.grammar import grammar_spec
@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from symmpo.search.evolve import Evolution
     from symmpo.search.space import ObjectiveSpace
 
-    run_dir, config = open_run(args, "evolve", _new_config)
+    run_dir, config = open_run(args, "evolve", evolve_config)
     if args.resume and args.grammar:
         from symmpo.symbolic.grammar import grammar_spec
 

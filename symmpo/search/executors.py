@@ -90,7 +90,7 @@ def _ready() -> bool:
     return True
 
 
-def _single_thread() -> None:
+def single_thread_worker() -> None:
     """Worker initializer: one torch / BLAS thread per process, so N workers use N cores, not N²."""
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = "1"
@@ -159,7 +159,7 @@ class LocalExecutor:
         if self._pool is None:
             with sigint_ignored():  # workers (spawned by these submits) inherit "ignore Ctrl-C"
                 pool = ProcessPoolExecutor(
-                    max_workers=self.workers, mp_context=self._context, initializer=_single_thread
+                    max_workers=self.workers, mp_context=self._context, initializer=single_thread_worker
                 )
                 for _ in range(self.workers):
                     pool.submit(_ready)
@@ -229,7 +229,7 @@ class RayExecutor:
         if fn not in self._remote_cache:
 
             def run(job: Any, _fn: Callable[[Any], Any] = fn) -> Any:
-                _single_thread()
+                single_thread_worker()
                 return _fn(job)
 
             self._remote_cache[fn] = self._ray.remote(num_cpus=1)(run)
