@@ -109,6 +109,18 @@ def write_csv(path: Path, st: dict[str, Any], labels: Sequence[str], tasks: Sequ
                     )
 
 
+def diverged_lines(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """Markdown lines naming every run that diverged (with its reason); none when every run finished."""
+    dead = [r for r in rows if not r.get("alive", True)]
+    if not dead:
+        return []
+    return [
+        "",
+        "Runs that diverged: "
+        + "; ".join(f"{r['label']} on {r['task']} seed {r['seed']}: {r['reason']}" for r in dead),
+    ]
+
+
 def plot_iqm(
     st: dict[str, Any],
     labels: Sequence[str],

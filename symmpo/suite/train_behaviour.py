@@ -26,7 +26,9 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -106,6 +108,28 @@ def _log(path: Path, message: str) -> None:
         fh.write(line + "\n")
 
 
+def _learn_until(
+    model: Any,
+    total: int,
+    callback: Any,
+    deadline: float,
+    save_actor: Callable[[int], None],
+    save_full: Callable[[], None],
+    log_path: Path,
+) -> None:
+    """Train up to ``total`` steps (the callback stops at the wall-clock deadline), then save and log why it stopped."""
+    model.learn(
+        total_timesteps=total - model.num_timesteps,
+        callback=callback,
+        reset_num_timesteps=False,
+        progress_bar=False,
+    )
+    save_actor(model.num_timesteps)
+    save_full()
+    why = "budget" if time.time() >= deadline else "done"
+    _log(log_path, f"stopped at step {model.num_timesteps} ({why})")
+
+
 def train_ppo(args: argparse.Namespace) -> None:
     """PPO over ``--n-envs`` vectorized envs in one process, observation and reward normalization."""
     _require_sb3()
@@ -181,17 +205,7 @@ def train_ppo(args: argparse.Namespace) -> None:
         def _on_step(self) -> bool:
             return time.time() < deadline
 
-    model.learn(
-        total_timesteps=total - model.num_timesteps,
-        callback=Progress(),
-        reset_num_timesteps=False,
-        progress_bar=False,
-    )
-    save_actor(model.num_timesteps)
-    save_full()
-    _log(
-        log_path, f"stopped at step {model.num_timesteps} ({'budget' if time.time() >= deadline else 'done'})"
-    )
+    _learn_until(model, total, Progress(), deadline, save_actor, save_full, log_path)
 
 
 def train(args: argparse.Namespace) -> None:
@@ -261,17 +275,7 @@ def train(args: argparse.Namespace) -> None:
                 _log(log_path, f"step {n} fps {fps:.0f} train-episode-return(last {len(eps)}) {mean:.1f}")
             return time.time() < deadline
 
-    model.learn(
-        total_timesteps=args.steps - model.num_timesteps,
-        callback=Progress(),
-        reset_num_timesteps=False,
-        progress_bar=False,
-    )
-    save_actor(model.num_timesteps)
-    save_full()
-    _log(
-        log_path, f"stopped at step {model.num_timesteps} ({'budget' if time.time() >= deadline else 'done'})"
-    )
+    _learn_until(model, args.steps, Progress(), deadline, save_actor, save_full, log_path)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -34,7 +34,6 @@ import torch.nn.functional as F
 from symmpo.symbolic import props as P
 from symmpo.symbolic import safe_ops as S
 
-TINY = S.SYMMPO_TINY
 EXP_MAX = S.SYMMPO_EXP_MAX
 _mp = mpmath.mp
 

@@ -31,7 +31,7 @@ from typing import Any
 from symmpo import protocol
 from symmpo.errors import SymmpoError
 from symmpo.files import append_jsonl, dumps, loads, read_jsonl
-from symmpo.report import fmt_mean_se, iqm_table, plot_iqm, verdict_lines, write_csv
+from symmpo.report import diverged_lines, fmt_mean_se, iqm_table, plot_iqm, verdict_lines, write_csv
 from symmpo.search.compare import FileMember, find_run
 from symmpo.stats import mean_se
 from symmpo.text.config import DEV_SEEDS, TextConfig
@@ -412,13 +412,7 @@ def write_report(
         "",
         f"Configuration `{json.dumps(cfg.to_dict())}`.",
     ]
-    dead = [r for r in rows if not r.get("alive", True)]
-    if dead:
-        md += [
-            "",
-            "Diverged: "
-            + "; ".join(f"{r['label']} on {r['task']} seed {r['seed']}: {r['reason']}" for r in dead),
-        ]
+    md += diverged_lines(rows)
     text = "\n".join(md) + "\n"
     (out_dir / "table.md").write_text(text)
     write_csv(out_dir / "table.csv", st, labels, tasks)

@@ -28,7 +28,15 @@ from typing import Any
 
 from symmpo.errors import SymmpoError
 from symmpo.files import append_jsonl, dumps, loads, read_jsonl
-from symmpo.report import fmt_mean_se, iqm_table, plot_iqm, verdict_lines, write_csv, write_stats
+from symmpo.report import (
+    diverged_lines,
+    fmt_mean_se,
+    iqm_table,
+    plot_iqm,
+    verdict_lines,
+    write_csv,
+    write_stats,
+)
 from symmpo.stats import mean_se
 from symmpo.train.config import TrainConfig
 
@@ -425,13 +433,7 @@ def write_bench_report(out_dir: Path, config: TrainConfig, header: str = "") -> 
     md += ["", "Hyperparameters (per environment, from the sweep):"]
     md += [f"- {env}: " + "; ".join(v) for env, v in by_env.items()]
     md += ["", f"Training configuration `{json.dumps(config.to_dict())}`."]
-    dead = [r for r in rows if not r.get("alive", True)]
-    if dead:
-        md += [
-            "",
-            "Runs that diverged: "
-            + "; ".join(f"{r['label']} on {r['task']} seed {r['seed']}: {r['reason']}" for r in dead),
-        ]
+    md += diverged_lines(rows)
     text = "\n".join(md) + "\n"
     (out_dir / "table.md").write_text(text)
     write_csv(out_dir / "table.csv", st, labels, tasks)
