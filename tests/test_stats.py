@@ -72,3 +72,55 @@ def test_spearman_ci():
     assert r["spearman"] == pytest.approx(1 - 6 * 6 / (6 * 35))
     assert r["ci"][0] <= r["spearman"] <= r["ci"][1]
     assert np.isfinite(r["ci"]).all()
+
+
+def test_minimum_detectable_effect_matches_the_normal_approximation_and_simulation():
+    # large n: the paired t-test's MDE tends to (z_{1-a/2} + z_{power}) * sd / sqrt(n)
+    from scipy.stats import norm
+
+    sd, n = 3.0, 400
+    approx = (norm.ppf(0.975) + norm.ppf(0.8)) * sd / np.sqrt(n)
+    assert stats.minimum_detectable_effect(sd, n, 0.05) == pytest.approx(approx, rel=0.01)
+    # small n, strict level: simulate the power at the returned effect (it must be ~80 %)
+    sd, n, alpha = 5.0, 20, 0.05 / 20
+    mde = stats.minimum_detectable_effect(sd, n, alpha)
+    rng = np.random.default_rng(0)
+    from scipy.stats import ttest_1samp
+
+    d = rng.normal(mde, sd, size=(4000, n))
+    power = float(np.mean(ttest_1samp(d, 0.0, axis=1).pvalue < alpha))
+    assert power == pytest.approx(0.8, abs=0.03)
+    # more seeds detect smaller effects; a zero SD detects everything; too few seeds detect nothing
+    assert stats.minimum_detectable_effect(sd, 40, alpha) < mde
+    assert stats.minimum_detectable_effect(0.0, 20, alpha) == 0.0
+    assert np.isnan(stats.minimum_detectable_effect(sd, 1, alpha))
+
+
+def test_paired_sd_counts_diverged_runs_as_zero():
+    assert stats.paired_sd([1.0, 2.0, 3.0], [0.0, 0.0, 0.0]) == pytest.approx(1.0)
+    assert stats.paired_sd([float("-inf"), 2.0], [0.0, 0.0]) == pytest.approx(np.std([0.0, 2.0], ddof=1))
+
+
+def test_table_stats_reports_power_and_takes_a_best_baseline_chosen_elsewhere():
+    from symmpo.train.table_stats import table_stats
+
+    rng = np.random.default_rng(1)
+    rows = []
+    for seed in range(6):
+        base = rng.normal(50, 10)
+        for lab, shift in (("dpo", 0.0), ("sft", 1.0), ("x", 4.0)):
+            rows.append({"task": "t", "seed": seed, "label": lab, "score": base + shift + rng.normal(0, 2)})
+    # chosen on the table (the fallback, labelled as such): sft or x by IQM
+    st = table_stats(rows, ["dpo", "sft", "x"], ["t"], baselines=["dpo", "sft"])
+    assert st["tasks"]["t"]["best_baseline_from"] == "table"
+    # chosen on fitness data: dpo, whatever the table says
+    st = table_stats(rows, ["dpo", "sft", "x"], ["t"], baselines=["dpo", "sft"], chosen_best={"t": "dpo"})
+    cell = st["tasks"]["t"]
+    assert cell["best_baseline"] == "dpo" and cell["best_baseline_from"] == "fitness"
+    for c in cell["comparisons"]:
+        assert c["paired_sd"] > 0 and 0 <= c["prob_improvement"] <= 1
+        assert c["mde"] == pytest.approx(
+            stats.minimum_detectable_effect(c["paired_sd"], 6, stats.ALPHA / st["n_comparisons"])
+        )
+    assert st["mde_alpha"] == stats.ALPHA / st["n_comparisons"]
+    assert cell["power"]["n_seeds"] == 6 and cell["power"]["median_paired_sd"] > 0

@@ -2,8 +2,14 @@
 
 Per task (column): each objective's mean, IQM with its bootstrap 95 % CI, seeds and per-seed scores; η² of the
 objective factor (how much of the score variance the choice of loss explains at all); and paired comparisons on
-common seeds of every objective against DPO and against the column's best baseline (by IQM). All p-values of the
+common seeds of every objective against DPO and against the column's best baseline. All p-values of the
 table are Holm-corrected together, and only the corrected p-values give "beats" / "ties" / "loses".
+
+The column's best baseline must be chosen on data the table does not test on (``chosen_best``: picked on the
+fitness split); choosing it by the IQM of the very scores it is then compared on is a winner's-curse bias, so
+that fallback is labelled ``"best_baseline_from": "table"`` in the output. Every comparison also reports its
+power: the SD of the paired differences, the minimum detectable effect at 80 % power for the first (most
+stringent) Holm step, α / m, and rliable's probability of improvement.
 """
 
 from __future__ import annotations
@@ -11,6 +17,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from typing import Any
+
+import numpy as np
 
 from symmpo import stats
 
@@ -29,12 +37,14 @@ def table_stats(
     reference: str = REFERENCE,
     seed: int = 0,
     judged: Sequence[str] | None = None,
+    chosen_best: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Statistics of a table of rows (``task``, ``seed``, ``label``, ``score``); see the module docstring.
 
     ``baselines`` are the labels eligible as "the column's best baseline" (named losses and SFT, not the
     discovered objectives being judged). ``judged`` restricts the comparisons to those labels (default: all),
     so a study of discovered objectives does not spend its correction on baseline-vs-baseline tests.
+    ``chosen_best`` maps a task to its best baseline chosen on the fitness split (see the module docstring).
     """
     out: dict[str, Any] = {"alpha": stats.ALPHA, "correction": "holm", "test": "paired t (common seeds)"}
     per_task: dict[str, Any] = {}
@@ -56,11 +66,16 @@ def table_stats(
                 "diverged": len(vals) - len(finite),
             }
         eligible = [b for b in baselines if b in objectives]
-        best = max(eligible, key=lambda b: objectives[b]["iqm"]) if eligible else None
+        if chosen_best and t in chosen_best:
+            best, best_from = chosen_best[t], "fitness"
+        else:
+            best = max(eligible, key=lambda b: objectives[b]["iqm"]) if eligible else None
+            best_from = "table"
         per_task[t] = {
             "objectives": objectives,
             "eta_squared": stats.eta_squared([[by[lab][k] for k in sorted(by[lab])] for lab in by]),
             "best_baseline": best,
+            "best_baseline_from": best_from,
             "comparisons": [],
         }
         for lab in by:
@@ -72,9 +87,13 @@ def table_stats(
                 common = sorted(set(by[lab]) & set(by[against]))
                 if len(common) < 2:
                     continue
-                res = stats.paired_test([by[lab][k] for k in common], [by[against][k] for k in common])
+                a, b = [by[lab][k] for k in common], [by[against][k] for k in common]
+                res = stats.paired_test(a, b)
+                res["sd"] = stats.paired_sd(a, b)
+                res["prob_improvement"] = stats.probability_of_improvement([a], [b], seed=seed)
                 tests.append((t, lab, against, res))
     adjusted = stats.holm([res["p"] for *_, res in tests])
+    first_step = stats.ALPHA / max(1, len(tests))
     for (t, lab, against, res), p_adj in zip(tests, adjusted, strict=True):
         per_task[t]["comparisons"].append(
             {
@@ -86,11 +105,36 @@ def table_stats(
                 "p_holm": p_adj,
                 "n_seeds": res["n"],
                 "verdict": stats.verdict(res["diff"], p_adj),
+                "paired_sd": res["sd"],
+                "mde": stats.minimum_detectable_effect(res["sd"], res["n"], first_step),
+                "prob_improvement": res["prob_improvement"]["p"],
+                "prob_improvement_ci": res["prob_improvement"]["ci"],
             }
         )
+    for cell in per_task.values():
+        sds = [c["paired_sd"] for c in cell["comparisons"] if math.isfinite(c["paired_sd"])]
+        cell["power"] = _power_summary(sds, [c["n_seeds"] for c in cell["comparisons"]], first_step)
     out["n_comparisons"] = len(tests)
+    out["mde_alpha"] = first_step
+    all_sd = [c["paired_sd"] for cell in per_task.values() for c in cell["comparisons"]]
+    all_n = [c["n_seeds"] for cell in per_task.values() for c in cell["comparisons"]]
+    out["power"] = _power_summary([v for v in all_sd if math.isfinite(v)], all_n, first_step)
     out["tasks"] = per_task
     return out
+
+
+def _power_summary(sds: Sequence[float], ns: Sequence[int], alpha: float) -> dict[str, Any]:
+    """Median paired SD and the minimum detectable effect it implies at the table's seed count."""
+    if not sds:
+        return {"median_paired_sd": math.nan, "mde": math.nan, "n_seeds": 0, "alpha": alpha}
+    sd = float(np.median(sds))
+    n = int(min(ns)) if ns else 0
+    return {
+        "median_paired_sd": sd,
+        "mde": stats.minimum_detectable_effect(sd, n, alpha),
+        "n_seeds": n,
+        "alpha": alpha,
+    }
 
 
 def verdict_of(table: dict[str, Any], task: str, label: str, against: str) -> dict[str, Any] | None:
