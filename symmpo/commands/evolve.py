@@ -74,10 +74,13 @@ def report(
     if not scored:
         lines.append("no candidate survived training")
         return "\n".join(lines)
-    best = max(scored, key=lambda e: (e["fresh_fitness"]["mean"], -e["size"]))
+    # the best entry is the search's own choice (rank 1 by search fitness), never the best held-out re-score:
+    # picking by the held-out number and then reporting that number is a winner's-curse bias
+    best = min(scored, key=lambda e: e["rank"])
     lines.append(
         f"  best discovered  {fmt_mean_se(best['fresh_fitness']['mean'], best['fresh_fitness']['se']):>14}   "
-        f"(search fitness {best['search_fitness']['mean']:.1f}, rank {best['rank']})"
+        f"(rank {best['rank']} by search fitness {best['search_fitness']['mean']:.1f}; "
+        "the held-out column is for reading, not for choosing)"
     )
     lines.append(
         f"  DPO (β={config['reference'].get('beta')})      {fmt_mean_se(reference['mean'], reference['se']):>14}"
