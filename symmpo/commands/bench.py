@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from symmpo.errors import SymmpoError
+from symmpo.search.presets import CLAIM_SEEDS
 
 
 def register(subparsers: Any) -> None:
@@ -35,7 +36,7 @@ def register(subparsers: Any) -> None:
         "--seeds",
         type=int,
         default=None,
-        help="number of training seeds: the sweep uses 0..N-1 (default 3), the table 1000..1000+N-1 (default 5)",
+        help="number of training seeds: the sweep uses 0..N-1 (default 3), the table 1000..1000+N-1 (default 20, the paired seeds a claim needs)",
     )
     p.add_argument(
         "--preset",
@@ -73,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     seeds = (
         list(range(args.seeds or 3))
         if args.sweep
-        else list(range(HELDOUT_SEED_MIN, HELDOUT_SEED_MIN + (args.seeds or 5)))
+        else list(range(HELDOUT_SEED_MIN, HELDOUT_SEED_MIN + (args.seeds or len(CLAIM_SEEDS))))
     )
     command = "symmpo " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     kw = {"cache_dir": args.cache_dir, "progress": not args.no_progress}

@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from symmpo.search.presets import CLAIM_SEEDS
+
 DEFAULT_TASKS = [
     "hopper-mixed-0.5",
     "hopper-noisy-0.2",
@@ -34,8 +36,8 @@ def register(subparsers: Any) -> None:
         "--seeds",
         nargs="+",
         type=int,
-        default=[1000, 1001, 1002, 1003, 1004],
-        help="held-out training seeds (default: 1000-1004)",
+        default=CLAIM_SEEDS,
+        help="held-out training seeds (default: 1000-1019, the 20 paired seeds a claim needs)",
     )
     p.add_argument("--dataset-seed", type=int, help="held-out dataset seed (default: the protocol's, 1)")
     p.add_argument(

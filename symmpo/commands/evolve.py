@@ -9,6 +9,7 @@ from typing import Any
 from symmpo.commands._runs import add_run_arguments, drive, new_config, open_run
 from symmpo.errors import SymmpoError
 from symmpo.report import fmt_mean_se
+from symmpo.search.presets import CLAIM_SEEDS
 
 
 def register(subparsers: Any) -> None:
@@ -70,6 +71,11 @@ def report(
         f"\nfinished in {seconds / 60:.1f} min; scores are normalized returns (D4RL-style), mean ± s.e. over "
         f"fresh seeds {reference['seeds']} on {', '.join(config['tasks'])}"
     ]
+    if len(reference["seeds"]) < len(CLAIM_SEEDS):
+        lines.append(
+            f"  ({len(reference['seeds'])} held-out seeds: indicative only; a claim needs "
+            f"{len(CLAIM_SEEDS)} paired seeds: symmpo compare RUN)"
+        )
     scored = [e for e in hall_of_fame if "fresh_fitness" in e]
     if not scored:
         lines.append("no candidate survived training")
