@@ -28,7 +28,8 @@ def setup(tmp_path, monkeypatch):
     sweep = {
         "config": bench.config_hash(bench.fitness_config(TrainConfig.preset("tiny"))),
         "seeds": [0, 1, 2],
-        "params": {"hopper": chosen},
+        "params": {"hopper-mixed-0.5": chosen},
+        "best_baseline": {"hopper-mixed-0.5": "ipo"},
     }
     (bench_dir / "sweep.json").write_text(json.dumps(sweep))
     found = tmp_path / "found.yaml"
@@ -64,7 +65,9 @@ def test_compare_trains_discovered_with_baselines_and_resumes(setup):
     st = json.loads((tmp / "study" / "stats.json").read_text())
     cell = st["tasks"]["hopper-mixed-0.5"]
     assert cell["objectives"]["mine"]["seeds"] == [1000, 1001]
-    assert {c["against"] for c in cell["comparisons"] if c["objective"] == "mine"} >= {"dpo"}
+    # against DPO and against the best baseline the sweep chose on fitness data (ipo), not the table's best
+    assert {c["against"] for c in cell["comparisons"] if c["objective"] == "mine"} == {"dpo", "ipo"}
+    assert cell["best_baseline"] == "ipo" and cell["best_baseline_from"] == "fitness"
     assert all(c["objective"] == "mine" for c in cell["comparisons"])  # only the discovered one is judged
     # a second run finds everything done and trains nothing new
     assert main(argv) == 0

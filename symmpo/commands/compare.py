@@ -95,7 +95,11 @@ def run(args: argparse.Namespace) -> int:
     files = ", ".join(f"{m.label} = `{m.path}`" for m in discovered)
     print(
         compare.write_report(
-            out, config, [m.label for m in discovered], header=f"{header} Objectives: {files}."
+            out,
+            config,
+            [m.label for m in discovered],
+            header=f"{header} Objectives: {files}.",
+            chosen_best=bench.chosen_best(Path(args.bench_dir), config, args.tasks),
         )
     )
     return 0

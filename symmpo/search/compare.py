@@ -116,9 +116,17 @@ def run_compare(
     )
 
 
-def write_report(out_dir: Path, config: TrainConfig, discovered: Sequence[str], header: str = "") -> str:
+def write_report(
+    out_dir: Path,
+    config: TrainConfig,
+    discovered: Sequence[str],
+    header: str = "",
+    chosen_best: dict[str, str] | None = None,
+) -> str:
     """``compare.md`` / ``compare.csv`` / ``compare.png`` / ``stats.json``: IQM [95 % CI] over seeds; every
-    discovered objective against DPO and the column's best baseline, paired and Holm-corrected."""
+    discovered objective against DPO and the column's best baseline (``chosen_best``: chosen by the sweep on the
+    fitness split; without it, by this table's IQM, a winner-biased fallback that stats.json labels), paired and
+    Holm-corrected."""
     from symmpo.train import table_stats
 
     rows = bench.current_rows(read_jsonl(out_dir / "compare.jsonl"), config)
@@ -130,7 +138,12 @@ def write_report(out_dir: Path, config: TrainConfig, discovered: Sequence[str], 
     labels = baselines + found
     # judge the discovered objectives only: drop baseline-vs-baseline tests before the correction
     st = table_stats.table_stats(
-        [r for r in rows if r["label"] in labels], labels, tasks, baselines=baselines, judged=found
+        [r for r in rows if r["label"] in labels],
+        labels,
+        tasks,
+        baselines=baselines,
+        judged=found,
+        chosen_best=chosen_best,
     )
     seeds = sorted({r["seed"] for r in rows})
     write_stats(out_dir / "stats.json", st, seeds, config.to_dict())

@@ -3,12 +3,15 @@
 Two stages, both resumable (one JSON line per trained member, appended after each (task, seed) population, so a
 killed run loses at most the population in flight):
 
-* **sweep** on clean data and the *fitness* split only (dataset seed 0, training seeds 0..N-1, evaluation
+* **sweep** on the *fitness* split of every column it judges (dataset seed 0, training seeds 0..N-1, evaluation
   resets from 0): each baseline's scale parameter (beta; lam for orpo) at ``SWEEP_FACTORS`` × its default and
-  the learning rate at ``SWEEP_LRS``, all baselines × values in one population per (env, seed) (each member has
-  its own learning rate). Per environment, the pair with the best mean normalized score over seeds becomes that
-  baseline's hyperparameter set there (``sweep.json``). Tuning on clean data only, never per setting, is what
-  makes the noisy / mixed columns a test of robustness rather than of tuning.
+  the learning rate at ``SWEEP_LRS`` (15 points), all baselines × values in one population per (task, seed)
+  (each member has its own learning rate). Per column, the pair with the best mean normalized score over seeds
+  becomes that baseline's hyperparameter set there, and the baseline (SFT included) with the best chosen score
+  becomes the column's best baseline (``sweep.json``): the table then tests against it on held-out data, so the
+  choice is never made on the scores it is tested on. Every loss, named or discovered, is tuned this way on the
+  same data (``symmpo compare --tune``). Walker2d is a transfer environment and is never tuned on: its columns use
+  the matching Hopper column's choices (``TRANSFER_SOURCE``). A choice on the edge of the grid is reported.
 * **bench** on the *held-out* split (``symmpo.protocol``: a fresh dataset seed, training seeds from 1000,
   evaluation resets from 50,000; refused if it overlaps the sweep): all baselines with their chosen parameters,
   trained together per (task, seed), plus the SFT-only reference → ``table.md`` (IQM with bootstrap CIs, corrected
@@ -42,10 +45,30 @@ from symmpo.train.config import TrainConfig
 
 BASELINES = ("dpo", "hinge", "ipo", "cdpo", "rdpo", "simpo", "orpo", "discopop", "tsallis")
 ENVS = ("hopper", "halfcheetah", "walker2d")
+FITNESS_ENVS = ("hopper", "halfcheetah")
 SETTINGS = ("clean", "noisy-0.2", "noisy-0.4", "mixed-0.5")
-SWEEP_FACTORS = (0.2, 1.0, 5.0)
-SWEEP_LRS = (3e-4, 1e-3)
+SWEEP_FACTORS = (0.1, 0.3, 1.0, 3.0, 10.0)
+SWEEP_LRS = (3e-5, 1e-4, 3e-4)
 SFT = "sft"
+# transfer environments take their hyperparameters from the matching column of another environment
+TRANSFER_SOURCE = {"walker2d": "hopper"}
+
+
+def tuned_on(task: str) -> str:
+    """The column whose fitness split chose ``task``'s hyperparameters (itself, or its transfer source)."""
+    env, _, setting = task.partition("-")
+    return f"{TRANSFER_SOURCE[env]}-{setting}" if env in TRANSFER_SOURCE else task
+
+
+def sweep_tasks(envs: Sequence[str], settings: Sequence[str]) -> list[str]:
+    """The columns a sweep tunes on: every setting of every environment that is not a transfer environment."""
+    bad = [e for e in envs if e in TRANSFER_SOURCE]
+    if bad:
+        raise SymmpoError(
+            f"{', '.join(bad)} is a transfer environment and is never tuned on; its columns use "
+            f"{', '.join(TRANSFER_SOURCE[e] for e in bad)}'s choices"
+        )
+    return [f"{e}-{s}" for e in envs for s in settings]
 
 
 def scale_param(name: str) -> str:
@@ -244,18 +267,19 @@ def run_sweep(
     out_dir: Path,
     config: TrainConfig,
     seeds: Sequence[int],
-    envs: Sequence[str] = ENVS,
+    envs: Sequence[str] = FITNESS_ENVS,
+    settings: Sequence[str] = SETTINGS,
     baselines: Sequence[str] = BASELINES,
     factors: Sequence[float] = SWEEP_FACTORS,
     lrs: Sequence[float] = SWEEP_LRS,
     **kw: Any,
 ) -> dict[str, dict[str, dict[str, Any]]]:
-    """The sweep, always on the fitness split of ``config``."""
+    """The sweep, always on the fitness split of ``config``, one per column."""
     config = fitness_config(config)
-    tasks = [f"{e}-clean" for e in envs]
+    tasks = sweep_tasks(envs, settings)
     members = sweep_members(baselines, factors, lrs)
     run_populations(out_dir, "sweep", tasks, seeds, members, config, with_sft=True, **kw)
-    return write_sweep_report(out_dir, config, envs)
+    return write_sweep_report(out_dir, config, tasks)
 
 
 def _choice(row: dict) -> dict[str, Any]:
@@ -263,99 +287,147 @@ def _choice(row: dict) -> dict[str, Any]:
 
 
 def write_sweep_report(
-    out_dir: Path, config: TrainConfig, envs: Sequence[str] = ENVS
+    out_dir: Path, config: TrainConfig, tasks: Sequence[str] | None = None
 ) -> dict[str, dict[str, dict[str, Any]]]:
-    """sweep.md (every value's scores) and sweep.json (per env and baseline: ``{"params": ..., "lr": ...}``)."""
+    """sweep.md (every value's scores) and sweep.json: per column, each baseline's choice
+    (``{"params": ..., "lr": ...}``), its fitness score, the column's best baseline and the choices on an edge."""
     config = fitness_config(config)
     rows = current_rows(read_jsonl(out_dir / "sweep.jsonl"), config)
-    envs_done = {r["task"].split("-")[0] for r in rows}
-    missing = [e for e in envs if e not in envs_done]
-    if missing:
-        raise SymmpoError(f"no sweep results for {', '.join(missing)} in {out_dir / 'sweep.jsonl'}")
-    rows = [r for r in rows if r["task"].endswith("-clean")]  # every environment swept so far
     if not rows:
         raise SymmpoError(f"no sweep results for this configuration in {out_dir / 'sweep.jsonl'}")
+    done = {r["task"] for r in rows}
+    missing = [t for t in (tasks or []) if t not in done]
+    if missing:
+        raise SymmpoError(f"no sweep results for {', '.join(missing)} in {out_dir / 'sweep.jsonl'}")
     sft = [r for r in rows if r["label"] == SFT]  # the reference every run starts from, for comparison
     rows = [r for r in rows if r["label"] != SFT]
     lrs = sorted({r["lr"] for r in rows if r.get("lr") is not None})
+    factors = sorted({_factor(r) for r in rows})
     chosen: dict[str, dict[str, dict[str, Any]]] = {}
+    fit: dict[str, dict[str, float]] = {}
+    best: dict[str, str] = {}
+    edges: dict[str, list[str]] = {}
     lines = [
-        "# Hyperparameter sweep (clean data, fitness split)",
+        "# Hyperparameter sweep (fitness split, per column)",
         "",
-        "Per environment, each baseline's scale parameter (beta; lam for orpo) at {0.2, 1, 5} × its default and "
-        f"the learning rate in {{{', '.join(f'{x:g}' for x in lrs)}}}; mean normalized score ± s.e. over the "
-        "sweep's training seeds, on dataset seed 0 and evaluation resets from 0 (never the held-out split the "
-        "table reports). The best mean per baseline and environment (**bold**) is its hyperparameter set there.",
+        "Per column, each baseline's scale parameter (beta; lam for orpo) at "
+        f"{{{', '.join(f'{x:g}' for x in factors)}}} × its default and the learning rate in "
+        f"{{{', '.join(f'{x:g}' for x in lrs)}}}; mean normalized score ± s.e. over the sweep's training seeds, on "
+        "dataset seed 0 and evaluation resets from 0 (never the held-out split the table reports). The best mean "
+        "per baseline and column (**bold**) is its hyperparameter set there; the best of those, SFT included, is "
+        "the column's best baseline. Walker2d columns use the matching Hopper column's choices.",
     ]
-    for task in sorted({r["task"] for r in rows}):
-        env = task.split("-")[0]
+    for task in ordered_tasks({r["task"] for r in rows}):
         by: dict[str, list[dict]] = defaultdict(list)
         for r in rows:
             if r["task"] == task:
                 by[r["label"]].append(r)
-        best_score: dict[str, float] = {}
-        chosen[env] = {}
+        chosen[task], fit[task], edges[task] = {}, {}, []
         for rs in by.values():  # a value that diverged on any seed scores -inf
             name = rs[0]["objective"]
             m, _ = mean_se([r["score"] for r in rs])
-            if name not in best_score or m > best_score[name]:
-                best_score[name], chosen[env][name] = m, _choice(rs[0])
+            if name not in fit[task] or m > fit[task][name]:
+                fit[task][name], chosen[task][name] = m, _choice(rs[0])
+        for name, c in chosen[task].items():
+            row = next(rs[0] for rs in by.values() if _choice(rs[0]) == c and rs[0]["objective"] == name)
+            if _factor(row) in (factors[0], factors[-1]) or row.get("lr") in (lrs[0], lrs[-1]):
+                edges[task].append(name)
+        task_sft = [r["score"] for r in sft if r["task"] == task]
+        if task_sft:
+            fit[task][SFT] = mean_se(task_sft)[0]
+        best[task] = max(fit[task], key=lambda n: fit[task][n])
         lines += ["", f"## {task}", "", "| baseline | value | lr | score |", "|---|---|---|---|"]
         for rs in by.values():
             name = rs[0]["objective"]
             key = scale_param(name)
             m, se = mean_se([r["score"] for r in rs])
-            mark = "**" if _choice(rs[0]) == chosen[env][name] else ""
+            mark = "**" if _choice(rs[0]) == chosen[task][name] else ""
             lr = rs[0].get("lr")
             lines.append(
                 f"| {name} | {key}={rs[0]['params'][key]:g} | {'' if lr is None else f'{lr:g}'} | "
                 f"{mark}{fmt_mean_se(m, se)}{mark} |"
             )
-        env_sft = [r["score"] for r in sft if r["task"] == task]
-        if env_sft:
-            lines.append(f"| sft (reference) | | | {fmt_mean_se(*mean_se(env_sft))} |")
+        if task_sft:
+            lines.append(f"| sft (reference) | | | {fmt_mean_se(*mean_se(task_sft))} |")
+        lines += ["", f"Best baseline (fitness): **{best[task]}**."]
+        if edges[task]:
+            lines.append(f"On an edge of the grid: {', '.join(sorted(edges[task]))}.")
     seeds = sorted({r["seed"] for r in rows})
     lines += ["", f"Seeds: {seeds}. Training configuration: `{json.dumps(config.to_dict())}`."]
     (out_dir / "sweep.md").write_text("\n".join(lines) + "\n")
     (out_dir / "sweep.json").write_text(
-        dumps({"config": config_hash(config), "seeds": seeds, "params": chosen}, indent=1)
+        dumps(
+            {
+                "config": config_hash(config),
+                "seeds": seeds,
+                "params": chosen,
+                "fitness": fit,
+                "best_baseline": best,
+                "edges": edges,
+            },
+            indent=1,
+        )
     )
     return chosen
+
+
+def _factor(row: dict) -> float:
+    """The swept multiple of the baseline's default scale parameter."""
+    key = scale_param(row["objective"])
+    return round(row["params"][key] / default_params(row["objective"])[key], 6)
 
 
 def chosen_params(
     out_dir: Path, config: TrainConfig, require: bool
 ) -> tuple[Callable[[str], dict[str, dict[str, Any]]], list[int]]:
-    """(env -> the sweep's choice per baseline, the sweep's seeds). Without a sweep for this configuration
-    (and when one is not required): the named defaults at the config's learning rate, and no seeds."""
+    """(task -> the sweep's choice per baseline, the sweep's seeds). A transfer column reads its source
+    column's choice. Without a sweep for this configuration (and when one is not required): the named defaults
+    at the config's learning rate, and no seeds."""
     path = out_dir / "sweep.json"
     if path.exists():
         data = loads(path.read_text())
         if data.get("config") == config_hash(fitness_config(config)) and "seeds" in data:
             params = data["params"]
 
-            def for_env(env: str) -> dict[str, dict[str, Any]]:
-                if env not in params:
+            def for_task(task: str) -> dict[str, dict[str, Any]]:
+                source = tuned_on(task)
+                legacy = source.split("-")[0]  # suite-v2 sweeps were per environment, on clean data
+                if source not in params and legacy in params:
+                    return params[legacy]
+                if source not in params:
                     raise SymmpoError(
-                        f"the sweep in {path} has no {env}: run `symmpo bench --sweep --envs {env}` first"
+                        f"the sweep in {path} has no {source}: run `symmpo bench --sweep --envs "
+                        f"{source.split('-')[0]} --settings {source.partition('-')[2]}` first"
                     )
-                return params[env]
+                return params[source]
 
-            return for_env, [int(x) for x in data["seeds"]]
+            return for_task, [int(x) for x in data["seeds"]]
     if require:
         raise SymmpoError(
             f"no sweep for this configuration in {path}: run `symmpo bench --sweep` first "
             "(or pass --no-sweep to use the named defaults)"
         )
     defaults = {name: {"params": default_params(name), "lr": None} for name in BASELINES}
-    return (lambda env: defaults), []
+    return (lambda task: defaults), []
+
+
+def chosen_best(out_dir: Path, config: TrainConfig, tasks: Sequence[str]) -> dict[str, str]:
+    """Each column's best baseline as the sweep chose it on fitness data ({} without a matching sweep)."""
+    path = out_dir / "sweep.json"
+    if not path.exists():
+        return {}
+    data = loads(path.read_text())
+    if data.get("config") != config_hash(fitness_config(config)):
+        return {}
+    best = data.get("best_baseline", {})
+    return {t: best[tuned_on(t)] for t in tasks if tuned_on(t) in best}
 
 
 def members_for(params: Callable[[str], dict[str, dict[str, Any]]]) -> Callable[[str], list[Member]]:
-    """Per task: every baseline with its environment's chosen hyperparameters."""
+    """Per task: every baseline with its column's chosen hyperparameters."""
 
     def members(task: str) -> list[Member]:
-        chosen = params(task.split("-")[0])
+        chosen = params(task)
         return [Member(name, name, c["params"], c.get("lr")) for name, c in chosen.items()]
 
     return members
@@ -387,7 +459,7 @@ def run_bench(
     check_heldout_seeds(config, seeds, sweep_seeds)
     if params is None:
         defaults = {name: {"params": default_params(name), "lr": None} for name in BASELINES}
-        params = lambda env: defaults  # noqa: E731
+        params = lambda task: defaults  # noqa: E731
     tasks = [f"{e}-{s}" for e in envs for s in settings]
     run_populations(
         out_dir, "bench", tasks, seeds, members_for(params), heldout_config(config), with_sft=True, **kw
@@ -404,10 +476,9 @@ def write_bench_report(out_dir: Path, config: TrainConfig, header: str = "") -> 
         raise SymmpoError(f"no bench results for this configuration in {out_dir / 'bench.jsonl'}")
     tasks = ordered_tasks({r["task"] for r in rows})
     labels = [SFT] + [b for b in BASELINES if any(r["label"] == b for r in rows)]
-    st = table_stats.table_stats(rows, labels, tasks, baselines=labels)
-    params = {
-        (r["task"].split("-")[0], r["label"]): {**r["params"], "lr": r.get("lr") or config.lr} for r in rows
-    }
+    best = chosen_best(out_dir, config, tasks)
+    st = table_stats.table_stats(rows, labels, tasks, baselines=labels, chosen_best=best)
+    params = {(r["task"], r["label"]): {**r["params"], "lr": r.get("lr") or config.lr} for r in rows}
     seeds = sorted({r["seed"] for r in rows})
     write_stats(out_dir / "stats.json", st, seeds, config.to_dict())
     md = [
@@ -419,19 +490,21 @@ def write_bench_report(out_dir: Path, config: TrainConfig, header: str = "") -> 
         f"training seeds {seeds}** with its 95 % bootstrap CI; held-out split (dataset seed "
         f"{config.dataset_seed}, evaluation resets from {config.eval_reset_offset}; the sweep tuned on dataset "
         "seed 0, resets from 0 and other training seeds). **bold** = highest IQM in the column. `sft` = the "
-        "behaviour-cloned reference every PO run starts from. A diverged run counts as 0.",
+        "behaviour-cloned reference every PO run starts from. A diverged run counts as 0. Each column's best "
+        "baseline was chosen on the fitness split "
+        f"({'by the sweep' if best else 'not available: chosen on this table, a winner-biased fallback'}).",
         "",
         *iqm_table(st, labels, tasks, len(seeds)),
     ]
     md += ["", "η² of the objective factor (share of score variance explained by the choice of loss): "]
     md += ["; ".join(f"{t} {st['tasks'][t]['eta_squared']:.2f}" for t in tasks)]
     md += verdict_lines(st, tasks)
-    by_env: dict[str, list[str]] = defaultdict(list)
-    for (env, lab), v in sorted(params.items()):
+    by_task: dict[str, list[str]] = defaultdict(list)
+    for (task, lab), v in sorted(params.items()):
         if lab != SFT:
-            by_env[env].append(f"{lab} {fmt_params(v)}")
-    md += ["", "Hyperparameters (per environment, from the sweep):"]
-    md += [f"- {env}: " + "; ".join(v) for env, v in by_env.items()]
+            by_task[task].append(f"{lab} {fmt_params(v)}")
+    md += ["", "Hyperparameters (per column, from the sweep on its fitness split; Walker2d from Hopper's):"]
+    md += [f"- {task}: " + "; ".join(v) for task, v in by_task.items()]
     md += ["", f"Training configuration `{json.dumps(config.to_dict())}`."]
     md += diverged_lines(rows)
     text = "\n".join(md) + "\n"
