@@ -56,7 +56,9 @@ def bco(pc: Tensor, pr: Tensor, rc: Tensor, rr: Tensor, lc: Any, lr: Any, tau: A
     return -F.logsigmoid(chosen) - F.logsigmoid(-rejected)
 
 
-def sppo(pc: Tensor, pr: Tensor, rc: Tensor, rr: Tensor, lc: Any, lr: Any, tau: Any, *, beta: float) -> Tensor:
+def sppo(
+    pc: Tensor, pr: Tensor, rc: Tensor, rr: Tensor, lc: Any, lr: Any, tau: Any, *, beta: float
+) -> Tensor:
     """SPPO (Wu et al. 2024) with hard win probabilities: log-ratios regressed to +-1/(2 beta)."""
     return (pc - rc - 0.5 / beta) ** 2 + (pr - rr + 0.5 / beta) ** 2
 
@@ -95,7 +97,9 @@ def apo_down(
 PLAIN: dict[str, Entry] = {
     "nca": Entry({"beta": 0.1}, nca, "NCA (Chen et al. 2024); TRL DPOTrainer loss_type='nca_pair'"),
     "bco": Entry(
-        {"beta": 0.1}, bco, "paired BCO (Jung et al. 2024), no running mean; TRL DPOTrainer loss_type='bco_pair'"
+        {"beta": 0.1},
+        bco,
+        "paired BCO (Jung et al. 2024), no running mean; TRL DPOTrainer loss_type='bco_pair'",
     ),
     "sppo": Entry(
         {"beta": 0.1}, sppo, "SPPO, hard probabilities (Wu et al. 2024); TRL DPOTrainer loss_type='sppo_hard'"
@@ -243,7 +247,7 @@ class PlainObjective:
         params = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
         return "\n".join(
             [
-                f'"""symmpo plain baseline {self.name} ({MARK}), parameters {self.params}.',
+                f'"""{self.name}, a {MARK} exported by symmpo; parameters {self.params}.',
                 "",
                 "Arguments are summed log-probs per response (TRL convention); returns one loss per element.",
                 '"""',
@@ -261,7 +265,7 @@ class PlainObjective:
                 f"def {function_name}(policy_chosen_logps, policy_rejected_logps, reference_chosen_logps,",
                 "         reference_rejected_logps, chosen_lengths=None, rejected_lengths=None, progress=0.0):",
                 f"    return {helper}(policy_chosen_logps, policy_rejected_logps, reference_chosen_logps,",
-                "        reference_rejected_logps, chosen_lengths, rejected_lengths, progress, " + params + ")",
+                f"        reference_rejected_logps, chosen_lengths, rejected_lengths, progress, {params})",
                 "",
             ]
         )

@@ -147,6 +147,7 @@ def write_report(out_dir: Path, config: TrainConfig, discovered: Sequence[str], 
         "",
         *iqm_table(st, labels, tasks, len(seeds)),
     ]
+    md += bench.plain_lines(baselines)
     md += [
         "",
         f"Verdicts ({st['n_comparisons']} paired t-tests on common seeds, Holm-corrected together, "

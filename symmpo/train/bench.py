@@ -4,7 +4,8 @@ Two stages, both resumable (one JSON line per trained member, appended after eac
 killed run loses at most the population in flight):
 
 * **sweep** on clean data and the *fitness* split only (dataset seed 0, training seeds 0..N-1, evaluation
-  resets from 0): each baseline's scale parameter (beta; lam for orpo) at ``SWEEP_FACTORS`` × its default and
+  resets from 0): each baseline's scale parameter (``named.scale_param``: beta; lam for orpo; none for
+  sft_chosen, tuned by learning rate alone) at ``SWEEP_FACTORS`` × its default and
   the learning rate at ``SWEEP_LRS``, all baselines × values in one population per (env, seed) (each member has
   its own learning rate). Per environment, the pair with the best mean normalized score over seeds becomes that
   baseline's hyperparameter set there (``sweep.json``). Tuning on clean data only, never per setting, is what
@@ -28,6 +29,7 @@ from typing import Any
 
 from symmpo.errors import SymmpoError
 from symmpo.files import append_jsonl, dumps, loads, read_jsonl
+from symmpo.objective import named
 from symmpo.report import (
     diverged_lines,
     fmt_mean_se,
@@ -40,7 +42,9 @@ from symmpo.report import (
 from symmpo.stats import mean_se
 from symmpo.train.config import TrainConfig
 
-BASELINES = ("dpo", "hinge", "ipo", "cdpo", "rdpo", "simpo", "orpo", "discopop", "tsallis")
+# The default baseline set, from the named table (symmpo.objective.named): every row flagged as a baseline,
+# MPO recipes first, then the plain baselines outside MPO.
+BASELINES = named.baselines()
 ENVS = ("hopper", "halfcheetah", "walker2d")
 SETTINGS = ("clean", "noisy-0.2", "noisy-0.4", "mixed-0.5")
 SWEEP_FACTORS = (0.2, 1.0, 5.0)
@@ -48,15 +52,20 @@ SWEEP_LRS = (3e-4, 1e-3)
 SFT = "sft"
 
 
-def scale_param(name: str) -> str:
-    """The parameter that sets the strength of the preference term (what the sweep moves)."""
-    return "lam" if name == "orpo" else "beta"
+def scale_param(name: str) -> str | None:
+    """The parameter that sets the strength of the preference term (what the sweep moves with the learning
+    rate; None for a loss with no such parameter, which the sweep tunes by learning rate alone)."""
+    return named.scale_param(name)
 
 
 def default_params(name: str) -> dict[str, float]:
-    from symmpo.objective import defaults
+    return named.defaults(name)
 
-    return defaults(name)
+
+def fmt_scale(name: str, params: dict[str, float]) -> str:
+    """``beta=0.1`` (the swept value of a row), or ``-`` for a loss without a scale parameter."""
+    key = scale_param(name)
+    return "-" if key is None else f"{key}={params[key]:g}"
 
 
 @dataclass(frozen=True)
@@ -81,6 +90,9 @@ def sweep_members(
     for name in baselines:
         base = default_params(name)
         key = scale_param(name)
+        if key is None:  # nothing to scale: the learning rate alone
+            out += [Member(f"{name}[lr={lr:g}]", name, base, lr) for lr in lrs]
+            continue
         for f in factors:
             p = {**base, key: round(base[key] * f, 6)}
             for lr in lrs:
@@ -282,7 +294,8 @@ def write_sweep_report(
     lines = [
         "# Hyperparameter sweep (clean data, fitness split)",
         "",
-        "Per environment, each baseline's scale parameter (beta; lam for orpo) at {0.2, 1, 5} × its default and "
+        "Per environment, each baseline's scale parameter (beta; lam for orpo; none for sft_chosen) at "
+        f"{{{', '.join(f'{x:g}' for x in SWEEP_FACTORS)}}} × its default and "
         f"the learning rate in {{{', '.join(f'{x:g}' for x in lrs)}}}; mean normalized score ± s.e. over the "
         "sweep's training seeds, on dataset seed 0 and evaluation resets from 0 (never the held-out split the "
         "table reports). The best mean per baseline and environment (**bold**) is its hyperparameter set there.",
@@ -303,12 +316,11 @@ def write_sweep_report(
         lines += ["", f"## {task}", "", "| baseline | value | lr | score |", "|---|---|---|---|"]
         for rs in by.values():
             name = rs[0]["objective"]
-            key = scale_param(name)
             m, se = mean_se([r["score"] for r in rs])
             mark = "**" if _choice(rs[0]) == chosen[env][name] else ""
             lr = rs[0].get("lr")
             lines.append(
-                f"| {name} | {key}={rs[0]['params'][key]:g} | {'' if lr is None else f'{lr:g}'} | "
+                f"| {name} | {fmt_scale(name, rs[0]['params'])} | {'' if lr is None else f'{lr:g}'} | "
                 f"{mark}{fmt_mean_se(m, se)}{mark} |"
             )
         env_sft = [r["score"] for r in sft if r["task"] == task]
@@ -430,6 +442,7 @@ def write_bench_report(out_dir: Path, config: TrainConfig, header: str = "") -> 
     for (env, lab), v in sorted(params.items()):
         if lab != SFT:
             by_env[env].append(f"{lab} {fmt_params(v)}")
+    md += plain_lines(labels)
     md += ["", "Hyperparameters (per environment, from the sweep):"]
     md += [f"- {env}: " + "; ".join(v) for env, v in by_env.items()]
     md += ["", f"Training configuration `{json.dumps(config.to_dict())}`."]
@@ -439,6 +452,18 @@ def write_bench_report(out_dir: Path, config: TrainConfig, header: str = "") -> 
     write_csv(out_dir / "table.csv", st, labels, tasks)
     plot_iqm(st, labels, tasks, out_dir / "table.png", ENVS, highlight=SFT)
     return text
+
+
+def plain_lines(labels: Sequence[str]) -> list[str]:
+    """The table's note naming its plain baselines (losses outside the MPO family), if it has any."""
+    plain = [lab for lab in labels if named.lookup(lab) is not None and named.is_plain(lab)]
+    if not plain:
+        return []
+    return [
+        "",
+        f"Plain baselines, outside the MPO family (TRL losses that are not a function of the reward margin; no "
+        f"formula, never searched): {', '.join(plain)}.",
+    ]
 
 
 def fmt_params(p: dict[str, float]) -> str:
