@@ -158,7 +158,8 @@ def test_show_and_export_plain(capsys):
     assert main(["export", "sppo", "--format", "torch"]) == 0
     assert "def loss(policy_chosen_logps" in capsys.readouterr().out
     assert main(["show", "sft_chosen"]) == 0
-    assert "w_sft(tau) = 1" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "w_po(tau)  = 0" in out and "w_sft(tau) = 1" in out
 
 
 # ----- training ----------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from symmpo.train import TrainConfig, train_population
 from symmpo.train import fitness as fitness_mod
 from symmpo.train.fitness import evaluate_reference, make_evaluator
 from symmpo.train.reference import get_reference
+from symmpo.train.bench import BASELINES
 from symmpo.train.testing import NaNAfter
 
 CFG = TrainConfig.preset("tiny")
@@ -106,18 +107,19 @@ def test_bench_resumable(patched, monkeypatch, capsys):
     ]
     assert main([*args, "--sweep"]) == 0
     sweep = json.loads((out / "sweep.json").read_text())
-    nine = {"dpo", "hinge", "ipo", "cdpo", "rdpo", "simpo", "orpo", "discopop", "tsallis"}
-    assert set(sweep["params"]["hopper"]) == nine
+    names = set(BASELINES)  # MPO recipes and plain baselines alike
+    n = len(BASELINES) + 1  # rows per (task, seed): the baselines and sft
+    assert set(sweep["params"]["hopper"]) == names
     assert sweep["seeds"] == [0, 1]
     assert {r["seed"] for r in read_jsonl(out / "sweep.jsonl")} == {0, 1}
     assert main(args) == 0
     rows = read_jsonl(out / "bench.jsonl")
-    assert len(rows) == 2 * 2 * 10  # tasks x seeds x (9 baselines + sft)
+    assert len(rows) == 2 * 2 * n  # tasks x seeds x (baselines + sft)
     assert {r["seed"] for r in rows} == {1000, 1001}  # the table is held out from the sweep
     st = json.loads((out / "stats.json").read_text())
     assert st["config"]["dataset_seed"] == 1 and st["config"]["eval_reset_offset"] == 50000
     cell = st["tasks"]["hopper-clean"]
-    assert set(cell["objectives"]) == {"sft", *nine}
+    assert set(cell["objectives"]) == {"sft", *names}
     assert cell["best_baseline"] in cell["objectives"]
     assert all(c["verdict"] in ("beats", "ties", "loses") for c in cell["comparisons"])
     assert st["n_comparisons"] == sum(len(st["tasks"][t]["comparisons"]) for t in st["tasks"])
@@ -125,10 +127,11 @@ def test_bench_resumable(patched, monkeypatch, capsys):
     assert (
         "| sft |" in table and "**" in table and (out / "table.csv").exists() and (out / "table.png").exists()
     )
+    assert "Plain baselines, outside the MPO family" in table and "| nca |" in table
 
     # an interrupted bench: drop the last cell's rows (and tear the last line) -> only that cell is redone
     lines = (out / "bench.jsonl").read_text().splitlines()
-    (out / "bench.jsonl").write_text("\n".join(lines[:-10]) + "\n" + lines[-10][:20])
+    (out / "bench.jsonl").write_text("\n".join(lines[:-n]) + "\n" + lines[-n][:20])
     calls = []
     real = fitness_mod.get_reference
     monkeypatch.setattr(
@@ -138,7 +141,7 @@ def test_bench_resumable(patched, monkeypatch, capsys):
     )
     assert main(args) == 0
     assert calls == [("noisy-0.2", 1001)]
-    assert len(read_jsonl(out / "bench.jsonl")) == 40
+    assert len(read_jsonl(out / "bench.jsonl")) == 4 * n
 
 
 def test_train_command_objective_file(patched, capsys):

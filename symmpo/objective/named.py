@@ -170,8 +170,8 @@ def _cpo(p: dict[str, float]) -> dict[str, Any]:
 
 
 def _sft_chosen(p: dict[str, float]) -> dict[str, Any]:
-    # no preference term (g = 0, reference-free): the NLL of the chosen response alone
-    return _mpo("log(p)", None, "0", w_sft=1.0, beta=1.0, name="sft_chosen")
+    # no preference term (w_po = 0; g and the reference are never read): the NLL of the chosen response alone
+    return _mpo("log(p)", None, "logsigmoid(z)", w_po=0.0, w_sft=1.0, beta=1.0, name="sft_chosen")
 
 
 # Rows are Entry tuples (symmpo.objective.types): (defaults, builder, description[, scale, in the default set]);
