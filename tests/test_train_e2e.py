@@ -15,9 +15,9 @@ from symmpo.files import read_jsonl
 from symmpo.suite.datasets import DatasetConfig, build_dataset
 from symmpo.train import TrainConfig, train_population
 from symmpo.train import fitness as fitness_mod
+from symmpo.train.bench import BASELINES
 from symmpo.train.fitness import evaluate_reference, make_evaluator
 from symmpo.train.reference import get_reference
-from symmpo.train.bench import BASELINES
 from symmpo.train.testing import NaNAfter
 
 CFG = TrainConfig.preset("tiny")
