@@ -26,7 +26,9 @@ from symmpo.integrations.trl_trainer import LossSpec, MPOTrainerBase  # noqa: E4
 
 def as_objective(objective: Objective | str | os.PathLike[str]) -> Objective:
     """An Objective, a named loss (dpo, simpo, ...) or the path of an objective YAML file."""
-    if isinstance(objective, (Objective, PlainObjective)):  # a plain baseline (outside MPO) trains the same way
+    if isinstance(
+        objective, (Objective, PlainObjective)
+    ):  # a plain baseline (outside MPO) trains the same way
         return objective
     if isinstance(objective, (str, os.PathLike)):
         spec = str(objective)
