@@ -1,4 +1,12 @@
-"""Named baselines, each expressed in the MPO family (docs/formulation.md).
+"""The named baselines: one table, MPO recipes here (``NAMED``) and plain baselines outside the family
+(``symmpo.objective.plain.PLAIN``), found by one lookup (:func:`lookup`, aliases and TRL's names included).
+
+Each row is an :class:`~symmpo.objective.types.Entry`: default parameters, a builder (MPO: the
+``Objective.from_components`` arguments; plain: the loss function), a description, the **scale parameter** a
+tuning grid sweeps with the learning rate (beta unless the row says otherwise: lam for orpo, none for
+sft_chosen) and whether the row is in the default baseline set (``baselines()``, which ``bench.BASELINES`` is).
+Adding a baseline is adding one row. Plain baselines are marked as outside MPO wherever they are listed
+(:func:`description`, :func:`known`, ``symmpo show``, the tables' notes).
 
 Conventions (checked against TRL's formulas in tests/test_objective_named.py, and against TRL 1.16.0's own
 loss code on a tiny GPT-2 in tests/test_integrations_trl_named.py):
@@ -7,9 +15,12 @@ loss code on a tiny GPT-2 in tests/test_integrations_trl_named.py):
   beta/lambda sit inside g (ipo: g = -(z - 1/(2 beta))^2; orpo: g = lambda * logsigmoid(z)).
 * simpo: g = logsigmoid(z - gamma) with z = beta * (mean log-prob margin), i.e. TRL's
   -logsigmoid(beta * (mean_c - mean_r) - gamma); TRL's CPOTrainer writes it as beta * (margin - gamma/beta).
-* Parameters of g (eps, gamma, lambda, tau_d) and of phi_inv (q) are typed constants, so CMA-ES can
-  tune them; beta is the objective's own field.
+* Parameters of g (eps, gamma, lambda, tau_d), of phi_inv (q) and of w_sft (rpo_alpha, cpo_alpha) are typed
+  constants, so CMA-ES can tune them; beta is the objective's own field.
 * Lengths (reduce=mean, the NLL term) are clamped to >= 1 as in TRL: an empty response has mean log-prob 0.
+* The NLL term (orpo, rpo, cpo, sft_chosen) is a per-example mean over the response's tokens, as the papers
+  and docs/formulation.md write it. TRL's is one token mean over the batch's chosen responses: equal with one
+  pair per batch, token-weighted otherwise (asserted as such in the TRL tests).
 
 TRL counterparts (trainer, loss_type: parameter names), equal to float32 rounding unless noted:
 
@@ -18,12 +29,23 @@ TRL counterparts (trainer, loss_type: parameter names), equal to float32 roundin
   plus eps "sigmoid" on flipped pairs. NOT "sigmoid" with label_smoothing: TRL's sigmoid ignores it.
 * rdpo: DPOTrainer "robust" (beta, label_smoothing = eps).  discopop: DPOTrainer "discopop" (beta,
   discopop_tau = tau_d).  simpo: CPOTrainer "simpo" with cpo_alpha=0 (beta, simpo_gamma = gamma).
+* exo: DPOTrainer "exo_pair" (beta, label_smoothing = eps > 0; TRL and the paper suggest 1e-3):
+  g(z) = -KL((sigmoid(z), sigmoid(-z)) || (1 - eps, eps)), the reverse KL to smoothed labels.
+* dpo_norm: DPOTrainer "sigmoid_norm" (beta): DPO on per-token (length-normalized) log-ratios.
+* rpo: DPOTrainer loss_type ["sigmoid", "sft"] with loss_weights [1, rpo_alpha] (beta; TRL < 1 called the
+  weight rpo_alpha). NLL convention as above.
+* cpo: CPOTrainer "sigmoid" (beta, cpo_alpha): reference-free sigmoid on summed log-probs + cpo_alpha NLL.
+  NLL convention as above.
+* sft_chosen: DPOTrainer "sft" alone: continued SFT on the chosen responses (w_po = 0; no parameter, tuned
+  by learning rate alone). NLL convention as above. Not the SFT-only reference (the table's ``sft`` row,
+  pi_ref itself, never trained further).
 * orpo: ORPOTrainer (its beta = lambda). The odds-ratio term is equal; the totals differ because TRL's NLL
   is a token mean over the chosen prompt and response tokens of the whole batch, symmpo's a per-example
   mean over response tokens (a batch token mean is not a per-example loss, and prompt tokens are not in
   the log-probs a loss receives, so no variant reproduces it).
 * tsallis: no counterpart (TRL's alpha_divergence maps the summed log-ratio; CPO's AlphaPO reward is the
   same map on the length-averaged probability but without a reference).
+* Plain baselines (nca, bco, sppo, aot, aot_unpaired, apo_zero, apo_down): see symmpo.objective.plain.
 """
 
 from __future__ import annotations
