@@ -290,7 +290,7 @@ def scale_param(name: str) -> str | None:
 def description(name: str) -> str:
     """The row's description, marked when the loss is outside the MPO family."""
     key = _key(name)
-    return PlainObjective(key, defaults(key)).description if key in PLAIN else entry(key).description
+    return f"{MARK}: {PLAIN[key].description}" if key in PLAIN else entry(key).description
 
 
 def defaults(name: str) -> dict[str, float]:
