@@ -11,6 +11,7 @@ from symmpo import Objective
 from symmpo.cli import main
 from symmpo.suite.datasets import DatasetConfig, build_dataset
 from symmpo.train import fitness as fitness_mod
+from symmpo.train.bench import BASELINES
 from symmpo.train.config import TrainConfig
 from symmpo.train.shift import held_out_states, policy_shift
 from symmpo.train.trainer import train_population
@@ -77,7 +78,7 @@ def test_fidelity_command_writes_spearman_with_ci(tiny_data, tmp_path, capsys):
     res = json.loads((out / "fidelity.json").read_text())
     assert len(res["variants"]) == 2  # 1 and 2 fitness seeds x 1 episode count
     v = res["variants"][-1]
-    assert v["n_objectives"] == 9 + 2 + 1  # baselines, samples, sft
+    assert v["n_objectives"] == len(BASELINES) + 2 + 1  # baselines (plain ones included), samples, sft
     assert -1.0 <= v["spearman"] <= 1.0 and len(v["ci"]) == 2
     assert v["core_seconds_per_candidate"] > 0 and "dpo" in v["shift"]
     assert res["variants"][0]["core_seconds_per_candidate"] < v["core_seconds_per_candidate"]

@@ -82,6 +82,19 @@ def test_dpo_logs_the_same_as_trl_sigmoid(tmp_path):
     assert ours[-1]["loss"] < ours[0]["loss"] - 0.01  # the 5 steps really train
 
 
+@pytest.mark.parametrize("objective, loss_type", [("aot", "aot"), ("nca", "nca_pair")])
+def test_plain_baseline_trains_as_trl(tmp_path, objective, loss_type):
+    """A plain baseline (outside MPO), by name or as an object, trains inside MPOTrainer as TRL's own loss."""
+    obj = Objective.named(objective) if objective == "nca" else objective
+    ours = trl_tiny.train_logs(_trainer(MPOTrainer, tmp_path / "mpo", obj))
+    theirs = trl_tiny.train_logs(_trainer(DPOTrainer, tmp_path / "dpo", loss_type=[loss_type]))
+    assert len(ours) == len(theirs) == STEPS
+    for a, b in zip(ours, theirs, strict=True):
+        for k in ("loss", "rewards/margins", "logps/chosen"):
+            assert a[k] == pytest.approx(b[k], abs=1e-5), (k, a["step"])
+    assert ours[-1]["loss"] < ours[0]["loss"] - 0.01
+
+
 class Recording(MPOTrainer):
     """Keeps what the loss saw, and log-probs recomputed independently from plain logits."""
 

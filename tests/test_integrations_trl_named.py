@@ -28,11 +28,13 @@ TOL = {"abs": 2e-6, "rel": 2e-6}  # float32 rounding
 
 
 def _dpo_trainer(tmp_path, loss_type, batch_size=8, **config):
+    """DPOTrainer with one loss_type, or a list of them (combined with ``loss_weights``)."""
+    loss_types = [loss_type] if isinstance(loss_type, str) else list(loss_type)
     return DPOTrainer(
         model=trl_tiny.model(0, INIT),
         ref_model=trl_tiny.model(1, INIT),
         args=trl_tiny.config(
-            tmp_path, loss_type=[loss_type], per_device_train_batch_size=batch_size, **config
+            tmp_path, loss_type=loss_types, per_device_train_batch_size=batch_size, **config
         ),
         train_dataset=trl_tiny.dataset(),
         processing_class=trl_tiny.tokenizer(),
@@ -77,6 +79,19 @@ CASES = [
     ("ipo", {"beta": 0.7}, "ipo", {"beta": 0.7}),
     ("rdpo", {"beta": 0.1, "eps": 0.2}, "robust", {"beta": 0.1, "label_smoothing": 0.2}),
     ("discopop", {"beta": 0.1, "tau_d": 0.05}, "discopop", {"beta": 0.1, "discopop_tau": 0.05}),
+    ("exo", {"beta": 0.1, "eps": 1e-3}, "exo_pair", {"beta": 0.1, "label_smoothing": 1e-3}),
+    ("exo", {"beta": 0.5, "eps": 0.2}, "exo_pair", {"beta": 0.5, "label_smoothing": 0.2}),
+    ("dpo_norm", {"beta": 0.1}, "sigmoid_norm", {"beta": 0.1}),
+    ("dpo_norm", {"beta": 2.0}, "sigmoid_norm", {"beta": 2.0}),
+    # plain baselines (outside MPO): same harness, symmpo's loss is a plain torch function
+    ("nca", {"beta": 0.1}, "nca_pair", {"beta": 0.1}),
+    ("bco", {"beta": 0.1}, "bco_pair", {"beta": 0.1}),
+    ("sppo", {"beta": 0.1}, "sppo_hard", {"beta": 0.1}),
+    ("sppo", {"beta": 0.02}, "sppo_hard", {"beta": 0.02}),
+    ("aot", {"beta": 0.1}, "aot", {"beta": 0.1}),  # sorted within the batch of 8 pairs
+    ("aot_unpaired", {"beta": 0.1}, "aot_unpaired", {"beta": 0.1}),
+    ("apo_zero", {"beta": 0.1}, "apo_zero", {"beta": 0.1}),
+    ("apo_down", {"beta": 0.1}, "apo_down", {"beta": 0.1}),
 ]
 
 
@@ -135,7 +150,8 @@ def _experimental(tmp_path, kind, **config):
 
 @torch.no_grad()
 def _averaged(trainer, batch):
-    """TRL's length-averaged log-probs, its NLL term, and the completion lengths behind the averages."""
+    """TRL's log-probs (length-averaged for simpo/ipo, summed otherwise), its NLL term, and the completion
+    lengths behind the averages."""
     out = trainer.concatenated_forward(trainer.model, batch)
     lc = (batch["chosen_labels"][:, 1:] != -100).sum(dim=1).float()
     lr = (batch["rejected_labels"][:, 1:] != -100).sum(dim=1).float()
@@ -197,3 +213,51 @@ def test_orpo_odds_ratio_equal_nll_convention_differs(tmp_path):
         ours = float(obj.loss(mc * lc, mr * lr, zero, zero, lc, lr).mean())
         assert ours == pytest.approx(float(-odds.mean() - mc.mean()), abs=1e-5)
         assert abs(trl_total - ours) > 1e-3  # the documented difference, still there
+
+
+@pytest.mark.parametrize(
+    "name, params, loss_types, weights",
+    [
+        ("rpo", {"beta": 0.1, "rpo_alpha": 0.5}, ["sigmoid", "sft"], [1.0, 0.5]),
+        ("sft_chosen", {}, ["sft"], [1.0]),
+    ],
+)
+def test_nll_losses_equal_trl_sft_term(tmp_path, name, params, loss_types, weights):
+    """RPO (TRL 1.16: loss_type ["sigmoid", "sft"], loss_weights [1, alpha]) and continued SFT (["sft"]).
+
+    TRL's "sft" term is one token mean over the chosen responses of the batch, symmpo's NLL a per-example mean
+    (RPO's and the MPO family's, docs/formulation.md): equal with one pair per batch, and at batch 8 TRL's
+    total is asserted to be the token-weighted version, so a TRL change of convention is noticed."""
+    obj = Objective.named(name, **params)
+    alpha = weights[-1]
+    one = _dpo_trainer(tmp_path / "one", loss_types, batch_size=1, loss_weights=weights, beta=0.1)
+    for batch in _batches(one, 4):
+        theirs, tensors = _trl_dpo(one, batch)
+        assert float(obj.loss(*tensors).mean()) == pytest.approx(theirs, **TOL)
+    eight = _dpo_trainer(tmp_path / "eight", loss_types, loss_weights=weights, beta=0.1)
+    for batch in _batches(eight, 2):
+        theirs, (pc, pr, rc, rr, lc, lr) = _trl_dpo(eight, batch)
+        pref = Objective.named("dpo", beta=0.1).loss(pc, pr, rc, rr).mean() if len(loss_types) == 2 else 0.0
+        token_mean = float(pref + alpha * (-pc.sum() / lc.sum()))
+        assert token_mean == pytest.approx(theirs, **TOL)
+        ours = float(obj.loss(pc, pr, rc, rr, lc, lr).mean())
+        assert ours == pytest.approx(float(pref + alpha * (-pc / lc).mean()), **TOL)
+        assert abs(ours - theirs) > 1e-4  # lengths differ within the batch: the documented difference
+
+
+@torch.no_grad()
+def test_cpo_equals_trl_cpo_trainer(tmp_path):
+    """CPO: CPOTrainer loss_type "sigmoid" (summed log-probs, no reference) + cpo_alpha x NLL, TRL's own total
+    (``get_batch_loss_metrics``); equal with one pair per batch, where TRL's batch token mean of the NLL is the
+    per-example mean (the convention difference is the one of RPO above)."""
+    beta, alpha = 0.1, 1.0
+    obj = Objective.named("cpo", beta=beta, cpo_alpha=alpha)
+    trainer = _experimental(
+        tmp_path, "cpo", loss_type="sigmoid", beta=beta, cpo_alpha=alpha, per_device_train_batch_size=1
+    )
+    for batch in _batches(trainer, 4):
+        pc, pr, nll, lc, lr = _averaged(trainer, batch)  # summed log-probs for loss_type "sigmoid"
+        theirs = float(trainer.get_batch_loss_metrics(trainer.model, batch)[0])
+        assert float(nll) == pytest.approx(float(-pc / lc), **TOL)
+        zero = torch.zeros_like(pc)
+        assert float(obj.loss(pc, pr, zero, zero, lc, lr).mean()) == pytest.approx(theirs, **TOL)

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 
 from symmpo import Objective
 from symmpo.errors import ObjectiveError
+from symmpo.objective import named
 
 
 def _ratios(pc, pr, rc, rr):
@@ -69,6 +70,31 @@ def ref_tsallis(pc, pr, rc, rr, lc, lr, beta, q):
     return -F.logsigmoid(z)
 
 
+def ref_exo(pc, pr, rc, rr, lc, lr, beta, eps):
+    # EXO-pref (Ji et al. 2024, Eq. 16) for two responses: KL(softmax(beta * log-ratios) || (1 - eps, eps))
+    q = torch.softmax(beta * torch.stack([pc - rc, pr - rr]), 0)
+    p = torch.tensor([1 - eps, eps], dtype=pc.dtype)[:, None]
+    return (q * (torch.log(q) - torch.log(p))).sum(0)
+
+
+def ref_dpo_norm(pc, pr, rc, rr, lc, lr, beta):
+    return -F.logsigmoid(beta * _ratios(pc / lc, pr / lr, rc / lc, rr / lr))
+
+
+def ref_rpo(pc, pr, rc, rr, lc, lr, beta, rpo_alpha):
+    # Pang et al. 2024: DPO plus the length-normalized NLL of the chosen response
+    return -F.logsigmoid(beta * _ratios(pc, pr, rc, rr)) - rpo_alpha * pc / lc
+
+
+def ref_cpo(pc, pr, rc, rr, lc, lr, beta, cpo_alpha):
+    # Xu et al. 2024 (CPOTrainer loss_type="sigmoid"): no reference, summed log-probs, plus the chosen NLL
+    return -F.logsigmoid(beta * (pc - pr)) - cpo_alpha * pc / lc
+
+
+def ref_sft_chosen(pc, pr, rc, rr, lc, lr):
+    return -pc / lc
+
+
 CASES = [
     ("dpo", {"beta": 0.1}, ref_dpo),
     ("dpo", {"beta": 0.5}, ref_dpo),
@@ -84,6 +110,15 @@ CASES = [
     ("discopop", {"beta": 0.1, "tau_d": 0.05}, ref_discopop),
     ("tsallis", {"beta": 0.1, "q": 0.5}, ref_tsallis),
     ("tsallis", {"beta": 0.3, "q": 0.8}, ref_tsallis),
+    ("exo", {"beta": 0.1, "eps": 1e-3}, ref_exo),
+    ("exo", {"beta": 0.7, "eps": 0.3}, ref_exo),
+    ("dpo_norm", {"beta": 0.1}, ref_dpo_norm),
+    ("dpo_norm", {"beta": 3.0}, ref_dpo_norm),
+    ("rpo", {"beta": 0.1, "rpo_alpha": 1.0}, ref_rpo),
+    ("rpo", {"beta": 0.5, "rpo_alpha": 0.2}, ref_rpo),
+    ("cpo", {"beta": 0.1, "cpo_alpha": 1.0}, ref_cpo),
+    ("cpo", {"beta": 0.4, "cpo_alpha": 0.3}, ref_cpo),
+    ("sft_chosen", {}, ref_sft_chosen),
 ]
 
 
@@ -140,17 +175,18 @@ def test_named_equals_reference_extreme_logps(name, params, ref):
     _check(name, params, ref, seed=7, extreme=True)
 
 
-@pytest.mark.parametrize("name", ["dpo", "ipo", "simpo", "orpo", "discopop"])
+@pytest.mark.parametrize("name", ["dpo", "ipo", "simpo", "orpo", "discopop", "exo", "cpo"])
 def test_named_float32_matches(name):
     ref = {c[0]: c for c in CASES}[name]
     _check(name, ref[1], ref[2], seed=3, extreme=False, dtype=torch.float32, rtol=1e-4, atol=1e-5)
 
 
 def test_extreme_points_are_finite_everywhere():
-    """At log-probs -1e4 and -1e-8 every named loss and its gradient stay finite (float32)."""
+    """At log-probs -1e4 and -1e-8 every named loss (plain baselines too) and its gradient stay finite
+    (float32)."""
     vals = torch.tensor([-1e4, -1e-8, -1e4, -1e-8, -3.0], dtype=torch.float32)
     combos = torch.cartesian_prod(vals, vals, vals, vals).T
-    for name in ["dpo", "hinge", "ipo", "cdpo", "rdpo", "simpo", "orpo", "discopop", "tsallis"]:
+    for name in named.names():
         xs = [c.clone().requires_grad_(True) for c in combos]
         lengths = torch.ones_like(combos[0])
         loss = Objective.named(name).loss(*xs, lengths, lengths)

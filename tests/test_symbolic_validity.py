@@ -68,12 +68,12 @@ def test_unparseable_raises():
 
 
 def test_named_baselines_outside_the_class_are_flagged():
-    """ipo, cdpo and discopop have non-monotone g (the table's baselines need not be in the class)."""
+    """ipo, cdpo, discopop and exo have non-monotone g (the table's baselines need not be in the class)."""
     from symmpo import Objective
     from symmpo.objective import check_objective
 
-    for name in ["dpo", "hinge", "rdpo", "simpo", "orpo", "tsallis"]:
+    for name in ["dpo", "hinge", "rdpo", "simpo", "orpo", "tsallis", "dpo_norm", "rpo", "cpo", "sft_chosen"]:
         assert all(v.valid for v in check_objective(Objective.named(name)).values()), name
-    for name in ["ipo", "cdpo", "discopop"]:
+    for name in ["ipo", "cdpo", "discopop", "exo"]:
         verdicts = check_objective(Objective.named(name))
         assert not verdicts["g"].valid and verdicts["phi_inv"].valid, name

@@ -103,24 +103,33 @@ def test_bench_resumable(patched, monkeypatch, capsys):
         "--out",
         str(out),
         "--no-progress",
+        # one of each kind (every baseline trains in tests/test_objective_plain.py): beta, lam, no scale
+        # parameter (learning rate alone), a plain baseline outside MPO; SLiC is an alias
+        "--baselines",
+        "dpo",
+        "orpo",
+        "sft_chosen",
+        "nca",
+        "SLiC",
     ]
     assert main([*args, "--sweep"]) == 0
     sweep = json.loads((out / "sweep.json").read_text())
-    nine = {"dpo", "hinge", "ipo", "cdpo", "rdpo", "simpo", "orpo", "discopop", "tsallis"}
+    names = {"dpo", "orpo", "sft_chosen", "nca", "hinge"}
+    n = len(names) + 1  # rows per (task, seed): the baselines and sft
     # tuned per column on the fitness split; the best baseline (SFT included) chosen there, not on the table
     assert set(sweep["params"]) == {"hopper-clean", "hopper-noisy-0.2"}
-    assert set(sweep["params"]["hopper-noisy-0.2"]) == nine
-    assert sweep["best_baseline"]["hopper-clean"] in nine | {"sft"}
+    assert set(sweep["params"]["hopper-noisy-0.2"]) == names
+    assert sweep["best_baseline"]["hopper-clean"] in names | {"sft"}
     assert sweep["seeds"] == [0, 1]
     assert {r["seed"] for r in read_jsonl(out / "sweep.jsonl")} == {0, 1}
     assert main(args) == 0
     rows = read_jsonl(out / "bench.jsonl")
-    assert len(rows) == 2 * 2 * 10  # tasks x seeds x (9 baselines + sft)
+    assert len(rows) == 2 * 2 * n  # tasks x seeds x (baselines + sft)
     assert {r["seed"] for r in rows} == {1000, 1001}  # the table is held out from the sweep
     st = json.loads((out / "stats.json").read_text())
     assert st["config"]["dataset_seed"] == 1 and st["config"]["eval_reset_offset"] == 50000
     cell = st["tasks"]["hopper-clean"]
-    assert set(cell["objectives"]) == {"sft", *nine}
+    assert set(cell["objectives"]) == {"sft", *names}
     assert cell["best_baseline"] == sweep["best_baseline"]["hopper-clean"]
     assert cell["best_baseline_from"] == "fitness"
     assert all(c["paired_sd"] >= 0 and 0 <= c["prob_improvement"] <= 1 for c in cell["comparisons"])
@@ -130,10 +139,11 @@ def test_bench_resumable(patched, monkeypatch, capsys):
     assert (
         "| sft |" in table and "**" in table and (out / "table.csv").exists() and (out / "table.png").exists()
     )
+    assert "Plain baselines, outside the MPO family" in table and "| nca |" in table
 
     # an interrupted bench: drop the last cell's rows (and tear the last line) -> only that cell is redone
     lines = (out / "bench.jsonl").read_text().splitlines()
-    (out / "bench.jsonl").write_text("\n".join(lines[:-10]) + "\n" + lines[-10][:20])
+    (out / "bench.jsonl").write_text("\n".join(lines[:-n]) + "\n" + lines[-n][:20])
     calls = []
     real = fitness_mod.get_reference
     monkeypatch.setattr(
@@ -143,7 +153,7 @@ def test_bench_resumable(patched, monkeypatch, capsys):
     )
     assert main(args) == 0
     assert calls == [("noisy-0.2", 1001)]
-    assert len(read_jsonl(out / "bench.jsonl")) == 40
+    assert len(read_jsonl(out / "bench.jsonl")) == 4 * n
 
 
 def test_train_command_objective_file(patched, capsys):

@@ -33,6 +33,13 @@ def register(subparsers: Any) -> None:
     p.add_argument("--no-sweep", action="store_true", help="bench with the named defaults (no sweep needed)")
     p.add_argument("--report", action="store_true", help="only rewrite the reports from the stored results")
     p.add_argument(
+        "--baselines",
+        nargs="+",
+        default=None,
+        metavar="NAME",
+        help="a subset of the baseline set (default: all of them, MPO members and plain baselines)",
+    )
+    p.add_argument(
         "--envs",
         nargs="+",
         default=None,
@@ -69,6 +76,16 @@ def run(args: argparse.Namespace) -> int:
         k: v for k, v in (("steps", args.steps), ("eval_episodes", args.eval_episodes)) if v is not None
     }
     config = TrainConfig.preset(args.preset, **overrides)
+    baselines = list(bench.BASELINES)
+    if args.baselines:
+        from symmpo.objective.named import lookup
+
+        unknown = [b for b in args.baselines if lookup(b) not in bench.BASELINES]
+        if unknown:
+            raise SymmpoError(
+                f"not in the baseline set: {', '.join(unknown)}; choose from {', '.join(bench.BASELINES)}"
+            )
+        baselines = [lookup(b) for b in args.baselines]
     args.envs_given = args.envs is not None
     args.envs = args.envs or list(bench.ENVS)
     out = Path(args.out)
@@ -92,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
         envs = args.envs if args.envs_given else list(bench.FITNESS_ENVS)
         tasks = bench.sweep_tasks(envs, args.settings)
         if not args.report:
-            bench.run_sweep(out, config, seeds, envs=envs, settings=args.settings, **kw)
+            bench.run_sweep(out, config, seeds, envs=envs, settings=args.settings, baselines=baselines, **kw)
         chosen = bench.write_sweep_report(out, config, tasks)
         print((out / "sweep.md").read_text())
         for task, choice in chosen.items():
@@ -113,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
                 settings=args.settings,
                 params=params,
                 sweep_seeds=sweep_seeds,
+                baselines=baselines,
                 **kw,
             )
         runs = read_jsonl(out / "runs.jsonl") + (

@@ -1,8 +1,10 @@
-"""``symmpo show NAME|FILE [--latex]``: an objective's components, constants and (optionally) LaTeX."""
+"""``symmpo show NAME|FILE [--latex]``: an objective's components, constants and (optionally) LaTeX; for a plain
+baseline (outside the MPO family), what it is and that it has no formula."""
 
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -18,6 +20,8 @@ def run(args: argparse.Namespace) -> int:
     from symmpo.commands._objectives import resolve
 
     obj = resolve(args.objective)
+    if not obj.is_symbolic and getattr(obj, "family", None) == "plain":
+        return _show_plain(obj, args.latex)
     f = obj.formulas()
     print(f"objective {obj.name}: beta={obj.beta:g}, reduce={obj.reduce}, needs lengths: {obj.needs_lengths}")
     print(f"  phi_inv(p) = {f['phi_inv']}")
@@ -33,4 +37,19 @@ def run(args: argparse.Namespace) -> int:
         print(obj.latex())
         for k, tex in obj.component_latex().items():
             print(f"% {k}: {tex}")
+    return 0
+
+
+def _show_plain(obj: Any, latex: bool) -> int:
+    """A plain baseline has no components: say so, with its parameters and what it is."""
+    if latex:
+        obj.latex()  # the one-line ObjectiveError: no formula to write
+    params = ", ".join(f"{k}={v:g}" for k, v in obj.params.items())
+    print(f"objective {obj.name}: {obj.description}")
+    print(f"  parameters: {params or 'none'}; needs lengths: {obj.needs_lengths}")
+    print(
+        "  not a formula: never sampled by a grammar, no LaTeX or MPO export (`symmpo export --format torch`"
+    )
+    print("  prints its torch code)")
+    print(f"  key {obj.canonical_key()}")
     return 0

@@ -153,6 +153,10 @@ def parse_params(items: Sequence[str] | None) -> dict[str, float]:
 
 
 def _objective_dict(objective: Any) -> Any:
+    if (
+        getattr(objective, "family", None) == "plain"
+    ):  # outside MPO: no formula, its name and parameters say it all
+        return {"name": objective.name, "family": "plain", "params": objective.params}
     try:
         return objective.to_dict()
     except Exception:  # non-symbolic objectives cannot be written as formulas

@@ -16,6 +16,7 @@ from typing import Any
 
 from symmpo.errors import ObjectiveError
 from symmpo.objective import NAMED, Objective, named_or_file
+from symmpo.objective.plain import PlainObjective
 
 if importlib.util.find_spec("trl") is None:
     raise ImportError("symmpo.integrations.trl needs TRL: pip install 'symmpo[trl]'")
@@ -25,7 +26,9 @@ from symmpo.integrations.trl_trainer import LossSpec, MPOTrainerBase  # noqa: E4
 
 def as_objective(objective: Objective | str | os.PathLike[str]) -> Objective:
     """An Objective, a named loss (dpo, simpo, ...) or the path of an objective YAML file."""
-    if isinstance(objective, Objective):
+    if isinstance(
+        objective, (Objective, PlainObjective)
+    ):  # a plain baseline (outside MPO) trains the same way
         return objective
     if isinstance(objective, (str, os.PathLike)):
         spec = str(objective)

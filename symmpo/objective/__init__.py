@@ -2,7 +2,8 @@
 
 ``core`` (the class), ``loss`` (loss closure, parts, whole-loss LaTeX), ``export`` / ``export_meta``
 (standalone torch source and what it states about itself), ``canonical`` (the cache and dedupe key),
-``files`` (the YAML file format), ``named`` (the named baselines), ``grammar`` (random objectives from a
+``files`` (the YAML file format), ``named`` (the named baselines: one table, one lookup), ``plain`` (the
+baselines outside MPO as plain torch losses), ``grammar`` (random objectives from a
 grammar, grammar tags), ``validity`` (the checker's verdicts per component), ``resolve`` (``NAME | FILE``).
 They build on :mod:`symmpo.symbolic`, which knows trees only, and import no module of the search,
 training or command-line layers.
@@ -12,6 +13,7 @@ from symmpo.objective.core import Objective
 from symmpo.objective.files import FORMAT
 from symmpo.objective.grammar import annotate_objective, sample_objective
 from symmpo.objective.named import ALIASES, NAMED, defaults, lookup
+from symmpo.objective.plain import PLAIN, PlainObjective
 from symmpo.objective.resolve import named_or_file
 from symmpo.objective.types import COMPONENTS, TIED, ObjectiveLike
 from symmpo.objective.validity import check_objective
@@ -24,6 +26,8 @@ __all__ = [
     "TIED",
     "Objective",
     "ObjectiveLike",
+    "PLAIN",
+    "PlainObjective",
     "annotate_objective",
     "check_objective",
     "defaults",

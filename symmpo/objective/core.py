@@ -23,6 +23,7 @@ import torch
 
 from symmpo.errors import FormulaError, ObjectiveError, SymmpoError
 from symmpo.objective import canonical, export, files, loss, named
+from symmpo.objective.plain import PlainObjective
 from symmpo.objective.types import COMPONENTS, TIED, Component
 from symmpo.symbolic import limits
 from symmpo.symbolic.component import ExternalComponent
@@ -87,8 +88,11 @@ class Objective:
 
     # ----- construction --------------------------------------------------------------------------------
     @classmethod
-    def named(cls, name: str, **params: float) -> Objective:
-        """A named baseline in the MPO family (dpo, hinge, ipo, cdpo, rdpo, simpo, orpo, discopop, tsallis)."""
+    def named(cls, name: str, **params: float) -> Objective | PlainObjective:
+        """A named baseline: an MPO recipe (dpo, ipo, simpo, cpo, ...) as an Objective, or a plain baseline
+        outside the family (nca, aot, ...) as a :class:`~symmpo.objective.plain.PlainObjective`."""
+        if named.is_plain(name):
+            return named.plain_baseline(name, **params)
         return cls.from_components(**named.recipe(name, **params))
 
     @classmethod

@@ -6,11 +6,13 @@ from pathlib import Path
 
 from symmpo.objective import named
 from symmpo.objective.core import Objective
+from symmpo.objective.plain import PlainObjective
 
 
-def named_or_file(spec: str) -> Objective | None:
-    """A named baseline (a name or alias, any case: ``dpo``, ``SLiC``) with its default parameters, else the
-    objective YAML file at that path; None when ``spec`` is neither (the caller says what it expected)."""
+def named_or_file(spec: str) -> Objective | PlainObjective | None:
+    """A named baseline (a name or alias, any case: ``dpo``, ``SLiC``, ``nca_pair``; MPO recipe or plain
+    baseline) with its default parameters, else the objective YAML file at that path; None when ``spec`` is
+    neither (the caller says what it expected)."""
     if named.lookup(spec) is not None:
         return Objective.named(spec)
     if Path(spec).is_file():

@@ -1,4 +1,5 @@
-"""The component names, and what the modules below the Objective class read from an objective.
+"""The component names, what the modules below the Objective class read from an objective, and the row type
+of the named-baseline table.
 
 The loss compiler, the exporters, the canonical key and the file format take an :class:`ObjectiveLike`
 rather than the class itself: the class imports them to implement its methods, and none of them imports the
@@ -7,11 +8,12 @@ class back, so the package has no import cycle.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any, NamedTuple, Protocol
 
 from symmpo.symbolic.component import COMPONENTS
 
-__all__ = ["COMPONENTS", "TIED", "Component", "ObjectiveLike"]
+__all__ = ["COMPONENTS", "TIED", "Component", "Entry", "ObjectiveLike"]
 TIED = "phi_inv"  # the formula string meaning "psi is the same function as phi_inv"
 
 Component = Any  # an expression tree or an ExternalComponent
@@ -46,3 +48,20 @@ class ObjectiveLike(Protocol):
     def constant_specs(self) -> dict[str, tuple[str, float]]: ...
 
     def require_symbolic(self, what: str) -> None: ...
+
+
+class Entry(NamedTuple):
+    """One row of the named-baseline table (``named.NAMED`` for MPO recipes, ``plain.PLAIN`` for plain losses).
+
+    ``build`` is the recipe builder (parameters -> ``Objective.from_components`` arguments) of an MPO entry and
+    the per-example loss function of a plain one. ``scale`` is the parameter that sets the strength of the
+    preference term, the one a tuning grid sweeps with the learning rate (None: a loss with no such knob, tuned
+    by learning rate alone). ``baseline``: the entry is in the default baseline set (``bench.BASELINES``).
+    A 3-tuple row is an Entry with the last two fields at their defaults.
+    """
+
+    defaults: dict[str, float]
+    build: Callable[..., Any]
+    description: str
+    scale: str | None = "beta"
+    baseline: bool = True

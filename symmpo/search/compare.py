@@ -160,6 +160,7 @@ def write_report(
         "",
         *iqm_table(st, labels, tasks, len(seeds)),
     ]
+    md += bench.plain_lines(baselines)
     md += [
         "",
         f"Verdicts ({st['n_comparisons']} paired t-tests on common seeds, Holm-corrected together, "

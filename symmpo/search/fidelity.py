@@ -50,7 +50,8 @@ class Setting:
 
 
 def objective_set(grammar: str, n_samples: int, seed: int = 0) -> list[tuple[str, Any]]:
-    """The 9 named baselines (defaults) and ``n_samples`` distinct, checker-valid grammar samples."""
+    """The default baselines (``bench.BASELINES`` at their defaults, plain ones included) and ``n_samples``
+    distinct, checker-valid grammar samples."""
     from symmpo import Objective
     from symmpo.search.space import ObjectiveSpace
     from symmpo.train.bench import BASELINES

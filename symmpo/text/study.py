@@ -41,7 +41,7 @@ from symmpo.train.bench import (
     SWEEP_FACTORS,
     Member,
     default_params,
-    scale_param,
+    fmt_scale,
     sweep_members,
 )
 
@@ -54,7 +54,8 @@ def resolve_objectives(specs: Sequence[str]) -> list[Member]:
     """Named losses (``dpo``; named defaults) and objective files (``LABEL=FILE``, or ``FILE`` labelled with
     the name of the search run that holds it, else the file's stem); each file is parsed now, not mid-study."""
     from symmpo import Objective
-    from symmpo.objective import NAMED, lookup
+    from symmpo.objective import lookup
+    from symmpo.objective.named import known
 
     out: list[Member] = []
     for spec in specs:
@@ -68,9 +69,7 @@ def resolve_objectives(specs: Sequence[str]) -> list[Member]:
             run = find_run(Path(path))
             label = run.name if run is not None and Path(path).name == "hof_01.yaml" else Path(path).stem
         if not Path(path).is_file():
-            raise SymmpoError(
-                f"objective {spec!r} is neither a named loss ({', '.join(NAMED)}) nor an objective file"
-            )
+            raise SymmpoError(f"objective {spec!r} is neither a named loss ({known()}) nor an objective file")
         Objective.load(path)  # a malformed file fails here, with the loader's one-line error
         run = find_run(Path(path))
         out.append(FileMember(label, "discovered", {}, None, str(path), str(run) if run else None))
@@ -267,10 +266,11 @@ def write_sweep(out_dir: Path, cfg: TextConfig) -> dict[str, dict[str, Any]]:
     ]
     for rs in by.values():
         name = rs[0]["objective"]
-        key = scale_param(name)
         mark = "**" if chosen[name] == {"params": rs[0]["params"], "lr": rs[0]["lr"]} else ""
         score = fmt_mean_se(*mean_se([r["score"] for r in rs]))
-        lines.append(f"| {name} | {key}={rs[0]['params'][key]:g} | {rs[0]['lr']:g} | {mark}{score}{mark} |")
+        lines.append(
+            f"| {name} | {fmt_scale(name, rs[0]['params'])} | {rs[0]['lr']:g} | {mark}{score}{mark} |"
+        )
     sft = [r["score"] for r in current_rows(out_dir / "sweep.jsonl", fit) if r["label"] == SFT]
     if sft:
         lines.append(f"| sft (reference) | | | {fmt_mean_se(*mean_se(sft))} |")

@@ -4,7 +4,8 @@ Two stages, both resumable (one JSON line per trained member, appended after eac
 killed run loses at most the population in flight):
 
 * **sweep** on the *fitness* split of every column it judges (dataset seed 0, training seeds 0..N-1, evaluation
-  resets from 0): each baseline's scale parameter (beta; lam for orpo) at ``SWEEP_FACTORS`` × its default and
+  resets from 0): each baseline's scale parameter (``named.scale_param``: beta; lam for orpo; none for
+  sft_chosen, tuned by learning rate alone) at ``SWEEP_FACTORS`` × its default and
   the learning rate at ``SWEEP_LRS`` (15 points), all baselines × values in one population per (task, seed)
   (each member has its own learning rate). Per column, the pair with the best mean normalized score over seeds
   becomes that baseline's hyperparameter set there, and the baseline (SFT included) with the best chosen score
@@ -31,6 +32,7 @@ from typing import Any
 
 from symmpo.errors import SymmpoError
 from symmpo.files import append_jsonl, dumps, loads, read_jsonl
+from symmpo.objective import named
 from symmpo.report import (
     diverged_lines,
     fmt_mean_se,
@@ -43,7 +45,9 @@ from symmpo.report import (
 from symmpo.stats import mean_se
 from symmpo.train.config import TrainConfig
 
-BASELINES = ("dpo", "hinge", "ipo", "cdpo", "rdpo", "simpo", "orpo", "discopop", "tsallis")
+# The default baseline set, from the named table (symmpo.objective.named): every row flagged as a baseline,
+# MPO recipes first, then the plain baselines outside MPO.
+BASELINES = named.baselines()
 ENVS = ("hopper", "halfcheetah", "walker2d")
 FITNESS_ENVS = ("hopper", "halfcheetah")
 SETTINGS = ("clean", "noisy-0.2", "noisy-0.4", "mixed-0.5")
@@ -71,15 +75,20 @@ def sweep_tasks(envs: Sequence[str], settings: Sequence[str]) -> list[str]:
     return [f"{e}-{s}" for e in envs for s in settings]
 
 
-def scale_param(name: str) -> str:
-    """The parameter that sets the strength of the preference term (what the sweep moves)."""
-    return "lam" if name == "orpo" else "beta"
+def scale_param(name: str) -> str | None:
+    """The parameter that sets the strength of the preference term (what the sweep moves with the learning
+    rate; None for a loss with no such parameter, which the sweep tunes by learning rate alone)."""
+    return named.scale_param(name)
 
 
 def default_params(name: str) -> dict[str, float]:
-    from symmpo.objective import defaults
+    return named.defaults(name)
 
-    return defaults(name)
+
+def fmt_scale(name: str, params: dict[str, float]) -> str:
+    """``beta=0.1`` (the swept value of a row), or ``-`` for a loss without a scale parameter."""
+    key = scale_param(name)
+    return "-" if key is None else f"{key}={params[key]:g}"
 
 
 @dataclass(frozen=True)
@@ -104,6 +113,9 @@ def sweep_members(
     for name in baselines:
         base = default_params(name)
         key = scale_param(name)
+        if key is None:  # nothing to scale: the learning rate alone
+            out += [Member(f"{name}[lr={lr:g}]", name, base, lr) for lr in lrs]
+            continue
         for f in factors:
             p = {**base, key: round(base[key] * f, 6)}
             for lr in lrs:
@@ -310,7 +322,7 @@ def write_sweep_report(
     lines = [
         "# Hyperparameter sweep (fitness split, per column)",
         "",
-        "Per column, each baseline's scale parameter (beta; lam for orpo) at "
+        "Per column, each baseline's scale parameter (beta; lam for orpo; none for sft_chosen) at "
         f"{{{', '.join(f'{x:g}' for x in factors)}}} × its default and the learning rate in "
         f"{{{', '.join(f'{x:g}' for x in lrs)}}}; mean normalized score ± s.e. over the sweep's training seeds, on "
         "dataset seed 0 and evaluation resets from 0 (never the held-out split the table reports). The best mean "
@@ -330,7 +342,8 @@ def write_sweep_report(
                 fit[task][name], chosen[task][name] = m, _choice(rs[0])
         for name, c in chosen[task].items():
             row = next(rs[0] for rs in by.values() if _choice(rs[0]) == c and rs[0]["objective"] == name)
-            if _factor(row) in (factors[0], factors[-1]) or row.get("lr") in (lrs[0], lrs[-1]):
+            scaled = scale_param(name) is not None
+            if (scaled and _factor(row) in (factors[0], factors[-1])) or row.get("lr") in (lrs[0], lrs[-1]):
                 edges[task].append(name)
         task_sft = [r["score"] for r in sft if r["task"] == task]
         if task_sft:
@@ -339,12 +352,11 @@ def write_sweep_report(
         lines += ["", f"## {task}", "", "| baseline | value | lr | score |", "|---|---|---|---|"]
         for rs in by.values():
             name = rs[0]["objective"]
-            key = scale_param(name)
             m, se = mean_se([r["score"] for r in rs])
             mark = "**" if _choice(rs[0]) == chosen[task][name] else ""
             lr = rs[0].get("lr")
             lines.append(
-                f"| {name} | {key}={rs[0]['params'][key]:g} | {'' if lr is None else f'{lr:g}'} | "
+                f"| {name} | {fmt_scale(name, rs[0]['params'])} | {'' if lr is None else f'{lr:g}'} | "
                 f"{mark}{fmt_mean_se(m, se)}{mark} |"
             )
         if task_sft:
@@ -372,9 +384,9 @@ def write_sweep_report(
 
 
 def _factor(row: dict) -> float:
-    """The swept multiple of the baseline's default scale parameter."""
+    """The swept multiple of the baseline's default scale parameter (1 for a loss without one)."""
     key = scale_param(row["objective"])
-    return round(row["params"][key] / default_params(row["objective"])[key], 6)
+    return 1.0 if key is None else round(row["params"][key] / default_params(row["objective"])[key], 6)
 
 
 def chosen_params(
@@ -423,12 +435,15 @@ def chosen_best(out_dir: Path, config: TrainConfig, tasks: Sequence[str]) -> dic
     return {t: best[tuned_on(t)] for t in tasks if tuned_on(t) in best}
 
 
-def members_for(params: Callable[[str], dict[str, dict[str, Any]]]) -> Callable[[str], list[Member]]:
-    """Per task: every baseline with its column's chosen hyperparameters."""
+def members_for(
+    params: Callable[[str], dict[str, dict[str, Any]]], baselines: Sequence[str] | None = None
+) -> Callable[[str], list[Member]]:
+    """Per task: every baseline (or those of ``baselines``) with its column's chosen hyperparameters."""
 
     def members(task: str) -> list[Member]:
         chosen = params(task)
-        return [Member(name, name, c["params"], c.get("lr")) for name, c in chosen.items()]
+        keep = chosen if baselines is None else {n: chosen[n] for n in baselines if n in chosen}
+        return [Member(name, name, c["params"], c.get("lr")) for name, c in keep.items()]
 
     return members
 
@@ -453,17 +468,17 @@ def run_bench(
     settings: Sequence[str] = SETTINGS,
     params: Callable[[str], dict[str, dict[str, Any]]] | None = None,
     sweep_seeds: Sequence[int] = (),
+    baselines: Sequence[str] = BASELINES,
     **kw: Any,
 ) -> None:
     """The table's runs, on the held-out split of ``config`` (refused if it overlaps the sweep)."""
     check_heldout_seeds(config, seeds, sweep_seeds)
     if params is None:
-        defaults = {name: {"params": default_params(name), "lr": None} for name in BASELINES}
+        defaults = {name: {"params": default_params(name), "lr": None} for name in baselines}
         params = lambda task: defaults  # noqa: E731
     tasks = [f"{e}-{s}" for e in envs for s in settings]
-    run_populations(
-        out_dir, "bench", tasks, seeds, members_for(params), heldout_config(config), with_sft=True, **kw
-    )
+    members = members_for(params, baselines)
+    run_populations(out_dir, "bench", tasks, seeds, members, heldout_config(config), with_sft=True, **kw)
 
 
 def write_bench_report(out_dir: Path, config: TrainConfig, header: str = "") -> str:
@@ -503,6 +518,7 @@ def write_bench_report(out_dir: Path, config: TrainConfig, header: str = "") -> 
     for (task, lab), v in sorted(params.items()):
         if lab != SFT:
             by_task[task].append(f"{lab} {fmt_params(v)}")
+    md += plain_lines(labels)
     md += ["", "Hyperparameters (per column, from the sweep on its fitness split; Walker2d from Hopper's):"]
     md += [f"- {task}: " + "; ".join(v) for task, v in by_task.items()]
     md += ["", f"Training configuration `{json.dumps(config.to_dict())}`."]
@@ -512,6 +528,18 @@ def write_bench_report(out_dir: Path, config: TrainConfig, header: str = "") -> 
     write_csv(out_dir / "table.csv", st, labels, tasks)
     plot_iqm(st, labels, tasks, out_dir / "table.png", ENVS, highlight=SFT)
     return text
+
+
+def plain_lines(labels: Sequence[str]) -> list[str]:
+    """The table's note naming its plain baselines (losses outside the MPO family), if it has any."""
+    plain = [lab for lab in labels if named.lookup(lab) is not None and named.is_plain(lab)]
+    if not plain:
+        return []
+    return [
+        "",
+        f"Plain baselines, outside the MPO family (TRL losses that are not a function of the reward margin; no "
+        f"formula, never searched): {', '.join(plain)}.",
+    ]
 
 
 def fmt_params(p: dict[str, float]) -> str:
