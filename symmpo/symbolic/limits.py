@@ -140,11 +140,35 @@ def check_constants(e: Any, formula: str = "", exponents: bool = True) -> None:
         if any(v is None for v in vals):
             return None
         out = fold_value(t.op, vals)  # type: ignore[arg-type]
-        if not math.isfinite(out):
+        exact = exact_value(t.op, vals)  # type: ignore[arg-type]
+        if math.isnan(exact):  # the trainer's guarded primitives would hide it (sqrt(-1) -> 0)
+            raise FormulaError(
+                f"constant subexpression {to_formula(t)} is undefined (not a real number)", formula
+            )
+        if not math.isfinite(out) or not math.isfinite(exact):
             raise FormulaError(f"constant subexpression {to_formula(t)} is not finite", formula)
+        if abs(out) > MAX_LITERAL:
+            raise FormulaError(
+                f"constant subexpression {to_formula(t)} = {out:.6g} is outside [-{MAX_LITERAL:g}, {MAX_LITERAL:g}]",
+                formula,
+            )
         return out
 
     value(e)
+
+
+def exact_value(op: str, args: list[float]) -> float:
+    """A primitive on constants without the trainer's guard rails (nan where it is undefined)."""
+    import torch
+
+    from symmpo.symbolic.primitives import REGISTRY
+
+    with torch.no_grad():
+        try:
+            out = REGISTRY[op].exact_fn(*(torch.tensor(a, dtype=torch.float64) for a in args))
+        except (RuntimeError, ValueError, ZeroDivisionError, OverflowError):
+            return math.nan
+    return float(out)
 
 
 def check_tree(e: Any, what: str = "formula", formula: str = "", exponents: bool = True) -> None:
