@@ -83,13 +83,13 @@ def slope_scale(s: Screen) -> torch.Tensor:
 
 # ----- tau ------------------------------------------------------------------------------------------------
 TAU_BASE = [0.0, 0.5, 1.0]  # always screened in full when a component reads tau
-TAU_COARSE = 257  # tau values of the coarse search for the worst tau (spacing 1/256)
-X_COARSE = 1024  # points of the variable's grid in that search
+TAU_COARSE = 129  # tau values of the coarse search for the worst tau (spacing 1/128)
+X_COARSE = 512  # points of the variable's grid in that search
 
 
 def worst_taus(tree: Expr, var: str, k: int = 2) -> list[float]:
     """The ``k`` tau values (beyond TAU_BASE) where the component decreases most, from a coarse screen of
-    257 tau values x 1024 points in one vectorized evaluation; each is then screened in full.
+    129 tau values x 512 points in one vectorized evaluation; each is then screened in full.
 
     The conditions must hold for every tau in [0, 1]; a few fixed tau values miss a decrease that lives
     between them (log p - 3 p sin(2 pi tau)^2 decreases only away from tau in {0, 1/2, 1})."""

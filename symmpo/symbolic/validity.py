@@ -10,7 +10,7 @@
 
 Properties: phi_inv strictly increasing on (0, 1], -> -inf as p -> 0+, integrable on (0, 1] (both ends);
 psi non-decreasing or identically 0; g non-decreasing in z; for every tau in [0, 1] when a component reads
-tau (screened at tau in {0, 1/2, 1} and at the two worst of 257 tau values, see
+tau (screened at tau in {0, 1/2, 1} and at the two worst of 129 tau values, see
 :func:`symmpo.symbolic.numcheck.worst_taus`; limits and integrability at 33 tau values as well);
 weights non-negative on [0, 1]. sympy runs under a time budget (``SYMPY_SECONDS``); when it runs out the
 property is checked numerically instead.
