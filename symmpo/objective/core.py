@@ -74,6 +74,8 @@ class Objective:
                 )
             if is_tree(c):
                 _check_tree(c, k)
+            if k in ("w_po", "w_sft") and isinstance(c, Const) and c.value < 0:
+                raise ObjectiveError(f"weight {k} must be non-negative, got {c.value:g}")
         try:
             name = limits.check_name(name)
         except SymmpoError as err:
