@@ -113,14 +113,14 @@ def check_config(config: Any) -> dict[str, Any]:
     _text(train.get("preset", "default"), "train.preset", MAX_IDENTIFIER_CHARS)
     _mapping(train.get("overrides", {}), "train.overrides")
     cma = _mapping(config["cmaes"], "cmaes")
-    if not isinstance(cma.get("enabled", True), bool):
+    for key in ("enabled", "popsize", "sigma0", "max_iterations"):
+        if key not in cma:
+            raise ConfigError(f"cmaes has no {key!r}")
+    if not isinstance(cma["enabled"], bool):
         raise ConfigError(f"cmaes.enabled must be true or false, got {shown(cma['enabled'])}")
-    if "popsize" in cma:
-        _int(cma["popsize"], "cmaes.popsize", 2, MAX_CMAES_POPSIZE)
-    if "max_iterations" in cma:
-        _int(cma["max_iterations"], "cmaes.max_iterations", 0, MAX_CMAES_ITERATIONS)
-    if "sigma0" in cma:
-        _positive(cma["sigma0"], "cmaes.sigma0", MAX_SIGMA0)
+    _int(cma["popsize"], "cmaes.popsize", 2, MAX_CMAES_POPSIZE)
+    _int(cma["max_iterations"], "cmaes.max_iterations", 0, MAX_CMAES_ITERATIONS)
+    _positive(cma["sigma0"], "cmaes.sigma0", MAX_SIGMA0)
     ref = _mapping(config["reference"], "reference")
     _text(ref.get("name"), "reference.name", MAX_IDENTIFIER_CHARS)
     for key in ("heldout", "gp", "neural"):

@@ -168,6 +168,9 @@ class Search:
         self.history = state["history"]
         self.final = state.get("final")
         self.strategy.restore(state)
+        missing = [c.key for c in self.strategy.leaders() if c.key not in self.cache]
+        if missing:  # the hall of fame refers to trainings the cache does not hold: an edited checkpoint
+            raise ValueError(f"hall-of-fame entry {missing[0][:40]!r} has no cached fitness")
 
     def state(self) -> dict[str, Any]:
         return {
