@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+from typing import NoReturn
 
 from symmpo.errors import SymmpoError
 
@@ -31,8 +33,15 @@ COMMAND_MODULES = [
 ]
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse whose errors are one line (``symmpo evolve: error: ...``), exit status 2, like symmpo's own."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="symmpo",
         description="Discover preference-optimization losses as readable formulas (Mirror Preference Optimization).",
     )
@@ -65,6 +74,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `symmpo show dpo | head -c 20`: the reader left; end quietly, as shells do
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # Python's final flush must not raise again
+        os.close(devnull)
+        return 141
 
 
 if __name__ == "__main__":

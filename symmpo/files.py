@@ -10,12 +10,15 @@ from __future__ import annotations
 import json
 import math
 import os
+import stat
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from symmpo.errors import SymmpoError
 
 
 def _fsync_dir(path: Path) -> None:
@@ -30,6 +33,61 @@ def _fsync_dir(path: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def contained(root: str | Path, relative: str | Path, error: type[SymmpoError] = SymmpoError) -> Path:
+    """``root / relative``, refused when it could lead a write or a read outside ``root``.
+
+    Run directories are shared like notebooks, so a name inside one may be a symlink planted to make symmpo
+    overwrite (or print) some other file. Refused: an absolute or ``..`` path, any existing component below
+    ``root`` that is a symlink, an existing folder component that is not a folder, and an existing last
+    component that is neither a regular file nor a folder (a FIFO would hang a reader).
+    """
+    rel = Path(relative)
+    if rel.is_absolute() or ".." in rel.parts or not rel.parts:
+        raise error(f"{rel}: not a path inside {root}")
+    path = Path(root)
+    for k, part in enumerate(rel.parts):
+        path = path / part
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            break  # nothing below it exists yet: the writer creates plain folders and files
+        except OSError as err:
+            raise error(f"cannot inspect {path}: {err.strerror or err}") from None
+        if stat.S_ISLNK(st.st_mode):
+            raise error(f"{path} is a symbolic link; symmpo reads and writes only plain files in {root}")
+        last = k == len(rel.parts) - 1
+        if not stat.S_ISDIR(st.st_mode) and (not last or not stat.S_ISREG(st.st_mode)):
+            raise error(f"{path} is not a regular file or folder")
+    return Path(root) / rel
+
+
+def read_bounded(path: str | Path, limit: int, what: str, error: type[SymmpoError] = SymmpoError) -> bytes:
+    """At most ``limit`` bytes of a regular file; a FIFO, device or folder is refused without blocking."""
+    p = Path(path)
+    try:
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as err:
+        raise error(f"cannot read {what} {p}: {err.strerror or err}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise error(f"{what} {p} is not a regular file")
+        chunks, left = [], limit + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+    except OSError as err:
+        raise error(f"cannot read {what} {p}: {err.strerror or err}") from None
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    if len(data) > limit:
+        raise error(f"{what} {p} is larger than {limit} bytes")
+    return data
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:

@@ -9,7 +9,8 @@ import torch
 
 from symmpo import Objective
 from symmpo.cli import main
-from symmpo.files import read_jsonl
+from symmpo.files import dump_yaml, read_jsonl
+from symmpo.search.presets import preset_config
 from symmpo.suite.datasets import DatasetConfig, build_dataset
 from symmpo.train import bench
 from symmpo.train import fitness as fitness_mod
@@ -86,9 +87,8 @@ def test_compare_refuses_overlap_with_the_run_and_the_sweep(setup, capsys):
     tmp, bench_dir, found = setup
     run = tmp / "run"
     (run / "objectives").mkdir(parents=True)
-    (run / "config.yaml").write_text(
-        "tasks: [hopper-mixed-0.5]\nseeds: [0, 7]\ntrain: {preset: tiny, overrides: {}}\n"
-    )
+    config = {**preset_config("tiny"), "seeds": [0, 7]}
+    (run / "config.yaml").write_text(dump_yaml(config))
     hof = run / "objectives" / "hof_01.yaml"
     hof.write_text(found.read_text())
     base = ["compare", str(run), "--tasks", "hopper-mixed-0.5", "--preset", "tiny"]
@@ -103,3 +103,7 @@ def test_compare_refuses_overlap_with_the_run_and_the_sweep(setup, capsys):
     assert main([*base, "--seeds", "2", "1001"]) == 2  # a sweep seed
     assert "training seeds [2]" in capsys.readouterr().err
     assert not (tmp / "s" / "compare.jsonl").exists()  # nothing was trained
+    (run / "config.yaml").unlink()  # a run without its configuration: the protocol cannot be checked
+    (run / "hall_of_fame.yaml").write_text("hall_of_fame: []\n")
+    assert main([*base, "--seeds", "1001"]) == 2
+    assert "without its config.yaml" in capsys.readouterr().err

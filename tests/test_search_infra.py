@@ -15,6 +15,7 @@ from symmpo.files import atomic_write_text
 from symmpo.search.cmaes import ConstantSearch
 from symmpo.search.executors import ExecutorError, InlineExecutor, LocalExecutor, make_executor
 from symmpo.search.jobs import aggregate, make_jobs
+from symmpo.search.presets import preset_config
 from symmpo.search.rundir import RunDir, RunDirError, resolve_run
 from symmpo.stats import standard_error
 
@@ -40,7 +41,8 @@ def test_atomic_write_leaves_old_file_when_interrupted(tmp_path, monkeypatch):
 
 
 def test_checkpoint_roundtrip_and_log_cut_back(tmp_path):
-    run = RunDir.create(tmp_path / "r", {"a": 1})
+    config = preset_config("tiny")
+    run = RunDir.create(tmp_path / "r", config)
     run.log_evaluations([{"x": 1}, {"x": 2}])
     rng = np.random.default_rng(5)
     state = {"generation": 1, "rng": rng.bit_generator.state, "f": -math.inf}
@@ -53,7 +55,7 @@ def test_checkpoint_roundtrip_and_log_cut_back(tmp_path):
     again.bit_generator.state = loaded["rng"]
     assert again.integers(1 << 60) == rng.integers(1 << 60)
     assert reopened.read_evaluations() == [{"x": 1}, {"x": 2}]
-    assert reopened.read_config() == {"a": 1}
+    assert reopened.read_config() == config
 
 
 def test_run_dir_refuses_bad_inputs(tmp_path):
@@ -72,8 +74,8 @@ def test_run_dir_refuses_bad_inputs(tmp_path):
 
 
 def test_resolve_run_by_name(tmp_path):
-    RunDir.create(tmp_path / "myrun", {"k": 2})
-    assert resolve_run("myrun", results_dir=tmp_path).read_config() == {"k": 2}
+    RunDir.create(tmp_path / "myrun", preset_config("tiny"))
+    assert resolve_run("myrun", results_dir=tmp_path).read_config()["preset"] == "tiny"
 
 
 # -- executors ------------------------------------------------------------------------------------

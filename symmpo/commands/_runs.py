@@ -16,6 +16,8 @@ SEARCH_KEYS = ("tasks", "generations", "population", "seeds", "rescore_seeds", "
 
 def add_run_arguments(p: argparse.ArgumentParser, command: str, population_help: str | None = None) -> None:
     """Preset, fitness tasks/seeds, sizes, executor and run-directory options (the same for every search)."""
+    from symmpo.commands._args import SEED, int_in
+    from symmpo.search.bounds import MAX_GENERATIONS, MAX_POPULATION
     from symmpo.search.executors import EXECUTORS
     from symmpo.search.presets import PRESETS
 
@@ -29,13 +31,13 @@ def add_run_arguments(p: argparse.ArgumentParser, command: str, population_help:
         metavar="TASK",
         help="fitness task, e.g. hopper-noisy-0.2 (repeat for a multi-task fitness)",
     )
-    p.add_argument("--generations", type=int)
-    p.add_argument("--population", type=int, help=population_help)
+    p.add_argument("--generations", type=int_in(1, MAX_GENERATIONS))
+    p.add_argument("--population", type=int_in(2, MAX_POPULATION), help=population_help)
     p.add_argument(
-        "--seeds", type=int, nargs="+", help="training seeds of the fitness (shared by all candidates)"
+        "--seeds", type=SEED, nargs="+", help="training seeds of the fitness (shared by all candidates)"
     )
     p.add_argument(
-        "--rescore-seeds", type=int, nargs="+", help="fresh seeds for the final hall-of-fame scores"
+        "--rescore-seeds", type=SEED, nargs="+", help="fresh seeds for the final hall-of-fame scores"
     )
     p.add_argument(
         "--allow-heldout-env",
@@ -45,11 +47,14 @@ def add_run_arguments(p: argparse.ArgumentParser, command: str, population_help:
         help="allow a fitness task on an environment held out for transfer (Walker2d); its transfer results "
         "then mean nothing",
     )
-    p.add_argument("--search-seed", type=int, dest="seed", help="seed of the search's own random choices")
+    p.add_argument("--search-seed", type=SEED, dest="seed", help="seed of the search's own random choices")
     p.add_argument(
         "--executor", choices=EXECUTORS, default="local", help="where trainings run (default: local)"
     )
-    p.add_argument("--workers", type=int, help="worker processes (default: all cores)")
+    p.add_argument("--workers", type=int_in(1, 4096), help="worker processes (default: all cores)")
+    p.add_argument(
+        "--oversubscribe", action="store_true", help="allow more local workers than the machine has cores"
+    )
     p.add_argument("--ray-address", help="address of a running Ray cluster (with --executor ray)")
     p.add_argument("--resume", metavar="RUN", help="continue a run (its name under --results or a path)")
     p.add_argument("--out", metavar="DIR", help=f"run directory (default: results/{command}-<preset>-<time>)")
@@ -74,9 +79,11 @@ def open_run(
 ) -> tuple[Any, dict[str, Any]]:
     """(run directory, configuration): a resumed run keeps its configuration (only --generations may change;
     ``fixed`` names further options that must not be given), a new one is created from ``make_config``."""
+    from symmpo.commands._args import check_workers, writable_dir
     from symmpo.search.presets import apply_overrides
     from symmpo.search.rundir import RunDir, resolve_run
 
+    check_workers(args.workers, args.executor, args.oversubscribe)
     if args.resume:
         keys = ("preset", *[k for k in SEARCH_KEYS if k != "generations"], *fixed)
         given = [k for k in keys if getattr(args, k, None) is not None]
@@ -91,6 +98,7 @@ def open_run(
             config = apply_overrides(config, generations=args.generations)
             run_dir.write_config(config)
         return run_dir, config
+    writable_dir(args.out, "--out")
     config = make_config(args)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     out = Path(args.out) if args.out else Path(args.results) / f"{prefix}-{config['preset']}-{stamp}"

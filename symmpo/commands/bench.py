@@ -67,7 +67,11 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from symmpo.commands._args import writable_dir
     from symmpo.files import append_jsonl, read_jsonl
+
+    writable_dir(getattr(args, "out", None), "--out")
+    writable_dir(getattr(args, "cache_dir", None), "--cache-dir")
     from symmpo.suite.tasks import parse_task
     from symmpo.train import bench
     from symmpo.train.config import TrainConfig

@@ -61,6 +61,10 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
+    from symmpo.commands._args import writable_dir
+
+    writable_dir(getattr(args, "out", None), "--out")
+    writable_dir(getattr(args, "cache_dir", None), "--cache-dir")
     from symmpo.protocol import HELDOUT_SEED_MIN
     from symmpo.search import fidelity
     from symmpo.suite.tasks import parse_task

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from symmpo.commands._args import MAX_EPISODES, MAX_LR, MAX_STEPS, int_in, positive_float
 from symmpo.errors import SymmpoError
 
 
@@ -27,7 +28,9 @@ def register(subparsers: Any) -> None:
         "--objective", required=True, help="a named baseline (dpo, ipo, ...) or an objective YAML file"
     )
     p.add_argument("--task", required=True, help="e.g. hopper-noisy-0.2 (see `symmpo data list`)")
-    p.add_argument("--seeds", type=int, default=3, help="number of training seeds 0..N-1 (default: 3)")
+    p.add_argument(
+        "--seeds", type=int_in(1, 64), default=3, help="number of training seeds 0..N-1 (default: 3)"
+    )
     p.add_argument(
         "--param",
         action="append",
@@ -40,9 +43,13 @@ def register(subparsers: Any) -> None:
         choices=["tiny", "default", "bench"],
         help="training configuration (default: bench = default + 10 eval episodes + learning curve)",
     )
-    p.add_argument("--steps", type=int, help="PO steps (overrides the preset)")
-    p.add_argument("--lr", type=float, help="learning rate (overrides the preset)")
-    p.add_argument("--eval-episodes", type=int, help="evaluation episodes per seed (overrides the preset)")
+    p.add_argument("--steps", type=int_in(1, MAX_STEPS), help="PO steps (overrides the preset)")
+    p.add_argument("--lr", type=positive_float(MAX_LR), help="learning rate (overrides the preset)")
+    p.add_argument(
+        "--eval-episodes",
+        type=int_in(1, MAX_EPISODES),
+        help="evaluation episodes per seed (overrides the preset)",
+    )
     p.add_argument("--out", help="output directory (default: results/train/<objective>-<task>)")
     p.add_argument("--cache-dir", help="dataset / reference cache (default: $SYMMPO_CACHE)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -53,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
     from tqdm import tqdm
 
+    from symmpo.commands._args import writable_dir
     from symmpo.files import dumps
     from symmpo.report import fmt_mean_se
     from symmpo.stats import mean_se
@@ -60,6 +68,8 @@ def run(args: argparse.Namespace) -> int:
     from symmpo.train.config import TrainConfig
     from symmpo.train.fitness import run_task
 
+    writable_dir(args.out, "--out")
+    writable_dir(args.cache_dir, "--cache-dir")
     torch.set_num_threads(1)
     task = parse_task(args.task).name
     params = parse_params(args.param)

@@ -12,6 +12,7 @@ reference) work there too, so one job can hold both.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -137,15 +138,16 @@ class WeightStrategy:
     ) -> None:
         """Every leader as a network file (YAML + npz, with its scores), and the fitness plot."""
         for entry, e in zip(entries, self.hof, strict=True):
+            run.file(str(Path(entry["file"]).with_suffix(".npz")))  # the weights beside it: checked too
             NeuralObjective(self.arch, np.asarray(e["theta"]), f"neural-hof-{entry['rank']:02d}").save(
-                run.path / entry["file"],
+                run.file(entry["file"]),
                 extra={k: entry[k] for k in ("search_fitness", "fresh_fitness") if k in entry},
             )
         if history:
             from symmpo.search.plots import plot_fitness
 
-            (run.path / "plots").mkdir(exist_ok=True)
-            plot_fitness(history, run.path / "plots" / "fitness.png")
+            run.file("plots").mkdir(exist_ok=True)
+            plot_fitness(history, run.file("plots", "fitness.png"))
 
 
 class NeuralEvolution(Search):
@@ -171,4 +173,7 @@ def load_best(run: RunDir, rank: int = 1) -> tuple[NeuralObjective, dict[str, An
     if not 1 <= rank <= len(entries):
         raise SymmpoError(f"{run.path}: --rank must be in 1..{len(entries)}")
     entry = entries[rank - 1]
-    return NeuralObjective.load(run.path / entry["file"]), entry
+    if not isinstance(entry.get("file"), str):
+        raise SymmpoError(f"{run.path}: hall-of-fame entry {rank} names no network file")
+    run.file(str(Path(entry["file"]).with_suffix(".npz")))
+    return NeuralObjective.load(run.file(entry["file"])), entry

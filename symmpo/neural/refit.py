@@ -139,9 +139,9 @@ def distill_run(run: RunDir, executor: Executor, s: DistillSettings, log: Any = 
         executor,
         heldout_train_config(config),
     )
-    out = run.path / OUT_DIR
-    sr_obj.save(out / "distilled_sr.yaml")
-    refit.save(out / "distilled.yaml")
+    run.file(OUT_DIR).mkdir(parents=True, exist_ok=True)
+    sr_obj.save(run.file(OUT_DIR, "distilled_sr.yaml"))
+    refit.save(run.file(OUT_DIR, "distilled.yaml"))
     report = {
         "run": str(run.path),
         "neural": {
@@ -171,9 +171,9 @@ def distill_run(run: RunDir, executor: Executor, s: DistillSettings, log: Any = 
         "tasks": list(config["tasks"]),
         "seconds": round(time.perf_counter() - t0, 1),
     }
-    atomic_write_text(out / "report.yaml", dump_yaml(_plain(report)))
-    atomic_write_text(out / "report.md", markdown(report))
-    _plot(neural, refit, out / "components.png")
+    atomic_write_text(run.file(OUT_DIR, "report.yaml"), dump_yaml(_plain(report)))
+    atomic_write_text(run.file(OUT_DIR, "report.md"), markdown(report))
+    _plot(neural, refit, run.file(OUT_DIR, "components.png"))
     return report
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import numbers
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,8 @@ class Objective:
             raise ObjectiveError(f"reduce must be 'sum' or 'mean', got {reduce!r}")
         w_po = Const(1.0) if w_po is None else w_po
         w_sft = Const(0.0) if w_sft is None else w_sft
+        if isinstance(beta, bool) or not isinstance(beta, numbers.Real):
+            raise ObjectiveError(f"beta must be a number, got {limits.shown(beta)}")
         beta = float(beta)
         if not (beta > 0 and math.isfinite(beta)):
             raise ObjectiveError(f"beta must be a finite number > 0, got {beta}")
@@ -72,6 +75,8 @@ class Objective:
                 )
             if is_tree(c):
                 _check_tree(c, k)
+            if k in ("w_po", "w_sft") and isinstance(c, Const) and c.value < 0:
+                raise ObjectiveError(f"weight {k} must be non-negative, got {c.value:g}")
         try:
             name = limits.check_name(name)
         except SymmpoError as err:
@@ -412,8 +417,9 @@ class Objective:
 
 
 def _check_tree(tree: Any, comp: str) -> None:
-    """Size and depth within the limits and every constant finite (cheap: it runs on every construction)."""
-    limits.check_shape(tree, f"component {comp}")
+    """The same structural validation for every tree, parsed or built in Python (operators, arities, the
+    component's variables, constant types and values, size, depth); cheap: it runs on every construction."""
+    limits.check_structure(tree, COMPONENTS[comp].variables, f"component {comp}")
     for _, t in subtrees(tree):
         if isinstance(t, Const) and not math.isfinite(t.value):
             raise FormulaError(f"component {comp}: constant {t.name or t.raw} is not finite")

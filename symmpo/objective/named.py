@@ -50,6 +50,7 @@ TRL counterparts (trainer, loss_type: parameter names), equal to float32 roundin
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from symmpo.errors import ObjectiveError
@@ -310,14 +311,20 @@ def check_params(name: str, **params: float) -> dict[str, float]:
             have = ", ".join(known_params) or "none"
             raise ObjectiveError(f"{key} has no parameter {k!r}; its parameters: {have}")
         try:
+            if isinstance(v, bool):
+                raise TypeError
             p[k2] = float(v)
-        except (TypeError, ValueError):
-            raise ObjectiveError(f"{key}: parameter {k} must be a number, got {v!r}") from None
+        except (TypeError, ValueError, OverflowError):
+            raise ObjectiveError(f"{key}: parameter {k} must be a number, got {str(v)[:40]!r}") from None
     for k, v in p.items():
+        if not math.isfinite(v):
+            raise ObjectiveError(f"{key}: parameter {k} must be finite, got {v}")
         if k != "eps" and not v > 0:
             raise ObjectiveError(f"{key}: parameter {k} must be > 0, got {v}")
-        if k == "eps" and not 0 < v < 1:
-            raise ObjectiveError(f"{key}: eps must be in (0, 1), got {v}")
+        # eps is the probability that a label is flipped: at 1/2 the labels carry no preference, above it
+        # the loss prefers the rejected response
+        if k == "eps" and not 0 < v < 0.5:
+            raise ObjectiveError(f"{key}: eps (the label-flip rate) must be in (0, 0.5), got {v}")
     return p
 
 

@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from symmpo.errors import SymmpoError
 from symmpo.files import read_jsonl
 from symmpo.report import fmt_verdict, iqm_table, plot_iqm, write_csv, write_stats
@@ -41,10 +39,19 @@ class FileMember(bench.Member):
 
 
 def find_run(path: Path) -> Path | None:
-    """The run directory holding an objective file (the nearest parent with a config.yaml), if any."""
+    """The run directory holding an objective file (the nearest parent with ``objectives/`` and a config.yaml,
+    checkpoint or hall of fame), if any. A run directory without its config.yaml is an error: the held-out
+    protocol cannot be checked without it, and a check skipped in silence is worse than none."""
     for parent in path.resolve().parents:
-        if (parent / "config.yaml").is_file() and (parent / "objectives").is_dir():
+        if not (parent / "objectives").is_dir():
+            continue
+        if (parent / "config.yaml").is_file():
             return parent
+        if any((parent / f).exists() for f in ("checkpoint.json", "hall_of_fame.yaml", "evaluations.jsonl")):
+            raise SymmpoError(
+                f"{parent} is a search run without its config.yaml: the comparison cannot check that it is "
+                "held out from that run's fitness"
+            )
     return None
 
 
@@ -72,12 +79,10 @@ def discovered_members(specs: Sequence[str]) -> list[FileMember]:
 def run_fitness(run_dir: str) -> tuple[dict[str, Any], list[int], list[str]]:
     """(fitness trainer config, fitness seeds, fitness tasks) of a search run directory."""
     from symmpo.search.presets import fitness_train_config
+    from symmpo.search.rundir import RunDir
 
-    try:
-        config = yaml.safe_load((Path(run_dir) / "config.yaml").read_text())
-        return fitness_train_config(config), [int(s) for s in config["seeds"]], list(config["tasks"])
-    except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError) as err:
-        raise SymmpoError(f"cannot read the search configuration of {run_dir}: {err}") from None
+    config = RunDir(run_dir).read_config()  # bounded and validated: RunDirError names the file and field
+    return fitness_train_config(config), [int(s) for s in config["seeds"]], list(config["tasks"])
 
 
 def check_protocol(

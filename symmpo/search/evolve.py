@@ -181,9 +181,9 @@ class GPStrategy:
         from symmpo.search import plots
 
         top = self.hof.entries[: int(self.config["rescore_top"])]
-        plots.write_all(run.path, history, self.space, [e.genome for e in top])
+        plots.write_all(run, history, self.space, [e.genome for e in top])
         for rank, ind in enumerate(top, start=1):
-            self.space.save(self._named(ind.genome, rank), run.path / "objectives" / f"hof_{rank:02d}.yaml")
+            self.space.save(self._named(ind.genome, rank), run.file("objectives", f"hof_{rank:02d}.yaml"))
 
 
 class Evolution(Search):

@@ -72,6 +72,17 @@ class Strategy(Protocol):
 
 GenerationHook = Callable[[int, "Search"], None]
 
+# The loop's own fields of a checkpoint's state, checked before use (the strategy checks its own by rebuilding)
+STATE_FIELDS: dict[str, Callable[[Any], bool]] = {
+    "generation": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+    "rng": lambda v: isinstance(v, dict),
+    "cache": lambda v: (
+        isinstance(v, dict) and all(isinstance(c, dict) and "fitness" in c for c in v.values())
+    ),
+    "history": lambda v: isinstance(v, list) and all(isinstance(h, dict) for h in v),
+    "final": lambda v: v is None or (isinstance(v, dict) and isinstance(v.get("reference"), dict)),
+}
+
 
 @contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
@@ -123,10 +134,25 @@ class Search:
         self.on_generation = on_generation
         self.train = fitness_train_config(config)
         self.heldout_train = heldout_train_config(config)
-        self._restore(run.load_checkpoint())
+        state = run.load_checkpoint()
+        try:
+            self._restore(state)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError) as err:
+            # the fields every checkpoint has were checked by RunDir.read_checkpoint; the strategy's own are
+            # checked by rebuilding them, and what fails to rebuild is an edited or foreign checkpoint
+            from symmpo.search.rundir import RunDirError
+
+            what = " ".join(f"{type(err).__name__}: {err}".split())[:160]
+            raise RunDirError(
+                f"{run.file('checkpoint.json')}: the checkpoint cannot be restored ({what})"
+            ) from None
 
     # -- state ------------------------------------------------------------------------------
     def _restore(self, state: dict[str, Any] | None) -> None:
+        if state is not None:
+            for key, ok in STATE_FIELDS.items():
+                if key not in state or not ok(state[key]):
+                    raise ValueError(f"the state's {key!r} is missing or malformed")
         if state is None:
             self.generation = 0
             self.rng = np.random.default_rng(int(self.config["seed"]))
@@ -142,6 +168,9 @@ class Search:
         self.history = state["history"]
         self.final = state.get("final")
         self.strategy.restore(state)
+        missing = [c.key for c in self.strategy.leaders() if c.key not in self.cache]
+        if missing:  # the hall of fame refers to trainings the cache does not hold: an edited checkpoint
+            raise ValueError(f"hall-of-fame entry {missing[0][:40]!r} has no cached fitness")
 
     def state(self) -> dict[str, Any]:
         return {

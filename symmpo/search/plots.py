@@ -90,11 +90,9 @@ def plot_components(space: Any, discovered: Sequence[Any], path: Path) -> None:
     plt.close(fig)
 
 
-def write_all(
-    run_path: Path, history: Sequence[dict[str, Any]], space: Any, discovered: Sequence[Any]
-) -> None:
-    plots = Path(run_path) / "plots"
-    plots.mkdir(parents=True, exist_ok=True)
+def write_all(run: Any, history: Sequence[dict[str, Any]], space: Any, discovered: Sequence[Any]) -> None:
+    """``plots/fitness.png`` and ``plots/components.png`` of a run (a RunDir: paths checked to stay inside)."""
+    run.file("plots").mkdir(parents=True, exist_ok=True)
     if history:
-        plot_fitness(history, plots / "fitness.png")
-    plot_components(space, discovered, plots / "components.png")
+        plot_fitness(history, run.file("plots", "fitness.png"))
+    plot_components(space, discovered, run.file("plots", "components.png"))

@@ -118,23 +118,28 @@ def apply_overrides(config: dict[str, Any], **overrides: Any) -> dict[str, Any]:
 
 
 def validate(config: dict[str, Any]) -> None:
-    """Refuse configurations that cannot run, naming the field."""
-    if int(config["generations"]) < 1:
-        raise SymmpoError(f"--generations must be at least 1, got {config['generations']}")
-    if int(config["population"]) < 2:
-        raise SymmpoError(f"--population must be at least 2, got {config['population']}")
-    if not config["tasks"]:
-        raise SymmpoError("at least one --task is needed")
-    if not config["seeds"]:
-        raise SymmpoError("at least one fitness seed is needed (--seeds)")
+    """Refuse configurations that cannot run, naming the field: types and ranges first
+    (:mod:`symmpo.search.bounds`), then what the trainer, the protocol, GP and the reference loss accept."""
+    from symmpo.search.bounds import check_config
+
+    check_config(config)
     if set(config["seeds"]) & set(config["rescore_seeds"]):
         raise SymmpoError("rescore seeds must be fresh: they overlap the fitness seeds")
     from symmpo import protocol
 
     protocol.check_fitness_tasks(config["tasks"], bool(config.get("allow_heldout_env", False)))
     heldout_train_config(config)  # raises ProtocolError when the final re-score would not be held out
-    if int(config["chunk"]) < 1:
-        raise SymmpoError("chunk must be at least 1")
+    if "gp" in config:
+        from symmpo.search.gp import GPConfig
+
+        try:
+            GPConfig(**config["gp"]).operator_probs()
+        except (TypeError, ValueError) as err:
+            raise SymmpoError(f"gp configuration: {' '.join(str(err).split())[:200]}") from None
+    from symmpo.objective import Objective
+
+    ref = dict(config["reference"])
+    Objective.named(ref.pop("name"), **ref)  # an unknown loss or parameter is an ObjectiveError
 
 
 def fitness_train_config(config: dict[str, Any]) -> dict[str, Any]:
@@ -144,8 +149,8 @@ def fitness_train_config(config: dict[str, Any]) -> dict[str, Any]:
     train = config["train"]
     try:
         cfg = TrainConfig.preset(train.get("preset", "default"), **train.get("overrides", {}))
-    except (TypeError, ValueError) as err:
-        raise SymmpoError(f"train configuration: {err}") from err
+    except (TypeError, ValueError, KeyError, OverflowError) as err:
+        raise SymmpoError(f"train configuration: {' '.join(str(err).split())[:200]}") from None
     return cfg.to_dict()
 
 

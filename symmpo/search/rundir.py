@@ -16,40 +16,80 @@ import os
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from symmpo.errors import SymmpoError
-from symmpo.files import atomic_write_bytes, atomic_write_text, dump_yaml
+from symmpo.files import atomic_write_bytes, atomic_write_text, contained, dump_yaml, read_bounded
 
 CONFIG = "config.yaml"
 CHECKPOINT = "checkpoint.json"
 EVALUATIONS = "evaluations.jsonl"
 HALL_OF_FAME = "hall_of_fame.yaml"
 CHECKPOINT_FORMAT = 1
+MAX_CHECKPOINT_BYTES = 512 * 2**20  # a checkpoint holds the evaluation cache: large, but bounded
+MAX_EVALUATIONS_BYTES = 4 * 2**30  # the evaluation log (read only by analyses, never whole by a resume)
+MAX_JSON_DEPTH = 64
+# everything a run writes besides the files above (folders; their files are checked when written)
+ARTEFACTS = (CHECKPOINT, EVALUATIONS, HALL_OF_FAME, "objectives", "plots", "neural", "distill")
 
 
 class RunDirError(SymmpoError):
-    """A run directory is missing, incomplete or was written by an incompatible version."""
+    """A run directory is missing, incomplete, edited or was written by an incompatible version."""
+
+
+def _json_depth(text: str) -> int:
+    """Deepest nesting of brackets outside strings, in one pass (json.loads recurses, so check first)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
 
 
 class RunDir:
-    """One search run on disk. Create with :meth:`create`, reopen with :meth:`open`."""
+    """One search run on disk. Create with :meth:`create`, reopen with :meth:`open`.
+
+    Every file and folder a run reads or writes is reached through :meth:`file`, which refuses symlinks and
+    anything else that would lead outside the run directory (run directories are shared like notebooks).
+    """
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
+
+    def file(self, *parts: str) -> Path:
+        """``path / parts``, checked to stay inside the run directory (RunDirError otherwise)."""
+        return contained(self.path, Path(*parts), RunDirError)
 
     # -- creation / opening -------------------------------------------------------------------
     @classmethod
     def create(cls, path: str | Path, config: dict[str, Any]) -> RunDir:
         """Start a new run; refuses a directory that already holds a run (use resume instead)."""
         run = cls(path)
-        if (run.path / CONFIG).exists() or (run.path / CHECKPOINT).exists():
+        if run.path.exists() and not run.path.is_dir():
+            raise RunDirError(f"--out {run.path} exists and is not a folder")
+        if os.path.lexists(run.file(CONFIG)) or os.path.lexists(run.file(CHECKPOINT)):
             raise RunDirError(
                 f"{run.path} already holds a run; resume it with --resume {run.path} or pick --out"
             )
-        run.path.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(run.path / CONFIG, dump_yaml(config))
-        atomic_write_bytes(run.path / EVALUATIONS, b"")
+        try:
+            run.path.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise RunDirError(f"cannot create the run directory {run.path}: {err.strerror or err}") from None
+        if not os.access(run.path, os.W_OK):
+            raise RunDirError(f"the run directory {run.path} is not writable")
+        atomic_write_text(run.file(CONFIG), dump_yaml(config))
+        atomic_write_bytes(run.file(EVALUATIONS), b"")
         return run
 
     @classmethod
@@ -58,21 +98,27 @@ class RunDir:
         run = cls(path)
         if not run.path.is_dir():
             raise RunDirError(f"run directory {run.path} does not exist")
-        if not (run.path / CONFIG).is_file():
+        if not run.file(CONFIG).is_file():
             raise RunDirError(f"{run.path} is not a symmpo run directory (no {CONFIG})")
+        for name in ARTEFACTS:  # refuse a planted symlink now, not after the next generation's training
+            run.file(name)
         return run
 
     def read_config(self) -> dict[str, Any]:
+        """``config.yaml``, bounded (size, depth, nodes, no aliases or duplicate keys) and validated."""
+        from symmpo.search.presets import validate
+        from symmpo.symbolic.safeyaml import load_file
+
+        file = self.file(CONFIG)
+        data = load_file(file, "run configuration", RunDirError)
         try:
-            data = yaml.safe_load((self.path / CONFIG).read_text(encoding="utf-8"))
-        except yaml.YAMLError as err:
-            raise RunDirError(f"{self.path / CONFIG}: not valid YAML ({err})") from err
-        if not isinstance(data, dict):
-            raise RunDirError(f"{self.path / CONFIG}: expected a mapping")
+            validate(data)
+        except SymmpoError as err:
+            raise RunDirError(f"{file}: {err}") from None
         return data
 
     def write_config(self, config: dict[str, Any]) -> None:
-        atomic_write_text(self.path / CONFIG, dump_yaml(config))
+        atomic_write_text(self.file(CONFIG), dump_yaml(config))
 
     # -- checkpoint ---------------------------------------------------------------------------
     def save_checkpoint(self, state: dict[str, Any]) -> None:
@@ -83,65 +129,112 @@ class RunDir:
             "evaluations_bytes": self._evaluations_size(),
             "state": state,
         }
-        atomic_write_text(self.path / CHECKPOINT, json.dumps(payload, allow_nan=True, separators=(",", ":")))
+        atomic_write_text(self.file(CHECKPOINT), json.dumps(payload, allow_nan=True, separators=(",", ":")))
+
+    def read_checkpoint(self) -> dict[str, Any] | None:
+        """The checkpoint's payload, bounded and checked field by field (None when there is none yet)."""
+        file = self.file(CHECKPOINT)
+        if not os.path.lexists(file):
+            return None
+        text = read_bounded(file, MAX_CHECKPOINT_BYTES, "checkpoint", RunDirError).decode("utf-8", "replace")
+        if _json_depth(text) > MAX_JSON_DEPTH:
+            raise RunDirError(
+                f"{file}: nested deeper than {MAX_JSON_DEPTH} levels; the run directory was edited"
+            )
+        try:
+            payload = json.loads(text)
+        except (json.JSONDecodeError, ValueError, RecursionError) as err:
+            raise RunDirError(f"{file}: corrupt checkpoint ({' '.join(str(err).split())[:120]})") from None
+        if not isinstance(payload, dict):
+            raise RunDirError(f"{file}: corrupt checkpoint (not a JSON object)")
+        if payload.get("format") != CHECKPOINT_FORMAT:
+            raise RunDirError(
+                f"{file}: checkpoint format {str(payload.get('format'))[:20]!r}, expected {CHECKPOINT_FORMAT}"
+            )
+        size = payload.get("evaluations_bytes")
+        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+            raise RunDirError(f"{file}: evaluations_bytes must be a non-negative integer")
+        state = payload.get("state")
+        if not isinstance(state, dict):
+            raise RunDirError(f"{file}: the checkpoint has no state")
+        return payload
 
     def load_checkpoint(self) -> dict[str, Any] | None:
         """The last completed generation's state, or None for a run killed before its first generation.
 
         Also cuts ``evaluations.jsonl`` back to the checkpoint, dropping lines of an unfinished generation.
         """
-        file = self.path / CHECKPOINT
-        if not file.exists():
+        payload = self.read_checkpoint()
+        if payload is None:
             self._truncate_evaluations(0)
             return None
-        try:
-            payload = json.loads(file.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as err:
-            raise RunDirError(f"{file}: corrupt checkpoint ({err})") from err
-        if payload.get("format") != CHECKPOINT_FORMAT:
-            raise RunDirError(
-                f"{file}: checkpoint format {payload.get('format')!r}, expected {CHECKPOINT_FORMAT}"
-            )
-        self._truncate_evaluations(int(payload["evaluations_bytes"]))
+        self._truncate_evaluations(payload["evaluations_bytes"])
         return payload["state"]
 
     # -- evaluation log -----------------------------------------------------------------------
+    def _open_log(self, mode: int) -> int:
+        """A descriptor of the evaluation log that never follows a symlink planted after the check."""
+        file = self.file(EVALUATIONS)
+        try:
+            return os.open(file, mode | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0), 0o644)
+        except OSError as err:
+            raise RunDirError(f"cannot open {file}: {err.strerror or err}") from None
+
     def log_evaluations(self, records: list[dict[str, Any]]) -> None:
         """Append one JSON line per evaluation (flushed, fsynced at the next checkpoint)."""
         if not records:
             return
-        with open(self.path / EVALUATIONS, "a", encoding="utf-8") as fh:
-            for rec in records:
-                fh.write(json.dumps(rec, allow_nan=True, separators=(",", ":")) + "\n")
+        data = "".join(json.dumps(r, allow_nan=True, separators=(",", ":")) + "\n" for r in records)
+        fd = self._open_log(os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        try:
+            os.write(fd, data.encode("utf-8"))
+        finally:
+            os.close(fd)
 
     def read_evaluations(self) -> list[dict[str, Any]]:
-        file = self.path / EVALUATIONS
+        file = self.file(EVALUATIONS)
         if not file.exists():
             return []
-        return [json.loads(line) for line in file.read_text(encoding="utf-8").splitlines() if line.strip()]
+        text = read_bounded(file, MAX_EVALUATIONS_BYTES, "evaluation log", RunDirError).decode(
+            "utf-8", "replace"
+        )
+        rows = []
+        for line in text.splitlines():
+            if line.strip() and _json_depth(line) <= MAX_JSON_DEPTH:
+                try:
+                    row = json.loads(line)
+                except ValueError:
+                    continue  # a line cut by a kill
+                if isinstance(row, dict):
+                    rows.append(row)
+        return rows
 
     def flush_evaluations(self) -> None:
-        file = self.path / EVALUATIONS
-        if file.exists():
-            with open(file, "rb+") as fh:
-                os.fsync(fh.fileno())
+        if os.path.lexists(self.file(EVALUATIONS)):
+            fd = self._open_log(os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
 
     def _evaluations_size(self) -> int:
-        file = self.path / EVALUATIONS
+        file = self.file(EVALUATIONS)
         return file.stat().st_size if file.exists() else 0
 
     def _truncate_evaluations(self, size: int) -> None:
-        file = self.path / EVALUATIONS
-        if not file.exists():
+        file = self.file(EVALUATIONS)
+        if not os.path.lexists(file):
             atomic_write_bytes(file, b"")
             return
         if file.stat().st_size < size:
             raise RunDirError(f"{file} is shorter than its checkpoint says; the run directory was edited")
         if file.stat().st_size > size:
-            with open(file, "rb+") as fh:
-                fh.truncate(size)
-                fh.flush()
-                os.fsync(fh.fileno())
+            fd = self._open_log(os.O_WRONLY)
+            try:
+                os.ftruncate(fd, size)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
 
     # -- hall of fame and other artefacts ------------------------------------------------------
     def write_hall_of_fame(
@@ -153,13 +246,19 @@ class RunDir:
             if reference is None
             else {"reference": reference, "hall_of_fame": entries}
         )
-        atomic_write_text(self.path / HALL_OF_FAME, dump_yaml(data))
+        atomic_write_text(self.file(HALL_OF_FAME), dump_yaml(data))
 
     def read_hall_of_fame(self) -> list[dict[str, Any]]:
-        file = self.path / HALL_OF_FAME
+        from symmpo.symbolic.safeyaml import load_file
+
+        file = self.file(HALL_OF_FAME)
         if not file.exists():
             raise RunDirError(f"{self.path} has no {HALL_OF_FAME} yet")
-        return yaml.safe_load(file.read_text(encoding="utf-8"))["hall_of_fame"]
+        data = load_file(file, "hall of fame", RunDirError)
+        entries = data.get("hall_of_fame") if isinstance(data, dict) else None
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            raise RunDirError(f"{file}: expected a mapping with a list 'hall_of_fame' of entries")
+        return entries
 
 
 def resolve_run(name_or_path: str | Path, results_dir: str | Path = "results") -> RunDir:

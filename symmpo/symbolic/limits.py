@@ -9,6 +9,7 @@ is far too deep gets a one-line error instead of a RecursionError.
 from __future__ import annotations
 
 import math
+import numbers
 import re
 from typing import Any
 
@@ -113,6 +114,52 @@ def check_shape(e: Any, what: str = "formula") -> None:
         raise FormulaError(f"{what} is nested deeper than {MAX_DEPTH} levels")
 
 
+def check_structure(e: Any, variables: tuple[str, ...], what: str = "formula") -> None:
+    """A tree built in code is well formed: known operators with their arity, only ``variables``, constants
+    of a known type with a finite value of at most MAX_LITERAL, within MAX_NODES and MAX_DEPTH.
+
+    Parsed trees satisfy this by construction; trees built in Python (``Node("log", ())``, ``Var("z")`` as
+    phi_inv, a 2,000-deep chain) would otherwise fail later with a KeyError, a RecursionError or a file that
+    ``save`` writes and ``load`` refuses. Iterative, so any depth gets a one-line FormulaError.
+    """
+    from symmpo.symbolic.constants import is_kind
+    from symmpo.symbolic.expr import Const, Node, Var
+    from symmpo.symbolic.primitives import REGISTRY
+
+    nodes = 0
+    stack = [(e, 1)]
+    while stack:
+        t, depth = stack.pop()
+        nodes += 1
+        if nodes > MAX_NODES:
+            raise FormulaError(f"{what} has more than {MAX_NODES} nodes")
+        if depth > MAX_DEPTH:
+            raise FormulaError(f"{what} is nested deeper than {MAX_DEPTH} levels")
+        if isinstance(t, Var):
+            if t.name not in variables:
+                raise FormulaError(f"{what} reads variable {shown(t.name)}; allowed: {', '.join(variables)}")
+        elif isinstance(t, Const):
+            if not is_kind(t.kind):
+                raise FormulaError(f"{what}: constant of unknown type {shown(t.kind)}")
+            if t.name is not None:
+                check_identifier(t.name, "constant")
+            raw = t.raw
+            if isinstance(raw, bool) or not isinstance(raw, numbers.Real) or not math.isfinite(raw):
+                raise FormulaError(f"{what}: constant {t.name or shown(raw)} is not finite (a number is due)")
+            if t.kind == "fixed" and abs(raw) > MAX_LITERAL:
+                raise FormulaError(f"{what}: constant {raw:g} is outside [-{MAX_LITERAL:g}, {MAX_LITERAL:g}]")
+        elif isinstance(t, Node):
+            prim = REGISTRY.get(t.op) if isinstance(t.op, str) else None
+            if prim is None:
+                raise FormulaError(f"{what}: unknown operator {shown(t.op)}")
+            if not isinstance(t.args, tuple) or len(t.args) != prim.arity:
+                n = len(t.args) if isinstance(t.args, tuple) else shown(t.args)
+                raise FormulaError(f"{what}: {t.op} takes {prim.arity} argument(s), got {n}")
+            stack.extend((c, depth + 1) for c in t.args)
+        else:
+            raise FormulaError(f"{what}: {type(t).__name__} is not a tree node (Var, Const or Node)")
+
+
 def check_constants(e: Any, formula: str = "", exponents: bool = True) -> None:
     """Constant values finite; constant subexpressions finite; constant exponents at most MAX_EXPONENT.
 
@@ -140,11 +187,35 @@ def check_constants(e: Any, formula: str = "", exponents: bool = True) -> None:
         if any(v is None for v in vals):
             return None
         out = fold_value(t.op, vals)  # type: ignore[arg-type]
-        if not math.isfinite(out):
+        exact = exact_value(t.op, vals)  # type: ignore[arg-type]
+        if math.isnan(exact):  # the trainer's guarded primitives would hide it (sqrt(-1) -> 0)
+            raise FormulaError(
+                f"constant subexpression {to_formula(t)} is undefined (not a real number)", formula
+            )
+        if not math.isfinite(out) or not math.isfinite(exact):
             raise FormulaError(f"constant subexpression {to_formula(t)} is not finite", formula)
+        if abs(out) > MAX_LITERAL:
+            raise FormulaError(
+                f"constant subexpression {to_formula(t)} = {out:.6g} is outside [-{MAX_LITERAL:g}, {MAX_LITERAL:g}]",
+                formula,
+            )
         return out
 
     value(e)
+
+
+def exact_value(op: str, args: list[float]) -> float:
+    """A primitive on constants without the trainer's guard rails (nan where it is undefined)."""
+    import torch
+
+    from symmpo.symbolic.primitives import REGISTRY
+
+    with torch.no_grad():
+        try:
+            out = REGISTRY[op].exact_fn(*(torch.tensor(a, dtype=torch.float64) for a in args))
+        except (RuntimeError, ValueError, ZeroDivisionError, OverflowError):
+            return math.nan
+    return float(out)
 
 
 def check_tree(e: Any, what: str = "formula", formula: str = "", exponents: bool = True) -> None:

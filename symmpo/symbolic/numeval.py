@@ -60,6 +60,8 @@ class Domain:
         """A point in the user's variable (p = e^L, printed as e^L when it underflows)."""
         if self.xvar == "L":
             p = math.exp(x)
+            if -1e-6 < x < 0:  # p prints as 1: say how far below 1 it is
+                return f"p = 1 - {-math.expm1(x):.10g}"
             return f"p = {p:.10g}" if p > 1e-300 and x > -600 else f"p = e^{x:.10g}"
         return f"{self.var} = {x:.10g}"
 
@@ -99,15 +101,16 @@ def _grid(var: str) -> torch.Tensor:
 
 # ----- evaluation ------------------------------------------------------------------------------------------
 def _walk(
-    e: Expr, x: torch.Tensor, xvar: str, tau: float, records: list[torch.Tensor] | None
+    e: Expr, x: torch.Tensor, xvar: str, tau: float | torch.Tensor, records: list[torch.Tensor] | None
 ) -> torch.Tensor:
+    """Values of ``e`` at ``x``; ``tau`` is one value, or a tensor of x's shape (one tau per point)."""
     if isinstance(e, Const):
         return torch.full_like(x, e.value)
     if isinstance(e, Var):
         if e.name == xvar:
             return x
         if e.name == "tau":
-            return torch.full_like(x, tau)
+            return tau if isinstance(tau, torch.Tensor) else torch.full_like(x, tau)
         raise FormulaError(f"variable {e.name!r} is not allowed in this component")
     assert isinstance(e, Node)
     out = REGISTRY[e.op].exact_fn(*(_walk(c, x, xvar, tau, records) for c in e.args))
@@ -116,7 +119,7 @@ def _walk(
     return out
 
 
-def evaluate_exact(e: Expr, x: torch.Tensor, xvar: str, tau: float) -> torch.Tensor:
+def evaluate_exact(e: Expr, x: torch.Tensor, xvar: str, tau: float | torch.Tensor) -> torch.Tensor:
     """Exact float64 evaluation of a (log-space) tree at x (tensor) and a fixed tau."""
     return _walk(e, x, xvar, tau, None)
 
@@ -130,7 +133,7 @@ class Screen:
     records: list[torch.Tensor]  # every node's values (for refinement)
 
 
-def screen(tree: Expr, x: torch.Tensor, xvar: str, tau: float, slopes: bool = True) -> Screen:
+def screen(tree: Expr, x: torch.Tensor, xvar: str, tau: float | torch.Tensor, slopes: bool = True) -> Screen:
     xr = x.clone().requires_grad_(slopes)
     records: list[torch.Tensor] = []
     with torch.enable_grad() if slopes else torch.no_grad():

@@ -38,8 +38,9 @@ from symmpo.symbolic.limits import (
 from symmpo.symbolic.primitives import FUNCTIONS
 
 _TOKEN = re.compile(
-    r"\s*(?:(?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)|(?P<name>[A-Za-z_][A-Za-z_0-9]*)|(?P<op>\*\*|[-+*/(),^]))"
-)
+    r"\s*(?:(?P<num>(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)|(?P<name>[A-Za-z_][A-Za-z_0-9]*)"
+    r"|(?P<op>\*\*|[-+*/(),^]))"
+)  # ASCII digits only: Python's float() reads an Arabic-Indic digit as a number, a formula must not
 MAX_LENGTH = MAX_FORMULA_CHARS
 
 

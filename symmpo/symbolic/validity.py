@@ -9,7 +9,9 @@
   arithmetic (for the limit and integrability: the values at the probes that show it).
 
 Properties: phi_inv strictly increasing on (0, 1], -> -inf as p -> 0+, integrable on (0, 1] (both ends);
-psi non-decreasing or identically 0; g non-decreasing in z (for tau in {0, 1/2, 1} when it reads tau);
+psi non-decreasing or identically 0; g non-decreasing in z; for every tau in [0, 1] when a component reads
+tau (screened at tau in {0, 1/2, 1} and at the two worst of 129 tau values, see
+:func:`symmpo.symbolic.numcheck.worst_taus`; limits and integrability at 33 tau values as well);
 weights non-negative on [0, 1]. sympy runs under a time budget (``SYMPY_SECONDS``); when it runs out the
 property is checked numerically instead.
 """
@@ -127,8 +129,16 @@ def _is_zero(expr: sympy.Expr) -> bool:
     return within(SYMPY_SECONDS, decide, False)
 
 
-def _taus(tree: Expr) -> list[float]:
-    return [0.0, 0.5, 1.0] if "tau" in variables(tree) else [0.0]
+def _taus(tree: Expr, var: str) -> list[float]:
+    """tau values of the monotonicity screen (``tree`` reads ``var``'s screening variable: L for p)."""
+    return numcheck.tau_values(tree, var)
+
+
+def _dense_taus(taus: list[float]) -> list[float]:
+    """For the cheap end-point probes (limit, integrability): 33 evenly spaced tau values besides ``taus``."""
+    if len(taus) == 1:
+        return taus
+    return sorted({*taus, *(k / 32 for k in range(33))})
 
 
 def _numeric(name: str, found: numcheck.Finding) -> PropertyVerdict:
@@ -157,7 +167,6 @@ def _cached(tree: Expr, component: str, limits: bool) -> Verdict:
 def _check_tree(tree: Expr, component: str, limits: bool) -> Verdict:
     verdict = Verdict(component, to_formula(tree, names=False))
     var = COMPONENTS[component].var
-    taus = _taus(tree)
     small = size(tree) <= SYMBOLIC_MAX_SIZE and "tau" not in variables(tree)
     sym = within(SYMPY_SECONDS, lambda: to_sympy(tree), None) if small else None
     if component in ("w_po", "w_sft"):
@@ -173,6 +182,7 @@ def _check_tree(tree: Expr, component: str, limits: bool) -> Verdict:
         return verdict
     if var == "p":
         lt = to_log_space(tree, "p")
+        taus = _taus(lt, "p")
         if component == "psi" and (
             (isinstance(lt, Const) and lt.value == 0.0)
             or (sym is not None and numcheck.vanishes(lt, "p") and _is_zero(sym))
@@ -191,15 +201,16 @@ def _check_tree(tree: Expr, component: str, limits: bool) -> Verdict:
             verdict.properties.append(_numeric(name, numcheck.monotone(lt, "p", taus, strict)))
         if component == "phi_inv":
             sym_limits = sym if limits else None
-            verdict.properties.append(_limit_at_zero(lt, sym_limits, taus))
-            verdict.properties.append(_integrable(lt, sym_limits, taus, mono_proved))
+            verdict.properties.append(_limit_at_zero(lt, sym_limits, _dense_taus(taus)))
+            verdict.properties.append(_integrable(lt, sym_limits, _dense_taus(taus), mono_proved))
         return verdict
     # g
     name = "non-decreasing in z"
     if sym is not None and _symbolic_sign(sym, "z", False) is True:
         verdict.properties.append(PropertyVerdict(name, True, "symbolic", "dg/dz >= 0 for all real z"))
     else:
-        verdict.properties.append(_numeric(name, numcheck.monotone(fold(tree), "z", taus, False)))
+        folded = fold(tree)
+        verdict.properties.append(_numeric(name, numcheck.monotone(folded, "z", _taus(folded, "z"), False)))
     return verdict
 
 

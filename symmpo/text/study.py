@@ -295,7 +295,7 @@ def chosen_params(
     if require:
         raise SymmpoError(
             f"no text sweep for this configuration in {path}: run `symmpo transfer text --sweep` first "
-            "(or pass --no-sweep to use the named defaults)"
+            "(or, with `symmpo bench` / `symmpo transfer`, --no-sweep for the named defaults)"
         )
     return {}, []
 

@@ -417,7 +417,7 @@ def chosen_params(
     if require:
         raise SymmpoError(
             f"no sweep for this configuration in {path}: run `symmpo bench --sweep` first "
-            "(or pass --no-sweep to use the named defaults)"
+            "(or, with `symmpo bench` / `symmpo transfer`, --no-sweep for the named defaults)"
         )
     defaults = {name: {"params": default_params(name), "lr": None} for name in BASELINES}
     return (lambda task: defaults), []

@@ -36,6 +36,37 @@ class TrainConfig:
     log_every: int = 10  # training-loss curve resolution, in steps
     dataset_seed: int | None = 0  # None: the dataset seed follows the training seed
 
+    def __post_init__(self) -> None:
+        """Refuse values no training can use (a run would fail, or silently do nothing, minutes later)."""
+        from symmpo.errors import SymmpoError
+        from symmpo.symbolic.limits import integer, number
+
+        ints = {
+            "bc_steps": (0, 10**7),
+            "bc_batch_steps": (1, 10**7),
+            "steps": (1, 10**7),
+            "batch_size": (1, 10**6),
+            "eval_episodes": (1, 10**5),
+            "eval_max_steps": (1, 10**6),
+            "eval_reset_offset": (0, 2**31 - 1),
+            "eval_points": (0, 10**4),
+            "log_every": (1, 10**7),
+        }
+        for key, (lo, hi) in ints.items():
+            integer(getattr(self, key), key, lo, hi)
+        if self.dataset_seed is not None:
+            integer(self.dataset_seed, "dataset_seed", 0, 2**32 - 1)
+        for key in ("bc_lr", "lr", "clip_grad_norm", "adam_eps"):
+            if not 0 < number(getattr(self, key), key) <= 10:
+                raise SymmpoError(f"{key} must be in (0, 10], got {getattr(self, key)}")
+        betas = self.adam_betas
+        if len(betas) != 2 or not all(0 <= number(b, "adam_betas") < 1 for b in betas):
+            raise SymmpoError(f"adam_betas must be two numbers in [0, 1), got {betas}")
+        if not 1 <= len(self.hidden) <= 8:
+            raise SymmpoError(f"hidden must list 1 to 8 layer widths, got {self.hidden}")
+        for h in self.hidden:
+            integer(h, "each hidden width", 1, 4096)
+
     @classmethod
     def preset(cls, name: str, **overrides) -> TrainConfig:
         """``tiny`` (tests, seconds), ``default`` (search fitness), ``bench`` (baseline table, 10 episodes)."""
