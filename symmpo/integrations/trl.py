@@ -15,12 +15,13 @@ import os
 from typing import Any
 
 from symmpo.errors import ObjectiveError
-from symmpo.objective import NAMED, Objective, named_or_file
+from symmpo.objective import NAMED, Objective, lookup, named_or_file
+from symmpo.objective.validity import require_proved
 
 if importlib.util.find_spec("trl") is None:
     raise ImportError("symmpo.integrations.trl needs TRL: pip install 'symmpo[trl]'")
 
-from symmpo.integrations.trl_trainer import LossSpec, MPOTrainerBase  # noqa: E402
+from symmpo.integrations.trl_trainer import LossSpec, MPOTrainerBase, _config_defaults  # noqa: E402
 
 
 def as_objective(objective: Objective | str | os.PathLike[str]) -> Objective:
@@ -40,11 +41,24 @@ def as_objective(objective: Objective | str | os.PathLike[str]) -> Objective:
     )
 
 
+# A named loss's parameter that TRL calls beta: its reward scale, except ipo (beta sits inside g) and orpo
+# (ORPOTrainer's beta is the odds-ratio weight lambda).
+_TRL_BETA = {"orpo": "lam"}
+
+
+def trl_beta(objective: Objective) -> float:
+    """beta in TRL's meaning: a named baseline's own parameter when ``objective`` is one, else its reward scale."""
+    key = lookup(objective.name)
+    if key is not None and objective == Objective.named(key, **objective.params):
+        return objective.params[_TRL_BETA.get(key, "beta")]
+    return objective.beta
+
+
 def loss_spec(objective: Objective) -> LossSpec:
     """What the trainer needs from an objective: its loss, its parts for logging, and its requirements."""
     return LossSpec(
         name=objective.name,
-        beta=objective.beta,
+        beta=trl_beta(objective),
         uses_tau=objective.uses_tau,
         uses_reference=objective.uses_reference,
         loss=objective.loss,
@@ -55,16 +69,33 @@ def loss_spec(objective: Objective) -> LossSpec:
 class MPOTrainer(MPOTrainerBase):
     """A ``trl.DPOTrainer`` training with ``objective`` (an Objective, a named loss or an objective file).
 
-    The other arguments are DPOTrainer's. Leave DPOConfig's loss options (loss_type, beta, label_smoothing,
-    ...) at their defaults: the objective defines the loss and its beta; anything else is an
-    ``ObjectiveError`` at construction. A reference-free objective loads and runs no reference model.
+    The other arguments are DPOTrainer's. A named loss given by name takes its beta from DPOConfig.beta
+    (ipo's beta, orpo's lambda, as TRL's trainers do); an Objective or a file fixes beta, and DPOConfig.beta
+    must equal it. An objective that is not proved valid (``symmpo check``) is refused unless
+    ``allow_unproved=True``. DPOConfig's loss options (loss_type, label_smoothing, ...) must stay at their
+    defaults. Every configuration error is an ``ObjectiveError`` raised here, before any training.
     """
 
     config_error = ObjectiveError
 
-    def __init__(self, objective: Objective | str | os.PathLike[str], model: Any, **kwargs: Any):
-        self.objective = as_objective(objective)
-        super().__init__(loss_spec(self.objective), model=model, **kwargs)
+    def __init__(
+        self,
+        objective: Objective | str | os.PathLike[str],
+        model: Any,
+        *,
+        allow_unproved: bool = False,
+        **kwargs: Any,
+    ):
+        obj = as_objective(objective)
+        key = lookup(str(objective)) if isinstance(objective, str) else None
+        if key is not None:  # a name leaves beta free: TRL's place for it is DPOConfig.beta
+            args = kwargs.get("args")
+            beta = args.beta if args is not None else _config_defaults()["beta"]
+            obj = Objective.named(key, **{_TRL_BETA.get(key, "beta"): beta})
+        if not allow_unproved:
+            require_proved(obj, "allow_unproved=True")
+        self.objective = obj
+        super().__init__(loss_spec(obj), model=model, **kwargs)
 
 
-__all__ = ["MPOTrainer", "as_objective", "loss_spec"]
+__all__ = ["MPOTrainer", "as_objective", "loss_spec", "trl_beta"]

@@ -76,8 +76,8 @@ def parts_source(obj: Objective, function_name: str = "mpo_parts") -> str:
             "rc, rr = reference_chosen_logps, reference_rejected_logps",
         ]
     body += [
-        f"reward_chosen = {float(obj.beta)!r} * (({comp('phi_inv', 'lc')}) - ({comp('psi', 'rc')}))",
-        f"reward_rejected = {float(obj.beta)!r} * (({comp('phi_inv', 'lr')}) - ({comp('psi', 'rr')}))",
+        f"reward_chosen = BETA * (({comp('phi_inv', 'lc')}) - ({comp('psi', 'rc')}))",
+        f"reward_rejected = BETA * (({comp('phi_inv', 'lr')}) - ({comp('psi', 'rr')}))",
         "z = reward_chosen - reward_rejected",
         f"preference = -({comp('w_po', 'tau')}) * ({comp('g', 'z')})",
         f"imitation = ({comp('w_sft', 'tau')}) * (-(policy_chosen_logps / chosen_lengths))"
