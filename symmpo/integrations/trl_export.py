@@ -31,8 +31,8 @@ _BINDING = '''
 class MPOTrainer(MPOTrainerBase):
     """TRL's DPOTrainer training with mpo_loss (see the module docstring for the conventions).
 
-    MPOTrainer(model=..., ref_model=..., args=DPOConfig(...), train_dataset=..., processing_class=...);
-    leave DPOConfig's loss options (loss_type, beta, label_smoothing, ...) at their defaults.
+    MPOTrainer(model=..., ref_model=..., args=DPOConfig(beta=BETA, ...), train_dataset=..., processing_class=...);
+    DPOConfig.beta must equal BETA, and its loss options (loss_type, label_smoothing, ...) stay at their defaults.
     """
 
     def __init__(self, model, **kwargs):

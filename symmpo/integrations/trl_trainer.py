@@ -4,7 +4,9 @@ TRL has no hook for a custom loss (``loss_type`` picks from a fixed list inside 
 subclass overrides the public ``compute_loss``: one policy forward (through TRL's own fused log-prob head
 where TRL has one, from the logits otherwise), the reference log-probs through TRL's public
 ``compute_ref_log_probs`` (or the precomputed columns), then the loss function on summed log-probs,
-completion lengths and tau.
+completion lengths and tau. DPOTrainer's metrics are recomputed with its definitions, since its own
+``compute_loss`` (which logs them) no longer runs. The TRL internals this relies on are listed in
+docs/integrations.md ("What still relies on TRL internals").
 
 This file imports torch and trl only. ``symmpo export --format trl`` copies everything below the marker
 line into the exported module, so symmpo's ``MPOTrainer`` and an exported trainer run the same code.
