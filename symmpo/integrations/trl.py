@@ -48,10 +48,20 @@ _TRL_BETA = {"orpo": "lam"}
 
 def trl_beta(objective: Objective) -> float:
     """beta in TRL's meaning: a named baseline's own parameter when ``objective`` is one, else its reward scale."""
+    published = _published(objective)
+    return published.params[_TRL_BETA.get(published.name, "beta")] if published else objective.beta
+
+
+def _published(objective: Objective) -> Objective | None:
+    """The named baseline ``objective`` is (its parameters completed by the table's defaults), or None."""
     key = lookup(objective.name)
-    if key is not None and objective == Objective.named(key, **objective.params):
-        return objective.params[_TRL_BETA.get(key, "beta")]
-    return objective.beta
+    if key is None:
+        return None
+    try:
+        named = Objective.named(key, **objective.params)
+    except ObjectiveError:  # parameters the baseline does not have: a custom objective under that name
+        return None
+    return named if named == objective else None
 
 
 def loss_spec(objective: Objective) -> LossSpec:
