@@ -1,4 +1,7 @@
-"""Exceptions users see: one line that names the problem, never a bare traceback."""
+"""Exceptions users see: one line that names the problem, never a bare traceback.
+
+Every error caused by user input is a :class:`SymmpoError`; catch that to catch them all.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +10,19 @@ class SymmpoError(Exception):
     """Base class for errors caused by user input (files, formulas, arguments)."""
 
 
-class FormulaError(SymmpoError):
-    """A formula string cannot be parsed (unknown token, bad syntax); carries the position."""
+class GrammarError(SymmpoError):
+    """A grammar file is malformed; the message names the faulty rule."""
+
+
+class ObjectiveError(SymmpoError):
+    """An objective file or objective call is invalid (missing lengths, bad parameter...)."""
+
+
+class FormulaError(ObjectiveError):
+    """A formula string cannot be parsed (unknown token, bad syntax); carries the position.
+
+    An ObjectiveError: a typo in an objective's formula is caught where objective errors are.
+    """
 
     def __init__(self, message: str, formula: str = "", position: int | None = None):
         self.formula = formula
@@ -18,14 +32,6 @@ class FormulaError(SymmpoError):
             formula = formula[:77] + "..."
         shown = f" in {formula!r}" if formula else ""
         super().__init__(f"{message}{where}{shown}")
-
-
-class GrammarError(SymmpoError):
-    """A grammar file is malformed; the message names the faulty rule."""
-
-
-class ObjectiveError(SymmpoError):
-    """An objective file or objective call is invalid (missing lengths, bad parameter...)."""
 
 
 class DataError(SymmpoError):

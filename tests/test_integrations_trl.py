@@ -51,7 +51,7 @@ TA_OBJECTIVE = {
 STEPS = 5
 
 
-def _trainer(cls, tmp_path, objective=None, ref=True, **config):
+def _trainer(cls, tmp_path, objective=None, ref=True, allow_unproved=False, **config):
     policy = trl_tiny.model(0)
     config.setdefault("max_steps", STEPS)
     kwargs = {
@@ -61,24 +61,44 @@ def _trainer(cls, tmp_path, objective=None, ref=True, **config):
         "train_dataset": trl_tiny.dataset(),
         "processing_class": trl_tiny.tokenizer(),
     }
-    return cls(**kwargs) if objective is None else cls(objective=objective, **kwargs)
+    if objective is None:
+        return cls(**kwargs)
+    return cls(objective=objective, allow_unproved=allow_unproved, **kwargs)
 
 
-def test_dpo_logs_the_same_as_trl_sigmoid(tmp_path):
-    ours = trl_tiny.train_logs(_trainer(MPOTrainer, tmp_path / "mpo", "dpo"))
-    theirs = trl_tiny.train_logs(_trainer(DPOTrainer, tmp_path / "dpo", loss_type=["sigmoid"]))
+# Every key DPOTrainer logs on a dense model, with DPOTrainer's meaning.
+TRL_KEYS = (
+    "loss",
+    "entropy",
+    "num_tokens",
+    "logits/chosen",
+    "logits/rejected",
+    "mean_token_accuracy",
+    "rewards/chosen",
+    "rewards/rejected",
+    "rewards/margins",
+    "rewards/accuracies",
+    "logps/chosen",
+    "logps/rejected",
+)
+
+
+def _same_logs(ours, theirs, keys=TRL_KEYS, tol=1e-5):
     assert len(ours) == len(theirs) == STEPS
-    keys = [
-        "loss",
-        "rewards/chosen",
-        "rewards/rejected",
-        "rewards/margins",
-        "rewards/accuracies",
-        "logps/chosen",
-    ]
     for a, b in zip(ours, theirs, strict=True):
         for k in keys:
-            assert a[k] == pytest.approx(b[k], abs=1e-5), (k, a["step"])
+            assert a[k] == pytest.approx(b[k], abs=tol, rel=tol), (k, a["step"])
+
+
+@pytest.mark.parametrize("beta", [0.1, 0.5])
+def test_dpo_logs_the_same_as_trl_sigmoid(tmp_path, beta):
+    """beta comes from DPOConfig for a loss given by name, and every TRL metric matches DPOTrainer's."""
+    ours = trl_tiny.train_logs(_trainer(MPOTrainer, tmp_path / "mpo", "dpo", beta=beta))
+    theirs = trl_tiny.train_logs(_trainer(DPOTrainer, tmp_path / "dpo", loss_type=["sigmoid"], beta=beta))
+    _same_logs(ours, theirs)
+    assert set(TRL_KEYS) <= set(ours[0]) and set(theirs[0]) - {"aux_loss"} <= set(ours[0])
+    for h in ours:  # DPO's own implicit rewards are TRL's
+        assert h["objective/rewards/margins"] == pytest.approx(h["rewards/margins"], abs=1e-6)
     assert ours[-1]["loss"] < ours[0]["loss"] - 0.01  # the 5 steps really train
 
 
@@ -93,6 +113,17 @@ def test_plain_baseline_trains_as_trl(tmp_path, objective, loss_type):
         for k in ("loss", "rewards/margins", "logps/chosen"):
             assert a[k] == pytest.approx(b[k], abs=1e-5), (k, a["step"])
     assert ours[-1]["loss"] < ours[0]["loss"] - 0.01
+
+
+def test_ipo_beta_from_config_logs_the_same_as_trl(tmp_path):
+    """IPO's beta sits inside g, yet DPOConfig.beta sets it, as for DPOTrainer(loss_type="ipo")."""
+    trainer = _trainer(MPOTrainer, tmp_path / "mpo", "ipo", beta=0.7)
+    assert trainer.objective == Objective.named("ipo", beta=0.7) and trainer.beta == 0.7
+    ours = trl_tiny.train_logs(trainer)
+    theirs = trl_tiny.train_logs(_trainer(DPOTrainer, tmp_path / "dpo", loss_type=["ipo"], beta=0.7))
+    _same_logs(ours, theirs, tol=2e-5)
+    # its own rewards (length-averaged, scale 1) are logged under their own names, not as TRL's
+    assert abs(ours[-1]["objective/rewards/margins"] - ours[-1]["rewards/margins"]) > 1e-3
 
 
 class Recording(MPOTrainer):
@@ -111,7 +142,7 @@ class Recording(MPOTrainer):
 def ta_run(tmp_path_factory):
     """The TA objective trained 5 steps by MPOTrainer, with every loss call recorded."""
     obj = Objective.from_dict(TA_OBJECTIVE)
-    trainer = _trainer(Recording, tmp_path_factory.mktemp("ta"), obj)
+    trainer = _trainer(Recording, tmp_path_factory.mktemp("ta"), obj, beta=0.5)
     trainer.independent, calls = [], []
     loss = trainer.loss_spec.loss
 
@@ -160,7 +191,7 @@ spec.loader.exec_module(mod)
 import copy
 policy = trl_tiny.model(0)
 trainer = mod.MPOTrainer(model=policy, ref_model=copy.deepcopy(policy),
-                         args=trl_tiny.config({str(tmp_path / "out")!r}, max_steps={STEPS}),
+                         args=trl_tiny.config({str(tmp_path / "out")!r}, max_steps={STEPS}, beta=0.5),
                          train_dataset=trl_tiny.dataset(), processing_class=trl_tiny.tokenizer())
 logs = trl_tiny.train_logs(trainer)
 assert sys.modules["symmpo"] is None and not [k for k in sys.modules if k.startswith("symmpo.")]
@@ -174,7 +205,7 @@ print(json.dumps({{"logs": logs, "uses_tau": mod.USES_TAU, "beta": mod.BETA}}))
     assert out["uses_tau"] is True and out["beta"] == 0.5
     assert len(out["logs"]) == STEPS
     for a, b in zip(out["logs"], logs, strict=True):
-        for k in ("loss", "loss/preference", "loss/imitation", "rewards/margins", "tau"):
+        for k in ("loss", "loss/preference", "loss/imitation", "objective/rewards/margins", "tau", *TRL_KEYS):
             assert a[k] == pytest.approx(b[k], abs=1e-5), k
 
 
@@ -192,20 +223,23 @@ def test_reference_free_objective_runs_no_reference_forward(tmp_path):
     assert not obj.uses_reference
     policy, ref = trl_tiny.model(0), trl_tiny.model(1)
     ref_calls = CountingForward(ref)
-    with pytest.warns(UserWarning, match="reference-free"):
+    with pytest.warns(UserWarning, match="reference-free") as record:
         trainer = MPOTrainer(
             objective=obj,
             model=policy,
             ref_model=ref,
-            args=trl_tiny.config(tmp_path, max_steps=3),
+            args=trl_tiny.config(tmp_path, max_steps=3, beta=2.0),
             train_dataset=trl_tiny.dataset(),
             processing_class=trl_tiny.tokenizer(),
         )
+    assert record[0].filename == __file__  # the warning points at the line that built the trainer
     policy_calls = CountingForward(trainer.model)
     logs = trl_tiny.train_logs(trainer)
     assert trainer.ref_model is None and ref_calls.calls == 0
     assert policy_calls.calls == 3  # one forward per step: no reference pass through the policy either
-    assert trainer.beta == 2.0 and logs[0]["rewards/margins"] != 0.0  # simpo's own rewards, its own beta
+    assert trainer.beta == 2.0 and logs[0]["objective/rewards/margins"] != 0.0  # simpo's own rewards
+    # TRL's rewards: beta * log-prob, as DPOTrainer's with a zero reference
+    assert logs[0]["rewards/chosen"] == pytest.approx(2.0 * logs[0]["logps/chosen"], rel=1e-6)
 
 
 def test_reference_free_without_ref_model_loads_nothing(tmp_path):
@@ -224,7 +258,7 @@ def test_evaluate_before_training_uses_tau_zero(tmp_path):
         obj,
         model=policy,
         ref_model=copy.deepcopy(policy),
-        args=trl_tiny.config(tmp_path, per_device_eval_batch_size=8),
+        args=trl_tiny.config(tmp_path, per_device_eval_batch_size=8, beta=0.5),
         train_dataset=data,
         eval_dataset=data,
         processing_class=trl_tiny.tokenizer(),
@@ -241,7 +275,9 @@ def test_evaluate_before_training_uses_tau_zero(tmp_path):
     [
         ("dpo", {"loss_type": ["ipo"]}, "loss_type"),
         ("dpo", {"label_smoothing": 0.1}, "label_smoothing"),
-        ("dpo", {"beta": 0.3}, "beta"),
+        (Objective.named("dpo", beta=0.5), {"beta": 0.3}, "beta=0.5"),
+        (Objective.named("dpo", beta=0.5), {}, r"DPOConfig\(beta=0.5\)"),  # TRL's default 0.1 conflicts too
+        (Objective.named("ipo", beta=0.5), {"beta": 0.1}, "beta"),
         ("simpo", {"precompute_ref_log_probs": True}, "reference-free"),
         ("no-such-loss", {}, "neither a named loss"),
     ],
@@ -251,10 +287,18 @@ def test_bad_configuration_fails_at_construction(tmp_path, objective, config, ma
         _trainer(MPOTrainer, tmp_path, objective, **config)
 
 
-def test_objective_beta_wins_over_default_config_beta(tmp_path):
-    trainer = _trainer(MPOTrainer, tmp_path, Objective.named("dpo", beta=0.5))
-    assert trainer.beta == 0.5  # DPOConfig.beta left at its default: the objective's beta is used
-    assert _trainer(MPOTrainer, tmp_path, "dpo", beta=0.1).beta == 0.1
+@pytest.mark.parametrize(
+    "name, param", [("dpo", "beta"), ("ipo", "beta"), ("simpo", "beta"), ("orpo", "lam")]
+)
+def test_named_loss_takes_beta_from_config(tmp_path, name, param):
+    trainer = _trainer(MPOTrainer, tmp_path, name, beta=0.3)
+    assert trainer.beta == 0.3 and trainer.objective == Objective.named(name, **{param: 0.3})
+    assert trainer.loss_spec.beta == 0.3
+
+
+def test_fixed_beta_objective_trains_when_config_agrees(tmp_path):
+    trainer = _trainer(MPOTrainer, tmp_path, Objective.named("ipo", beta=0.5), beta=0.5)
+    assert trainer.beta == 0.5 and trainer.objective.beta == 1.0  # ipo's reward scale is 1; beta is in g
 
 
 def test_tau_objective_needs_a_known_number_of_steps(tmp_path):
@@ -263,7 +307,7 @@ def test_tau_objective_needs_a_known_number_of_steps(tmp_path):
         MPOTrainer(
             Objective.from_dict(TA_OBJECTIVE),
             model=trl_tiny.model(0),
-            args=trl_tiny.config(tmp_path, max_steps=-1),
+            args=trl_tiny.config(tmp_path, max_steps=-1, beta=0.5),
             train_dataset=stream,
             processing_class=trl_tiny.tokenizer(),
         )
@@ -272,5 +316,61 @@ def test_tau_objective_needs_a_known_number_of_steps(tmp_path):
 def test_objective_file_path(tmp_path):
     path = tmp_path / "hof.yaml"
     Objective.from_dict(TA_OBJECTIVE).save(path)
-    trainer = _trainer(MPOTrainer, tmp_path, str(path))
+    trainer = _trainer(MPOTrainer, tmp_path, str(path), beta=0.5)
     assert trainer.objective == Objective.from_dict(TA_OBJECTIVE)
+
+
+INVALID = {**TA_OBJECTIVE, "name": "invalid", "phi_inv": "-log(p)", "psi": "phi_inv"}  # decreasing in p
+
+
+def test_unproved_objective_is_refused_unless_allowed(tmp_path, capsys):
+    path = tmp_path / "invalid.yaml"
+    Objective.from_dict(INVALID).save(path)
+    with pytest.raises(ObjectiveError, match="phi_inv is invalid.*allow_unproved=True"):
+        _trainer(MPOTrainer, tmp_path, str(path), beta=0.5)
+    trainer = _trainer(MPOTrainer, tmp_path, str(path), beta=0.5, allow_unproved=True)
+    assert trainer.objective.name == "invalid"
+    out = tmp_path / "exported.py"
+    assert main(["export", str(path), "--format", "trl", "-o", str(out)]) == 2 and not out.exists()
+    assert "phi_inv is invalid" in capsys.readouterr().err
+    assert main(["export", str(path), "--format", "trl", "-o", str(out), "--allow-unproved"]) == 0
+
+
+def test_formula_typo_is_an_objective_error(tmp_path):
+    path = tmp_path / "typo.yaml"
+    path.write_text(json.dumps({**TA_OBJECTIVE, "g": "logsigmod(z)"}))
+    with pytest.raises(ObjectiveError, match="logsigmod"):
+        _trainer(MPOTrainer, tmp_path, str(path), beta=0.5)
+
+
+def test_compute_metrics_receives_logits_as_with_dpo_trainer(tmp_path):
+    seen = {}
+
+    def metrics(name):
+        def compute(pred):
+            seen[name] = (tuple(pred.predictions.shape), tuple(pred.label_ids.shape))
+            return {"seen": 1.0}
+
+        return compute
+
+    data = trl_tiny.dataset(16)
+    results = {}
+    for name, cls, extra in (("mpo", MPOTrainer, {"objective": "dpo"}), ("dpo", DPOTrainer, {})):
+        policy = trl_tiny.model(0)
+        trainer = cls(
+            model=policy,
+            ref_model=copy.deepcopy(policy),
+            args=trl_tiny.config(tmp_path / name, per_device_eval_batch_size=8),
+            train_dataset=data,
+            eval_dataset=data,
+            processing_class=trl_tiny.tokenizer(),
+            compute_metrics=metrics(name),
+            **extra,
+        )
+        trainer.evaluate()
+        results[name] = trainer.state.log_history[-1]  # what was logged (TRL < 1.16 returns fewer keys)
+    assert seen["mpo"] == seen["dpo"] and len(seen["mpo"][0]) == 3  # (pairs x 2, tokens, vocab)
+    assert results["mpo"]["eval_seen"] == 1.0
+    for k in TRL_KEYS:
+        if k != "num_tokens":
+            assert results["mpo"][f"eval_{k}"] == pytest.approx(results["dpo"][f"eval_{k}"], abs=1e-5), k

@@ -47,9 +47,15 @@ def _batches(trainer, n):
 
 
 def _ref_logps(trainer, model, batch):
-    if len(inspect.signature(trainer.compute_ref_log_probs).parameters) == 1:  # TRL < 1.9: reference only
-        raise RuntimeError("this TRL computes log-probs of the reference model only")
-    return trainer.compute_ref_log_probs(model, batch)
+    """TRL's summed completion log-probs of ``model``; before TRL 1.9 its method scores the reference only,
+    so the policy's are computed here from its logits."""
+    if len(inspect.signature(trainer.compute_ref_log_probs).parameters) == 2:
+        return trainer.compute_ref_log_probs(model, batch)
+    if model is trainer.ref_model:
+        return trainer.compute_ref_log_probs(batch)
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1]
+    token = torch.log_softmax(logits.float(), -1).gather(-1, batch["input_ids"][:, 1:, None])[..., 0]
+    return (token * batch["completion_mask"][:, 1:]).sum(1).chunk(2)
 
 
 @torch.no_grad()

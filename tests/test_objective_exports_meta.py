@@ -128,7 +128,8 @@ def test_trl_export_is_torch_and_trl_only(tmp_path):
             imported |= {a.name.split(".")[0] for a in node.names}
         elif isinstance(node, ast.ImportFrom):
             imported.add(node.module.split(".")[0])
-    assert imported - set(sys.stdlib_module_names) == {"torch", "trl"}
+    # transformers: the reference-free placeholder model; trl requires it
+    assert imported - set(sys.stdlib_module_names) == {"torch", "trl", "transformers"}
     defined = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
     assert {"mpo_loss", "mpo_parts", "MPOTrainerBase", "MPOTrainer", "LossSpec"} <= defined
     assert _constants(source)["OBJECTIVE_NAME"] == "ipo"
@@ -166,3 +167,35 @@ def test_zero_length_everywhere_is_finite(tmp_path):
     # orpo's NLL of an empty chosen response is 0: only the odds-ratio term remains
     parts = Objective.named("orpo").parts(pc, pr, rc, rr, lc, lr)
     torch.testing.assert_close(parts["imitation"], torch.zeros_like(pc))
+
+
+def test_exported_loss_has_one_beta(tmp_path):
+    """Editing BETA in an exported file changes the loss and its logged rewards: no second copy of beta."""
+    obj = Objective.from_components(
+        "log(p) - log(1 - p)", "phi_inv", "logsigmoid(z)", beta=0.5, reduce="mean"
+    )
+    path = tmp_path / "exported.py"
+    path.write_text(obj.to_torch_source() + "\n" + parts_source(obj))
+    spec = importlib.util.spec_from_file_location("exported_one_beta", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert "0.5" not in path.read_text().split("def loss(")[1]  # beta appears only as BETA = 0.5
+    g = torch.Generator().manual_seed(0)
+    pc, pr, rc, rr = (-torch.rand(6, generator=g, dtype=torch.float64) * 8 for _ in range(4))
+    lc = lr = torch.full((6,), 4.0, dtype=torch.float64)
+    mod.BETA = 0.3
+    other = obj.with_beta(0.3)
+    torch.testing.assert_close(mod.loss(pc, pr, rc, rr, lc, lr), other.loss(pc, pr, rc, rr, lc, lr))
+    ours, theirs = mod.mpo_parts(pc, pr, rc, rr, lc, lr), other.parts(pc, pr, rc, rr, lc, lr)
+    torch.testing.assert_close(ours["reward_chosen"], theirs["reward_chosen"])
+
+
+def test_export_refuses_unproved_objectives_unless_flagged(tmp_path, capsys):
+    src = tmp_path / "invalid.yaml"
+    Objective.from_components("-log(p)", "phi_inv", "logsigmoid(z)", name="invalid").save(src)  # decreasing
+    out = tmp_path / "loss.py"
+    assert main(["export", str(src), "--format", "torch", "-o", str(out)]) == 2 and not out.exists()
+    assert "phi_inv is invalid" in capsys.readouterr().err
+    assert main(["export", str(src), "--format", "torch", "-o", str(out), "--allow-unproved"]) == 0
+    assert main(["export", str(src), "--format", "latex"]) == 0  # printing a formula trains nothing
+    assert main(["export", "discopop", "--format", "torch"]) == 0  # published baselines are exempt

@@ -13,6 +13,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("objective", help="a name (dpo, ...) or an objective YAML file")
     p.add_argument("--format", choices=["torch", "trl", "latex"], default="torch")
     p.add_argument("-o", "--output", help="write to this file instead of stdout")
+    p.add_argument(
+        "--allow-unproved",
+        action="store_true",
+        help="export code (torch, trl) for an objective whose components are not all proved valid",
+    )
     p.set_defaults(func=run)
 
 
@@ -20,6 +25,10 @@ def run(args: argparse.Namespace) -> int:
     from symmpo.commands._objectives import resolve
 
     obj = resolve(args.objective)
+    if args.format != "latex" and not args.allow_unproved:
+        from symmpo.objective.validity import require_proved
+
+        require_proved(obj, "--allow-unproved")
     if args.format == "trl":
         from symmpo.integrations.trl_export import trl_source
 

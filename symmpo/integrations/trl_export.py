@@ -31,8 +31,8 @@ _BINDING = '''
 class MPOTrainer(MPOTrainerBase):
     """TRL's DPOTrainer training with mpo_loss (see the module docstring for the conventions).
 
-    MPOTrainer(model=..., ref_model=..., args=DPOConfig(...), train_dataset=..., processing_class=...);
-    leave DPOConfig's loss options (loss_type, beta, label_smoothing, ...) at their defaults.
+    MPOTrainer(model=..., ref_model=..., args=DPOConfig(beta=BETA, ...), train_dataset=..., processing_class=...);
+    DPOConfig.beta must equal BETA, and its loss options (loss_type, label_smoothing, ...) stay at their defaults.
     """
 
     def __init__(self, model, **kwargs):
@@ -76,8 +76,8 @@ def parts_source(obj: Objective, function_name: str = "mpo_parts") -> str:
             "rc, rr = reference_chosen_logps, reference_rejected_logps",
         ]
     body += [
-        f"reward_chosen = {float(obj.beta)!r} * (({comp('phi_inv', 'lc')}) - ({comp('psi', 'rc')}))",
-        f"reward_rejected = {float(obj.beta)!r} * (({comp('phi_inv', 'lr')}) - ({comp('psi', 'rr')}))",
+        f"reward_chosen = BETA * (({comp('phi_inv', 'lc')}) - ({comp('psi', 'rc')}))",
+        f"reward_rejected = BETA * (({comp('phi_inv', 'lr')}) - ({comp('psi', 'rr')}))",
         "z = reward_chosen - reward_rejected",
         f"preference = -({comp('w_po', 'tau')}) * ({comp('g', 'z')})",
         f"imitation = ({comp('w_sft', 'tau')}) * (-(policy_chosen_logps / chosen_lengths))"

@@ -57,7 +57,7 @@ def torch_source(obj: ObjectiveLike, function_name: str = "loss") -> str:
         return expr_source(t[k], {"L": x, "z": x, "tau": "tau", "p": f"torch.exp({x})"})
 
     lines = [
-        f'"""An MPO loss exported by symmpo (beta={float(obj.beta)!r}, reduce={obj.reduce}); its name is OBJECTIVE_NAME.',
+        f'"""An MPO loss exported by symmpo (reduce={obj.reduce}); its name is OBJECTIVE_NAME, its beta BETA.',
         "",
         "Arguments are summed log-probs per response (TRL convention); returns the per-example loss.",
         "",
@@ -109,7 +109,7 @@ def torch_source(obj: ObjectiveLike, function_name: str = "loss") -> str:
             f"psi_r = {comp('psi', 'rr')}",
             "margin = (phi_c - psi_c) - (phi_r - psi_r)",
         ]
-    body.append(f"z = {float(obj.beta)!r} * margin" if obj.beta != 1.0 else "z = margin")
+    body.append("z = BETA * margin")  # the module's one beta: editing BETA changes the loss
     margin_reads, per_example = reads_data(obj)
     if not margin_reads:
         body.append(

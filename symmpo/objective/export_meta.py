@@ -19,7 +19,7 @@ Conventions (the same as symmpo's Objective.loss):
 * progress is tau = optimizer step / total optimizer steps, in [0, 1]; use 0 outside training;
 * the imitation term is IMITATION_WEIGHT(tau) * NLL, NLL = -(summed chosen log-prob) / chosen length:
   a per-example mean over response tokens (TRL's "sft" loss is a token mean over the whole batch);
-* beta is part of the loss (BETA): a trainer's own beta setting does not change it;
+* beta is BETA, which the loss reads (edit it there); a trainer's own beta setting does not change it;
 * the function returns the per-example loss; average it for the batch loss."""
 
 

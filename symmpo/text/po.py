@@ -77,7 +77,7 @@ def train(
     from transformers import PrinterCallback
     from trl import DPOConfig
 
-    from symmpo.integrations.trl import MPOTrainer
+    from symmpo.integrations.trl import MPOTrainer, trl_beta
 
     torch.manual_seed(seed)
     state = lm.weights(reference)
@@ -94,6 +94,7 @@ def train(
             lr_scheduler_type="linear",
             max_length=cfg.model.n_positions,
             precompute_ref_log_probs=objective.uses_reference,
+            beta=trl_beta(objective),  # the objective fixes beta; DPOConfig must agree
             logging_steps=10**6,  # one summary at the end
         )
         trainer = MPOTrainer(
@@ -103,12 +104,19 @@ def train(
             args=args,
             train_dataset=Dataset.from_list(ds.rows),
             processing_class=lm.tokenizer(),
+            allow_unproved=True,  # search candidates are scored whatever their verdicts
         )
         trainer.remove_callback(PrinterCallback)
         trainer.train()
     summary = trainer.state.log_history[-1] if trainer.state.log_history else {}
-    keys = ("train_loss", "rewards/accuracies", "rewards/margins", "nll/chosen")
-    metrics = {k.replace("/", "_"): float(summary[k]) for k in keys if k in summary}
+    # the objective's own rewards (TRL's rewards/* are beta * log-ratio), under the names results use
+    keys = {
+        "train_loss": "train_loss",
+        "objective/rewards/accuracies": "rewards_accuracies",
+        "objective/rewards/margins": "rewards_margins",
+        "nll/chosen": "nll_chosen",
+    }
+    metrics = {name: float(summary[k]) for k, name in keys.items() if k in summary}
     metrics["steps"] = int(trainer.state.global_step)
     policy.eval()
     return policy, metrics
