@@ -17,7 +17,10 @@ class TrainConfig:
 
     # policy
     hidden: tuple[int, ...] = (64, 64)
-    # reference policy (behaviour cloning on the chosen responses)
+    # reference policy: behaviour cloning on the chosen responses of the pairs (suite v2, ``sft_levels=()``) or,
+    # as in LLM pipelines where SFT data is not the preference data, on every response of the named behaviour
+    # levels in a separate pool (its own contexts: dataset seed + SFT_POOL_OFFSET; symmpo.train.sft_data)
+    sft_levels: tuple[str, ...] = ()
     bc_steps: int = 2000
     bc_lr: float = 1e-3
     bc_batch_steps: int = 1024  # environment steps per BC minibatch
@@ -66,6 +69,10 @@ class TrainConfig:
             raise SymmpoError(f"hidden must list 1 to 8 layer widths, got {self.hidden}")
         for h in self.hidden:
             integer(h, "each hidden width", 1, 4096)
+        if not isinstance(self.sft_levels, tuple) or not all(isinstance(x, str) for x in self.sft_levels):
+            raise SymmpoError(f"sft_levels must be a tuple of behaviour-level names, got {self.sft_levels!r}")
+        if len(set(self.sft_levels)) != len(self.sft_levels) or len(self.sft_levels) > 16:
+            raise SymmpoError(f"sft_levels must name distinct levels (at most 16), got {self.sft_levels!r}")
 
     @classmethod
     def preset(cls, name: str, **overrides) -> TrainConfig:
@@ -95,15 +102,21 @@ class TrainConfig:
             "bc_steps": self.bc_steps,
             "bc_lr": self.bc_lr,
             "bc_batch_steps": self.bc_batch_steps,
+            **({"sft_levels": list(self.sft_levels)} if self.sft_levels else {}),
         }
 
     def to_dict(self) -> dict:
-        return json.loads(json.dumps(dataclasses.asdict(self)))
+        """Plain JSON values. ``sft_levels`` is left out at its suite-v2 value (empty), so configurations and
+        the hashes that key stored runs stay what they were before the field existed."""
+        d = json.loads(json.dumps(dataclasses.asdict(self)))
+        if not self.sft_levels:
+            del d["sft_levels"]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
         d = dict(d)
-        for k in ("hidden", "adam_betas"):
+        for k in ("hidden", "adam_betas", "sft_levels"):
             if k in d:
                 d[k] = tuple(d[k])
         return cls(**d)

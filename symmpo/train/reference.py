@@ -1,4 +1,5 @@
-"""The reference policy π_ref: behaviour cloning on the chosen responses, cached on disk.
+"""The reference policy π_ref: behaviour cloning on the chosen responses (or on separate SFT data,
+``TrainConfig.sft_levels``), cached on disk.
 
 A search trains thousands of candidates against the same π_ref, so it is trained once per
 (dataset sha256, seed, reference config) and its log-probabilities of every dataset response are stored with
@@ -96,6 +97,34 @@ def train_bc(dataset: PreferenceDataset, seed: int, config: TrainConfig) -> tupl
     return policy, last
 
 
+def sft_reference(
+    dataset: PreferenceDataset, seed: int, config: TrainConfig, cache_dir: str | Path | None, use_cache: bool
+) -> tuple[PolicyPopulation, float]:
+    """π_ref cloned from the separate SFT data of ``dataset`` (``config.sft_levels``), cached by that data.
+
+    One π_ref serves every setting of an environment and seed (the SFT data does not depend on the pairs), as
+    one SFT model serves every preference dataset built on it.
+    """
+    from symmpo.train.sft_data import sft_dataset
+
+    sft = sft_dataset(dataset, config.sft_levels, cache_dir)
+    path = Path(cache_dir or default_cache_dir()) / "reference" / f"sft-{_key(sft, seed, config)}.pt"
+    spec = spec_of(sft, config)
+    if use_cache and path.exists():
+        try:
+            state = torch.load(path, weights_only=True)
+            return PolicyPopulation.from_state_dict(spec, state), float(state["bc_loss"])
+        except Exception:  # truncated or foreign file: retrain and overwrite
+            pass
+    policy, bc_loss = train_bc(sft, seed, config)
+    if use_cache:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        torch.save({**policy.state_dict(), "bc_loss": bc_loss}, tmp)
+        os.replace(tmp, path)
+    return policy, bc_loss
+
+
 @torch.no_grad()
 def dataset_logps(
     policy: PolicyPopulation, chosen: PackedResponses, rejected: PackedResponses, chunk: int = 256
@@ -131,7 +160,11 @@ def get_reference(
         except Exception:  # truncated or foreign file: retrain and overwrite
             state = None
     if state is None:
-        policy, bc_loss = train_bc(dataset, seed, config)
+        policy, bc_loss = (
+            sft_reference(dataset, seed, config, cache_dir, use_cache)
+            if config.sft_levels
+            else train_bc(dataset, seed, config)
+        )
     chosen = PackedResponses.build(
         dataset.obs_chosen,
         dataset.act_chosen,
