@@ -9,12 +9,12 @@ Exploration only: nothing here touches the held-out split.
 
     python results/explore-validity/explore.py --env halfcheetah --horizon 20 100 --ref chosen sft-wm --seeds 0 1
 """
+
 from __future__ import annotations
 
 import argparse
 import hashlib
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -27,7 +27,7 @@ from symmpo.suite.evaluator import eval_seeds, evaluate
 from symmpo.suite.types import PreferenceDataset
 from symmpo.train.config import TrainConfig
 from symmpo.train.policy import PackedResponses
-from symmpo.train.reference import Reference, dataset_logps, get_reference, train_bc
+from symmpo.train.reference import Reference, dataset_logps, get_reference
 from symmpo.train.trainer import train_population
 
 HERE = Path(__file__).parent
@@ -58,12 +58,26 @@ def sft_dataset(env: str, levels, horizon: int) -> PreferenceDataset:
     z = np.zeros(n, dtype=np.float32)
     sha = hashlib.sha256(f"{env}-{levels}-{horizon}-{SFT_POOL_SEED}".encode()).hexdigest()
     meta = {"K": D.N_BINS, "sha256": sha}
-    return PreferenceDataset(obs, bins, length, obs, bins, length, z, z, np.zeros(n, bool), np.zeros(n, bool),
-                             np.zeros(n, np.int64), meta=meta)
+    return PreferenceDataset(
+        obs,
+        bins,
+        length,
+        obs,
+        bins,
+        length,
+        z,
+        z,
+        np.zeros(n, bool),
+        np.zeros(n, bool),
+        np.zeros(n, np.int64),
+        meta=meta,
+    )
 
 
 def reference(env, ref, task, seed, cfg, horizon):
-    if ref.startswith("lib:"):  # the library's design: TrainConfig.sft_levels (pool seed = dataset seed + 100)
+    if ref.startswith(
+        "lib:"
+    ):  # the library's design: TrainConfig.sft_levels (pool seed = dataset seed + 100)
         return get_reference(task, seed, cfg)
     if REFS[ref] is None:
         return get_reference(task, seed, cfg)
@@ -102,32 +116,52 @@ def run(a):
                         ms = members(a.lrs)
                         objs = [Objective.named(n, **p) for _, n, p, _ in ms]
                         names = [f"{lab} lr={lr:g}" for lab, _, _, lr in ms]
-                        _, pol = train_population(objs, task, pi_ref, cfg, seed, names=names,
-                                                  lrs=[m[3] for m in ms], return_policy=True)
+                        _, pol = train_population(
+                            objs,
+                            task,
+                            pi_ref,
+                            cfg,
+                            seed,
+                            names=names,
+                            lrs=[m[3] for m in ms],
+                            return_policy=True,
+                        )
                         es = eval_seeds(a.episodes)
                         s_ref = evaluate(env, pi_ref.policy.act_greedy, 1, es).normalized[0]
                         s = evaluate(env, pol.act_greedy, pol.size, es).normalized
-                        row = {"key": key, "design": design, "seed": seed, "sft": s_ref.tolist(),
-                               "members": {n: v.tolist() for n, v in zip(names, s)},
-                               "seconds": time.time() - t0}
+                        row = {
+                            "key": key,
+                            "design": design,
+                            "seed": seed,
+                            "sft": s_ref.tolist(),
+                            "members": {n: v.tolist() for n, v in zip(names, s, strict=True)},
+                            "seconds": time.time() - t0,
+                        }
                         with ROWS.open("a") as f:
                             f.write(json.dumps(row) + "\n")
                         best = max(names, key=lambda n: s[names.index(n)].mean())
-                        print(f"{key}: sft {s_ref.mean():.1f}, best {best} {s[names.index(best)].mean():.1f}, "
-                              f"sft_chosen {max(s[i].mean() for i, n in enumerate(names) if 'sft_chosen' in n):.1f}"
-                              f" ({time.time() - t0:.0f}s)", flush=True)
+                        print(
+                            f"{key}: sft {s_ref.mean():.1f}, best {best} {s[names.index(best)].mean():.1f}, "
+                            f"sft_chosen {max(s[i].mean() for i, n in enumerate(names) if 'sft_chosen' in n):.1f}"
+                            f" ({time.time() - t0:.0f}s)",
+                            flush=True,
+                        )
 
 
 def report():
     rows = [json.loads(line) for line in ROWS.read_text().splitlines() if line.strip()]
     designs = list(dict.fromkeys(r["design"] for r in rows))
-    lines = ["# Benchmark-validity exploration (fitness split, clean unless stated)", "",
-             "Per design: SFT-only score, the best PO loss (by mean over seeds, chosen on these same runs: an "
-             "optimistic upper bound) and continued SFT on the chosen responses, each as mean over training seeds of "
-             "the mean over evaluation episodes; Δ = member − SFT; paired SD = SD over seeds of the per-seed "
-             "difference. Command: `python results/explore-validity/explore.py ...` (file header).", "",
-             "| design | seeds | SFT | best PO loss | Δ best PO | paired SD | Δ continued SFT | DPO β=0.1 best lr Δ |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "# Benchmark-validity exploration (fitness split, clean unless stated)",
+        "",
+        "Per design: SFT-only score, the best PO loss (by mean over seeds, chosen on these same runs: an "
+        "optimistic upper bound) and continued SFT on the chosen responses, each as mean over training seeds of "
+        "the mean over evaluation episodes; Δ = member − SFT; paired SD = SD over seeds of the per-seed "
+        "difference. Command: `python results/explore-validity/explore.py ...` (file header).",
+        "",
+        "| design | seeds | SFT | best PO loss | Δ best PO | paired SD | Δ continued SFT | DPO β=0.1 best lr Δ |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for d in designs:
         rs = [r for r in rows if r["design"] == d]
         sft = np.array([np.mean(r["sft"]) for r in rs])
@@ -139,8 +173,10 @@ def report():
         dpo = max((n for n in names if n.startswith("dpo[beta=0.1]")), key=lambda n: sc[n].mean())
         d_best = sc[best] - sft
         sd = float(d_best.std(ddof=1)) if len(rs) > 1 else float("nan")
-        lines.append(f"| {d} | {len(rs)} | {sft.mean():.1f} | {best} | {d_best.mean():+.1f} | {sd:.1f} | "
-                     f"{(sc[cont] - sft).mean():+.1f} | {(sc[dpo] - sft).mean():+.1f} |")
+        lines.append(
+            f"| {d} | {len(rs)} | {sft.mean():.1f} | {best} | {d_best.mean():+.1f} | {sd:.1f} | "
+            f"{(sc[cont] - sft).mean():+.1f} | {(sc[dpo] - sft).mean():+.1f} |"
+        )
     (HERE / "table.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

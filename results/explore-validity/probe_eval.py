@@ -2,6 +2,7 @@
 
 Fitness split only (dataset seed 0, training seeds 0.., resets 0..). Exploration, not a claim.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -9,7 +10,6 @@ import json
 import sys
 import time
 
-import numpy as np
 import torch
 
 from symmpo import Objective
@@ -86,7 +86,12 @@ def main() -> None:
             seeds = eval_seeds(a.episodes)
             r_ref = evaluate(env, policy_fns(ref.policy, mode, 10_000 + seed), 1, seeds).normalized.mean(1)[0]
             r = evaluate(env, policy_fns(pol, mode, 10_000 + seed), pol.size, seeds).normalized.mean(1)
-            row = {"seed": seed, "mode": mode, "sft": float(r_ref), **{n: float(v) for n, v in zip(names, r)}}
+            row = {
+                "seed": seed,
+                "mode": mode,
+                "sft": float(r_ref),
+                **{n: float(v) for n, v in zip(names, r, strict=True)},
+            }
             rows.append(row)
             print(json.dumps(row), flush=True)
         print(f"seed {seed}: {time.time() - t0:.0f}s", file=sys.stderr, flush=True)

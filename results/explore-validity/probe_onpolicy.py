@@ -3,13 +3,13 @@
 π_ref is the current reference (BC on the chosen responses of <env>-clean, dataset seed 0); the preference pool
 is M fresh samples from π_ref at each context of the same seed's contexts. Fitness split only. Exploration.
 """
+
 from __future__ import annotations
 
 import argparse
 import json
 import sys
 import time
-from dataclasses import replace
 
 import numpy as np
 import torch
@@ -85,12 +85,18 @@ def onpolicy_dataset(env, ref_policy, seed, m, pairs_per_ctx, temperature, pairi
                 c_idx.append(c), ch.append(a), rj.append(b)
     c_idx, ch, rj = map(np.asarray, (c_idx, ch, rj))
     ds = PreferenceDataset(
-        obs_chosen=out["obs"][c_idx, ch], act_chosen=out["bins"][c_idx, ch].astype(np.int64),
-        len_chosen=out["length"][c_idx, ch], obs_rejected=out["obs"][c_idx, rj],
-        act_rejected=out["bins"][c_idx, rj].astype(np.int64), len_rejected=out["length"][c_idx, rj],
-        ret_chosen=out["ret"][c_idx, ch].astype(np.float32), ret_rejected=out["ret"][c_idx, rj].astype(np.float32),
-        flipped=np.zeros(len(c_idx), bool), poor_pair=np.zeros(len(c_idx), bool),
-        context_seed=seeds[c_idx], meta={"K": D.N_BINS, "task": f"{env}-onpolicy"},
+        obs_chosen=out["obs"][c_idx, ch],
+        act_chosen=out["bins"][c_idx, ch].astype(np.int64),
+        len_chosen=out["length"][c_idx, ch],
+        obs_rejected=out["obs"][c_idx, rj],
+        act_rejected=out["bins"][c_idx, rj].astype(np.int64),
+        len_rejected=out["length"][c_idx, rj],
+        ret_chosen=out["ret"][c_idx, ch].astype(np.float32),
+        ret_rejected=out["ret"][c_idx, rj].astype(np.float32),
+        flipped=np.zeros(len(c_idx), bool),
+        poor_pair=np.zeros(len(c_idx), bool),
+        context_seed=seeds[c_idx],
+        meta={"K": D.N_BINS, "task": f"{env}-onpolicy"},
     )
     return ds, out
 
@@ -128,14 +134,23 @@ def main() -> None:
         lc, lr_ = dataset_logps(ref0.policy, chosen, rejected)
         ref = Reference(ref0.policy, lc, lr_, chosen, rejected, "probe", ref0.bc_loss)
         gap = float(np.mean(ds.ret_chosen - ds.ret_rejected))
-        print(f"seed {seed}: {ds.n_pairs} pairs, pool {time.time() - t0:.0f}s, mean ret gap {gap:.1f}, "
-              f"pool ret {pool['ret'].mean():.1f}", file=sys.stderr, flush=True)
+        print(
+            f"seed {seed}: {ds.n_pairs} pairs, pool {time.time() - t0:.0f}s, mean ret gap {gap:.1f}, "
+            f"pool ret {pool['ret'].mean():.1f}",
+            file=sys.stderr,
+            flush=True,
+        )
         _, pol = train_population(objs, ds, ref, cfg, seed, names=names, lrs=lrs, return_policy=True)
         for mode in a.modes:
             es = eval_seeds(a.episodes)
             r_ref = evaluate(a.env, policy_fns(ref.policy, mode, 10_000 + seed), 1, es).normalized.mean(1)[0]
             r = evaluate(a.env, policy_fns(pol, mode, 10_000 + seed), pol.size, es).normalized.mean(1)
-            row = {"seed": seed, "mode": mode, "sft": float(r_ref), **{n: float(v) for n, v in zip(names, r)}}
+            row = {
+                "seed": seed,
+                "mode": mode,
+                "sft": float(r_ref),
+                **{n: float(v) for n, v in zip(names, r, strict=True)},
+            }
             rows.append(row)
             print(json.dumps(row), flush=True)
         print(f"seed {seed}: {time.time() - t0:.0f}s", file=sys.stderr, flush=True)

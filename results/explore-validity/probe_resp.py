@@ -1,12 +1,11 @@
 """Probe: the current suite's training (off-policy pairs, π_ref = BC on chosen) judged at the response level."""
+
 from __future__ import annotations
 
 import argparse
 import json
 import sys
 import time
-
-import numpy as np
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
 from probe_eval import ContinuedSFT  # noqa: E402
@@ -46,7 +45,12 @@ def main():
         for mode in a.modes:
             s_ref, _, _ = score(env, ref.policy, mode, ccfg, states, anc)
             s, ret, _ = score(env, pol, mode, ccfg, states, anc)
-            row = {"seed": seed, "mode": mode, "sft": float(s_ref[0]), **{n: float(v) for n, v in zip(names, s)}}
+            row = {
+                "seed": seed,
+                "mode": mode,
+                "sft": float(s_ref[0]),
+                **{n: float(v) for n, v in zip(names, s, strict=True)},
+            }
             print(json.dumps(row), flush=True)
         print(f"seed {seed}: {time.time() - t0:.0f}s", file=sys.stderr, flush=True)
 

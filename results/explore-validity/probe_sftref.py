@@ -1,6 +1,7 @@
 """Probe: π_ref trained on separate SFT data (a pool of other contexts, chosen behaviour levels), preference
 pairs from the suite's dataset, everything judged at the response level on held-out contexts. Exploration only
 (fitness split: dataset seed 0, SFT pool seed 5, evaluation contexts from reset seed 20,000)."""
+
 from __future__ import annotations
 
 import argparse
@@ -32,8 +33,20 @@ def sft_dataset(env, levels, seed, n_pairs=2000):
     length = pool.length[:, keep].reshape(-1)
     n = len(length)
     z = np.zeros(n, dtype=np.float32)
-    return PreferenceDataset(obs, bins, length, obs, bins, length, z, z, np.zeros(n, bool), np.zeros(n, bool),
-                             np.zeros(n, np.int64), meta={"K": D.N_BINS})
+    return PreferenceDataset(
+        obs,
+        bins,
+        length,
+        obs,
+        bins,
+        length,
+        z,
+        z,
+        np.zeros(n, bool),
+        np.zeros(n, bool),
+        np.zeros(n, np.int64),
+        meta={"K": D.N_BINS},
+    )
 
 
 def main():
@@ -64,7 +77,12 @@ def main():
     level_means = ret.reshape(len(states), len(lv), 2).mean((0, 2))
     r0, r1 = float(level_means[0]), float(level_means[-1])
     levels_norm = (100 * (level_means - r0) / (r1 - r0)).round(1).tolist()
-    print("levels (sampled, response-level normalized):", dict(zip(lv, levels_norm)), file=sys.stderr, flush=True)
+    print(
+        "levels (sampled, response-level normalized):",
+        dict(zip(lv, levels_norm, strict=True)),
+        file=sys.stderr,
+        flush=True,
+    )
     sft_data = sft_dataset(env, a.sft_levels, 5)
     task = D.load_task(f"{env}-{a.setting}", seed=0)
     for seed in a.seeds:
@@ -76,11 +94,20 @@ def main():
         lc, lr_ = dataset_logps(pol_ref, ch, rj)
         ref = Reference(pol_ref, lc, lr_, ch, rj, "probe", bc_loss)
         _, pol = train_population(objs, task, ref, cfg, seed, names=names, lrs=lrs, return_policy=True)
-        rr, _ = rollout(env, [Member(pol_ref, 0, a.mode)] + [Member(pol, i, a.mode) for i in range(pol.size)],
-                        ccfg, states)
+        rr, _ = rollout(
+            env,
+            [Member(pol_ref, 0, a.mode)] + [Member(pol, i, a.mode) for i in range(pol.size)],
+            ccfg,
+            states,
+        )
         s = 100 * (rr.mean(0) - r0) / (r1 - r0)
-        row = {"seed": seed, "mode": a.mode, "sft_levels": a.sft_levels, "sft": float(s[0]),
-               **{n: float(v) for n, v in zip(names, s[1:])}}
+        row = {
+            "seed": seed,
+            "mode": a.mode,
+            "sft_levels": a.sft_levels,
+            "sft": float(s[0]),
+            **{n: float(v) for n, v in zip(names, s[1:], strict=True)},
+        }
         print(json.dumps(row), flush=True)
         print(f"seed {seed}: {time.time() - t0:.0f}s (bc loss {bc_loss:.3f})", file=sys.stderr, flush=True)
 

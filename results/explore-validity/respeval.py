@@ -2,6 +2,7 @@
 answers to held-out prompts. Contexts are built like the dataset's (expert prompt of random length, or reset),
 from reset seeds the datasets never use; the score is 100 (R - R_random) / (R_expert - R_random), with the two
 anchors the sampled random and expert behaviour levels on the same contexts."""
+
 from __future__ import annotations
 
 import numpy as np
