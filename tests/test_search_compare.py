@@ -107,3 +107,39 @@ def test_compare_refuses_overlap_with_the_run_and_the_sweep(setup, capsys):
     (run / "hall_of_fame.yaml").write_text("hall_of_fame: []\n")
     assert main([*base, "--seeds", "1001"]) == 2
     assert "without its config.yaml" in capsys.readouterr().err
+
+
+def test_compare_tune_gives_discovered_files_the_baselines_grid(setup):
+    """--tune: the file's beta x learning rate chosen on the column's fitness split (the sweep's seeds), then
+    used on the held-out split; Walker2d would read Hopper's choice."""
+    tmp, bench_dir, found = setup
+    out = tmp / "tuned"
+    argv = [
+        "compare",
+        f"mine={found}",
+        "--tasks",
+        "hopper-mixed-0.5",
+        "--seeds",
+        "1000",
+        "1001",
+        "--preset",
+        "tiny",
+        "--bench-dir",
+        str(bench_dir),
+        "--out",
+        str(out),
+        "--no-progress",
+        "--tune",
+    ]
+    assert main(argv) == 0
+    tune = read_jsonl(out / "tune.jsonl")
+    assert {r["seed"] for r in tune} == {0, 1, 2}  # the sweep's (fitness) seeds, never held-out ones
+    assert len({r["label"] for r in tune}) == len(bench.SWEEP_FACTORS) * len(bench.SWEEP_LRS)
+    rows = [r for r in read_jsonl(out / "compare.jsonl") if r["label"] == "mine"]
+    assert {r["seed"] for r in rows} == {1000, 1001}
+    chosen = {(r["params"]["beta_factor"], r["lr"]) for r in rows}
+    assert len(chosen) == 1
+    f, lr = chosen.pop()
+    total = {lab: sum(r["score"] for r in tune if r["label"] == lab) for lab in {r["label"] for r in tune}}
+    assert total[f"mine[beta×{f:g},lr={lr:g}]"] == max(total.values())  # the best on fitness data
+    assert "mine beta×" in (out / "tune.md").read_text()

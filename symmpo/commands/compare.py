@@ -46,6 +46,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("--preset", default="bench", choices=["tiny", "default", "bench"])
     p.add_argument("--bench-dir", default="results/bench", help="where the sweep's sweep.json lives")
     p.add_argument("--out", default="results/study", help="output directory (default: results/study)")
+    p.add_argument(
+        "--tune",
+        action="store_true",
+        help="tune each file's beta × learning rate on each column's fitness split with the baselines' grid "
+        "and the sweep's seeds (tune.md), as the baselines were; without it the files run as written",
+    )
     p.add_argument("--report", action="store_true", help="only rewrite the report from stored rows")
     p.add_argument("--cache-dir", help="dataset / reference cache (default: $SYMMPO_CACHE)")
     p.add_argument("--no-progress", action="store_true")
@@ -81,6 +87,14 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     if not args.report:
+        kw = {"cache_dir": args.cache_dir, "progress": not args.no_progress}
+        # the protocol is checked before any training, tuning included
+        compare.check_protocol(config, args.seeds, discovered, sweep_seeds)
+        tuned = (
+            compare.tune_discovered(out, config, args.tasks, sweep_seeds, discovered, **kw)
+            if args.tune
+            else None
+        )
         compare.run_compare(
             out,
             config,
@@ -89,8 +103,8 @@ def run(args: argparse.Namespace) -> int:
             discovered,
             params,
             sweep_seeds=sweep_seeds,
-            cache_dir=args.cache_dir,
-            progress=not args.no_progress,
+            tuned=tuned,
+            **kw,
         )
     command = "symmpo " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     header = (

@@ -12,6 +12,7 @@ IQMs, bootstrap CIs and Holm-corrected verdicts, a ``stats.json``, a CSV and a p
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from typing import Any
 from symmpo.errors import SymmpoError
 from symmpo.files import read_jsonl
 from symmpo.report import fmt_verdict, iqm_table, plot_iqm, write_csv, write_stats
+from symmpo.stats import mean_se
 from symmpo.train import bench
 from symmpo.train.config import TrainConfig
 
@@ -31,11 +33,23 @@ class FileMember(bench.Member):
 
     path: str = ""
     run: str | None = None  # the search run that found it (its config.yaml), when the file lies inside one
+    beta_factor: float = 1.0  # the tuning's multiple of the file's own beta (--tune)
 
     def objective(self):
         from symmpo import Objective
 
-        return Objective.load(self.path)
+        obj = Objective.load(self.path)
+        return obj if self.beta_factor == 1.0 else obj.with_beta(obj.beta * self.beta_factor)
+
+    def variant(self, factor: float, lr: float | None) -> FileMember:
+        """The same file at ``factor`` × its beta and learning rate ``lr``, labelled for the tuning rows."""
+        return dataclasses.replace(
+            self,
+            label=f"{self.label}[beta×{factor:g},lr={lr:g}]",
+            params={"beta_factor": factor},
+            lr=lr,
+            beta_factor=factor,
+        )
 
 
 def find_run(path: Path) -> Path | None:
@@ -103,6 +117,53 @@ def check_protocol(
         bench.check_heldout_seeds(config, seeds, sweep_seeds)
 
 
+def tune_discovered(
+    out_dir: Path,
+    config: TrainConfig,
+    tasks: Sequence[str],
+    seeds: Sequence[int],
+    discovered: Sequence[FileMember],
+    factors: Sequence[float] = bench.SWEEP_FACTORS,
+    lrs: Sequence[float] = bench.SWEEP_LRS,
+    **kw: Any,
+) -> dict[str, list[FileMember]]:
+    """``--tune``: every discovered file gets the baselines' grid (``factors`` × its own beta, × ``lrs``) on the
+    fitness split of each column it is judged on (``bench.tuned_on``: Walker2d reads Hopper's), trained with the
+    sweep's seeds; the best mean per file and column is used on the held-out split. Returns task → members.
+    ``tune.jsonl`` holds the rows (resumable), ``tune.md`` the choices."""
+    if len(seeds) < 2:
+        raise SymmpoError(f"tuning needs at least 2 fitness seeds (the sweep's), got {list(seeds)}")
+    fit = bench.fitness_config(config)
+    columns = list(dict.fromkeys(bench.tuned_on(t) for t in tasks))
+    grid = [m.variant(f, lr) for m in discovered for f in factors for lr in lrs]
+    bench.run_populations(out_dir, "tune", columns, seeds, grid, fit, with_sft=False, **kw)
+    rows = bench.current_rows(read_jsonl(out_dir / "tune.jsonl"), fit)
+    chosen: dict[str, list[FileMember]] = {}
+    lines = ["# Tuning of the discovered objectives (fitness split, the baselines' grid)", ""]
+
+    def score(col: str, v: FileMember) -> float:
+        """Mean over the seeds; a value missing a seed or diverged on one (mean −inf) is never chosen."""
+        vals = [r["score"] for r in rows if r["task"] == col and r["label"] == v.label]
+        return mean_se(vals)[0] if len(vals) == len(seeds) else float("-inf")
+
+    for col in columns:
+        chosen[col] = []
+        for m in discovered:
+            variants = [v for v in grid if v.path == m.path and v.label.startswith(f"{m.label}[")]
+            best = max(variants, key=lambda v, col=col: score(col, v))
+            chosen[col].append(dataclasses.replace(best, label=m.label))
+            lines.append(
+                f"- {col}: {m.label} beta×{best.beta_factor:g}, lr {best.lr:g} ({score(col, best):.1f})"
+            )
+    lines += [
+        "",
+        f"Seeds {list(seeds)}; grid beta×{{{', '.join(f'{f:g}' for f in factors)}}} × lr "
+        f"{{{', '.join(f'{x:g}' for x in lrs)}}}.",
+    ]
+    (out_dir / "tune.md").write_text("\n".join(lines) + "\n")
+    return {t: chosen[bench.tuned_on(t)] for t in tasks}
+
+
 def run_compare(
     out_dir: Path,
     config: TrainConfig,
@@ -111,14 +172,18 @@ def run_compare(
     discovered: Sequence[FileMember],
     baseline_params: Callable[[str], dict[str, dict[str, Any]]],
     sweep_seeds: Sequence[int] = (),
+    tuned: dict[str, list[FileMember]] | None = None,
     **kw: Any,
 ) -> None:
-    """Train with ``config`` (a held-out configuration, ``bench.heldout_config``) after checking the protocol."""
+    """Train with ``config`` (a held-out configuration, ``bench.heldout_config``) after checking the protocol;
+    ``tuned`` (from :func:`tune_discovered`) gives each column its tuned discovered members."""
     check_protocol(config, seeds, discovered, sweep_seeds)
     baselines = bench.members_for(baseline_params)
-    bench.run_populations(
-        out_dir, "compare", tasks, seeds, lambda t: [*baselines(t), *discovered], config, with_sft=True, **kw
-    )
+
+    def members(t: str) -> list[bench.Member]:
+        return [*baselines(t), *(tuned[t] if tuned else discovered)]
+
+    bench.run_populations(out_dir, "compare", tasks, seeds, members, config, with_sft=True, **kw)
 
 
 def write_report(
