@@ -81,6 +81,13 @@ def test_fidelity_command_writes_spearman_with_ci(tiny_data, tmp_path, capsys):
     assert v["n_objectives"] == len(BASELINES) + 2 + 1  # baselines (plain ones included), samples, sft
     assert -1.0 <= v["spearman"] <= 1.0 and len(v["ci"]) == 2
     assert v["core_seconds_per_candidate"] > 0 and "dpo" in v["shift"]
+    # the search's view: the top quarter by fitness, and the fitness winner's regression to held out
+    w = v["winner"]
+    assert w["fitness"] == max(v["fitness_scores"].values())
+    assert w["heldout"] == v["heldout_scores"][w["label"]]
+    assert w["regression"] == pytest.approx(w["fitness"] - w["heldout"])
+    assert w["shortfall_to_heldout_best"] >= 0 and w["heldout_rank"] >= 1
+    assert v["top_quarter"]["n_objectives"] == max(3, v["n_objectives"] // 4)
     assert res["variants"][0]["core_seconds_per_candidate"] < v["core_seconds_per_candidate"]
     assert (out / "fidelity_vs_cost.png").stat().st_size > 0 and (out / "scatter.png").stat().st_size > 0
     raw = (out / "raw.json").read_text()

@@ -224,6 +224,28 @@ def fidelity_study(
     )
 
 
+def search_fidelity(fitness: dict[str, float], heldout: dict[str, float]) -> dict[str, Any]:
+    """What matters to a search, beyond the rank correlation over all objectives: the correlation among the top
+    quarter by fitness (where selection happens), and how far the fitness winner regresses from its fitness
+    score to its held-out score, also measured against the held-out best (how much selection on fitness loses)."""
+    labels = sorted(fitness, key=lambda lab: fitness[lab], reverse=True)
+    top = labels[: max(3, len(labels) // 4)]
+    rho_top = stats.spearman_ci([fitness[lab] for lab in top], [heldout[lab] for lab in top])
+    winner = labels[0]
+    best_held = max(heldout.values())
+    return {
+        "top_quarter": {"spearman": rho_top["spearman"], "ci": rho_top["ci"], "n_objectives": len(top)},
+        "winner": {
+            "label": winner,
+            "fitness": fitness[winner],
+            "heldout": heldout[winner],
+            "regression": fitness[winner] - heldout[winner],
+            "heldout_rank": 1 + sorted(heldout.values(), reverse=True).index(heldout[winner]),
+            "shortfall_to_heldout_best": best_held - heldout[winner],
+        },
+    }
+
+
 def report(
     task: str,
     settings: Sequence[Setting],
@@ -234,7 +256,8 @@ def report(
     heldout_episodes: int,
     out_dir: Path,
 ) -> dict[str, Any]:
-    """fidelity.json (every variant: spearman, ci, cost, shift) and the two plots."""
+    """fidelity.json (every variant: spearman, ci, the top quarter's spearman, the fitness winner's regression,
+    cost, shift) and the two plots."""
     variants = []
     for setting in settings:
         entry = raw[setting.label]
@@ -254,6 +277,7 @@ def report(
                 rho = stats.spearman_ci(
                     [v["scores"][lab] for lab in labels], [h_scores[lab] for lab in labels]
                 )
+                search = search_fidelity(v["scores"], h_scores)
                 variants.append(
                     {
                         "setting": setting.label,
@@ -265,6 +289,7 @@ def report(
                         "ci": rho["ci"],
                         "n_objectives": rho["n"],
                         "core_seconds_per_candidate": v["core_seconds_per_candidate"],
+                        **search,
                         "fitness_scores": v["scores"],
                         "heldout_scores": h_scores,
                         "shift": shift,
