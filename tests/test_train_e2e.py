@@ -180,3 +180,15 @@ def test_train_command_objective_file(patched, capsys):
     assert "my_loss on hopper-clean" in capsys.readouterr().out
     assert json.loads((out / "record.json").read_text())["objective_spec"]["beta"] == 0.3
     assert main(["train", "--objective", str(path), "--task", "hopper-clean", "--param", "eps=0.2"]) == 2
+
+
+def test_train_command_with_separate_sft_data(patched, capsys):
+    """--sft-levels: π_ref cloned from a separate pool of the named levels (cached once, by that data)."""
+    out = patched / "train-sft"
+    argv = ["train", "--objective", "dpo", "--task", "hopper-clean", "--seeds", "1", "--preset", "tiny"]
+    assert main([*argv, "--sft-levels", "weak", "medium", "--out", str(out), "--no-progress"]) == 0
+    record = json.loads((out / "record.json").read_text())
+    assert record["config"]["sft_levels"] == ["weak", "medium"]
+    assert len(list((patched / "cache" / "reference").glob("sft-*.pt"))) == 1
+    assert main([*argv, "--sft-levels", "nope", "--out", str(out), "--no-progress"]) == 2
+    assert "unknown behaviour level" in capsys.readouterr().err

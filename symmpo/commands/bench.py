@@ -60,6 +60,12 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--steps", type=int, help="PO steps (overrides the preset)")
     p.add_argument("--eval-episodes", type=int, help="evaluation episodes (overrides the preset)")
+    p.add_argument(
+        "--sft-levels",
+        nargs="+",
+        metavar="LEVEL",
+        help="clone π_ref from every response of these behaviour levels in a separate pool (e.g. weak medium)",
+    )
     p.add_argument("--out", default="results/bench", help="output directory (default: results/bench)")
     p.add_argument("--cache-dir", help="dataset / reference cache (default: $SYMMPO_CACHE)")
     p.add_argument("--no-progress", action="store_true")
@@ -79,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
     overrides = {
         k: v for k, v in (("steps", args.steps), ("eval_episodes", args.eval_episodes)) if v is not None
     }
+    if args.sft_levels:
+        overrides["sft_levels"] = tuple(args.sft_levels)
     config = TrainConfig.preset(args.preset, **overrides)
     baselines = list(bench.BASELINES)
     if args.baselines:

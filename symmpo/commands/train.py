@@ -50,6 +50,13 @@ def register(subparsers: Any) -> None:
         type=int_in(1, MAX_EPISODES),
         help="evaluation episodes per seed (overrides the preset)",
     )
+    p.add_argument(
+        "--sft-levels",
+        nargs="+",
+        metavar="LEVEL",
+        help="clone π_ref from every response of these behaviour levels in a separate pool (e.g. weak medium) "
+        "instead of from the chosen responses of the pairs",
+    )
     p.add_argument("--out", help="output directory (default: results/train/<objective>-<task>)")
     p.add_argument("--cache-dir", help="dataset / reference cache (default: $SYMMPO_CACHE)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -80,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
         for k, v in (("steps", args.steps), ("lr", args.lr), ("eval_episodes", args.eval_episodes))
         if v is not None
     }
+    if args.sft_levels:
+        overrides["sft_levels"] = tuple(args.sft_levels)
     config = TrainConfig.preset(args.preset, **overrides)
     name = Path(args.objective).stem if args.objective.endswith((".yaml", ".yml")) else objective.name
     out = Path(args.out or Path("results/train") / f"{name}-{task}")
