@@ -107,13 +107,21 @@ def run(a):
                         design = f"{env} H={h} ref={ref} steps={steps} setting={a.setting}"
                         if a.n_pairs != 2000 or a.batch_size != 32:
                             design += f" pairs={a.n_pairs} batch={a.batch_size}"
+                        if a.noise_scale != 1.0:
+                            design += f" noise={a.noise_scale:g}"
                         key = f"{design} seed={seed} eps={a.episodes}"
                         if key in have:
                             continue
                         t0 = time.time()
                         levels = tuple(ref[4:].split(",")) if ref.startswith("lib:") else ()
                         cfg = TrainConfig(steps=steps, sft_levels=levels, batch_size=a.batch_size)
-                        task = D.load_task(f"{env}-{a.setting}", seed=0, horizon=h, n_pairs=a.n_pairs)
+                        task = D.load_task(
+                            f"{env}-{a.setting}",
+                            seed=0,
+                            horizon=h,
+                            n_pairs=a.n_pairs,
+                            noise_scale=a.noise_scale,
+                        )
                         pi_ref = reference(env, ref, task, seed, cfg, h)
                         ms = members(a.lrs)
                         objs = [Objective.named(n, **p) for _, n, p, _ in ms]
@@ -194,6 +202,7 @@ if __name__ == "__main__":
     ap.add_argument("--episodes", type=int, default=5)
     ap.add_argument("--lrs", type=float, nargs="+", default=[1e-5, 3e-5, 1e-4])
     ap.add_argument("--n-pairs", type=int, default=2000)
+    ap.add_argument("--noise-scale", type=float, default=1.0)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--report", action="store_true")
     a = ap.parse_args()

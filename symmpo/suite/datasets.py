@@ -63,12 +63,17 @@ class DatasetConfig:
     samples_per_level: int = 2
     poor_levels: int = 2  # the weakest levels are "poor" (random, weak): mixed-rho pairs two of them
     bt_temperature: float | None = None  # default: 5% of D4RL's (expert - random) return, scaled to H steps
+    # scale of the behaviour policies' sampling noise in responses (1 = as trained, suite v2; < 1: responses
+    # closer to each level's greedy behaviour, so a pair differs by the levels' behaviour more than by noise)
+    noise_scale: float = 1.0
 
     def __post_init__(self) -> None:
         get_env_spec(self.env)
         parse_setting(self.setting)
         if self.n_pairs < 1 or self.horizon < 1:
             raise DataError(f"n_pairs and horizon must be positive, got {self.n_pairs}, {self.horizon}")
+        if not 0.0 <= self.noise_scale <= 10.0:
+            raise DataError(f"noise_scale must be in [0, 10], got {self.noise_scale}")
 
     @property
     def contexts(self) -> int:
@@ -94,10 +99,14 @@ class DatasetConfig:
             "n_bins": N_BINS,
             "levels": list_levels(self.env),
             "policies_sha256": assets_fingerprint(self.env),
+            # left out at 1 so that suite-v2 pools keep their cache keys
+            **({"noise_scale": self.noise_scale} if self.noise_scale != 1.0 else {}),
         }
 
     def task_config(self) -> dict[str, Any]:
         cfg = asdict(self)
+        if self.noise_scale == 1.0:  # suite-v2 task files keep their cache keys
+            del cfg["noise_scale"]
         cfg["setting"] = _canonical_setting(self.setting)
         cfg["pool"] = self.pool_config()
         return cfg
@@ -201,7 +210,7 @@ def _run_responses(
         sim.set_state(j, states[i])
         rng = np.random.default_rng([cfg.seed, int(contexts[i]), 1 + m])  # one stream per response
         noise[j], uni[j], rbins[j] = (
-            rng.standard_normal((h, spec.act_dim)),
+            rng.standard_normal((h, spec.act_dim)) * cfg.noise_scale,
             rng.random(h),
             rng.integers(0, N_BINS, (h, spec.act_dim)),
         )
