@@ -157,3 +157,22 @@ def test_unknown_task_and_unbuilt(tmp_path):
         load_task("hopper-typo", cache_dir=tmp_path)
     with pytest.raises(DataError, match="not built"):
         load_task("hopper-clean", cache_dir=tmp_path, build=False)
+
+
+def test_noise_scale_shrinks_sampling_noise_and_keeps_v2_keys():
+    from dataclasses import replace
+
+    from symmpo.suite.datasets import DatasetConfig, build_pool
+
+    base = DatasetConfig(env="hopper", n_pairs=4, horizon=8, seed=3, prompt_max=5)
+    assert "noise_scale" not in base.pool_config() and "noise_scale" not in base.task_config()
+    quiet = replace(base, noise_scale=0.0)
+    assert quiet.pool_config()["noise_scale"] == 0.0
+    pool = build_pool(quiet)
+    # without noise the two samples of a level from one context are the same greedy response
+    spl = quiet.samples_per_level
+    for lv in range(2, len(pool.levels)):  # levels without epsilon-random steps
+        a, b = pool.bins[:, lv * spl], pool.bins[:, lv * spl + 1]
+        assert (a == b).all()
+    with pytest.raises(DataError):
+        DatasetConfig(env="hopper", noise_scale=-1.0)
