@@ -2,7 +2,7 @@
 
 A search selects on its fitness, so its own scores are optimistic. Here every discovered objective (hall-of-fame
 entries, loaded from their objective files) trains together with every named baseline at its environment's
-hyperparameters from the clean-data sweep (``results/bench/sweep.json``) and the SFT-only reference, on the
+hyperparameters from its column's sweep (``results/bench/sweep.json``) and the SFT-only reference, on the
 held-out split of ``symmpo.protocol``: a fresh preference dataset, training seeds and evaluation resets that no
 fitness evaluation of the objective's run (and no sweep) touched; a configuration that overlaps is refused.
 Tasks may include the run's own fitness tasks (held-out data) and environments no search optimizes on
@@ -225,12 +225,14 @@ def write_report(
         f"D4RL-normalized score of the greedy policy: interquartile mean over training seeds {seeds} with its "
         f"95 % bootstrap CI, on the held-out split (dataset seed {config.dataset_seed}, evaluation resets from "
         f"{config.eval_reset_offset}; checked disjoint from every discovered objective's search fitness and from "
-        "the sweep). **bold** = highest IQM in the column. Baselines use their environment's sweep "
-        "hyperparameters; discovered objectives are used exactly as their files say.",
+        "the sweep). **bold** = highest IQM in the column. Baselines use their column's sweep "
+        "hyperparameters (Walker2d: Hopper's); discovered objectives are used as their files say, or with the "
+        "beta and learning rate `--tune` chose on the fitness split (tune.md).",
         "",
         *iqm_table(st, labels, tasks, len(seeds)),
     ]
     md += bench.plain_lines(baselines)
+    md += bench.power_lines(st)
     md += [
         "",
         f"Verdicts ({st['n_comparisons']} paired t-tests on common seeds, Holm-corrected together, "

@@ -519,7 +519,13 @@ def write_bench_report(out_dir: Path, config: TrainConfig, header: str = "") -> 
         if lab != SFT:
             by_task[task].append(f"{lab} {fmt_params(v)}")
     md += plain_lines(labels)
-    md += ["", "Hyperparameters (per column, from the sweep on its fitness split; Walker2d from Hopper's):"]
+    md += power_lines(st)
+    source = (
+        "per column, from the sweep on its fitness split; Walker2d from Hopper's"
+        if best
+        else "from a suite-v2 sweep: per environment, on clean data"
+    )
+    md += ["", f"Hyperparameters ({source}):"]
     md += [f"- {task}: " + "; ".join(v) for task, v in by_task.items()]
     md += ["", f"Training configuration `{json.dumps(config.to_dict())}`."]
     md += diverged_lines(rows)
@@ -539,6 +545,25 @@ def plain_lines(labels: Sequence[str]) -> list[str]:
         "",
         f"Plain baselines, outside the MPO family (TRL losses that are not a function of the reward margin; no "
         f"formula, never searched): {', '.join(plain)}.",
+    ]
+
+
+def power_lines(st: dict[str, Any]) -> list[str]:
+    """What the table can resolve: the median paired SD and the minimum detectable effect (80 % power) at the
+    first Holm step, overall and per column (stats.json has every comparison's)."""
+    p = st.get("power")
+    if not p or not p.get("n_seeds"):
+        return []
+    cols = "; ".join(
+        f"{t} {c['power']['median_paired_sd']:.1f} / {c['power']['mde']:.1f}"
+        for t, c in st["tasks"].items()
+        if c.get("power", {}).get("n_seeds")
+    )
+    return [
+        "",
+        f"Power: median SD of paired differences {p['median_paired_sd']:.1f} points over {p['n_seeds']} seeds, so "
+        f"the smallest difference a corrected test detects with 80 % power is {p['mde']:.1f} points (α / m = "
+        f"{p['alpha']:.2g}); a tie says nothing about smaller differences. Per column (SD / detectable): {cols}.",
     ]
 
 
