@@ -38,9 +38,9 @@ def setup(tmp_path, monkeypatch):
     return tmp_path, bench_dir, found
 
 
-def test_compare_trains_discovered_with_baselines_and_resumes(setup):
-    tmp, bench_dir, found = setup
-    argv = [
+def compare_argv(found, bench_dir, out, *extra: str) -> list[str]:
+    """``symmpo compare`` of the fixture's file on one held-out task, two held-out seeds, tiny training."""
+    return [
         "compare",
         f"mine={found}",
         "--tasks",
@@ -53,9 +53,15 @@ def test_compare_trains_discovered_with_baselines_and_resumes(setup):
         "--bench-dir",
         str(bench_dir),
         "--out",
-        str(tmp / "study"),
+        str(out),
         "--no-progress",
+        *extra,
     ]
+
+
+def test_compare_trains_discovered_with_baselines_and_resumes(setup):
+    tmp, bench_dir, found = setup
+    argv = compare_argv(found, bench_dir, tmp / "study")
     assert main(argv) == 0
     rows = read_jsonl(tmp / "study" / "compare.jsonl")
     assert sorted({r["label"] for r in rows}) == ["dpo", "ipo", "mine", "sft"]
@@ -114,23 +120,7 @@ def test_compare_tune_gives_discovered_files_the_baselines_grid(setup):
     used on the held-out split; Walker2d would read Hopper's choice."""
     tmp, bench_dir, found = setup
     out = tmp / "tuned"
-    argv = [
-        "compare",
-        f"mine={found}",
-        "--tasks",
-        "hopper-mixed-0.5",
-        "--seeds",
-        "1000",
-        "1001",
-        "--preset",
-        "tiny",
-        "--bench-dir",
-        str(bench_dir),
-        "--out",
-        str(out),
-        "--no-progress",
-        "--tune",
-    ]
+    argv = compare_argv(found, bench_dir, out, "--tune")
     assert main(argv) == 0
     tune = read_jsonl(out / "tune.jsonl")
     assert {r["seed"] for r in tune} == {0, 1, 2}  # the sweep's (fitness) seeds, never held-out ones

@@ -90,6 +90,28 @@ def reference(env, ref, task, seed, cfg, horizon):
     return Reference(r.policy, lc, lr, ch, rj, r.key, r.bc_loss)
 
 
+def gap_pairs(task: PreferenceDataset, noise_scale: float) -> PreferenceDataset:
+    """The same contexts and chosen candidates, each rejected response replaced by a poor-level (random or weak)
+    response of the same context: pairs with a clear quality gap, labelled by return as before."""
+    from dataclasses import replace as dc_replace
+
+    cfg = D.DatasetConfig(**task.meta["config"])
+    pool, pool_sha = D.load_pool(cfg)
+    kind, param = D.parse_setting(cfg.setting)
+    n, (c_total, m_total) = cfg.n_pairs, pool.length.shape[:2]
+    context, a, _, poor = D.draw_pairs(
+        cfg.seed, n, c_total, m_total, cfg.samples_per_level, cfg.poor_levels, kind, param
+    )
+    n_poor = cfg.poor_levels * cfg.samples_per_level
+    b = np.random.default_rng([cfg.seed, 777]).integers(0, n_poor, n)  # a poor response of the context
+    better = pool.ret[context, a] >= pool.ret[context, b]
+    pairs = D.label_pairs(cfg.seed, kind, param, context, a, b, poor, better, None)
+    meta = D._meta(cfg, pool, pool_sha, hashlib.sha256(D.npz_bytes(pairs)).hexdigest())
+    meta["sha256"] = hashlib.sha256((meta["sha256"] + "gap").encode()).hexdigest()
+    out = D.materialize(pool, pairs, meta)
+    return dc_replace(out, meta={**out.meta, "config": task.meta["config"]})
+
+
 def done_keys():
     if not ROWS.exists():
         return set()
@@ -109,6 +131,8 @@ def run(a):
                             design += f" pairs={a.n_pairs} batch={a.batch_size}"
                         if a.noise_scale != 1.0:
                             design += f" noise={a.noise_scale:g}"
+                        if a.pairing != "suite":
+                            design += f" pairing={a.pairing}"
                         key = f"{design} seed={seed} eps={a.episodes}"
                         if key in have:
                             continue
@@ -122,6 +146,8 @@ def run(a):
                             n_pairs=a.n_pairs,
                             noise_scale=a.noise_scale,
                         )
+                        if a.pairing == "gap":
+                            task = gap_pairs(task, a.noise_scale)
                         pi_ref = reference(env, ref, task, seed, cfg, h)
                         ms = members(a.lrs)
                         objs = [Objective.named(n, **p) for _, n, p, _ in ms]
@@ -203,6 +229,7 @@ if __name__ == "__main__":
     ap.add_argument("--lrs", type=float, nargs="+", default=[1e-5, 3e-5, 1e-4])
     ap.add_argument("--n-pairs", type=int, default=2000)
     ap.add_argument("--noise-scale", type=float, default=1.0)
+    ap.add_argument("--pairing", default="suite", choices=["suite", "gap"])
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--report", action="store_true")
     a = ap.parse_args()
