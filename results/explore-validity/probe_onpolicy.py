@@ -114,9 +114,10 @@ def main() -> None:
     ap.add_argument("--modes", nargs="+", default=["greedy", "sample"])
     ap.add_argument("--betas", type=float, nargs="+", default=[0.1, 1.0])
     ap.add_argument("--lrs", type=float, nargs="+", default=[3e-5, 3e-4])
+    ap.add_argument("--sft-levels", nargs="*", default=[], help="π_ref from separate SFT data (TrainConfig)")
     ap.add_argument("--out", default=None)
     a = ap.parse_args()
-    cfg = TrainConfig(steps=a.steps)
+    cfg = TrainConfig(steps=a.steps, sft_levels=tuple(a.sft_levels))
     objs, names, lrs = [], [], []
     for b in a.betas:
         for lr in a.lrs:
