@@ -29,3 +29,25 @@ def test_batch_sim_matches_gymnasium(env):
             assert bool(t2[0]) == term
             if term:
                 break
+
+
+def test_halfcheetah_model_equals_the_compilers_without_its_deprecation_warning(tmp_path, monkeypatch):
+    """make_env compiles half_cheetah.xml without ``settotalmass`` and applies the mass itself: every float
+    array of the model must equal the one MuJoCo's compiler makes from the shipped file."""
+    import gymnasium as gym
+    import numpy as np
+
+    from symmpo.suite.sim import make_env
+
+    monkeypatch.setenv("SYMMPO_CACHE", str(tmp_path))
+    ours = make_env("halfcheetah").model
+    shipped = gym.make("HalfCheetah-v5").unwrapped.model
+    compared = 0
+    for name in dir(shipped):
+        a = getattr(shipped, name)
+        if name.startswith("_") or not isinstance(a, np.ndarray):
+            continue
+        assert np.array_equal(a, getattr(ours, name)), name
+        compared += 1
+    assert compared > 50
+    assert "settotalmass" not in next((tmp_path / "models").glob("*.xml")).read_text()

@@ -29,6 +29,66 @@ class Dynamics:
     clip_qvel: float | None = 10.0
 
 
+def make_env(env: str):
+    """The unwrapped Gymnasium v5 env of ``env``, built without MuJoCo's ``settotalmass`` deprecation warning.
+
+    Gymnasium's half_cheetah.xml sets ``<compiler settotalmass="14"/>``, which MuJoCo now warns about on every
+    compile. The same model is compiled from a copy without the attribute, then ``mj_setTotalmass`` and
+    ``mj_setConst`` apply the mass: every float array of the model is bit-identical to the compiler's (checked in
+    tests/test_suite_sim.py), so physics and datasets do not change. Other environments load as shipped.
+    """
+    import re
+
+    import gymnasium as gym
+
+    spec = get_env_spec(env)
+    probe = gym.spec(spec.env_id).kwargs.get("xml_file")
+    path = _asset_path(probe or _DEFAULT_XML.get(env, ""))
+    text = path.read_text() if path is not None and path.is_file() else ""
+    found = re.search(r'\s*settotalmass="([0-9.eE+-]+)"', text)
+    if found is None:
+        return gym.make(spec.env_id).unwrapped
+    import mujoco
+
+    patched = _patched_copy(text.replace(found.group(0), ""), path.name)
+    e = gym.make(spec.env_id, xml_file=str(patched)).unwrapped
+    mujoco.mj_setTotalmass(e.model, float(found.group(1)))
+    mujoco.mj_setConst(e.model, e.data)
+    return e
+
+
+_DEFAULT_XML = {"halfcheetah": "half_cheetah.xml", "hopper": "hopper.xml", "walker2d": "walker2d_v5.xml"}
+
+
+def _asset_path(name: str):
+    """Gymnasium's asset of that name (its envs take a file name relative to their assets folder)."""
+    from pathlib import Path
+
+    import gymnasium
+
+    if not name:
+        return None
+    p = Path(name)
+    return p if p.is_absolute() else Path(gymnasium.__file__).parent / "envs" / "mujoco" / "assets" / name
+
+
+def _patched_copy(text: str, name: str):
+    """The patched XML in the cache (written once, atomically; named by its content)."""
+    import hashlib
+    import os
+
+    from symmpo.suite.datasets import default_cache_dir
+
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    path = default_cache_dir() / "models" / f"{digest}-{name}"
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    return path
+
+
 DYNAMICS = {
     "hopper": Dynamics(4, 1e-3, 1.0, (0.7, float("inf")), (-0.2, 0.2), (-100.0, 100.0)),
     "walker2d": Dynamics(4, 1e-3, 1.0, (0.8, 2.0), (-1.0, 1.0)),
@@ -40,13 +100,12 @@ class BatchSim:
     """n simulators of one environment; ``step`` advances a subset and returns (obs, reward, terminated)."""
 
     def __init__(self, env: str, n: int):
-        import gymnasium as gym
         import mujoco
 
         self._mj = mujoco
         self.env = env
         self.dyn = DYNAMICS[env]
-        self._reset_env = gym.make(get_env_spec(env).env_id).unwrapped
+        self._reset_env = make_env(env)
         self.model = self._reset_env.model
         self.dt = self.model.opt.timestep * self.dyn.frame_skip
         self._state_spec = mujoco.mjtState.mjSTATE_INTEGRATION
