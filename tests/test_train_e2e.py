@@ -192,3 +192,36 @@ def test_train_command_with_separate_sft_data(patched, capsys):
     assert len(list((patched / "cache" / "reference").glob("sft-*.pt"))) == 1
     assert main([*argv, "--sft-levels", "nope", "--out", str(out), "--no-progress"]) == 2
     assert "unknown behaviour level" in capsys.readouterr().err
+
+
+def test_tuning_columns_and_the_transfer_environment(tmp_path):
+    """Walker2d is never tuned on: its columns read Hopper's choices, and a sweep over it is refused."""
+    from symmpo.errors import SymmpoError
+    from symmpo.train import bench
+
+    assert bench.tuned_on("walker2d-noisy-0.2") == "hopper-noisy-0.2"
+    assert bench.tuned_on("halfcheetah-clean") == "halfcheetah-clean"
+    assert bench.sweep_tasks(["hopper"], ["clean", "mixed-0.5"]) == ["hopper-clean", "hopper-mixed-0.5"]
+    with pytest.raises(SymmpoError, match="transfer environment"):
+        bench.sweep_tasks(["hopper", "walker2d"], ["clean"])
+    cfg = TrainConfig.preset("tiny")
+    choice = {"dpo": {"params": {"beta": 0.3}, "lr": 1e-4}}
+    sweep = {
+        "config": bench.config_hash(bench.fitness_config(cfg)),
+        "seeds": [0, 1],
+        "params": {"hopper-clean": choice},
+        "best_baseline": {"hopper-clean": "dpo"},
+    }
+    (tmp_path / "sweep.json").write_text(json.dumps(sweep))
+    params, seeds = bench.chosen_params(tmp_path, cfg, require=True)
+    assert params("walker2d-clean") == choice and seeds == [0, 1]
+    assert bench.chosen_best(tmp_path, cfg, ["walker2d-clean", "hopper-clean", "hopper-bt"]) == {
+        "walker2d-clean": "dpo",
+        "hopper-clean": "dpo",
+    }
+    with pytest.raises(SymmpoError, match="no hopper-bt"):
+        params("hopper-bt")
+    # a suite-v2 sweep (one choice per environment, on clean data) still serves every column of it
+    (tmp_path / "sweep.json").write_text(json.dumps({**sweep, "params": {"hopper": choice}}))
+    params, _ = bench.chosen_params(tmp_path, cfg, require=True)
+    assert params("hopper-mixed-0.5") == choice and params("walker2d-bt") == choice
