@@ -42,6 +42,9 @@ def main() -> None:
     ap.add_argument("--member", action="append", required=True, help="NAME:k=v,...:LR (chosen on fitness)")
     ap.add_argument("--seeds", type=int, default=20)
     ap.add_argument("--episodes", type=int, default=10)
+    ap.add_argument("--dataset-seed", type=int, default=protocol.HELDOUT_DATASET_SEED)
+    ap.add_argument("--seed-min", type=int, default=protocol.HELDOUT_SEED_MIN)
+    ap.add_argument("--reset-offset", type=int, default=protocol.HELDOUT_RESET_OFFSET)
     ap.add_argument("--out", default=str(HERE / "validate"))
     a = ap.parse_args()
     torch.set_num_threads(1)
@@ -50,12 +53,14 @@ def main() -> None:
     cfg = TrainConfig(steps=a.steps, sft_levels=tuple(a.sft_levels))
     task = D.load_task(
         f"{a.env}-clean",
-        seed=protocol.HELDOUT_DATASET_SEED,
+        seed=a.dataset_seed,
         horizon=a.horizon,
         noise_scale=a.noise_scale,
     )
-    resets = eval_seeds(a.episodes, offset=protocol.HELDOUT_RESET_OFFSET)
-    seeds = list(range(protocol.HELDOUT_SEED_MIN, protocol.HELDOUT_SEED_MIN + a.seeds))
+    if a.dataset_seed == 0 or a.seed_min < protocol.HELDOUT_SEED_MIN or a.reset_offset < 10_000:
+        raise SystemExit("validate.py measures held out: dataset seed != 0, seeds >= 1000, resets >= 10000")
+    resets = eval_seeds(a.episodes, offset=a.reset_offset)
+    seeds = list(range(a.seed_min, a.seed_min + a.seeds))
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     rows_path = out / "rows.jsonl"
@@ -101,8 +106,8 @@ def main() -> None:
         f"# Held-out check: {design}",
         "",
         f"{len(rows)} paired seeds {seeds[0]}–{seeds[-1]}, resets from "
-        f"{protocol.HELDOUT_RESET_OFFSET} ({a.episodes} greedy episodes), dataset seed "
-        f"{protocol.HELDOUT_DATASET_SEED}. Δ = loss − SFT; Holm over {len(labels)} tests.",
+        f"{a.reset_offset} ({a.episodes} greedy episodes), dataset seed "
+        f"{a.dataset_seed}. Δ = loss − SFT; Holm over {len(labels)} tests.",
         "",
         f"SFT-only IQM {stats.iqm_ci([sft])['iqm']:.1f} {stats.iqm_ci([sft])['ci']}",
         "",
@@ -130,6 +135,8 @@ def main() -> None:
             "mde": mde,
         }
     name = f"{a.env}-H{a.horizon}-{'-'.join(a.sft_levels) or 'chosen'}-noise{a.noise_scale:g}-steps{a.steps}"
+    if a.dataset_seed != protocol.HELDOUT_DATASET_SEED:
+        name += f"-dataset{a.dataset_seed}"
     (out / f"{name}.md").write_text("\n".join(lines) + "\n")
     (out / f"{name}.json").write_text(json.dumps(summary, indent=1) + "\n")
     print("\n".join(lines))
