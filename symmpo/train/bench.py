@@ -389,6 +389,15 @@ def _factor(row: dict) -> float:
     return 1.0 if key is None else round(row["params"][key] / default_params(row["objective"])[key], 6)
 
 
+def read_sweep(out_dir: Path, config: TrainConfig) -> dict[str, Any] | None:
+    """``sweep.json`` when it was made for this configuration's fitness split, else None."""
+    path = out_dir / "sweep.json"
+    if not path.exists():
+        return None
+    data = loads(path.read_text())
+    return data if data.get("config") == config_hash(fitness_config(config)) else None
+
+
 def chosen_params(
     out_dir: Path, config: TrainConfig, require: bool
 ) -> tuple[Callable[[str], dict[str, dict[str, Any]]], list[int]]:
@@ -396,24 +405,23 @@ def chosen_params(
     column's choice. Without a sweep for this configuration (and when one is not required): the named defaults
     at the config's learning rate, and no seeds."""
     path = out_dir / "sweep.json"
-    if path.exists():
-        data = loads(path.read_text())
-        if data.get("config") == config_hash(fitness_config(config)) and "seeds" in data:
-            params = data["params"]
+    data = read_sweep(out_dir, config)
+    if data is not None and "seeds" in data:
+        params = data["params"]
 
-            def for_task(task: str) -> dict[str, dict[str, Any]]:
-                source = tuned_on(task)
-                legacy = source.split("-")[0]  # suite-v2 sweeps were per environment, on clean data
-                if source not in params and legacy in params:
-                    return params[legacy]
-                if source not in params:
-                    raise SymmpoError(
-                        f"the sweep in {path} has no {source}: run `symmpo bench --sweep --envs "
-                        f"{source.split('-')[0]} --settings {source.partition('-')[2]}` first"
-                    )
-                return params[source]
+        def for_task(task: str) -> dict[str, dict[str, Any]]:
+            source = tuned_on(task)
+            legacy = source.split("-")[0]  # suite-v2 sweeps were per environment, on clean data
+            if source not in params and legacy in params:
+                return params[legacy]
+            if source not in params:
+                raise SymmpoError(
+                    f"the sweep in {path} has no {source}: run `symmpo bench --sweep --envs "
+                    f"{source.split('-')[0]} --settings {source.partition('-')[2]}` first"
+                )
+            return params[source]
 
-            return for_task, [int(x) for x in data["seeds"]]
+        return for_task, [int(x) for x in data["seeds"]]
     if require:
         raise SymmpoError(
             f"no sweep for this configuration in {path}: run `symmpo bench --sweep` first "
@@ -425,13 +433,7 @@ def chosen_params(
 
 def chosen_best(out_dir: Path, config: TrainConfig, tasks: Sequence[str]) -> dict[str, str]:
     """Each column's best baseline as the sweep chose it on fitness data ({} without a matching sweep)."""
-    path = out_dir / "sweep.json"
-    if not path.exists():
-        return {}
-    data = loads(path.read_text())
-    if data.get("config") != config_hash(fitness_config(config)):
-        return {}
-    best = data.get("best_baseline", {})
+    best = (read_sweep(out_dir, config) or {}).get("best_baseline", {})
     return {t: best[tuned_on(t)] for t in tasks if tuned_on(t) in best}
 
 

@@ -109,20 +109,34 @@ def sft_reference(
 
     sft = sft_dataset(dataset, config.sft_levels, cache_dir)
     path = Path(cache_dir or default_cache_dir()) / "reference" / f"sft-{_key(sft, seed, config)}.pt"
-    spec = spec_of(sft, config)
-    if use_cache and path.exists():
-        try:
-            state = torch.load(path, weights_only=True)
-            return PolicyPopulation.from_state_dict(spec, state), float(state["bc_loss"])
-        except Exception:  # truncated or foreign file: retrain and overwrite
-            pass
+    cached = _load(path, spec_of(sft, config)) if use_cache else None
+    if cached is not None:
+        return cached[0], float(cached[1]["bc_loss"])
     policy, bc_loss = train_bc(sft, seed, config)
     if use_cache:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        torch.save({**policy.state_dict(), "bc_loss": bc_loss}, tmp)
-        os.replace(tmp, path)
+        _save(path, {**policy.state_dict(), "bc_loss": bc_loss})
     return policy, bc_loss
+
+
+def _load(path: Path, spec: PolicySpec) -> tuple[PolicyPopulation, dict] | None:
+    """A cached π_ref and its whole state, or None when absent, truncated or foreign (then it is retrained)."""
+    if not path.exists():
+        return None
+    try:
+        state = torch.load(path, weights_only=True)
+        policy = PolicyPopulation.from_state_dict(spec, state)
+        float(state["bc_loss"])
+    except Exception:
+        return None
+    return policy, state
+
+
+def _save(path: Path, state: dict) -> None:
+    """Atomic: a concurrent reader sees the old file or the new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
 
 
 @torch.no_grad()
@@ -149,17 +163,13 @@ def get_reference(
 ) -> Reference:
     """Load π_ref from the cache or train it (and store it). Safe to call from many processes."""
     key = _key(dataset, seed, config)
-    spec = spec_of(dataset, config)
     path = Path(cache_dir or default_cache_dir()) / "reference" / f"{key}.pt"
+    cached = _load(path, spec_of(dataset, config)) if use_cache else None
     state = None
-    if use_cache and path.exists():
-        try:
-            state = torch.load(path, weights_only=True)
-            policy = PolicyPopulation.from_state_dict(spec, state)
-            bc_loss = float(state["bc_loss"])
-        except Exception:  # truncated or foreign file: retrain and overwrite
-            state = None
-    if state is None:
+    if cached is not None:
+        policy, state = cached
+        bc_loss = float(state["bc_loss"])
+    else:
         policy, bc_loss = (
             sft_reference(dataset, seed, config, cache_dir, use_cache)
             if config.sft_levels
@@ -184,16 +194,13 @@ def get_reference(
     else:
         logps_chosen, logps_rejected = dataset_logps(policy, chosen, rejected)
         if use_cache:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".tmp{os.getpid()}")
-            torch.save(
+            _save(
+                path,
                 {
                     **policy.state_dict(),
                     "logps_chosen": logps_chosen,
                     "logps_rejected": logps_rejected,
                     "bc_loss": bc_loss,
                 },
-                tmp,
             )
-            os.replace(tmp, path)  # atomic: a concurrent reader sees the old file or the new one
     return Reference(policy, logps_chosen, logps_rejected, chosen, rejected, key, bc_loss)
