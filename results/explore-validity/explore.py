@@ -131,6 +131,8 @@ def run(a):
                             design += f" pairs={a.n_pairs} batch={a.batch_size}"
                         if a.noise_scale != 1.0:
                             design += f" noise={a.noise_scale:g}"
+                        if a.label_horizon is not None:
+                            design += f" label={a.label_horizon}"
                         if a.pairing != "suite":
                             design += f" pairing={a.pairing}"
                         key = f"{design} seed={seed} eps={a.episodes}"
@@ -145,6 +147,7 @@ def run(a):
                             horizon=h,
                             n_pairs=a.n_pairs,
                             noise_scale=a.noise_scale,
+                            label_horizon=a.label_horizon,
                         )
                         if a.pairing == "gap":
                             task = gap_pairs(task, a.noise_scale)
@@ -229,6 +232,7 @@ if __name__ == "__main__":
     ap.add_argument("--lrs", type=float, nargs="+", default=[1e-5, 3e-5, 1e-4])
     ap.add_argument("--n-pairs", type=int, default=2000)
     ap.add_argument("--noise-scale", type=float, default=1.0)
+    ap.add_argument("--label-horizon", type=int, default=None)
     ap.add_argument("--pairing", default="suite", choices=["suite", "gap"])
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--report", action="store_true")

@@ -39,6 +39,7 @@ def main() -> None:
     ap.add_argument("--sft-levels", nargs="*", default=[])
     ap.add_argument("--noise-scale", type=float, default=1.0)
     ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--label-horizon", type=int, default=None)
     ap.add_argument("--member", action="append", required=True, help="NAME:k=v,...:LR (chosen on fitness)")
     ap.add_argument("--seeds", type=int, default=20)
     ap.add_argument("--episodes", type=int, default=10)
@@ -56,6 +57,7 @@ def main() -> None:
         seed=a.dataset_seed,
         horizon=a.horizon,
         noise_scale=a.noise_scale,
+        label_horizon=a.label_horizon,
     )
     if a.dataset_seed == 0 or a.seed_min < protocol.HELDOUT_SEED_MIN or a.reset_offset < 10_000:
         raise SystemExit("validate.py measures held out: dataset seed != 0, seeds >= 1000, resets >= 10000")
@@ -64,7 +66,7 @@ def main() -> None:
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     rows_path = out / "rows.jsonl"
-    design = {k: v for k, v in vars(a).items() if k != "out"}
+    design = {k: v for k, v in vars(a).items() if k != "out" and not (k == "label_horizon" and v is None)}
     done = {}
     if rows_path.exists():
         for line in rows_path.read_text().splitlines():
@@ -135,6 +137,8 @@ def main() -> None:
             "mde": mde,
         }
     name = f"{a.env}-H{a.horizon}-{'-'.join(a.sft_levels) or 'chosen'}-noise{a.noise_scale:g}-steps{a.steps}"
+    if a.label_horizon is not None:
+        name += f"-label{a.label_horizon}"
     if a.dataset_seed != protocol.HELDOUT_DATASET_SEED:
         name += f"-dataset{a.dataset_seed}"
     (out / f"{name}.md").write_text("\n".join(lines) + "\n")

@@ -66,6 +66,10 @@ class DatasetConfig:
     # scale of the behaviour policies' sampling noise in responses (1 = as trained, suite v2; < 1: responses
     # closer to each level's greedy behaviour, so a pair differs by the levels' behaviour more than by noise)
     noise_scale: float = 1.0
+    # steps over which a response is *judged* (None = horizon): after its H steps, the strongest level continues
+    # greedily (deterministic, not part of the response) and its reward counts toward the label, so a label says
+    # what the response's actions lead to (a fall it sets up, a speed it builds), not only their first H rewards
+    label_horizon: int | None = None
 
     def __post_init__(self) -> None:
         get_env_spec(self.env)
@@ -74,6 +78,10 @@ class DatasetConfig:
             raise DataError(f"n_pairs and horizon must be positive, got {self.n_pairs}, {self.horizon}")
         if not 0.0 <= self.noise_scale <= 10.0:
             raise DataError(f"noise_scale must be in [0, 10], got {self.noise_scale}")
+        if self.label_horizon is not None and not self.horizon <= self.label_horizon <= 10_000:
+            raise DataError(
+                f"label_horizon must be in [horizon={self.horizon}, 10000], got {self.label_horizon}"
+            )
 
     @property
     def contexts(self) -> int:
@@ -101,12 +109,15 @@ class DatasetConfig:
             "policies_sha256": assets_fingerprint(self.env),
             # left out at 1 so that suite-v2 pools keep their cache keys
             **({"noise_scale": self.noise_scale} if self.noise_scale != 1.0 else {}),
+            **({"label_horizon": self.label_horizon} if self.label_horizon is not None else {}),
         }
 
     def task_config(self) -> dict[str, Any]:
         cfg = asdict(self)
         if self.noise_scale == 1.0:  # suite-v2 task files keep their cache keys
             del cfg["noise_scale"]
+        if self.label_horizon is None:
+            del cfg["label_horizon"]
         cfg["setting"] = _canonical_setting(self.setting)
         cfg["pool"] = self.pool_config()
         return cfg
@@ -220,17 +231,21 @@ def _run_responses(
     level_of = m_of // spl
     alive = np.ones(len(jobs), dtype=bool)
     ret = np.zeros(len(jobs), dtype=np.float64)
-    for t in range(h):
+    for t in range(cfg.label_horizon or h):
         bins = np.zeros((len(jobs), spec.act_dim), dtype=np.int64)
-        for lv, pol in enumerate(policies):
-            idx = np.flatnonzero(alive & (level_of == lv))
-            if len(idx):
-                bins[idx] = pol.act(obs[idx], noise[idx, t], uni[idx, t], rbins[idx, t])
         idx = np.flatnonzero(alive)
-        rows = offset + ctx_of[idx]
-        out["obs"][rows, m_of[idx], t] = obs[idx]
-        out["bins"][rows, m_of[idx], t] = bins[idx]
-        out["length"][rows, m_of[idx]] = t + 1
+        if t >= h:  # the judged continuation: the strongest level, greedy, the same for every response
+            bins[idx] = policies[-1].act(obs[idx])
+        else:
+            for lv, pol in enumerate(policies):
+                idx = np.flatnonzero(alive & (level_of == lv))
+                if len(idx):
+                    bins[idx] = pol.act(obs[idx], noise[idx, t], uni[idx, t], rbins[idx, t])
+            idx = np.flatnonzero(alive)
+            rows = offset + ctx_of[idx]
+            out["obs"][rows, m_of[idx], t] = obs[idx]
+            out["bins"][rows, m_of[idx], t] = bins[idx]
+            out["length"][rows, m_of[idx]] = t + 1
         o, r, terminated = sim.step(idx, from_bins(bins[idx]))
         obs[idx] = o
         ret[idx] += r

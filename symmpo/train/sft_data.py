@@ -33,7 +33,15 @@ def sft_dataset(
     if not isinstance(meta.get("config"), dict) or "seed" not in meta:
         raise DataError("separate SFT data needs a suite dataset (its pool configuration); this one has none")
     # the preference pool's configuration (environment, horizon, number of contexts, prompts) on its own seed
-    cfg = DatasetConfig(**{**meta["config"], "setting": "clean", "seed": int(meta["seed"]) + SFT_POOL_OFFSET})
+    # (labels play no part in SFT data: no judged continuation to roll out)
+    cfg = DatasetConfig(
+        **{
+            **meta["config"],
+            "setting": "clean",
+            "seed": int(meta["seed"]) + SFT_POOL_OFFSET,
+            "label_horizon": None,
+        }
+    )
     pool, pool_sha = load_pool(cfg, cache_dir)
     unknown = [lv for lv in levels if lv not in pool.levels]
     if unknown:
