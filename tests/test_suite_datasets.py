@@ -176,3 +176,21 @@ def test_noise_scale_shrinks_sampling_noise_and_keeps_v2_keys():
         assert (a == b).all()
     with pytest.raises(DataError):
         DatasetConfig(env="hopper", noise_scale=-1.0)
+
+
+def test_label_horizon_judges_the_continuation_and_keeps_v2_keys():
+    from dataclasses import replace
+
+    from symmpo.suite.datasets import DatasetConfig, build_pool
+
+    base = DatasetConfig(env="halfcheetah", n_pairs=4, horizon=5, seed=3, prompt_max=5)
+    assert "label_horizon" not in base.pool_config() and "label_horizon" not in base.task_config()
+    judged = replace(base, label_horizon=12)
+    assert judged.pool_config()["label_horizon"] == 12
+    short, long = build_pool(base), build_pool(judged)
+    # the responses themselves are the same H steps; only their returns include the continuation
+    assert (short.bins == long.bins).all() and (short.length == long.length).all()
+    assert short.obs.shape == long.obs.shape
+    assert not np.allclose(short.ret, long.ret)
+    with pytest.raises(DataError, match="label_horizon"):
+        DatasetConfig(env="hopper", horizon=10, label_horizon=5)
