@@ -29,3 +29,19 @@ def test_bins_roundtrip_and_normalization():
     assert from_bins(np.array([0, N_BINS // 2, N_BINS - 1])).tolist() == [-1.0, 0.0, 1.0]
     assert normalized_score("hopper", -20.272305) == pytest.approx(0.0)
     assert normalized_score("halfcheetah", 12135.0) == pytest.approx(100.0)
+
+
+def test_suite_suffix_selects_the_dataset_design():
+    from symmpo.suite.datasets import task_config
+    from symmpo.suite.suites import SUITES
+
+    assert parse_task("hopper-clean").suite == "v2"
+    assert parse_task("hopper-clean@V2").name == "hopper-clean"  # the default suite has no suffix
+    with pytest.raises(DataError, match="unknown suite"):
+        parse_task("hopper-clean@v9")
+    for suite, designs in SUITES.items():
+        for env, d in designs.items():
+            t = parse_task(f"{env}-noisy-0.2@{suite}")
+            assert t.suite == suite and t.env == env
+            cfg = task_config(t.name)
+            assert (cfg.horizon, cfg.label_horizon, cfg.setting) == (d.horizon, d.label_horizon, "noisy-0.2")

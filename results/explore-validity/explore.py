@@ -34,9 +34,21 @@ HERE = Path(__file__).parent
 ROWS = HERE / "rows.jsonl"
 SFT_POOL_SEED = 5  # the separate SFT data's contexts: a pool no preference dataset of the fitness split uses
 REFS = {"chosen": None, "sft-wm": (1, 2), "sft-all": (0, 1, 2, 3, 4), "sft-m": (2,), "sft-w": (1,)}
+SFT_H100 = "@100"  # suffix: the separate SFT pool has 100-step responses whatever the preference horizon
 
 
-def members(lrs):
+def members(lrs, family: str = "core"):
+    if family == "all":  # every baseline of the table at its default scale and 10x it
+        from symmpo.objective.named import baselines, defaults, scale_param
+
+        out = []
+        for lr in lrs:
+            for name in baselines():
+                key = scale_param(name)
+                for f in (1.0, 10.0) if key else (1.0,):
+                    p = defaults(name) | ({key: defaults(name)[key] * f} if key else {})
+                    out.append((f"{name}[{key}={p[key]:g}]" if key else name, name, p, lr))
+        return out
     out = []
     for lr in lrs:
         for b in (0.1, 1.0, 10.0):
@@ -79,9 +91,10 @@ def reference(env, ref, task, seed, cfg, horizon):
         "lib:"
     ):  # the library's design: TrainConfig.sft_levels (pool seed = dataset seed + 100)
         return get_reference(task, seed, cfg)
-    if REFS[ref] is None:
+    base, h100 = ref.removesuffix(SFT_H100), ref.endswith(SFT_H100)
+    if REFS[base] is None:
         return get_reference(task, seed, cfg)
-    sft = sft_dataset(env, REFS[ref], horizon)
+    sft = sft_dataset(env, REFS[base], 100 if h100 else horizon)
     r = get_reference(sft, seed, cfg)  # cached by the SFT data's hash; its own logps are of the SFT data
     mean, std = r.policy.obs_mean.numpy(), r.policy.obs_std.numpy()
     ch = PackedResponses.build(task.obs_chosen, task.act_chosen, task.len_chosen, mean, std)
@@ -131,6 +144,8 @@ def run(a):
                             design += f" pairs={a.n_pairs} batch={a.batch_size}"
                         if a.noise_scale != 1.0:
                             design += f" noise={a.noise_scale:g}"
+                        if a.members != "core":
+                            design += f" members={a.members}"
                         if a.label_horizon is not None:
                             design += f" label={a.label_horizon}"
                         if a.pairing != "suite":
@@ -152,7 +167,7 @@ def run(a):
                         if a.pairing == "gap":
                             task = gap_pairs(task, a.noise_scale)
                         pi_ref = reference(env, ref, task, seed, cfg, h)
-                        ms = members(a.lrs)
+                        ms = members(a.lrs, a.members)
                         objs = [Objective.named(n, **p) for _, n, p, _ in ms]
                         names = [f"{lab} lr={lr:g}" for lab, _, _, lr in ms]
                         _, pol = train_population(
@@ -233,6 +248,7 @@ if __name__ == "__main__":
     ap.add_argument("--n-pairs", type=int, default=2000)
     ap.add_argument("--noise-scale", type=float, default=1.0)
     ap.add_argument("--label-horizon", type=int, default=None)
+    ap.add_argument("--members", default="core", choices=["core", "all"], help="core grid or every baseline")
     ap.add_argument("--pairing", default="suite", choices=["suite", "gap"])
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--report", action="store_true")

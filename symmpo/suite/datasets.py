@@ -541,8 +541,19 @@ def load_dataset(
 
 
 def task_config(name: str, *, seed: int = 0, n_pairs: int | None = None, **overrides: Any) -> DatasetConfig:
+    """The dataset configuration a task name selects: its environment, setting and suite's design."""
+    from symmpo.suite.suites import design
+
     task = parse_task(name)
-    cfg = DatasetConfig(env=task.env, setting=task.setting, seed=seed, n_pairs=n_pairs or DEFAULT_N_PAIRS)
+    d = design(task.suite, task.env)
+    cfg = DatasetConfig(
+        env=task.env,
+        setting=task.setting,
+        seed=seed,
+        n_pairs=n_pairs or DEFAULT_N_PAIRS,
+        horizon=d.horizon,
+        label_horizon=d.label_horizon,
+    )
     return replace(cfg, **overrides) if overrides else cfg
 
 
@@ -556,7 +567,17 @@ def load_task(
     progress: bool = False,
     **overrides: Any,
 ) -> PreferenceDataset:
-    """The trainer's entry point: ``load_task("hopper-noisy-0.2")`` (built and cached on first use)."""
-    return load_dataset(
-        task_config(name, seed=seed, n_pairs=n_pairs, **overrides), cache_dir, build, progress
+    """The trainer's entry point: ``load_task("hopper-noisy-0.2")`` (built and cached on first use).
+
+    The dataset's ``meta`` names its suite and, where the suite clones π_ref from separate SFT data, the
+    behaviour levels of that data (``sft_levels``), which the reference reads when the training configuration
+    names none.
+    """
+    from symmpo.suite.suites import design
+
+    spec = parse_task(name)
+    ds = load_dataset(task_config(name, seed=seed, n_pairs=n_pairs, **overrides), cache_dir, build, progress)
+    levels = design(spec.suite, spec.env).sft_levels
+    return replace(
+        ds, meta={**ds.meta, "suite": spec.suite, **({"sft_levels": list(levels)} if levels else {})}
     )

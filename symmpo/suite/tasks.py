@@ -1,7 +1,8 @@
 """Task specs: which MuJoCo environment, how actions are discretized, how returns are normalized.
 
-A task name is ``<env>-<setting>``, e.g. ``hopper-clean``, ``hopper-noisy-0.2``, ``halfcheetah-mixed-0.5``,
-``walker2d-bt``. Parsing lives here so the CLI, the dataset builder and the trainer agree on one grammar.
+A task name is ``<env>-<setting>[@<suite>]``, e.g. ``hopper-clean``, ``hopper-noisy-0.2``,
+``halfcheetah-mixed-0.5``, ``walker2d-bt``, ``halfcheetah-clean@v3``; without a suite it is suite v2
+(``symmpo.suite.suites``). Parsing lives here so the CLI, the dataset builder and the trainer agree on one grammar.
 """
 
 from __future__ import annotations
@@ -81,6 +82,7 @@ class TaskSpec:
     env: str
     kind: str  # clean | noisy | mixed | bt
     param: float | None = None
+    suite: str = "v2"  # symmpo.suite.suites: the dataset design (horizon, labels, π_ref's SFT data)
 
     @property
     def setting(self) -> str:
@@ -112,7 +114,14 @@ def parse_setting(setting: str) -> tuple[str, float | None]:
 
 def parse_task(name: str) -> TaskSpec:
     """``hopper-noisy-0.2`` -> TaskSpec; a clear DataError listing valid names otherwise."""
-    env, _, setting = name.strip().lower().partition("-")
+    from symmpo.suite.suites import DEFAULT_SUITE, parse_suite
+
+    body, at, suite = name.strip().lower().partition("@")
+    try:
+        suite = parse_suite(suite) if at else DEFAULT_SUITE
+    except DataError as err:
+        raise DataError(f"unknown task {name!r}: {err}") from None
+    env, _, setting = body.partition("-")
     if env not in ENVS or not setting:
         raise DataError(
             f"unknown task {name!r}; tasks are ENV-SETTING with ENV in {{{', '.join(ENVS)}}}, e.g. "
@@ -123,4 +132,6 @@ def parse_task(name: str) -> TaskSpec:
     except DataError as err:
         raise DataError(f"unknown task {name!r}: {err}") from None
     canonical = f"{env}-{kind}" if param is None else f"{env}-{kind}-{param:g}"
-    return TaskSpec(canonical, env, kind, param)
+    if suite != DEFAULT_SUITE:
+        canonical += f"@{suite}"
+    return TaskSpec(canonical, env, kind, param, suite)

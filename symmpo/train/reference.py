@@ -8,6 +8,7 @@ it: the PO trainer never runs the reference network.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -161,7 +162,12 @@ def get_reference(
     cache_dir: str | Path | None = None,
     use_cache: bool = True,
 ) -> Reference:
-    """Load π_ref from the cache or train it (and store it). Safe to call from many processes."""
+    """Load π_ref from the cache or train it (and store it). Safe to call from many processes.
+
+    Where ``config`` names no SFT levels, those of the dataset's suite apply (``meta["sft_levels"]``).
+    """
+    if not config.sft_levels and dataset.meta.get("sft_levels"):
+        config = dataclasses.replace(config, sft_levels=tuple(dataset.meta["sft_levels"]))
     key = _key(dataset, seed, config)
     path = Path(cache_dir or default_cache_dir()) / "reference" / f"{key}.pt"
     cached = _load(path, spec_of(dataset, config)) if use_cache else None
