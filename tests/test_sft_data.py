@@ -66,3 +66,21 @@ def test_config_keeps_suite_v2_keys_and_checks_levels():
         TrainConfig(sft_levels=("weak", "weak"))
     with pytest.raises(SymmpoError, match="tuple"):
         TrainConfig(sft_levels=["weak"])  # type: ignore[arg-type]
+
+
+def test_a_suite_v3_task_clones_its_reference_from_the_suites_sft_data(tmp_path):
+    from symmpo.suite.datasets import load_task
+    from symmpo.suite.suites import design
+
+    torch.set_num_threads(1)
+    d = design("v3", "hopper")
+    ds = load_task("hopper-clean@v3", cache_dir=tmp_path, n_pairs=8, prompt_max=5)
+    assert ds.horizon == d.horizon and ds.meta["suite"] == "v3"
+    assert tuple(ds.meta["sft_levels"]) == d.sft_levels
+    tiny = TrainConfig.preset("tiny")
+    implicit = get_reference(ds, 0, tiny, cache_dir=tmp_path)
+    explicit = get_reference(ds, 0, dataclasses.replace(tiny, sft_levels=d.sft_levels), cache_dir=tmp_path)
+    assert torch.equal(implicit.policy.params[0], explicit.policy.params[0])
+    assert len(list((tmp_path / "reference").glob("sft-*.pt"))) == 1
+    # a v2 task keeps cloning the chosen responses
+    assert "sft_levels" not in load_task("hopper-clean", cache_dir=tmp_path, n_pairs=8, prompt_max=5).meta

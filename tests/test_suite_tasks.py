@@ -45,3 +45,12 @@ def test_suite_suffix_selects_the_dataset_design():
             assert t.suite == suite and t.env == env
             cfg = task_config(t.name)
             assert (cfg.horizon, cfg.label_horizon, cfg.setting) == (d.horizon, d.label_horizon, "noisy-0.2")
+
+
+def test_suite_steps_default_and_mixed_suites_refused():
+    from symmpo.suite.suites import design, po_steps
+
+    assert po_steps(["hopper-clean", "halfcheetah-noisy-0.2"]) is None  # v2: the presets decide
+    assert po_steps(["hopper-clean@v3", "walker2d-mixed-0.5@v3"]) == design("v3", "hopper").po_steps
+    with pytest.raises(DataError, match="one suite"):
+        po_steps(["hopper-clean", "hopper-clean@v3"])

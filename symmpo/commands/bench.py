@@ -66,7 +66,15 @@ def register(subparsers: Any) -> None:
         metavar="LEVEL",
         help="clone π_ref from every response of these behaviour levels in a separate pool (e.g. weak medium)",
     )
-    p.add_argument("--out", default="results/bench", help="output directory (default: results/bench)")
+    p.add_argument(
+        "--suite",
+        default="v2",
+        help="dataset design (symmpo.suite.suites: v2, v3); columns become SETTING@SUITE, the PO steps default "
+        "to the suite's",
+    )
+    p.add_argument(
+        "--out", default=None, help="output directory (default: results/bench, results/bench-SUITE)"
+    )
     p.add_argument("--cache-dir", help="dataset / reference cache (default: $SYMMPO_CACHE)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run)
@@ -75,7 +83,12 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from symmpo.commands._args import writable_dir
     from symmpo.files import append_jsonl, read_jsonl
+    from symmpo.suite.suites import DEFAULT_SUITE, parse_suite, po_steps
 
+    args.suite = parse_suite(args.suite)
+    if args.suite != DEFAULT_SUITE:
+        args.settings = [s if "@" in s else f"{s}@{args.suite}" for s in args.settings]
+    args.out = args.out or ("results/bench" if args.suite == DEFAULT_SUITE else f"results/bench-{args.suite}")
     writable_dir(getattr(args, "out", None), "--out")
     writable_dir(getattr(args, "cache_dir", None), "--cache-dir")
     from symmpo.suite.tasks import parse_task
@@ -87,6 +100,12 @@ def run(args: argparse.Namespace) -> int:
     }
     if args.sft_levels:
         overrides["sft_levels"] = tuple(args.sft_levels)
+    if (
+        args.steps is None
+        and args.preset != "tiny"
+        and (steps := po_steps([f"{e}-{s}" for e in bench.ENVS for s in args.settings]))
+    ):
+        overrides["steps"] = steps  # the steps the suite was validated at
     config = TrainConfig.preset(args.preset, **overrides)
     baselines = list(bench.BASELINES)
     if args.baselines:

@@ -44,7 +44,11 @@ def register(subparsers: Any) -> None:
         "--reset-offset", type=int, help="first held-out evaluation reset (default: the protocol's, 50000)"
     )
     p.add_argument("--preset", default="bench", choices=["tiny", "default", "bench"])
-    p.add_argument("--bench-dir", default="results/bench", help="where the sweep's sweep.json lives")
+    p.add_argument(
+        "--bench-dir",
+        default=None,
+        help="where the sweep's sweep.json lives (default: results/bench, or results/bench-SUITE for TASK@SUITE)",
+    )
     p.add_argument("--out", default="results/study", help="output directory (default: results/study)")
     p.add_argument(
         "--tune",
@@ -64,11 +68,16 @@ def run(args: argparse.Namespace) -> int:
 
     writable_dir(getattr(args, "out", None), "--out")
     writable_dir(getattr(args, "cache_dir", None), "--cache-dir")
+    from symmpo.suite.suites import po_steps
     from symmpo.suite.tasks import parse_task
     from symmpo.train import bench
     from symmpo.train.config import TrainConfig
 
-    config = TrainConfig.preset(args.preset)
+    # a suite other than v2 trains at the steps it was validated at (the tiny preset keeps its own)
+    steps = po_steps(args.tasks) if args.preset != "tiny" else None
+    suite = parse_task(args.tasks[0]).suite if args.tasks else "v2"
+    args.bench_dir = args.bench_dir or ("results/bench" if suite == "v2" else f"results/bench-{suite}")
+    config = TrainConfig.preset(args.preset, **({"steps": steps} if steps else {}))
     held = {
         k: v
         for k, v in (("dataset_seed", args.dataset_seed), ("eval_reset_offset", args.reset_offset))

@@ -28,6 +28,12 @@ DEFAULT_SUITE = "v2"
 SUITES: dict[str, dict[str, Design]] = {
     # suite v2: 100-step responses, π_ref cloned from the chosen responses (results/bench/)
     "v2": {env: Design() for env in ("hopper", "halfcheetah", "walker2d")},
+    # suite v3: 20-step responses judged over 200 steps (the strongest level continues greedily), π_ref cloned
+    # from a separate pool of the weak and medium levels, 2000 PO steps (results/explore-validity/ section 7)
+    "v3": {
+        env: Design(horizon=20, label_horizon=200, sft_levels=("weak", "medium"), po_steps=2000)
+        for env in ("hopper", "halfcheetah", "walker2d")
+    },
 }
 
 
@@ -42,3 +48,19 @@ def parse_suite(name: str) -> str:
 def design(suite: str, env: str) -> Design:
     """The design of ``env`` in ``suite`` (every suite covers every environment)."""
     return SUITES[parse_suite(suite)][env]
+
+
+def po_steps(tasks: list[str] | tuple[str, ...]) -> int | None:
+    """The PO steps the tasks' suite was validated at (a command's default when ``--steps`` is not given);
+    None for suite v2, whose presets set the steps. Tasks of different suites or steps are an error: one run,
+    one training budget."""
+    from symmpo.suite.tasks import parse_task
+
+    specs = [parse_task(t) for t in tasks]
+    steps = {design(s.suite, s.env).po_steps for s in specs if s.suite != DEFAULT_SUITE}
+    suites = {s.suite for s in specs}
+    if len(suites) > 1 or len(steps) > 1:
+        raise DataError(
+            f"one run trains one suite at one step budget; got tasks of {', '.join(sorted(suites))}"
+        )
+    return steps.pop() if steps else None
