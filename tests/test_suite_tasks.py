@@ -54,3 +54,14 @@ def test_suite_steps_default_and_mixed_suites_refused():
     assert po_steps(["hopper-clean@v3", "walker2d-mixed-0.5@v3"]) == design("v3", "hopper").po_steps
     with pytest.raises(DataError, match="one suite"):
         po_steps(["hopper-clean", "hopper-clean@v3"])
+
+
+def test_a_search_on_suite_v3_trains_at_the_suites_steps():
+    from symmpo.search.presets import fitness_train_config
+    from symmpo.suite.suites import design
+
+    v3 = {"train": {"preset": "default"}, "tasks": ["hopper-clean@v3"]}
+    assert fitness_train_config(v3)["steps"] == design("v3", "hopper").po_steps
+    mine = {"train": {"preset": "default", "overrides": {"steps": 7}}, "tasks": ["hopper-clean@v3"]}
+    assert fitness_train_config(mine)["steps"] == 7  # an explicit choice wins
+    assert fitness_train_config({"train": {"preset": "default"}, "tasks": ["hopper-clean"]})["steps"] == 300

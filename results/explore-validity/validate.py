@@ -40,6 +40,7 @@ def main() -> None:
     ap.add_argument("--noise-scale", type=float, default=1.0)
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--label-horizon", type=int, default=None)
+    ap.add_argument("--setting", default="clean")
     ap.add_argument("--member", action="append", required=True, help="NAME:k=v,...:LR (chosen on fitness)")
     ap.add_argument("--seeds", type=int, default=20)
     ap.add_argument("--episodes", type=int, default=10)
@@ -53,7 +54,7 @@ def main() -> None:
     labels = [f"{n}[{','.join(f'{k}={v:g}' for k, v in p.items())}] lr={lr:g}" for n, p, lr in members]
     cfg = TrainConfig(steps=a.steps, sft_levels=tuple(a.sft_levels))
     task = D.load_task(
-        f"{a.env}-clean",
+        f"{a.env}-{a.setting}",
         seed=a.dataset_seed,
         horizon=a.horizon,
         noise_scale=a.noise_scale,
@@ -66,7 +67,11 @@ def main() -> None:
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     rows_path = out / "rows.jsonl"
-    design = {k: v for k, v in vars(a).items() if k != "out" and not (k == "label_horizon" and v is None)}
+    design = {
+        k: v
+        for k, v in vars(a).items()
+        if k != "out" and not (k == "label_horizon" and v is None) and not (k == "setting" and v == "clean")
+    }
     done = {}
     if rows_path.exists():
         for line in rows_path.read_text().splitlines():
@@ -139,6 +144,8 @@ def main() -> None:
     name = f"{a.env}-H{a.horizon}-{'-'.join(a.sft_levels) or 'chosen'}-noise{a.noise_scale:g}-steps{a.steps}"
     if a.label_horizon is not None:
         name += f"-label{a.label_horizon}"
+    if a.setting != "clean":
+        name += f"-{a.setting}"
     if a.dataset_seed != protocol.HELDOUT_DATASET_SEED:
         name += f"-dataset{a.dataset_seed}"
     (out / f"{name}.md").write_text("\n".join(lines) + "\n")
