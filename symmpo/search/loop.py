@@ -7,6 +7,9 @@ evosax; :class:`Search` does everything else once, whatever is evolved (formulas
 * **evaluation** — every candidate not seen before trains on the run's tasks × fitness seeds through the
   executor (:func:`symmpo.search.jobs.train_objectives`), next to the reference loss (DPO), all on the same
   seeds and batches (common random numbers); results are cached by key, so a duplicate never trains twice;
+* **what occurred** — the jobs report a sketch of the log-probabilities each training saw
+  (:mod:`symmpo.train.occurring`); it is cached with the fitness and handed to a strategy that has ``observe``
+  (the GP strategy prunes dead terms with it before the hall of fame: :mod:`symmpo.objective.prune`);
 * **bookkeeping** — one history record and one line of ``evaluations.jsonl`` per training, an atomic
   checkpoint per generation (the strategy's state inside), the hall of fame rewritten after each;
 * **resume** — a checkpoint restores the generation, the search's random generator, the cache and the
@@ -237,8 +240,12 @@ class Search:
                 "fitness": aggregate(list(res["scores"].values())),
                 "scores": res["scores"],
                 "reasons": res["reasons"],
+                **({"occurring": res["occurring"]} if res.get("occurring") else {}),
             }
         fitness = [float(self.cache[c.key]["fitness"]) for c in asked]
+        observe = getattr(self.strategy, "observe", None)
+        if observe is not None:  # what each candidate's trainings saw, for dead-term pruning (optional)
+            observe({c.key: self.cache[c.key].get("occurring") for c in asked}, set(results))
         population, extra = self.strategy.tell(asked, fitness, self.generation, self.rng)
         leaders = self.strategy.leaders()
         finite = [f for f in population if math.isfinite(f)]
