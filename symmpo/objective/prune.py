@@ -9,13 +9,15 @@ The rule (docs/search.md, "Dead-term pruning"). A component is split into its ad
 negation and products or quotients by factors free of p). Over a weighted sample S of the log-probabilities
 L = log P that occur, term t of component f is *dead* when both
 
-    gradient share  Σ_S w |∂t/∂L|          / Σ_S w |∂f/∂L|          ≤ THRESHOLD
-    value share     Σ_S w |t(L) − mean_S t| / Σ_S w |f(L) − mean_S f| ≤ THRESHOLD
+    gradient share  Σ_S w |∂t/∂L|          / Σ_u Σ_S w |∂u/∂L|          ≤ THRESHOLD
+    value share     Σ_S w |t(L) − mean_S t| / Σ_u Σ_S w |u(L) − mean_S u| ≤ THRESHOLD
 
-at every progress τ in ``TAUS`` (the loss is a weighted mean over pairs and its gradient the mean of per-pair
-gradients; the value counts only through its variation because a constant cancels in the margin, and absolute
-values keep cancellations from hiding a term). Derivatives are taken in L, the quantity the policy moves, on the
-log-space form the loss compiles. Dead terms are removed unless that would leave no term; a term whose value or
+(u over all terms of f) at every progress τ in ``TAUS``: the loss is a weighted mean over pairs and its gradient
+the mean of per-pair gradients; the value counts only through its variation because a constant cancels in the
+margin; absolute values keep cancellations from hiding a term, and the denominator sums the terms' own sizes so
+that a total dominated by one term is never subtracted. Values and derivatives (in L, the quantity the policy
+moves) are those of the log-space form the loss compiles, in float64, safe operations included: √p of a p that
+underflows is the safe square root's floor, a constant, exactly as in training. Dead terms are removed unless that would leave no term; a term whose value or
 gradient is not finite somewhere on S is kept. The remaining constants are not re-fitted: each removed term
 changed the loss's gradient by at most THRESHOLD of its size, so the remaining constants are those the search
 fitted with the term present, acting the same.
@@ -152,28 +154,26 @@ def _value_and_grad(tree: Expr, logp: torch.Tensor, tau: float) -> tuple[np.ndar
 def shares(tree: Expr, sample: Sample) -> list[tuple[Path, float]]:
     """(term path, share) for each additive term: the larger of its value and gradient shares, worst τ.
 
-    inf when a term or the component is not finite somewhere; 0 for every term of a component constant in L.
+    A share is the term's weighted mean |variation| (or |derivative|) over the sum of all terms' (a term's part
+    of the component's activity; summing the parts avoids the cancellation of subtracting a total). inf when a
+    term is not finite somewhere on the sample; 0 for every term of a component constant in L.
     """
     paths = term_paths(tree)
     logp = torch.as_tensor(sample.logp, dtype=torch.float64)
     w = sample.weights
     worst = dict.fromkeys(paths, 0.0)
     for tau in TAUS if "tau" in variables(tree) else (0.0,):
-        fv, fg = _value_and_grad(tree, logp, tau)
-        if not (np.all(np.isfinite(fv)) and np.all(np.isfinite(fg))):
-            return [(p, float("inf")) for p in paths]
-        dv = float(np.sum(w * np.abs(fv - np.sum(w * fv))))
-        dg = float(np.sum(w * np.abs(fg)))
+        sizes = []
         for p in paths:
             only = drop_terms(tree, set(paths) - {p})
-            tv, tg = _value_and_grad(only, logp, tau) if only is not None else (fv * 0, fg * 0)
+            assert only is not None
+            tv, tg = _value_and_grad(only, logp, tau)
             if not (np.all(np.isfinite(tv)) and np.all(np.isfinite(tg))):
-                worst[p] = float("inf")
-                continue
-            nv = float(np.sum(w * np.abs(tv - np.sum(w * tv))))
-            ng = float(np.sum(w * np.abs(tg)))
-            share = max(_ratio(nv, dv), _ratio(ng, dg))
-            worst[p] = max(worst[p], share)
+                return [(q, float("inf")) for q in paths]
+            sizes.append((float(np.sum(w * np.abs(tv - np.sum(w * tv)))), float(np.sum(w * np.abs(tg)))))
+        dv, dg = sum(v for v, _ in sizes), sum(g for _, g in sizes)
+        for p, (nv, ng) in zip(paths, sizes, strict=True):
+            worst[p] = max(worst[p], _ratio(nv, dv), _ratio(ng, dg))
     return list(worst.items())
 
 

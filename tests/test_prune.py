@@ -1,0 +1,148 @@
+"""Dead-term pruning (symmpo.objective.prune) and its use by the search: what the hall of fame prints acts."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from symmpo.objective import Objective
+from symmpo.objective.prune import (
+    LEVELS,
+    THRESHOLD,
+    drop_terms,
+    prune,
+    sample_of,
+    shares,
+    sketch,
+    term_paths,
+)
+from symmpo.search import gp
+from symmpo.search.evolve import GPStrategy
+from symmpo.search.presets import preset_config
+from symmpo.search.space import ObjectiveSpace
+from symmpo.symbolic.grammar import Grammar
+from symmpo.symbolic.parser import to_formula
+
+RNG = np.random.default_rng(0)
+SUMMED = RNG.normal(-545.0, 60.0, 4000)  # reduce=sum: summed log-probs of long responses
+PER_STEP = RNG.normal(-5.8, 0.8, 4000)  # reduce=mean: per-step log-probs (P ≈ 0.003)
+CONSTS = {"c0": ("positive", 0.5), "c1": ("positive", 1.5), "c2": ("positive", 2.0)}
+
+
+def _obj(phi: str, reduce: str = "sum", psi: str = "phi_inv") -> Objective:
+    return Objective.from_components(phi, psi=psi, reduce=reduce, constants=CONSTS)
+
+
+def _phi(obj: Objective) -> str:
+    return to_formula(obj.components["phi_inv"])
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    torch.set_num_threads(1)
+
+
+def test_log_p_plus_c_p_prunes_to_log_p_when_p_is_tiny():
+    res = prune(_obj("log(p) + c0*p"), sample_of([sketch(SUMMED)]))
+    assert _phi(res.objective) == "log(p)"
+    assert (res.terms, res.pruned, res.kept) == (2, 1, 0)
+    assert res.objective.psi_tied  # ψ tied to φ⁻¹ follows it
+
+
+def test_issue_example_prunes_every_term_but_log_p():
+    res = prune(_obj("log(p) + c0*p + c1*sqrt(p) + c2*p"), sample_of([sketch(SUMMED)]))
+    assert _phi(res.objective) == "log(p)"
+    assert (res.terms, res.pruned) == (4, 3)
+
+
+def test_a_term_that_matters_with_reduce_mean_is_kept():
+    obj = _obj("log(p) + c0*p", reduce="mean")
+    res = prune(obj, sample_of([sketch(PER_STEP)]))
+    assert res.objective is obj and res.pruned == 0
+    # and its share is far above the threshold: e^-5.8 of log p's unit gradient
+    share = dict(shares(obj.components["phi_inv"], sample_of([sketch(PER_STEP)])))
+    assert min(share.values()) > 1e3 * THRESHOLD
+
+
+def test_a_single_high_probability_response_keeps_the_term_alive():
+    """The trained policy's responses count: one source where P is not tiny keeps c·p."""
+    sample = sample_of([sketch(SUMMED), sketch(np.full(100, -0.5))])
+    assert prune(_obj("log(p) + c0*p"), sample).pruned == 0
+
+
+def test_constant_terms_are_dead_and_untied_psi_is_pruned_too():
+    obj = _obj("log(p) + c0*p", psi="log(p) - c1")
+    res = prune(obj, sample_of([sketch(SUMMED)]))
+    assert to_formula(res.objective.components["psi"]) == "log(p)"
+    assert res.terms == 4 and res.pruned == 2
+
+
+def test_nothing_is_pruned_without_a_sample_or_when_every_term_is_dead():
+    obj = _obj("log(p) + c0*p")
+    assert prune(obj, None).objective is obj
+    flat = _obj("c0 + c1*tau")  # constant in p: every share is 0, and removing all would leave nothing
+    assert prune(flat, sample_of([sketch(SUMMED)])).pruned == 0
+
+
+def test_terms_split_through_signs_and_constant_factors():
+    obj = Objective.from_components("c0*(log(p) + sqrt(p)) - log(1 - p)", constants={"c0": ("positive", 0.5)})
+    tree = obj.components["phi_inv"]
+    assert len(term_paths(tree)) == 3
+    res = prune(obj, sample_of([sketch(SUMMED)]))
+    assert _phi(res.objective) == "c0 * log(p)"
+    # dropping the left operand of a difference keeps its sign
+    diff = Objective.from_components("c0*p - log(1 - p)", constants={"c0": ("positive", 0.5)})
+    t = diff.components["phi_inv"]
+    assert to_formula(drop_terms(t, {term_paths(t)[0]})) == "-log(1 - p)"
+
+
+def test_validity_is_preserved_or_the_term_is_kept_and_said_so():
+    space = ObjectiveSpace(Grammar.load("mirror"), "mirror")
+    obj = _obj("log(p) + c0*sqrt(p)")
+    res = prune(obj, sample_of([sketch(SUMMED)]), check=space.check)
+    assert res.pruned == 1 and space.check(res.objective) is None
+    refused = prune(obj, sample_of([sketch(SUMMED)]), check=lambda o: "refused for the test")
+    assert refused.objective is obj and refused.kept == 1 and refused.pruned == 0
+    assert "breaks validity" in refused.notes[0]
+
+
+def test_sketch_is_a_weighted_quantile_sketch():
+    s = sketch(np.arange(1001.0))
+    assert len(s) == len(LEVELS) and s[0] == 0.0 and s[-1] == 1000.0
+    assert math.isclose(s[LEVELS.index(0.5)], 500.0, abs_tol=1.0)
+    halves = sketch(np.array([0.0, 10.0]), np.array([0.9, 0.1]))
+    assert halves[LEVELS.index(0.25)] == 0.0
+
+
+def _individual(space: ObjectiveSpace, obj: Objective, fitness: float) -> gp.Individual:
+    ind = gp.make_individual(space, obj, "sample")
+    ind.fitness = fitness
+    return ind
+
+
+def test_hall_of_fame_entries_that_differ_by_a_dead_term_are_one():
+    space = ObjectiveSpace(Grammar.load("mirror"), "mirror")
+    strategy = GPStrategy(preset_config("tiny"), space)
+    strategy.start(np.random.default_rng(0))
+    plain = _individual(space, _obj("log(p)"), 10.0)
+    dead = _individual(space, _obj("log(p) + c0*p"), 10.5)  # the better one: it stays, shown pruned
+    other = _individual(space, _obj("log(p)", psi="0"), 5.0)  # reference-free: another loss
+    assert plain.key != dead.key  # different as bred
+    occurring = {"hopper-mixed-0.5/0": sketch(SUMMED)}
+    strategy.observe({i.key: occurring for i in (plain, dead, other)}, {plain.key, dead.key, other.key})
+    strategy._prune([dead, plain, other])
+    strategy.hof.update([dead, plain, other])
+    entries = strategy.hof.entries
+    assert len(entries) == 2, [space.formula(e.display) for e in entries]
+    assert entries[0] is dead and entries[0].identity == plain.key
+    assert space.formula(entries[0].display).startswith("phi_inv=log(p); psi=phi_inv;")
+    described = strategy.describe(strategy.leaders()[0], 1)
+    assert described["key"] == plain.key and described["pruned"]["removed"] == 1
+    assert described["objective"]["phi_inv"] == "log(p)" and "constants" not in described["objective"]
+    summary = strategy.pruning_summary()
+    assert summary["candidates"] == {"candidates": 3, "terms": 5, "dead": 1, "dead_share": 0.2}
+    assert summary["hall_of_fame"]["pruned"] == 1 and summary["hall_of_fame"]["terms"] == 4
+    assert summary["threshold"] == THRESHOLD
