@@ -51,7 +51,9 @@ class Candidate:
 
 class Strategy(Protocol):
     """What a search strategy supplies; :class:`Search` calls these in this order every generation:
-    ``ask`` → (training) → ``tell``, then ``leaders`` / ``describe`` / ``write`` for the hall of fame."""
+    ``ask`` → (training) → ``tell``, then ``leaders`` / ``describe`` / ``write`` for the hall of fame. A strategy
+    may also define ``observe(occurring, trained)``, called just before ``tell`` with what each asked
+    candidate's trainings saw (key → task/seed → sketch of log-probabilities) and the keys trained just now."""
 
     label: str  # progress bar and log prefix, e.g. "evolve"
     shown: tuple[str, str]  # (label, history key) of the number shown beside best / median / DPO
