@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from symmpo.commands.evolve import report
 from symmpo.objective import Objective
 from symmpo.objective.prune import (
     LEVELS,
@@ -20,8 +21,11 @@ from symmpo.objective.prune import (
     term_paths,
 )
 from symmpo.search import gp
-from symmpo.search.evolve import GPStrategy
-from symmpo.search.presets import preset_config
+from symmpo.search.evolve import Evolution, GPStrategy
+from symmpo.search.executors import InlineExecutor
+from symmpo.search.jobs import FitnessJob
+from symmpo.search.presets import apply_overrides, preset_config
+from symmpo.search.rundir import RunDir
 from symmpo.search.space import ObjectiveSpace
 from symmpo.symbolic.grammar import Grammar
 from symmpo.symbolic.parser import to_formula
@@ -146,3 +150,60 @@ def test_hall_of_fame_entries_that_differ_by_a_dead_term_are_one():
     assert summary["candidates"] == {"candidates": 3, "terms": 5, "dead": 1, "dead_share": 0.2}
     assert summary["hall_of_fame"]["pruned"] == 1 and summary["hall_of_fame"]["terms"] == 4
     assert summary["threshold"] == THRESHOLD
+
+
+def _sum_scale_job(job: FitnessJob) -> list[dict]:
+    """A deterministic stand-in fitness whose trainings 'saw' summed log-probs near −545 (reduce=sum) or per-step
+    ones near −5.8 (reduce=mean), as the real jobs report them."""
+    out = []
+    for d in job.objectives:
+        obj = Objective.from_dict(d)
+        seen = sketch(SUMMED if obj.reduce == "sum" else PER_STEP)
+        score = float(int(obj.canonical_key()[:6], 16) % 97)
+        out.append({"score": score, "reason": None, "occurring": seen})
+    return out
+
+
+def test_search_prints_no_dead_terms_resumes_identically_and_reports_the_share(tmp_path):
+    config = apply_overrides(preset_config("tiny"), population=6, generations=3)
+    config["cmaes"]["max_iterations"] = 1
+    space = ObjectiveSpace.from_config(config)
+
+    def go(path, hook=None):
+        run = RunDir.open(path) if (path / "config.yaml").exists() else RunDir.create(path, config)
+        Evolution(
+            config, run, space, InlineExecutor(), job_fn=_sum_scale_job, progress=False, on_generation=hook
+        ).run()
+
+    class Stop(Exception):
+        pass
+
+    def stop(gen, evo):
+        if gen == 1:
+            raise Stop
+
+    go(tmp_path / "full")
+    with pytest.raises(Stop):
+        go(tmp_path / "cut", stop)
+    go(tmp_path / "cut")
+    assert (tmp_path / "full" / "hall_of_fame.yaml").read_text() == (
+        tmp_path / "cut" / "hall_of_fame.yaml"
+    ).read_text()
+    run = RunDir(tmp_path / "full")
+    hof = run.read_hall_of_fame()
+    keys = [e["key"] for e in hof]
+    assert len(keys) == len(set(keys))
+    for e in hof:  # what is printed has nothing left to prune, and its key is the pruned form's
+        obj = Objective.from_dict(e["objective"])
+        sample = sample_of([sketch(SUMMED if obj.reduce == "sum" else PER_STEP)])
+        assert prune(obj, sample).pruned == 0, e["formula"]
+        assert obj.canonical_key() == e["key"]
+    assert Objective.load(tmp_path / "full" / "objectives" / "hof_01.yaml").canonical_key() == hof[0]["key"]
+    summary = run.read_summary()["pruning"]
+    assert summary["threshold"] == THRESHOLD and summary["candidates"]["candidates"] > 0
+    assert summary["candidates"]["dead"] > 0 and 0 < summary["candidates"]["dead_share"] < 1
+    assert summary["hall_of_fame"]["terms"] > 0
+    removed = sum(e["pruned"]["removed"] for e in hof)
+    assert summary["hall_of_fame"]["pruned"] == removed > 0
+    text = report(hof, {"mean": 1.0, "se": 0.1, "seeds": [1000]}, config, 1.0, run.read_summary())
+    assert f"hall of fame {removed} of {summary['hall_of_fame']['terms']} pruned" in text
