@@ -207,3 +207,24 @@ def test_search_prints_no_dead_terms_resumes_identically_and_reports_the_share(t
     assert summary["hall_of_fame"]["pruned"] == removed > 0
     text = report(hof, {"mean": 1.0, "se": 0.1, "seeds": [1000]}, config, 1.0, run.read_summary())
     assert f"hall of fame {removed} of {summary['hall_of_fame']['terms']} pruned" in text
+
+
+def test_jobs_sketch_the_log_probabilities_each_training_saw():
+    from symmpo.train import TrainConfig, train_population
+    from symmpo.train.occurring import occurring_sketches
+    from symmpo.train.reference import get_reference
+    from symmpo.train.testing import NaNAfter, synthetic_dataset
+
+    cfg = TrainConfig.preset("tiny", steps=6, lr=1e-2)
+    ds = synthetic_dataset(n_pairs=24)
+    ref = get_reference(ds, 0, cfg, use_cache=False)
+    objs = [Objective.named("dpo"), Objective.from_components(reduce="mean"), NaNAfter(at=0.0)]
+    results, policy = train_population(objs, ds, ref, cfg, 0, return_policy=True)
+    summed, mean, died = occurring_sketches(policy, ref, objs, [r.alive for r in results])
+    assert died is None and not results[2].alive
+    assert len(summed) == len(mean) == len(LEVELS)
+    assert summed == sorted(summed) and mean == sorted(mean)
+    all_ref = torch.cat([ref.logps_chosen, ref.logps_rejected]).double()
+    assert summed[0] <= float(all_ref.min()) + 1e-3  # every π_ref response counts, the extremes included
+    assert mean[0] > summed[0]  # per-step log-probs are the summed ones over the lengths
+    assert summed[-1] <= 0.0 and mean[-1] <= 0.0
