@@ -237,16 +237,16 @@ class Search:
         reference = self.strategy.reference()
         fresh = [c for c in [*asked, reference] if c.key not in self.cache]
         results = self.evaluate(fresh, [int(s) for s in self.config["seeds"]], "search", self.train)
+        observe = getattr(self.strategy, "observe", None)  # what trainings saw, for dead-term pruning
         for key, res in results.items():
             self.cache[key] = {
                 "fitness": aggregate(list(res["scores"].values())),
                 "scores": res["scores"],
                 "reasons": res["reasons"],
-                **({"occurring": res["occurring"]} if res.get("occurring") else {}),
+                **({"occurring": res["occurring"]} if observe is not None and res.get("occurring") else {}),
             }
         fitness = [float(self.cache[c.key]["fitness"]) for c in asked]
-        observe = getattr(self.strategy, "observe", None)
-        if observe is not None:  # what each candidate's trainings saw, for dead-term pruning (optional)
+        if observe is not None:
             observe({c.key: self.cache[c.key].get("occurring") for c in asked}, set(results))
         population, extra = self.strategy.tell(asked, fitness, self.generation, self.rng)
         leaders = self.strategy.leaders()
