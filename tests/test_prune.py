@@ -228,3 +228,15 @@ def test_jobs_sketch_the_log_probabilities_each_training_saw():
     assert summed[0] <= float(all_ref.min()) + 1e-3  # every π_ref response counts, the extremes included
     assert mean[0] > summed[0]  # per-step log-probs are the summed ones over the lengths
     assert summed[-1] <= 0.0 and mean[-1] <= 0.0
+
+
+def test_run_summary_round_trips_and_a_malformed_one_is_refused(tmp_path):
+    from symmpo.search.rundir import RunDirError
+
+    run = RunDir(tmp_path)
+    assert run.read_summary() == {}
+    run.write_summary({"pruning": {"threshold": THRESHOLD}})
+    assert run.read_summary() == {"pruning": {"threshold": THRESHOLD}}
+    (tmp_path / "summary.json").write_text("[1, 2]")
+    with pytest.raises(RunDirError):
+        run.read_summary()
