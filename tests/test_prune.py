@@ -240,3 +240,12 @@ def test_run_summary_round_trips_and_a_malformed_one_is_refused(tmp_path):
     (tmp_path / "summary.json").write_text("[1, 2]")
     with pytest.raises(RunDirError):
         run.read_summary()
+
+
+def test_the_threshold_sits_where_the_docs_say():
+    """c·p beside log p has a share of about P: kept at P ≈ 1e-5, pruned at P ≈ 1e-7 (THRESHOLD = 1e-6)."""
+    obj = _obj("log(p) + c0*p").with_constant_vector([0.0])  # raw 0: c0 = 1
+    c0 = obj.constant_specs()["c0"][1]
+    for log_p, pruned in ((math.log(1e-5 / c0), 0), (math.log(1e-7 / c0), 1)):
+        sample = sample_of([sketch(RNG.normal(log_p, 0.3, 2000))])
+        assert prune(obj, sample).pruned == pruned, log_p

@@ -17,10 +17,10 @@ the mean of per-pair gradients; the value counts only through its variation beca
 margin; absolute values keep cancellations from hiding a term, and the denominator sums the terms' own sizes so
 that a total dominated by one term is never subtracted. Values and derivatives (in L, the quantity the policy
 moves) are those of the log-space form the loss compiles, in float64, safe operations included: √p of a p that
-underflows is the safe square root's floor, a constant, exactly as in training. Dead terms are removed unless that would leave no term; a term whose value or
-gradient is not finite somewhere on S is kept. The remaining constants are not re-fitted: each removed term
-changed the loss's gradient by at most THRESHOLD of its size, so the remaining constants are those the search
-fitted with the term present, acting the same.
+underflows is the safe square root's floor, a constant, exactly as in training. Dead terms are removed unless
+that would leave no term; a term whose value or gradient is not finite somewhere on S is kept. The remaining
+constants are not re-fitted: each removed term carried at most THRESHOLD of the component's value variation and
+gradient, so the remaining constants are those the search fitted with the term present, acting the same.
 
 The sample is a *sketch*: the log-probabilities at the fixed quantile levels ``LEVELS`` (dense in both tails, so
 trapezoid weights over the levels estimate a mean over the data, extremes included), one sketch per source.
