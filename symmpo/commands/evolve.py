@@ -58,15 +58,21 @@ def run(args: argparse.Namespace) -> int:
         )
         t0 = time.perf_counter()
         result = Evolution(config, run_dir, space, executor, progress=not args.no_progress).run()
-        return report(result.hall_of_fame, result.reference, config, time.perf_counter() - t0)
+        seconds = time.perf_counter() - t0
+        return report(result.hall_of_fame, result.reference, config, seconds, run_dir.read_summary())
 
     return drive(args, "evolve", run_dir, body)
 
 
 def report(
-    hall_of_fame: list[dict[str, Any]], reference: dict[str, Any], config: dict[str, Any], seconds: float
+    hall_of_fame: list[dict[str, Any]],
+    reference: dict[str, Any],
+    config: dict[str, Any],
+    seconds: float,
+    summary: dict[str, Any] | None = None,
 ) -> str:
-    """The closing summary: best formula in LaTeX next to DPO on the same fresh seeds."""
+    """The closing summary: best formula in LaTeX next to DPO on the same fresh seeds, and the share of dead
+    terms pruned (``summary``: the run's ``summary.json``)."""
     lines = [
         f"\nfinished in {seconds / 60:.1f} min; scores are normalized returns (D4RL-style), mean ± s.e. over "
         f"fresh seeds {reference['seeds']} on {', '.join(config['tasks'])}"
@@ -102,4 +108,18 @@ def report(
             f"    #{e['rank']}  {fmt_mean_se(e['fresh_fitness']['mean'], e['fresh_fitness']['se']):>14}  "
             f"size {e['size']:>2}  {status}{e['formula']}"
         )
+    if summary and "pruning" in summary:
+        lines.append(pruning_line(summary["pruning"]))
     return "\n".join(lines)
+
+
+def pruning_line(pruning: dict[str, Any]) -> str:
+    """How many additive terms of φ⁻¹ and ψ did nothing on the log-probabilities the trainings saw."""
+    c, h = pruning["candidates"], pruning["hall_of_fame"]
+    kept = f", {h['kept_for_validity']} dead kept for validity" if h["kept_for_validity"] else ""
+    return (
+        f"\n  dead terms (share of value and gradient ≤ {pruning['threshold']:g} on the log-probabilities that "
+        f"occurred; docs/search.md):\n    trained candidates {c['dead']} of {c['terms']} terms of φ⁻¹, ψ "
+        f"({100 * c['dead_share']:.1f} %) · hall of fame {h['pruned']} of {h['terms']} pruned "
+        f"({100 * h['pruned_share']:.1f} %){kept}"
+    )

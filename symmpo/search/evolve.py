@@ -7,6 +7,12 @@ hand all of them to the search loop (:mod:`symmpo.search.loop`), which trains th
 the run's fitness seeds; then tell CMA-ES, merge the population and update the hall of fame. When CMA-ES stops
 paying (its own criteria or ``max_iterations``), it moves on to the best structure whose constants
 were not tuned yet.
+
+Before a candidate enters the hall of fame, the additive terms of its φ⁻¹ and ψ that do nothing on the
+log-probabilities its trainings saw are removed (:mod:`symmpo.objective.prune`); the hall of fame dedupes,
+prints, exports and re-scores that pruned form, while breeding and the fitness cache keep the genome as bred.
+The share of terms found dead is counted over every trained candidate and over the hall of fame
+(``summary.json``, the closing report).
 """
 
 from __future__ import annotations
@@ -15,11 +21,14 @@ from typing import Any
 
 import numpy as np
 
+from symmpo.objective.prune import THRESHOLD
 from symmpo.search import gp
 from symmpo.search.cmaes import ConstantSearch
 from symmpo.search.executors import Executor
 from symmpo.search.loop import Candidate, Search
 from symmpo.search.rundir import RunDir
+
+PRUNING_ZERO = {"candidates": 0, "terms": 0, "dead": 0}  # counters over every trained candidate
 
 
 class GPStrategy:
@@ -43,6 +52,8 @@ class GPStrategy:
         self.children: list[gp.Individual] = []
         self.tuning: list[gp.Individual] = []
         self.breeding: dict[str, int] = {}
+        self.observed: dict[str, Any] = {}  # key -> what its trainings saw (this generation's, from the loop)
+        self.fresh: set[str] = set()  # keys trained this generation (counted once)
 
     # -- state ------------------------------------------------------------------------------
     def start(self, rng: np.random.Generator) -> None:
@@ -50,6 +61,7 @@ class GPStrategy:
         self.hof = gp.HallOfFame(int(self.config["hall_of_fame"]))
         self.cma: ConstantSearch | None = None
         self.tuned: list[str] = []
+        self.pruning = dict(PRUNING_ZERO)
 
     def restore(self, state: dict[str, Any]) -> None:
         self.population = [gp.Individual.from_state(self.space, s) for s in state["population"]]
@@ -58,6 +70,7 @@ class GPStrategy:
         )
         self.cma = ConstantSearch.from_state(state["cmaes"]) if state["cmaes"] else None
         self.tuned = list(state["tuned"])
+        self.pruning = {k: int(state.get("pruning", PRUNING_ZERO)[k]) for k in PRUNING_ZERO}
 
     def state(self) -> dict[str, Any]:
         return {
@@ -65,6 +78,7 @@ class GPStrategy:
             "hall_of_fame": self.hof.state(self.space),
             "cmaes": self.cma.state() if self.cma else None,
             "tuned": self.tuned,
+            "pruning": self.pruning,
         }
 
     # -- ask / tell -------------------------------------------------------------------------
@@ -109,11 +123,38 @@ class GPStrategy:
     def _keys_here(self, genomes: list[Any]) -> list[gp.Screened]:
         return [gp.screen_one(self.space, g, check=False) for g in genomes]
 
+    def observe(self, occurring: dict[str, Any], trained: set[str]) -> None:
+        """What the trainings of this generation's candidates saw (key -> task/seed -> sketch); ``trained``:
+        the keys trained just now (counted once in the run's pruning share)."""
+        self.observed = {k: v for k, v in occurring.items() if v}
+        self.fresh = set(trained)
+
+    def _prune(self, inds: list[gp.Individual]) -> None:
+        """Count dead terms of the freshly trained candidates; prune those that could enter the hall of fame."""
+        if not hasattr(self.space, "prune"):
+            return
+        fresh = self.fresh
+        for ind in inds:
+            occurring = self.observed.get(ind.key)
+            if not occurring or not np.isfinite(ind.fitness):
+                continue
+            if ind.key in fresh:
+                terms, dead = self.space.count_dead(ind.genome, occurring)
+                self.pruning["candidates"] += 1
+                self.pruning["terms"] += terms
+                self.pruning["dead"] += dead
+                fresh.discard(ind.key)
+            if ind.shown is None and self.hof.admits(ind.fitness):
+                p = self.space.prune(ind.genome, occurring)
+                key = ind.key if p.objective is ind.genome else self.space.key(p.objective)
+                ind.shown = gp.Shown(p.objective, key, p.terms, p.pruned, p.kept, p.notes)
+
     def tell(
         self, asked: list[Candidate], fitness: list[float], generation: int, rng: np.random.Generator
     ) -> tuple[list[float], dict[str, Any]]:
         for ind, f in zip(self.children + self.tuning, fitness, strict=True):
             ind.fitness = f
+        self._prune(self.children + self.tuning)
         if self.cma is not None:
             self.cma.tell([c.fitness for c in self.tuning])
         merged = {p.key: p for p in self.children}
@@ -152,7 +193,14 @@ class GPStrategy:
 
     # -- hall of fame and outputs -----------------------------------------------------------
     def leaders(self) -> list[Candidate]:
-        return [self.candidate(ind) for ind in self.hof.entries]
+        """The hall of fame in its pruned form (what is printed is what the held-out re-score trains), under
+        the keys its fitness is cached by."""
+        return [
+            Candidate(
+                ind.key, self.space.objective_dict(ind.display), ind.origin, self.space.formula(ind.display)
+            )
+            for ind in self.hof.entries
+        ]
 
     def _named(self, genome: Any, rank: int) -> Any:
         """A hall-of-fame objective named for what found it, e.g. ``evolved-hopper-mixed-0.5-01``."""
@@ -161,29 +209,66 @@ class GPStrategy:
 
     def describe(self, leader: Candidate, rank: int) -> dict[str, Any]:
         ind = self.hof.entries[rank - 1]
+        shown = ind.display
         return {
             "formula": leader.formula,
-            "latex": self.space.latex(ind.genome),
-            "objective": self.space.objective_dict(self._named(ind.genome, rank)),
-            "constants": self.space.named_constants(ind.genome),
-            "size": ind.size,
+            "latex": self.space.latex(shown),
+            "objective": self.space.objective_dict(self._named(shown, rank)),
+            "constants": self.space.named_constants(shown),
+            "size": self.space.size(shown),
             "origin": ind.origin,
-            **({"validity": self.space.validity(ind.genome)} if hasattr(self.space, "validity") else {}),
-            "key": ind.key,
+            **({"validity": self.space.validity(shown)} if hasattr(self.space, "validity") else {}),
+            "key": ind.identity,
+            **({"pruned": _pruned_fields(ind)} if ind.shown is not None else {}),
+        }
+
+    def pruning_summary(self) -> dict[str, Any]:
+        """The share of dead terms: over every trained candidate, and over the hall of fame as printed."""
+        hof = [e.shown for e in self.hof.entries if e.shown is not None]
+        terms = sum(s.terms for s in hof)
+        removed = sum(s.pruned for s in hof)
+        c = self.pruning
+        return {
+            "threshold": THRESHOLD,
+            "candidates": {
+                **c,
+                "dead_share": round(c["dead"] / c["terms"], 4) if c["terms"] else 0.0,
+            },
+            "hall_of_fame": {
+                "entries": len(hof),
+                "terms": terms,
+                "pruned": removed,
+                "kept_for_validity": sum(s.kept for s in hof),
+                "pruned_share": round(removed / terms, 4) if terms else 0.0,
+            },
         }
 
     def write(
         self, run: RunDir, entries: list[dict[str, Any]], history: list[dict[str, Any]], finished: bool
     ) -> None:
-        """Once re-scored: fitness and component plots, and the leaders as objective files."""
+        """``summary.json`` (the pruning share) every generation; once re-scored: fitness and component plots,
+        and the leaders (pruned) as objective files."""
+        run.write_summary({"pruning": self.pruning_summary()})
         if not finished:
             return
         from symmpo.search import plots
 
         top = self.hof.entries[: int(self.config["rescore_top"])]
-        plots.write_all(run, history, self.space, [e.genome for e in top])
+        plots.write_all(run, history, self.space, [e.display for e in top])
         for rank, ind in enumerate(top, start=1):
-            self.space.save(self._named(ind.genome, rank), run.file("objectives", f"hof_{rank:02d}.yaml"))
+            self.space.save(self._named(ind.display, rank), run.file("objectives", f"hof_{rank:02d}.yaml"))
+
+
+def _pruned_fields(ind: gp.Individual) -> dict[str, Any]:
+    """A hall-of-fame entry's pruning: terms of φ⁻¹ and ψ, removed, kept for validity (and why)."""
+    s = ind.shown
+    assert s is not None
+    out: dict[str, Any] = {"terms": s.terms, "removed": s.pruned, "kept_for_validity": s.kept}
+    if s.notes:
+        out["notes"] = list(s.notes)
+    if s.pruned:
+        out["as_bred"] = ind.key
+    return out
 
 
 class Evolution(Search):

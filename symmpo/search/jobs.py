@@ -53,7 +53,12 @@ def run_job(job: FitnessJob) -> list[dict[str, Any]]:
     records = fitness_records(objectives, job.task, job.seed, job.train)
     seconds = time.perf_counter() - t0
     return [
-        {"score": float(r["score"]), "reason": r.get("reason"), "seconds": seconds / max(1, len(records))}
+        {
+            "score": float(r["score"]),
+            "reason": r.get("reason"),
+            "seconds": seconds / max(1, len(records)),
+            "occurring": r.get("occurring"),
+        }
         for r in records
     ]
 
@@ -102,15 +107,18 @@ def train_objectives(
     on_job: JobLog | None = None,
 ) -> list[dict[str, Any]]:
     """Train every objective on tasks × seeds through ``executor``; per objective
-    ``{"scores": {"task/seed": score}, "reasons": ["task/seed: why", ...]}``. ``on_job(job, indices,
-    records)`` sees each job's records as they arrive, in job order (the search logs them)."""
-    out: list[dict[str, Any]] = [{"scores": {}, "reasons": []} for _ in objectives]
+    ``{"scores": {"task/seed": score}, "reasons": ["task/seed: why", ...], "occurring": {"task/seed": sketch}}``
+    (``occurring``: the log-probabilities each training saw, for dead-term pruning, when the job reports them).
+    ``on_job(job, indices, records)`` sees each job's records as they arrive, in job order (the search logs them)."""
+    out: list[dict[str, Any]] = [{"scores": {}, "reasons": [], "occurring": {}} for _ in objectives]
     if not objectives:
         return out
     jobs = make_jobs(objectives, tasks, seeds, train, chunk, load)
     for (job, idx), records in zip(jobs, executor.imap(job_fn, [j for j, _ in jobs]), strict=True):
         for i, rec in zip(idx, records, strict=True):
             out[i]["scores"][f"{job.task}/{job.seed}"] = rec["score"]
+            if rec.get("occurring"):
+                out[i]["occurring"][f"{job.task}/{job.seed}"] = rec["occurring"]
             if rec.get("reason"):
                 out[i]["reasons"].append(f"{job.task}/{job.seed}: {rec['reason']}")
         if on_job is not None:

@@ -7,6 +7,9 @@ evosax; :class:`Search` does everything else once, whatever is evolved (formulas
 * **evaluation** — every candidate not seen before trains on the run's tasks × fitness seeds through the
   executor (:func:`symmpo.search.jobs.train_objectives`), next to the reference loss (DPO), all on the same
   seeds and batches (common random numbers); results are cached by key, so a duplicate never trains twice;
+* **what occurred** — the jobs report a sketch of the log-probabilities each training saw
+  (:mod:`symmpo.train.occurring`); it is cached with the fitness and handed to a strategy that has ``observe``
+  (the GP strategy prunes dead terms with it before the hall of fame: :mod:`symmpo.objective.prune`);
 * **bookkeeping** — one history record and one line of ``evaluations.jsonl`` per training, an atomic
   checkpoint per generation (the strategy's state inside), the hall of fame rewritten after each;
 * **resume** — a checkpoint restores the generation, the search's random generator, the cache and the
@@ -48,7 +51,9 @@ class Candidate:
 
 class Strategy(Protocol):
     """What a search strategy supplies; :class:`Search` calls these in this order every generation:
-    ``ask`` → (training) → ``tell``, then ``leaders`` / ``describe`` / ``write`` for the hall of fame."""
+    ``ask`` → (training) → ``tell``, then ``leaders`` / ``describe`` / ``write`` for the hall of fame. A strategy
+    may also define ``observe(occurring, trained)``, called just before ``tell`` with what each asked
+    candidate's trainings saw (key → task/seed → sketch of log-probabilities) and the keys trained just now."""
 
     label: str  # progress bar and log prefix, e.g. "evolve"
     shown: tuple[str, str]  # (label, history key) of the number shown beside best / median / DPO
@@ -232,13 +237,17 @@ class Search:
         reference = self.strategy.reference()
         fresh = [c for c in [*asked, reference] if c.key not in self.cache]
         results = self.evaluate(fresh, [int(s) for s in self.config["seeds"]], "search", self.train)
+        observe = getattr(self.strategy, "observe", None)  # what trainings saw, for dead-term pruning
         for key, res in results.items():
             self.cache[key] = {
                 "fitness": aggregate(list(res["scores"].values())),
                 "scores": res["scores"],
                 "reasons": res["reasons"],
+                **({"occurring": res["occurring"]} if observe is not None and res.get("occurring") else {}),
             }
         fitness = [float(self.cache[c.key]["fitness"]) for c in asked]
+        if observe is not None:
+            observe({c.key: self.cache[c.key].get("occurring") for c in asked}, set(results))
         population, extra = self.strategy.tell(asked, fitness, self.generation, self.rng)
         leaders = self.strategy.leaders()
         finite = [f for f in population if math.isfinite(f)]

@@ -23,12 +23,13 @@ CONFIG = "config.yaml"
 CHECKPOINT = "checkpoint.json"
 EVALUATIONS = "evaluations.jsonl"
 HALL_OF_FAME = "hall_of_fame.yaml"
+SUMMARY = "summary.json"
 CHECKPOINT_FORMAT = 1
 MAX_CHECKPOINT_BYTES = 512 * 2**20  # a checkpoint holds the evaluation cache: large, but bounded
 MAX_EVALUATIONS_BYTES = 4 * 2**30  # the evaluation log (read only by analyses, never whole by a resume)
 MAX_JSON_DEPTH = 64
 # everything a run writes besides the files above (folders; their files are checked when written)
-ARTEFACTS = (CHECKPOINT, EVALUATIONS, HALL_OF_FAME, "objectives", "plots", "neural", "distill")
+ARTEFACTS = (CHECKPOINT, EVALUATIONS, HALL_OF_FAME, SUMMARY, "objectives", "plots", "neural", "distill")
 
 
 class RunDirError(SymmpoError):
@@ -247,6 +248,24 @@ class RunDir:
             else {"reference": reference, "hall_of_fame": entries}
         )
         atomic_write_text(self.file(HALL_OF_FAME), dump_yaml(data))
+
+    def write_summary(self, summary: dict[str, Any]) -> None:
+        """``summary.json``: run-level numbers a reader wants without the checkpoint (the share of dead terms)."""
+        atomic_write_text(self.file(SUMMARY), json.dumps(summary, indent=1, sort_keys=True) + "\n")
+
+    def read_summary(self) -> dict[str, Any]:
+        """``summary.json`` (bounded; {} when the run has none yet)."""
+        file = self.file(SUMMARY)
+        if not file.exists():
+            return {}
+        text = read_bounded(file, 2**20, "run summary", RunDirError).decode("utf-8", "replace")
+        try:
+            data = json.loads(text) if _json_depth(text) <= MAX_JSON_DEPTH else None
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            raise RunDirError(f"{file}: expected a JSON object")
+        return data
 
     def read_hall_of_fame(self) -> list[dict[str, Any]]:
         from symmpo.symbolic.safeyaml import load_file

@@ -17,6 +17,7 @@ import numpy as np
 
 from symmpo.errors import SymmpoError
 from symmpo.objective import COMPONENTS, Objective, check_objective, sample_objective
+from symmpo.objective import prune as pruning
 from symmpo.search import operators as ops
 from symmpo.symbolic import expr as E
 
@@ -174,6 +175,16 @@ class ObjectiveSpace:
             "components": statuses,
             "how": {comp: sorted({p.method for p in v.properties}) for comp, v in verdicts.items()},
         }
+
+    # -- dead-term pruning (symmpo.objective.prune) ---------------------------------------------
+    def count_dead(self, obj: Objective, occurring: dict[str, list[float]]) -> tuple[int, int]:
+        """(additive terms of φ⁻¹ and ψ, dead ones) on what the candidate's trainings saw (task/seed -> sketch)."""
+        sample = pruning.sample_of(occurring.values())
+        return pruning.count_dead(obj, sample) if sample is not None else (0, 0)
+
+    def prune(self, obj: Objective, occurring: dict[str, list[float]]) -> pruning.Pruned:
+        """The candidate without its dead terms; a removal the validity checker refuses is undone."""
+        return pruning.prune(obj, pruning.sample_of(occurring.values()), check=self.check)
 
     # -- identity ----------------------------------------------------------------------------
     def key(self, obj: Objective) -> str:

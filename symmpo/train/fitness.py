@@ -122,19 +122,33 @@ def fitness_records(
     config: TrainConfig | dict | None = None,
     cache_dir: str | Path | None = None,
 ) -> list[dict[str, Any]]:
-    """One dict per objective: ``score`` (mean normalized return, −inf if the run died), ``reason``, timings."""
-    out = []
-    for r in run_task(objectives, task, seed, config, cache_dir=cache_dir):
-        out.append(
-            {
-                "score": r.score,
-                "score_se": r.score_se,
-                "reason": r.reason,
-                "train_seconds": r.train_seconds,
-                "eval_seconds": r.eval_seconds,
-            }
-        )
-    return out
+    """One dict per objective: ``score`` (mean normalized return, −inf if the run died), ``reason``, timings,
+    and ``occurring``: the sketch of the log-probabilities it saw (:mod:`symmpo.train.occurring`; None if it died)."""
+    from symmpo.train.occurring import occurring_sketches
+
+    config = as_config(config)
+    dataset, reference = prepare(task, seed, config, cache_dir)
+    results, policy = train_population(
+        objectives,
+        dataset,
+        reference,
+        config,
+        seed,
+        evaluator=make_evaluator(task, config),
+        return_policy=True,
+    )
+    sketches = occurring_sketches(policy, reference, objectives, [r.alive for r in results])
+    return [
+        {
+            "score": r.score,
+            "score_se": r.score_se,
+            "reason": r.reason,
+            "train_seconds": r.train_seconds,
+            "eval_seconds": r.eval_seconds,
+            "occurring": s,
+        }
+        for r, s in zip(results, sketches, strict=True)
+    ]
 
 
 def fitness(
