@@ -116,7 +116,7 @@ def main() -> None:
         f"{a.reset_offset} ({a.episodes} greedy episodes), dataset seed "
         f"{a.dataset_seed}. Δ = loss − SFT; Holm over {len(labels)} tests.",
         "",
-        f"SFT-only IQM {stats.iqm_ci([sft])['iqm']:.1f} {stats.iqm_ci([sft])['ci']}",
+        "SFT-only IQM {:.1f} [{:.1f}, {:.1f}]".format(stats.iqm_ci([sft])["iqm"], *stats.iqm_ci([sft])["ci"]),
         "",
         "| loss | IQM [95 % CI] | mean Δ | paired SD | p_Holm | P(loss > SFT) | detectable Δ (80 %) |",
         "|---|---|---|---|---|---|---|",

@@ -29,9 +29,9 @@ SUITES: dict[str, dict[str, Design]] = {
     # suite v2: 100-step responses, π_ref cloned from the chosen responses (results/bench/)
     "v2": {env: Design() for env in ("hopper", "halfcheetah", "walker2d")},
     # suite v3: 20-step responses judged over 200 steps (the strongest level continues greedily), π_ref cloned
-    # from a separate pool of the weak and medium levels, 2000 PO steps (results/explore-validity/ section 7)
+    # from a separate pool of the weak and medium levels, 1000 PO steps (results/explore-validity/ section 7)
     "v3": {
-        env: Design(horizon=20, label_horizon=200, sft_levels=("weak", "medium"), po_steps=2000)
+        env: Design(horizon=20, label_horizon=200, sft_levels=("weak", "medium"), po_steps=1000)
         for env in ("hopper", "halfcheetah", "walker2d")
     },
 }
