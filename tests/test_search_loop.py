@@ -294,3 +294,29 @@ def test_final_rescore_is_held_out(tmp_path):
     assert fitness and heldout and len(fitness) + len(heldout) == len(set(seen))
     assert {(d, r) for _, d, r in fitness} == {(protocol.FITNESS_DATASET_SEED, 0)}
     assert {(d, r) for _, d, r in heldout} == {(protocol.HELDOUT_DATASET_SEED, protocol.HELDOUT_RESET_OFFSET)}
+
+
+def test_a_fresh_run_with_the_real_trainer_prepares_its_data_first(tmp_path, monkeypatch):
+    """The datasets and references of every fitness task x seed are built before generation 0 (its own
+    progress bar), and only by a run that trains with the real job function on a fresh run directory."""
+    import symmpo.train.fitness as fitness
+    from symmpo.search import jobs
+
+    calls = []
+    monkeypatch.setattr(fitness, "prepare", lambda task, seed, config: calls.append((task, seed)))
+    config = toy_config(generations=1)
+    run = RunDir.create(tmp_path / "real", config)
+    evo = Evolution(config, run, ToySpace(), InlineExecutor(), job_fn=jobs.run_job, progress=False)
+
+    def stop(self):
+        raise Stop
+
+    step = Evolution.step
+    monkeypatch.setattr(Evolution, "step", stop)
+    with pytest.raises(Stop):
+        evo.run()
+    monkeypatch.setattr(Evolution, "step", step)
+    assert calls == [(t, int(s)) for t in config["tasks"] for s in config["seeds"]]
+    calls.clear()
+    evolve(tmp_path / "toy", toy_config(generations=1))  # a custom job function trains no real data
+    assert calls == []
