@@ -123,3 +123,14 @@ def test_wrong_sizes_and_modes_are_refused():
         NeuralArch(psi="both")
     with pytest.raises(ObjectiveError, match="parameters"):
         NeuralPhiInv(arch.phi_net, np.zeros(3))
+
+
+def test_loading_weights_that_fail_the_checker_is_refused(tmp_path):
+    """Valid by construction, checked anyway on load: non-finite weights in a file are a clear error."""
+    arch = NeuralArch()
+    theta = arch.init(0)
+    theta[0] = np.nan
+    path = NeuralObjective(arch, theta, "broken").save(tmp_path / "broken.yaml")
+    with pytest.raises(ObjectiveError, match="fail the validity checks"):
+        NeuralObjective.load(path)
+    NeuralObjective.load(NeuralObjective(arch, arch.init(0), "ok").save(tmp_path / "ok.yaml"))

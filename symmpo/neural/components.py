@@ -370,6 +370,15 @@ class NeuralObjective:
             raise ObjectiveError(
                 f"{path}: weights do not match the recorded digest (file edited or mixed up)"
             )
+        # the architecture makes a valid mirror map by construction; weights from a file are checked anyway
+        # (non-finite or overflowing values), with the core checker's numeric tests
+        from symmpo.neural.validity import check_neural
+
+        bad = [f"{k}: {v.failures()[0].name}" for k, v in check_neural(obj).items() if not v.valid]
+        if bad:
+            raise ObjectiveError(
+                f"{path}: the learned components fail the validity checks ({'; '.join(bad)})"
+            )
         return obj
 
 

@@ -96,13 +96,6 @@ def _is_up(m: str) -> bool:
     return m in ("sinc", "inc", "const")
 
 
-def _mono_map(m: str, strict_increasing: bool = True) -> str:
-    """Compose an increasing outer function with an inner one of monotonicity m."""
-    if strict_increasing:
-        return m
-    return {"sinc": "inc", "sdec": "dec"}.get(m, m)
-
-
 def _mul_iv(a: Props, b: Props) -> tuple[float, float]:
     vals = []
     for x in (a.lo, a.hi):
