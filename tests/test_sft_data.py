@@ -75,7 +75,7 @@ def test_a_suite_v3_task_clones_its_reference_from_the_suites_sft_data(tmp_path)
     torch.set_num_threads(1)
     d = design("v3", "hopper")
     ds = load_task("hopper-clean@v3", cache_dir=tmp_path, n_pairs=8, prompt_max=5)
-    assert ds.horizon == d.horizon and ds.meta["suite"] == "v3"
+    assert ds.horizon == d.horizon and ds.meta["suite"] == "v3" and ds.meta["task"] == "hopper-clean@v3"
     assert tuple(ds.meta["sft_levels"]) == d.sft_levels
     tiny = TrainConfig.preset("tiny")
     implicit = get_reference(ds, 0, tiny, cache_dir=tmp_path)
