@@ -578,6 +578,5 @@ def load_task(
     spec = parse_task(name)
     ds = load_dataset(task_config(name, seed=seed, n_pairs=n_pairs, **overrides), cache_dir, build, progress)
     levels = design(spec.suite, spec.env).sft_levels
-    return replace(
-        ds, meta={**ds.meta, "suite": spec.suite, **({"sft_levels": list(levels)} if levels else {})}
-    )
+    extra = {"task": spec.name, "suite": spec.suite, **({"sft_levels": list(levels)} if levels else {})}
+    return replace(ds, meta={**ds.meta, **extra})
