@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from symmpo.errors import DataError
+from symmpo.suite.tasks import ENVS, parse_task
 
 
 @dataclass(frozen=True)
@@ -27,12 +28,12 @@ class Design:
 DEFAULT_SUITE = "v2"
 SUITES: dict[str, dict[str, Design]] = {
     # suite v2: 100-step responses, π_ref cloned from the chosen responses (results/bench/)
-    "v2": {env: Design() for env in ("hopper", "halfcheetah", "walker2d")},
+    "v2": {env: Design() for env in ENVS},
     # suite v3: 20-step responses judged over 200 steps (the strongest level continues greedily), π_ref cloned
     # from a separate pool of the weak and medium levels, 1000 PO steps (results/explore-validity/ section 7)
     "v3": {
         env: Design(horizon=20, label_horizon=200, sft_levels=("weak", "medium"), po_steps=1000)
-        for env in ("hopper", "halfcheetah", "walker2d")
+        for env in ENVS
     },
 }
 
@@ -54,8 +55,6 @@ def po_steps(tasks: list[str] | tuple[str, ...]) -> int | None:
     """The PO steps the tasks' suite was validated at (a command's default when ``--steps`` is not given);
     None for suite v2, whose presets set the steps. Tasks of different suites or steps are an error: one run,
     one training budget."""
-    from symmpo.suite.tasks import parse_task
-
     specs = [parse_task(t) for t in tasks]
     steps = {design(s.suite, s.env).po_steps for s in specs if s.suite != DEFAULT_SUITE}
     suites = {s.suite for s in specs}
