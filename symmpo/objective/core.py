@@ -303,7 +303,7 @@ class Objective:
     ) -> dict[str, Any]:
         """The loss split for logging, per example: implicit rewards, margin z, preference and imitation terms.
 
-        Same arguments as :meth:`loss`; ``preference + imitation`` equals ``loss`` to rounding. Keys:
+        Same arguments as :meth:`loss`; ``preference + imitation`` is ``loss`` (the same tree steps). Keys:
         reward_chosen, reward_rejected, margin, preference, imitation.
         """
         self._require_lengths(chosen_lengths, rejected_lengths)
