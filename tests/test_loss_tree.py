@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import torch
 import trl_tiny
+from test_objective_exports_meta import TA  # tau in g and both weights, reduce=mean, imitation, tied psi
 
 from symmpo import Objective
 from symmpo.errors import ObjectiveError
@@ -29,26 +30,6 @@ from symmpo.symbolic.grammar import Grammar
 from symmpo.symbolic.primitives import REGISTRY
 from symmpo.symbolic.printing import latex
 from symmpo.symbolic.tidy import tidy
-
-TA = Objective.from_components(  # tau in g and both weights, reduce=mean, an imitation term, tied psi
-    "log(p) - log(1 - p) + c0*p**c1",
-    "phi_inv",
-    "-max(0, c2 - (z - c3*tau))",
-    w_po="sigmoid(c4*(tau - c5))",
-    w_sft="c6*(1 - tau)",
-    beta=0.5,
-    reduce="mean",
-    name="ta-sample",
-    constants={
-        "c0": ("positive", 0.84),
-        "c1": ("positive", 0.15),
-        "c2": ("positive", 3.0),
-        "c3": ("positive", 1.36),
-        "c4": ("positive", 0.86),
-        "c5": ("unit", 0.83),
-        "c6": ("positive", 0.15),
-    },
-)
 
 
 def _objectives() -> list[Objective]:

@@ -22,31 +22,34 @@ from symmpo.objective.loss_tree import (
     LEN_C,
     LEN_R,
     LOSS,
+    OPS,
     PARTS,
-    PC,
-    PROGRESS,
     Apply,
     Arg,
-    Batch,
-    Beta,
-    Lengths,
     LossTree,
-    Op,
-    Progress,
     Ref,
     Term,
-    Zeros,
     log_space_tree,
 )
 from symmpo.objective.types import ObjectiveLike
 from symmpo.symbolic.expr import Const, Expr, Node, Var
 from symmpo.symbolic.primitives import REGISTRY, export_helpers
 
-# A value as the log-probs' dtype and device; lengths are also clamped to >= 1 (an empty response: mean 0,
-# NLL 0).
-_LIKE = "{0}({1}, dtype=policy_chosen_logps.dtype, device=policy_chosen_logps.device)"
-_LENGTHS = _LIKE.format("torch.as_tensor", "{0}") + ".clamp(min=1)"
-_INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/"}
+# Each operation of the loss tree as source (lengths clamped to >= 1: an empty response has mean 0, NLL 0).
+_LIKE = "dtype=policy_chosen_logps.dtype, device=policy_chosen_logps.device"
+_TEMPLATES = {
+    "add": "({0} + {1})",
+    "sub": "({0} - {1})",
+    "mul": "({0} * {1})",
+    "div": "({0} / {1})",
+    "neg": "(-{0})",
+    "beta": "(BETA * {0})",  # the module's one beta: editing BETA changes the loss
+    "lengths": f"torch.as_tensor({{0}}, {_LIKE}).clamp(min=1)",
+    "progress": f"torch.as_tensor({{0}}, {_LIKE})",
+    "batch": "({0} + torch.zeros_like(policy_chosen_logps))",
+    "zeros": "torch.zeros_like(policy_chosen_logps)",
+}
+assert set(_TEMPLATES) == set(OPS)
 
 
 def expr_source(e: Expr, names: dict[str, str]) -> str:
@@ -75,36 +78,19 @@ def steps_source(obj: ObjectiveLike, tree: LossTree, targets: tuple[str, ...]) -
     assignment per computed step (aliases are inlined: they name an argument or another step)."""
     comps = {k: log_space_tree(obj, k) for k in ("phi_inv", "psi", "g", "w_po", "w_sft")}
 
-    def name(step: str) -> str:
-        r = tree.resolve(step)
-        return r.name if isinstance(r, Arg) else r
-
     def src(t: Term) -> str:
         if isinstance(t, Arg):
             return t.name
         if isinstance(t, Ref):
-            return name(t.name)
-        if isinstance(t, Lengths):
-            return _LENGTHS.format(t.arg)
-        if isinstance(t, Progress):
-            return _LIKE.format("torch.as_tensor", PROGRESS)
+            return tree.resolve(t.name)
         if isinstance(t, Apply):
             x = src(t.arg)  # a step or argument name, never an expression: formulas may read it many times
             assert x.isidentifier()
-            tau = name("tau")
-            return (
-                "(" + expr_source(comps[t.comp], {"L": x, "z": x, "tau": tau, "p": f"torch.exp({x})"}) + ")"
+            e = expr_source(
+                comps[t.comp], {"L": x, "z": x, "tau": tree.resolve("tau"), "p": f"torch.exp({x})"}
             )
-        if isinstance(t, Op):
-            if t.op == "neg":
-                return f"(-{src(t.args[0])})"
-            return f"({src(t.args[0])} {_INFIX[t.op]} {src(t.args[1])})"
-        if isinstance(t, Beta):
-            return f"(BETA * {src(t.arg)})"  # the module's one beta: editing BETA changes the loss
-        if isinstance(t, Batch):
-            return f"({src(t.arg)} + torch.zeros_like({PC}))"
-        assert isinstance(t, Zeros)
-        return f"torch.zeros_like({PC})"
+            return e if e.isidentifier() else f"({e})"
+        return _TEMPLATES[t.op].format(*(src(a) for a in t.args))
 
     body = []
     needed = {LEN_C: "chosen_lengths is None", LEN_R: "rejected_lengths is None"}
@@ -120,9 +106,9 @@ def steps_source(obj: ObjectiveLike, tree: LossTree, targets: tuple[str, ...]) -
                 f"{s.name} = {text[1:-1] if text.startswith('(') and _balanced(text[1:-1]) else text}"
             )
     if targets == (LOSS,):
-        body.append(f"return {name(LOSS)}")
+        body.append(f"return {tree.resolve(LOSS)}")
     else:
-        body.append("return {" + ", ".join(f"{t!r}: {name(t)}" for t in targets) + "}")
+        body.append("return {" + ", ".join(f"{t!r}: {tree.resolve(t)}" for t in targets) + "}")
     return body
 
 

@@ -15,21 +15,16 @@ import torch
 from symmpo.objective import loss_tree
 from symmpo.objective.loss_tree import (
     ARGS,
+    ARITHMETIC,
     LOSS,
     PARTS,
     PC,
-    PROGRESS,
     Apply,
     Arg,
-    Batch,
-    Beta,
-    Lengths,
     LossTree,
     Op,
-    Progress,
     Ref,
     Term,
-    Zeros,
     log_space_tree,
 )
 from symmpo.objective.types import ObjectiveLike
@@ -65,7 +60,7 @@ def response_lengths(lengths: Any, like: Any) -> Any:
     return torch.as_tensor(lengths, dtype=like.dtype, device=like.device).clamp(min=1)
 
 
-_OPS = {"add": operator.add, "sub": operator.sub, "mul": operator.mul, "div": operator.truediv}
+_BINARY = {"add": operator.add, "sub": operator.sub, "mul": operator.mul, "div": operator.truediv}
 
 
 def compile_steps(obj: ObjectiveLike, tree: LossTree, targets: tuple[str, ...]) -> Any:
@@ -78,45 +73,38 @@ def compile_steps(obj: ObjectiveLike, tree: LossTree, targets: tuple[str, ...]) 
     beta = obj.beta
     fns = {k: component_fn(obj, k) for k in obj.components}
 
-    def key(name: str) -> str:
-        r = tree.resolve(name)
-        return r.name if isinstance(r, Arg) else r
-
     def build(t: Term) -> Any:
         if isinstance(t, Arg):
             n = t.name
             return lambda env: env[n]
         if isinstance(t, Ref):
-            k = key(t.name)
+            k = tree.resolve(t.name)
             return lambda env: env[k]
-        if isinstance(t, Lengths):
-            n = t.arg
-            return lambda env: response_lengths(env[n], env[PC])
-        if isinstance(t, Progress):
-            return lambda env: torch.as_tensor(env[PROGRESS], dtype=env[PC].dtype, device=env[PC].device)
         if isinstance(t, Apply):
             f, const = fns[t.comp]
             if const is not None:
                 return lambda env: const
-            a, tau = build(t.arg), key("tau")
-            return lambda env: f(a(env), env[tau])
-        if isinstance(t, Op):
-            if t.op == "neg":
-                a = build(t.args[0])
-                return lambda env: -a(env)
-            f2, a, b = _OPS[t.op], build(t.args[0]), build(t.args[1])
+            x, tau = build(t.arg), tree.resolve("tau")
+            return lambda env: f(x(env), env[tau])
+        a, b = ([build(x) for x in t.args] + [None, None])[:2]
+        if t.op in _BINARY:
+            f2 = _BINARY[t.op]
             return lambda env: f2(a(env), b(env))
-        if isinstance(t, Beta):
-            a = build(t.arg)
+        if t.op == "neg":
+            return lambda env: -a(env)
+        if t.op == "beta":
             return a if beta == 1.0 else (lambda env: beta * a(env))
-        if isinstance(t, Batch):
-            a = build(t.arg)
+        if t.op == "lengths":
+            return lambda env: response_lengths(a(env), env[PC])
+        if t.op == "progress":
+            return lambda env: torch.as_tensor(a(env), dtype=env[PC].dtype, device=env[PC].device)
+        if t.op == "batch":
             return lambda env: a(env) + torch.zeros_like(env[PC])
-        assert isinstance(t, Zeros)
+        assert t.op == "zeros", t.op
         return lambda env: torch.zeros_like(env[PC])
 
     plan = [(s.name, build(s.term)) for s in tree.needed(targets) if not s.is_alias]
-    out = [(t, key(t)) for t in targets]
+    out = [(t, tree.resolve(t)) for t in targets]
 
     def fn(*args: Any) -> dict[str, Any]:
         env = dict(zip(ARGS, args, strict=True))
@@ -173,16 +161,17 @@ def tree_expr(obj: ObjectiveLike, tree: LossTree, term: Term) -> Expr:
         return substitute(
             obj.components[term.comp], COMPONENTS[term.comp].var, tree_expr(obj, tree, term.arg)
         )
-    if isinstance(term, Op):
-        return Node(term.op, tuple(tree_expr(obj, tree, a) for a in term.args))
-    if isinstance(term, Beta):
-        inner = tree_expr(obj, tree, term.arg)
-        return inner if obj.beta == 1.0 else Node("mul", (Const(obj.beta), inner))
-    if isinstance(term, Batch):
-        return tree_expr(obj, tree, term.arg)
-    if isinstance(term, Zeros):
+    if not isinstance(term, Op) or term.op in ("lengths", "progress"):
+        raise ValueError(f"{term!r} has no LaTeX form")  # they sit below the variables shown
+    if term.op == "zeros":
         return Const(0.0)
-    raise ValueError(f"{term!r} has no LaTeX form")  # arguments and lengths sit below the shown variables
+    args = tuple(tree_expr(obj, tree, a) for a in term.args)
+    if term.op in ARITHMETIC:
+        return Node(term.op, args)
+    if term.op == "beta":
+        return args[0] if obj.beta == 1.0 else Node("mul", (Const(obj.beta), args[0]))
+    assert term.op == "batch", term.op
+    return args[0]
 
 
 def loss_latex(obj: ObjectiveLike, tree: LossTree | None = None) -> str:

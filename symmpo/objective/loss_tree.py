@@ -59,36 +59,21 @@ LOSS = "loss"
 
 
 # ----- terms ----------------------------------------------------------------------------------------------
+# A term is an argument, an earlier step, a component applied to one of those, or an operation of OPS.
 @dataclass(frozen=True)
 class Arg:
-    """One of the loss's arguments (a name in ``ARGS``)."""
-
-    name: str
+    name: str  # one of ARGS
 
 
 @dataclass(frozen=True)
 class Ref:
-    """The value of an earlier step."""
-
-    name: str
-
-
-@dataclass(frozen=True)
-class Lengths:
-    """A lengths argument as the log-probs' dtype and device, clamped to >= 1."""
-
-    arg: str
-
-
-@dataclass(frozen=True)
-class Progress:
-    """The progress argument as a tensor of the log-probs' dtype and device."""
+    name: str  # an earlier step
 
 
 @dataclass(frozen=True)
 class Apply:
-    """A component applied to a step or an argument (its compiled input: L = log p, z, or tau);
-    components read tau as well, always the ``tau`` step."""
+    """A component applied to a step or an argument (its compiled input: L = log p, z, or tau); components
+    read tau as well, always the ``tau`` step."""
 
     comp: str
     arg: Ref | Arg
@@ -96,32 +81,25 @@ class Apply:
 
 @dataclass(frozen=True)
 class Op:
-    """Arithmetic: ``add``, ``sub``, ``mul``, ``div`` (two operands) or ``neg`` (one)."""
-
-    op: str
-    args: tuple[Term, ...]
+    op: str  # a key of OPS
+    args: tuple[Term, ...] = ()
 
 
-@dataclass(frozen=True)
-class Beta:
-    """beta * arg (the objective's one beta; the exports read their ``BETA`` constant)."""
-
-    arg: Term
-
-
-@dataclass(frozen=True)
-class Batch:
-    """arg broadcast to the batch (a value that reads no data: constant or tau-only components)."""
-
-    arg: Term
-
-
-@dataclass(frozen=True)
-class Zeros:
-    """Zeros of the batch's shape."""
-
-
-Term = Arg | Ref | Lengths | Progress | Apply | Op | Beta | Batch | Zeros
+Term = Arg | Ref | Apply | Op
+# The operations, by the number of operands; every consumer maps each name to its own form.
+OPS = {
+    "add": 2,
+    "sub": 2,
+    "mul": 2,
+    "div": 2,
+    "neg": 1,
+    "beta": 1,  # beta * x: the objective's one beta (the exports read their BETA constant)
+    "lengths": 1,  # a lengths argument as the log-probs' dtype and device, clamped to >= 1
+    "progress": 1,  # the progress argument as a tensor of the log-probs' dtype and device
+    "batch": 1,  # x broadcast to the batch (a value that reads no data: constant or tau-only components)
+    "zeros": 0,  # zeros of the batch's shape
+}
+ARITHMETIC = ("add", "sub", "mul", "div", "neg")  # the symbolic primitives of the same names
 
 
 @dataclass(frozen=True)
@@ -160,14 +138,13 @@ class LossTree:
                 todo += refs(self.step(name).term)
         return [s for s in self.steps if s.name in want]
 
-    def resolve(self, name: str) -> Arg | str:
-        """What a step name stands for once aliases are followed: an argument, or a computed step's name."""
+    def resolve(self, name: str) -> str:
+        """What a step name stands for once aliases are followed: an argument's name (argument and step names
+        never coincide) or a computed step's name."""
         term = self.step(name).term
         if isinstance(term, Arg):
-            return term
-        if isinstance(term, Ref):
-            return self.resolve(term.name)
-        return name
+            return term.name
+        return self.resolve(term.name) if isinstance(term, Ref) else name
 
     @property
     def lengths_suffix(self) -> str:
@@ -184,31 +161,22 @@ def refs(term: Term) -> list[str]:
         return ["tau", *refs(term.arg)]
     if isinstance(term, Op):
         return [n for a in term.args for n in refs(a)]
-    if isinstance(term, (Beta, Batch)):
-        return refs(term.arg)
     return []
 
 
 def args_read(tree: LossTree, targets: tuple[str, ...]) -> set[str]:
     """The argument names the targets' steps mention."""
-    out: set[str] = set()
 
-    def walk(t: Term) -> None:
+    def walk(t: Term) -> set[str]:
         if isinstance(t, Arg):
-            out.add(t.name)
-        elif isinstance(t, Lengths):
-            out.add(t.arg)
-        elif isinstance(t, Apply):
-            walk(t.arg)
-        elif isinstance(t, Op):
-            for a in t.args:
-                walk(a)
-        elif isinstance(t, (Beta, Batch)):
-            walk(t.arg)
+            return {t.name}
+        if isinstance(t, Apply):
+            return walk(t.arg)
+        if isinstance(t, Op):
+            return set().union(*(walk(a) for a in t.args))
+        return set()
 
-    for s in tree.needed(targets):
-        walk(s.term)
-    return out
+    return set().union(*(walk(s.term) for s in tree.needed(targets)))
 
 
 # ----- components as the tree reads them ------------------------------------------------------------------
@@ -241,25 +209,20 @@ def uses_tau(obj: ObjectiveLike) -> bool:
 
 def reads_data(obj: ObjectiveLike, tree_steps: dict[str, Term], term: Term) -> bool:
     """True when the term's value depends on the batch (so a tensor op gives it the batch's shape); False for
-    constant or tau-only values, which the tree broadcasts itself (``Batch``)."""
+    constant or tau-only values, which the tree broadcasts itself (``batch``)."""
     if isinstance(term, Arg):
         return term.name != PROGRESS
     if isinstance(term, Ref):
         return reads_data(obj, tree_steps, tree_steps[term.name])
-    if isinstance(term, (Lengths, Zeros, Batch)):
-        return True
-    if isinstance(term, Progress):
-        return False
     if isinstance(term, Apply):
         arg = reads_data(obj, tree_steps, term.arg)
         if not is_tree(obj.components[term.comp]):  # a non-symbolic component is assumed to read its input
             return arg
         spec = COMPONENTS[term.comp]
         return arg and spec.input != "tau" and spec.input in variables(log_space_tree(obj, term.comp))
-    if isinstance(term, Op):
-        return any(reads_data(obj, tree_steps, a) for a in term.args)
-    assert isinstance(term, Beta)
-    return reads_data(obj, tree_steps, term.arg)
+    if term.op in ("lengths", "batch", "zeros"):
+        return True
+    return term.op != "progress" and any(reads_data(obj, tree_steps, a) for a in term.args)
 
 
 # ----- the tree -------------------------------------------------------------------------------------------
@@ -273,14 +236,14 @@ def build(obj: ObjectiveLike) -> LossTree:
 
     def add(name: str, term: Term, batch: bool = False) -> None:
         if batch and not reads_data(obj, steps, term):
-            term = Batch(term)
+            term = Op("batch", (term,))
         steps[name] = term
 
-    add("tau", Progress() if uses_tau(obj) else Arg(PROGRESS))
+    add("tau", Op("progress", (Arg(PROGRESS),)) if uses_tau(obj) else Arg(PROGRESS))
     if mean or imitation:
-        add("len_chosen", Lengths(LEN_C))
+        add("len_chosen", Op("lengths", (Arg(LEN_C),)))
     if mean:
-        add("len_rejected", Lengths(LEN_R))
+        add("len_rejected", Op("lengths", (Arg(LEN_R),)))
     for step, arg, length in (
         ("logp_chosen", PC, "len_chosen"),
         ("logp_rejected", PR, "len_rejected"),
@@ -294,9 +257,9 @@ def build(obj: ObjectiveLike) -> LossTree:
             f"log_ratio_{side}",
             phi if psi_cancels else Op("sub", (phi, Apply("psi", Ref(f"ref_logp_{side}")))),
         )
-    add("reward_chosen", Beta(Ref("log_ratio_chosen")), batch=True)
-    add("reward_rejected", Beta(Ref("log_ratio_rejected")), batch=True)
-    add("margin", Beta(Op("sub", (Ref("log_ratio_chosen"), Ref("log_ratio_rejected")))), batch=True)
+    add("reward_chosen", Op("beta", (Ref("log_ratio_chosen"),)), batch=True)
+    add("reward_rejected", Op("beta", (Ref("log_ratio_rejected"),)), batch=True)
+    add("margin", Op("beta", (Op("sub", (Ref("log_ratio_chosen"), Ref("log_ratio_rejected"))),)), batch=True)
     g = Apply("g", Ref("margin"))
     add(
         "preference",
@@ -313,7 +276,7 @@ def build(obj: ObjectiveLike) -> LossTree:
         )
         add(LOSS, Op("add", (Ref("preference"), Ref("imitation"))))
     else:
-        add("imitation", Zeros())
+        add("imitation", Op("zeros"))
         add(LOSS, Ref("preference"))
     tree = LossTree(tuple(Step(k, v) for k, v in steps.items()), (), "", imitation)
     read = args_read(tree, (LOSS, *PARTS))
