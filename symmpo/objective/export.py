@@ -35,14 +35,9 @@ from symmpo.objective.types import ObjectiveLike
 from symmpo.symbolic.expr import Const, Expr, Node, Var
 from symmpo.symbolic.primitives import REGISTRY, export_helpers
 
-# Each operation of the loss tree as source (lengths clamped to >= 1: an empty response has mean 0, NLL 0).
+# Each of the loss tree's own operations as source (lengths clamped to >= 1: an empty response has mean 0, NLL 0).
 _LIKE = "dtype=policy_chosen_logps.dtype, device=policy_chosen_logps.device"
 _TEMPLATES = {
-    "add": "({0} + {1})",
-    "sub": "({0} - {1})",
-    "mul": "({0} * {1})",
-    "div": "({0} / {1})",
-    "neg": "(-{0})",
     "beta": "(BETA * {0})",  # the module's one beta: editing BETA changes the loss
     "lengths": f"torch.as_tensor({{0}}, {_LIKE}).clamp(min=1)",
     "progress": f"torch.as_tensor({{0}}, {_LIKE})",
@@ -90,7 +85,8 @@ def steps_source(obj: ObjectiveLike, tree: LossTree, targets: tuple[str, ...]) -
                 comps[t.comp], {"L": x, "z": x, "tau": tree.resolve("tau"), "p": f"torch.exp({x})"}
             )
             return e if e.isidentifier() else f"({e})"
-        return _TEMPLATES[t.op].format(*(src(a) for a in t.args))
+        form = REGISTRY[t.op].source if t.op in REGISTRY else _TEMPLATES[t.op]  # arithmetic: the registry's
+        return form.format(*(src(a) for a in t.args))
 
     body = []
     needed = {LEN_C: "chosen_lengths is None", LEN_R: "rejected_lengths is None"}

@@ -7,7 +7,6 @@ reference-free psi, beta = 1, w_po = 1, no imitation term) are resolved in the t
 
 from __future__ import annotations
 
-import operator
 from typing import Any
 
 import torch
@@ -15,7 +14,6 @@ import torch
 from symmpo.objective import loss_tree
 from symmpo.objective.loss_tree import (
     ARGS,
-    ARITHMETIC,
     LOSS,
     PARTS,
     PC,
@@ -31,6 +29,7 @@ from symmpo.objective.types import ObjectiveLike
 from symmpo.symbolic.compile import compile_tree
 from symmpo.symbolic.component import COMPONENTS
 from symmpo.symbolic.expr import Const, Expr, Node, Var, is_tree, substitute
+from symmpo.symbolic.primitives import REGISTRY
 from symmpo.symbolic.printing import latex
 from symmpo.symbolic.tidy import tidy
 
@@ -60,9 +59,6 @@ def response_lengths(lengths: Any, like: Any) -> Any:
     return torch.as_tensor(lengths, dtype=like.dtype, device=like.device).clamp(min=1)
 
 
-_BINARY = {"add": operator.add, "sub": operator.sub, "mul": operator.mul, "div": operator.truediv}
-
-
 def compile_steps(obj: ObjectiveLike, tree: LossTree, targets: tuple[str, ...]) -> Any:
     """The tree compiled for ``targets``: a function of the loss's arguments returning {target: value}.
 
@@ -87,11 +83,9 @@ def compile_steps(obj: ObjectiveLike, tree: LossTree, targets: tuple[str, ...]) 
             x, tau = build(t.arg), tree.resolve("tau")
             return lambda env: f(x(env), env[tau])
         a, b = ([build(x) for x in t.args] + [None, None])[:2]
-        if t.op in _BINARY:
-            f2 = _BINARY[t.op]
-            return lambda env: f2(a(env), b(env))
-        if t.op == "neg":
-            return lambda env: -a(env)
+        if t.op in REGISTRY:  # arithmetic: the primitive's torch form (the operator builtins)
+            f2 = REGISTRY[t.op].torch_fn
+            return (lambda env: f2(a(env))) if b is None else (lambda env: f2(a(env), b(env)))
         if t.op == "beta":
             return a if beta == 1.0 else (lambda env: beta * a(env))
         if t.op == "lengths":
@@ -166,7 +160,7 @@ def tree_expr(obj: ObjectiveLike, tree: LossTree, term: Term) -> Expr:
     if term.op == "zeros":
         return Const(0.0)
     args = tuple(tree_expr(obj, tree, a) for a in term.args)
-    if term.op in ARITHMETIC:
+    if term.op in REGISTRY:
         return Node(term.op, args)
     if term.op == "beta":
         return args[0] if obj.beta == 1.0 else Node("mul", (Const(obj.beta), args[0]))

@@ -81,25 +81,20 @@ class Apply:
 
 @dataclass(frozen=True)
 class Op:
-    op: str  # a key of OPS
+    op: str  # an arithmetic primitive of the symbolic registry (add, sub, ...), or a key of OPS
     args: tuple[Term, ...] = ()
 
 
 Term = Arg | Ref | Apply | Op
-# The operations, by the number of operands; every consumer maps each name to its own form.
+# The tree's own operations, by the number of operands; every consumer maps each name to its own form (and
+# the arithmetic ones through the primitive registry).
 OPS = {
-    "add": 2,
-    "sub": 2,
-    "mul": 2,
-    "div": 2,
-    "neg": 1,
     "beta": 1,  # beta * x: the objective's one beta (the exports read their BETA constant)
     "lengths": 1,  # a lengths argument as the log-probs' dtype and device, clamped to >= 1
     "progress": 1,  # the progress argument as a tensor of the log-probs' dtype and device
     "batch": 1,  # x broadcast to the batch (a value that reads no data: constant or tau-only components)
     "zeros": 0,  # zeros of the batch's shape
 }
-ARITHMETIC = ("add", "sub", "mul", "div", "neg")  # the symbolic primitives of the same names
 
 
 @dataclass(frozen=True)
