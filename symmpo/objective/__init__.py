@@ -1,7 +1,8 @@
 """Everything about an objective: the :class:`Objective` and the modules behind its methods.
 
-``core`` (the class), ``loss`` (loss closure, parts, whole-loss LaTeX), ``export`` / ``export_meta``
-(standalone torch source and what it states about itself), ``canonical`` (the cache and dedupe key),
+``core`` (the class), ``loss_tree`` (the one description of the loss, with named parts), ``loss`` (the tree
+compiled into the loss and parts closures, and printed as whole-loss LaTeX), ``export`` / ``export_meta``
+(the tree printed as standalone torch source, and what that source states about itself), ``canonical`` (the cache and dedupe key),
 ``files`` (the YAML file format), ``named`` (the named baselines: one table, one lookup), ``plain`` (the
 baselines outside MPO as plain torch losses), ``grammar`` (random objectives from a
 grammar, grammar tags), ``validity`` (the checker's verdicts per component), ``resolve`` (``NAME | FILE``).

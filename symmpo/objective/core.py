@@ -23,17 +23,13 @@ import numpy as np
 import torch
 
 from symmpo.errors import FormulaError, ObjectiveError, SymmpoError
-from symmpo.objective import canonical, export, files, loss, named
+from symmpo.objective import canonical, export, files, loss, loss_tree, named
 from symmpo.objective.plain import PlainObjective
 from symmpo.objective.types import COMPONENTS, TIED, Component
 from symmpo.symbolic import limits
 from symmpo.symbolic.component import ExternalComponent
-from symmpo.symbolic.expr import Const, constants, is_const, is_tree, map_consts, size, subtrees
+from symmpo.symbolic.expr import Const, constants, is_tree, map_consts, size, subtrees
 from symmpo.symbolic.parser import parse, to_formula
-
-
-def _zero(c: Any) -> bool:
-    return is_const(c) and c.value == 0.0
 
 
 class Objective:
@@ -89,6 +85,7 @@ class Objective:
         self.params = dict(params or {})
         self._compiled: Any = None
         self._parts: Any = None
+        self._tree: loss_tree.LossTree | None = None
         self._key: str | None = None
 
     # ----- construction --------------------------------------------------------------------------------
@@ -187,13 +184,14 @@ class Objective:
 
     @property
     def needs_lengths(self) -> bool:
-        """True when ``loss`` needs chosen/rejected lengths (reduce=mean, or an imitation term)."""
-        return self.reduce == "mean" or not _zero(self._components["w_sft"])
+        """True when ``loss`` needs lengths: chosen and rejected for reduce=mean, the chosen for an imitation
+        term (the loss tree's convention: exactly the lengths it reads)."""
+        return bool(self.tree().lengths)
 
     @property
     def uses_tau(self) -> bool:
         """True when a component reads tau (training progress), so the loss changes during training."""
-        return loss.uses_tau(self)
+        return loss_tree.uses_tau(self)
 
     @property
     def uses_reference(self) -> bool:
@@ -250,20 +248,23 @@ class Objective:
         return self._replace(components=comps)
 
     # ----- the loss ------------------------------------------------------------------------------------
+    def tree(self) -> loss_tree.LossTree:
+        """The loss tree (:mod:`symmpo.objective.loss_tree`): what ``loss``, ``parts``, ``latex`` and the
+        exports all compile or print."""
+        if self._tree is None:
+            self._tree = loss_tree.build(self)
+        return self._tree
+
     def _require_lengths(self, chosen_lengths: Any, rejected_lengths: Any) -> None:
-        """A mean-reduced loss or an imitation term cannot run without the responses' lengths."""
-        if self.needs_lengths and (
-            chosen_lengths is None or (self.reduce == "mean" and rejected_lengths is None)
-        ):
-            why = "reduce=mean" if self.reduce == "mean" else "its imitation (NLL) term"
-            raise ObjectiveError(
-                f"objective {self.name!r} needs chosen_lengths and rejected_lengths ({why}); pass the number of "
-                "steps (tokens) of each response"
-            )
+        """The lengths the tree reads must be given (reduce=mean: both; an imitation term: the chosen)."""
+        given = {loss_tree.LEN_C: chosen_lengths, loss_tree.LEN_R: rejected_lengths}
+        tree = self.tree()
+        if any(given[k] is None for k in tree.lengths):
+            raise ObjectiveError("objective " + repr(self.name) + tree.lengths_suffix)
 
     def _compile(self) -> Any:
         if self._compiled is None:
-            self._compiled = loss.compile_objective(self)
+            self._compiled = loss.compile_objective(self, self.tree())
         return self._compiled
 
     def loss(
@@ -302,12 +303,12 @@ class Objective:
     ) -> dict[str, Any]:
         """The loss split for logging, per example: implicit rewards, margin z, preference and imitation terms.
 
-        Same arguments as :meth:`loss`; ``preference + imitation`` equals ``loss`` to rounding. Keys:
+        Same arguments as :meth:`loss`; ``preference + imitation`` is ``loss`` (the same tree steps). Keys:
         reward_chosen, reward_rejected, margin, preference, imitation.
         """
         self._require_lengths(chosen_lengths, rejected_lengths)
         if self._parts is None:
-            self._parts = loss.compile_parts(self)
+            self._parts = loss.compile_parts(self, self.tree())
         return self._parts(
             policy_chosen_logps,
             policy_rejected_logps,
@@ -336,7 +337,7 @@ class Objective:
     # ----- printing, export, keys ----------------------------------------------------------------------
     def latex(self) -> str:
         """The whole loss as LaTeX (components substituted)."""
-        return loss.loss_latex(self)
+        return loss.loss_latex(self, self.tree())
 
     def component_latex(self) -> dict[str, str]:
         return loss.component_latex(self)

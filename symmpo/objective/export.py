@@ -1,6 +1,7 @@
-"""Standalone PyTorch source of an objective's loss (imports torch only).
+"""Standalone PyTorch source of an objective's loss (imports torch only), and of its parts (the TRL export's
+``mpo_parts``): the loss tree (:mod:`symmpo.objective.loss_tree`) printed step by step.
 
-The source is generated from the same log-space trees the compiler uses, with the same safe forms
+The source is generated from the same tree and log-space component trees the compiler uses, with the same safe forms
 (helpers prefixed ``symmpo_``, copied from :mod:`symmpo.symbolic.safe_ops`), so it matches ``Objective.loss`` to floating-point rounding.
 
 No user text reaches the source unescaped: the objective's name appears only as a ``repr`` string
@@ -15,16 +16,35 @@ import keyword
 import math
 
 from symmpo.errors import ObjectiveError
+from symmpo.objective import loss_tree
 from symmpo.objective.export_meta import CONVENTIONS, metadata_source
-from symmpo.objective.loss import log_space_tree, reads_data
+from symmpo.objective.loss_tree import (
+    LEN_C,
+    LEN_R,
+    LOSS,
+    OPS,
+    PARTS,
+    Apply,
+    Arg,
+    LossTree,
+    Ref,
+    Term,
+    log_space_tree,
+)
 from symmpo.objective.types import ObjectiveLike
-from symmpo.symbolic.expr import Const, Expr, Node, Var, variables
+from symmpo.symbolic.expr import Const, Expr, Node, Var
 from symmpo.symbolic.primitives import REGISTRY, export_helpers
 
-# Lengths as the log-probs' dtype and device, clamped to >= 1 (an empty response: mean 0, NLL 0).
-_LENGTHS = (
-    "torch.as_tensor({0}, dtype=policy_chosen_logps.dtype, device=policy_chosen_logps.device).clamp(min=1)"
-)
+# Each of the loss tree's own operations as source (lengths clamped to >= 1: an empty response has mean 0, NLL 0).
+_LIKE = "dtype=policy_chosen_logps.dtype, device=policy_chosen_logps.device"
+_TEMPLATES = {
+    "beta": "(BETA * {0})",  # the module's one beta: editing BETA changes the loss
+    "lengths": f"torch.as_tensor({{0}}, {_LIKE}).clamp(min=1)",
+    "progress": f"torch.as_tensor({{0}}, {_LIKE})",
+    "batch": "({0} + torch.zeros_like(policy_chosen_logps))",
+    "zeros": "torch.zeros_like(policy_chosen_logps)",
+}
+assert set(_TEMPLATES) == set(OPS)
 
 
 def expr_source(e: Expr, names: dict[str, str]) -> str:
@@ -40,22 +60,81 @@ def expr_source(e: Expr, names: dict[str, str]) -> str:
     return REGISTRY[e.op].source.format(*(expr_source(c, names) for c in e.args))
 
 
-def torch_source(obj: ObjectiveLike, function_name: str = "loss") -> str:
-    obj.require_symbolic("be exported")
+def check_function_name(function_name: str) -> None:
+    """ObjectiveError unless the name is an ASCII Python identifier that is not a keyword."""
     if not (isinstance(function_name, str) and function_name.isidentifier() and function_name.isascii()) or (
         keyword.iskeyword(function_name)
     ):
         raise ObjectiveError(f"function name {function_name!r} is not a Python identifier")
-    t = {k: log_space_tree(obj, k) for k in ("phi_inv", "psi", "g", "w_po", "w_sft")}
-    uses_tau = any("tau" in variables(obj.components[k]) for k in t)
-    psi_zero = isinstance(t["psi"], Const)
-    mean = obj.reduce == "mean"
-    sft = not (isinstance(t["w_sft"], Const) and t["w_sft"].value == 0.0)
-    needs_len = mean or sft
 
-    def comp(k: str, x: str) -> str:
-        return expr_source(t[k], {"L": x, "z": x, "tau": "tau", "p": f"torch.exp({x})"})
 
+def steps_source(obj: ObjectiveLike, tree: LossTree, targets: tuple[str, ...]) -> list[str]:
+    """The body of a function of ``ARGS`` computing the tree's ``targets``: the lengths check, then one
+    assignment per computed step (aliases are inlined: they name an argument or another step)."""
+    comps = {k: log_space_tree(obj, k) for k in ("phi_inv", "psi", "g", "w_po", "w_sft")}
+
+    def src(t: Term) -> str:
+        if isinstance(t, Arg):
+            return t.name
+        if isinstance(t, Ref):
+            return tree.resolve(t.name)
+        if isinstance(t, Apply):
+            x = src(t.arg)  # a step or argument name, never an expression: formulas may read it many times
+            assert x.isidentifier()
+            e = expr_source(
+                comps[t.comp], {"L": x, "z": x, "tau": tree.resolve("tau"), "p": f"torch.exp({x})"}
+            )
+            return e if e.isidentifier() else f"({e})"
+        form = REGISTRY[t.op].source if t.op in REGISTRY else _TEMPLATES[t.op]  # arithmetic: the registry's
+        return form.format(*(src(a) for a in t.args))
+
+    body = []
+    needed = {LEN_C: "chosen_lengths is None", LEN_R: "rejected_lengths is None"}
+    if tree.lengths:
+        body += [
+            "if " + " or ".join(needed[k] for k in tree.lengths) + ":",
+            f"    raise ValueError('objective ' + repr(OBJECTIVE_NAME) + {tree.lengths_suffix!r})",
+        ]
+    for s in tree.needed(targets):
+        if not s.is_alias:
+            text = src(s.term)
+            body.append(
+                f"{s.name} = {text[1:-1] if text.startswith('(') and _balanced(text[1:-1]) else text}"
+            )
+    if targets == (LOSS,):
+        body.append(f"return {tree.resolve(LOSS)}")
+    else:
+        body.append("return {" + ", ".join(f"{t!r}: {tree.resolve(t)}" for t in targets) + "}")
+    return body
+
+
+def _balanced(text: str) -> bool:
+    """True when the text's parentheses balance left to right (so outer ones can be dropped)."""
+    depth = 0
+    for ch in text:
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+def function_source(obj: ObjectiveLike, function_name: str, targets: tuple[str, ...], doc: str = "") -> str:
+    """A function of ``ARGS`` (with TRL's defaults) computing ``targets`` of the objective's loss tree."""
+    check_function_name(function_name)
+    tree = loss_tree.build(obj)
+    lines = [
+        f"def {function_name}(policy_chosen_logps, policy_rejected_logps, reference_chosen_logps,",
+        f"{' ' * (len(function_name) + 5)}reference_rejected_logps, chosen_lengths=None, rejected_lengths=None,"
+        " progress=0.0):",
+    ]
+    if doc:
+        lines.append(f"    {doc!r}")  # a fixed text of ours, through repr all the same
+    return "\n".join(lines + ["    " + b for b in steps_source(obj, tree, targets)]) + "\n"
+
+
+def torch_source(obj: ObjectiveLike, function_name: str = "loss") -> str:
+    obj.require_symbolic("be exported")
+    check_function_name(function_name)
     lines = [
         f'"""An MPO loss exported by symmpo (reduce={obj.reduce}); its name is OBJECTIVE_NAME, its beta BETA.',
         "",
@@ -70,56 +149,12 @@ def torch_source(obj: ObjectiveLike, function_name: str = "loss") -> str:
         "",
         metadata_source(obj),
         "",
-        f"def {function_name}(policy_chosen_logps, policy_rejected_logps, reference_chosen_logps,",
-        f"{' ' * (len(function_name) + 5)}reference_rejected_logps, chosen_lengths=None, rejected_lengths=None,"
-        " progress=0.0):",
     ]
-    body = []
-    if needs_len:
-        body += [
-            "if chosen_lengths is None or rejected_lengths is None:",
-            "    raise ValueError(OBJECTIVE_NAME + ' needs chosen_lengths and rejected_lengths')",
-        ]
-    body.append(
-        "tau = torch.as_tensor(progress, dtype=policy_chosen_logps.dtype, device=policy_chosen_logps.device)"
-        if uses_tau
-        else "tau = progress"
-    )
-    if needs_len:
-        body.append(f"chosen_lengths = {_LENGTHS.format('chosen_lengths')}")
-    if mean:
-        body += [
-            f"rejected_lengths = {_LENGTHS.format('rejected_lengths')}",
-            "lc = policy_chosen_logps / chosen_lengths",
-            "lr = policy_rejected_logps / rejected_lengths",
-            "rc = reference_chosen_logps / chosen_lengths",
-            "rr = reference_rejected_logps / rejected_lengths",
-        ]
-    else:
-        body += [
-            "lc, lr = policy_chosen_logps, policy_rejected_logps",
-            "rc, rr = reference_chosen_logps, reference_rejected_logps",
-        ]
-    body += [f"phi_c = {comp('phi_inv', 'lc')}", f"phi_r = {comp('phi_inv', 'lr')}"]
-    if psi_zero:
-        body.append("margin = phi_c - phi_r")
-    else:
-        body += [
-            f"psi_c = {comp('psi', 'rc')}",
-            f"psi_r = {comp('psi', 'rr')}",
-            "margin = (phi_c - psi_c) - (phi_r - psi_r)",
-        ]
-    body.append("z = BETA * margin")  # the module's one beta: editing BETA changes the loss
-    margin_reads, per_example = reads_data(obj)
-    if not margin_reads:
-        body.append(
-            "z = torch.as_tensor(z, dtype=policy_chosen_logps.dtype, device=policy_chosen_logps.device)"
-        )
-    body.append(f"out = -({comp('w_po', 'tau')}) * ({comp('g', 'z')})")
-    if not per_example:
-        body.append("out = out + torch.zeros_like(policy_chosen_logps)")
-    if sft:
-        body.append(f"out = out + ({comp('w_sft', 'tau')}) * (-(policy_chosen_logps / chosen_lengths))")
-    body.append("return out")
-    lines += ["    " + b for b in body]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + function_source(obj, function_name, (LOSS,))
+
+
+def parts_source(obj: ObjectiveLike, function_name: str = "mpo_parts") -> str:
+    """Source of a function returning the loss's parts per example (as ``Objective.parts``)."""
+    obj.require_symbolic("be exported")
+    doc = "The loss split per example, for logging: implicit rewards, margin, preference and imitation terms."
+    return function_source(obj, function_name, PARTS, doc)

@@ -16,6 +16,8 @@ Conventions (the same as symmpo's Objective.loss):
 * log-probs are summed over the response tokens only (the prompt is excluded), one number per response;
 * lengths count the tokens that were summed (with TRL: the completion tokens, including the EOS token
   TRL appends); they are clamped to >= 1, so an empty response has mean log-prob 0 and NLL 0;
+* the loss requires the lengths it reads (NEEDS_LENGTHS): both for REDUCE 'mean', chosen_lengths alone for
+  an imitation term with REDUCE 'sum'; a length it does not read is ignored;
 * progress is tau = optimizer step / total optimizer steps, in [0, 1]; use 0 outside training;
 * the imitation term is IMITATION_WEIGHT(tau) * NLL, NLL = -(summed chosen log-prob) / chosen length:
   a per-example mean over response tokens (TRL's "sft" loss is a token mean over the whole batch);
