@@ -52,7 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p_data.add_argument("--n-prompts", type=int, default=64, help="train prompts in the pool")
     p_data.add_argument("--samples", type=int, default=4, help="responses sampled per prompt")
     p_data.add_argument("--n-pairs", type=int, default=None, help="default n_prompts * samples / 2")
-    p_data.add_argument("--temperature", type=float, default=1.0)
+    p_data.add_argument("--temperature", type=float, default=0.7)
     p_data.add_argument("--out", default=None, help="write <task>-seed<S>.json (statistics per setting)")
     p_data.set_defaults(func=cmd_data)
     parser.set_defaults(func=lambda args: parser.print_help() or 2)
@@ -141,6 +141,7 @@ def cmd_data(args: argparse.Namespace) -> int:
             **describe(ds),
             "informative_prompts": ds.meta["informative_prompts"],
             "sample_reward": ds.meta["sample_reward"],
+            "best_sample_reward": ds.meta["best_sample_reward"],
             "seconds": round(seconds, 1),
             "sha256": ds.meta["sha256"],
         }

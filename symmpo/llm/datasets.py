@@ -54,7 +54,9 @@ class LLMDataConfig:
     n_prompts: int = 64  # train prompts in the pool
     samples: int = 4  # responses sampled per prompt (K)
     n_pairs: int | None = None  # default: n_prompts * samples // 2
-    temperature: float = 1.0
+    # 0.7: at 1.0 the 135M model's samples are mostly noise (sort: mean reward 0.11, best of 4 0.28, below its
+    # greedy 0.33); at 0.7 the best of 4 (0.43) beats greedy, so chosen responses can teach it something
+    temperature: float = 0.7
     top_p: float = 1.0
     max_new_tokens: int = 32
     batch_size: int = (
@@ -224,6 +226,7 @@ def _meta(cfg: LLMDataConfig, pool: dict[str, np.ndarray], pool_sha: str, pairs_
         "n_pairs": cfg.pairs,
         "informative_prompts": int(len(informative(pool))),
         "sample_reward": float(pool["reward"].mean()),
+        "best_sample_reward": float(pool["reward"].max(axis=1).mean()),  # best of K, per prompt
         "pool_sha256": pool_sha,
         "pairs_sha256": pairs_sha,
         "sha256": hashlib.sha256((pool_sha + pairs_sha).encode()).hexdigest(),
