@@ -128,3 +128,15 @@ def test_mpo_trainer_trains_lora_adapters_for_two_steps(lm, tmp_path):
     for k, v in trainer.model.named_parameters():
         if k in base:
             torch.testing.assert_close(v, base[k], rtol=0, atol=0)  # the pretrained weights stay frozen
+
+
+def test_one_tiny_po_run_trains_and_scores(lm):
+    from symmpo import Objective
+    from symmpo.llm.po import LLMConfig, run
+
+    cfg = LLMConfig.preset("tiny", n_prompts=8).heldout()
+    row = run(Objective.named("dpo"), "clean", 1000, cfg)
+    assert row["alive"] and row["steps"] == 2  # 4 pairs, 2 per step, one epoch
+    assert 0.0 <= row["score"] <= 100.0 and 0 < row["answer_tokens"] <= cfg.eval_max_new_tokens
+    assert row["train_loss"] == pytest.approx(math.log(2), abs=0.05)  # DPO starts at log 2 (LoRA B = 0)
+    assert len(row["dataset"]) == 64

@@ -23,6 +23,7 @@ class Score:
     rewards: np.ndarray
     answers: list[str]
     finished: np.ndarray
+    lengths: np.ndarray  # answer tokens (the end-of-turn token not counted)
     seconds: float
 
     def summary(self) -> dict[str, Any]:
@@ -36,6 +37,7 @@ class Score:
             "exact": float(np.mean(r == 1.0)),
             "zero": float(np.mean(r == 0.0)),
             "finished": float(self.finished.mean()),
+            "answer_tokens": float(self.lengths.mean()),
             "seconds": round(self.seconds, 1),
         }
 
@@ -63,5 +65,6 @@ def greedy_score(
         rewards=np.array([task.reward(k, a) for k, a in zip(keys, answers, strict=True)]),
         answers=answers,
         finished=np.array([o[0].finished for o in outs]),
+        lengths=np.array([len(o[0].tokens) for o in outs]),
         seconds=seconds,
     )
