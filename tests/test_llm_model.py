@@ -11,6 +11,7 @@ import importlib.util
 import math
 import os
 
+import numpy as np
 import pytest
 
 from symmpo.llm import files
@@ -92,6 +93,10 @@ def test_tiny_pool_is_ranked_by_the_true_reward(lm):
         assert sorted(pool["sample_index"][i]) == [0, 1, 2]
         assert pool["prompt"][i] == chat_prompt(tok, task.message(tuple(key)))
     assert (pool["length"] <= 6).all() and (pool["length"] > 0).all()
+    again = build_pool(cfg, model, tok)  # the same config and seed give the same data
+    assert set(again) == set(pool)
+    for k, v in pool.items():
+        np.testing.assert_array_equal(again[k], v)
 
 
 def test_mpo_trainer_trains_lora_adapters_for_two_steps(lm, tmp_path):
