@@ -40,8 +40,10 @@ from symmpo.llm.tasks import get_task  # noqa: E402
 
 @pytest.fixture(scope="module")
 def lm():
-    torch.set_num_threads(1)  # CI's 2 cores are shared with the rest of the suite
-    return load_tokenizer(), load_model()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # these tests only need correctness; one thread leaves the other core free
+    yield load_tokenizer(), load_model()
+    torch.set_num_threads(threads)
 
 
 def _prompt(tok, key=(3, 1, 4, 1)) -> str:
