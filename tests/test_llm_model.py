@@ -147,3 +147,19 @@ def test_one_tiny_po_run_trains_and_scores(lm):
     assert 0.0 <= row["score"] <= 100.0 and 0 < row["answer_tokens"] <= cfg.eval_max_new_tokens
     assert row["train_loss"] == pytest.approx(math.log(2), abs=0.05)  # DPO starts at log 2 (LoRA B = 0)
     assert len(row["dataset"]) == 64
+
+
+def test_add_lora_trains_only_the_adapters_and_starts_at_the_base_model(lm):
+    from symmpo.llm.model import add_lora
+
+    tok, base = lm
+    ids = tok(_prompt(tok), return_tensors="pt", add_special_tokens=False)
+    with torch.no_grad():
+        expected = base(**ids).logits
+    peft_model = add_lora(load_model(), LoraSpec(r=8))
+    trainable = {k: v.numel() for k, v in peft_model.named_parameters() if v.requires_grad}
+    assert all("lora_" in k for k in trainable)
+    # 30 layers x (q: 576 -> 576, v: 576 -> 192), r = 8: (8*576 + 576*8) + (8*576 + 192*8) per layer
+    assert sum(trainable.values()) == 30 * (2 * 8 * 576 + 8 * 576 + 8 * 192)
+    with torch.no_grad():
+        torch.testing.assert_close(peft_model(**ids).logits, expected)  # B = 0: LoRA starts at the base
