@@ -142,11 +142,26 @@ def test_one_tiny_po_run_trains_and_scores(lm):
     from symmpo.llm.po import LLMConfig, run
 
     cfg = LLMConfig.preset("tiny", n_prompts=8).heldout()
-    row = run(Objective.named("dpo"), "clean", 1000, cfg)
+    row = run(Objective.named("dpo"), "clean", 1000, cfg)  # reference log-probs from the per-dataset cache
     assert row["alive"] and row["steps"] == 2  # 4 pairs, 2 per step, one epoch
     assert 0.0 <= row["score"] <= 100.0 and 0 < row["answer_tokens"] <= cfg.eval_max_new_tokens
     assert row["train_loss"] == pytest.approx(math.log(2), abs=0.05)  # DPO starts at log 2 (LoRA B = 0)
     assert len(row["dataset"]) == 64
+    from symmpo.llm.datasets import load_dataset
+    from symmpo.llm.po import reference_logps
+
+    ref = reference_logps(load_dataset(cfg.data_config("clean")), cfg)  # what the run read (cached)
+    assert (
+        ref is not None
+        and len(ref["chosen"]) == 4
+        and (ref["chosen"] < 0).all()
+        and (ref["rejected"] < 0).all()
+    )
+    # TRL's own reference pass inside the run trains the same adapters: the cached values are TRL's
+    own = run(Objective.named("dpo"), "clean", 1000, cfg, reuse_reference=False)
+    for k in ("train_loss", "rewards_margins", "rewards_accuracies"):
+        assert own[k] == pytest.approx(row[k], rel=1e-4, abs=1e-6), k
+    assert own["score"] == row["score"]
 
 
 def test_add_lora_trains_only_the_adapters_and_starts_at_the_base_model(lm):
