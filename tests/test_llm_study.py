@@ -63,7 +63,9 @@ def test_table_runs_every_cell_once_and_reports(tmp_path, fake_runs):
     verdicts = {
         (c["objective"], c["against"]): c["verdict"] for c in st["tasks"]["sort-clean"]["comparisons"]
     }
-    assert verdicts[("simpo", "dpo")] == "loses"
+    assert verdicts[("dpo", "instruct")] == "beats"  # tested against the model without PO
+    assert verdicts[("simpo", "dpo")] == "loses"  # and against the column's best baseline
+    assert "against `instruct` (no PO)" in text
     for name in ("table.md", "table.csv", "table.png"):
         assert (tmp_path / name).stat().st_size > 0
 

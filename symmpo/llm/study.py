@@ -132,7 +132,16 @@ def write_report(
     found = [d for d in discovered if d in present]
     baselines = [lab for lab in labels if lab not in found]
     rows = [r for r in rows if r["label"] in labels]
-    st = table_stats.table_stats(rows, labels, tasks, baselines=baselines, judged=found or None)
+    # every objective is tested against the model without PO (the validity target: DPO beats it) and
+    # against the column's best baseline; the model without PO is not itself judged (no test spent twice)
+    st = table_stats.table_stats(
+        rows,
+        labels,
+        tasks,
+        baselines=baselines,
+        reference=BASE,
+        judged=found or [x for x in labels if x != BASE],
+    )
     seeds = sorted({r["seed"] for r in rows})
     st["seeds"], st["config"] = seeds, cfg.to_dict()
     st["score"] = "100 x mean true reward of greedy answers"
@@ -151,7 +160,7 @@ def write_report(
         "baselines run at their named defaults (no sweep yet).",
         "",
         *iqm_table(st, labels, tasks, len(seeds)),
-        *verdict_lines(st, tasks),
+        *[v.replace("against DPO", f"against `{BASE}` (no PO)") for v in verdict_lines(st, tasks)],
         "",
         f"Cost: {len(po_rows)} PO runs, median {wall:.0f} s of training each.",
         "",
