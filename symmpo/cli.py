@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "fidelity",
     "transfer",
     "data",
+    "llm",
     "show",
     "export",
     "check",

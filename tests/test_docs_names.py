@@ -14,7 +14,18 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("objective", "search", "suite", "train", "symbolic", "text", "neural", "integrations", "commands")
+PACKAGES = (
+    "objective",
+    "search",
+    "suite",
+    "train",
+    "symbolic",
+    "text",
+    "llm",
+    "neural",
+    "integrations",
+    "commands",
+)
 DOCS = [ROOT / "README.md", ROOT / "results" / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 _PKG = "|".join(PACKAGES)
 PATH = re.compile(
