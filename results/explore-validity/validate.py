@@ -41,6 +41,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--label-horizon", type=int, default=None)
     ap.add_argument("--setting", default="clean")
+    ap.add_argument("--tag", default="", help="suffix of the report's file name (two checks of one design)")
     ap.add_argument("--member", action="append", required=True, help="NAME:k=v,...:LR (chosen on fitness)")
     ap.add_argument("--seeds", type=int, default=20)
     ap.add_argument("--episodes", type=int, default=10)
@@ -70,7 +71,9 @@ def main() -> None:
     design = {
         k: v
         for k, v in vars(a).items()
-        if k != "out" and not (k == "label_horizon" and v is None) and not (k == "setting" and v == "clean")
+        if k not in ("out", "tag")
+        and not (k == "label_horizon" and v is None)
+        and not (k == "setting" and v == "clean")
     }
     done = {}
     if rows_path.exists():
@@ -146,6 +149,8 @@ def main() -> None:
         name += f"-label{a.label_horizon}"
     if a.setting != "clean":
         name += f"-{a.setting}"
+    if a.tag:
+        name += f"-{a.tag}"
     if a.dataset_seed != protocol.HELDOUT_DATASET_SEED:
         name += f"-dataset{a.dataset_seed}"
     (out / f"{name}.md").write_text("\n".join(lines) + "\n")
