@@ -263,17 +263,11 @@ def load_dataset(
 
 
 def describe(ds: LLMDataset) -> dict[str, float]:
-    """What a setting does to the labels: agreement with the true reward and the chosen-minus-rejected gaps."""
-    rc, rr = ds.reward_chosen, ds.reward_rejected
+    """What a setting does to the labels: the text suite's summary, plus the realized flips and poor pairs."""
+    from symmpo.text.datasets import describe as describe_text
+
     return {
-        "pairs": len(ds),
-        "chosen_better": float(np.mean(rc > rr)),
-        "tied": float(np.mean(rc == rr)),
-        "chosen_worse": float(np.mean(rc < rr)),
-        "reward_chosen": float(rc.mean()),
-        "reward_rejected": float(rr.mean()),
-        "length_gap": float(np.mean(ds.len_chosen - ds.len_rejected)),
-        "chosen_longer": float(np.mean(ds.len_chosen > ds.len_rejected)),
+        **describe_text(ds),  # type: ignore[arg-type]  (the same reward and length fields)
         "flipped": float(np.mean(ds.flipped)),
         "poor_pairs": float(np.mean(ds.poor_pair)),
     }

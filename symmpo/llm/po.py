@@ -250,15 +250,9 @@ def train(
             trainer.precompute_ref_logps = True
         trainer.remove_callback(PrinterCallback)
         trainer.train()
-    summary = trainer.state.log_history[-1] if trainer.state.log_history else {}
-    keys = {
-        "train_loss": "train_loss",
-        "objective/rewards/accuracies": "rewards_accuracies",
-        "objective/rewards/margins": "rewards_margins",
-        "nll/chosen": "nll_chosen",
-    }
-    metrics: dict[str, Any] = {name: float(summary[k]) for k, name in keys.items() if k in summary}
-    metrics["steps"] = int(trainer.state.global_step)
+    from symmpo.text.po import trainer_metrics
+
+    metrics = trainer_metrics(trainer)
     policy = trainer.model
     policy.eval()
     return policy, metrics

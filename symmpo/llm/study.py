@@ -48,9 +48,10 @@ def check_heldout(cfg: LLMConfig, seeds: Sequence[int]) -> None:
 
 
 def current_rows(path: Path, cfg: LLMConfig) -> list[dict[str, Any]]:
-    rows = [r for r in read_jsonl(path) if r.get("config") == cfg.hash()]
-    latest = {r["task"]: r.get("dataset") for r in rows}
-    return [r for r in rows if r.get("dataset") == latest[r["task"]]]
+    """Rows of this configuration on each task's most recent dataset (the text study's rule)."""
+    from symmpo.text.study import current_rows as text_rows
+
+    return text_rows(path, cfg)  # type: ignore[arg-type]  (any configuration with a hash())
 
 
 def run_table(

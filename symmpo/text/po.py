@@ -108,18 +108,24 @@ def train(
         )
         trainer.remove_callback(PrinterCallback)
         trainer.train()
+    metrics = trainer_metrics(trainer)
+    policy.eval()
+    return policy, metrics
+
+
+def trainer_metrics(trainer: Any) -> dict[str, Any]:
+    """The last logged training metrics under the names results use (the objective's own rewards: TRL's
+    rewards/* are beta * log-ratio), and the number of optimizer steps taken."""
     summary = trainer.state.log_history[-1] if trainer.state.log_history else {}
-    # the objective's own rewards (TRL's rewards/* are beta * log-ratio), under the names results use
     keys = {
         "train_loss": "train_loss",
         "objective/rewards/accuracies": "rewards_accuracies",
         "objective/rewards/margins": "rewards_margins",
         "nll/chosen": "nll_chosen",
     }
-    metrics = {name: float(summary[k]) for k, name in keys.items() if k in summary}
+    metrics: dict[str, Any] = {name: float(summary[k]) for k, name in keys.items() if k in summary}
     metrics["steps"] = int(trainer.state.global_step)
-    policy.eval()
-    return policy, metrics
+    return metrics
 
 
 def run(
