@@ -144,7 +144,7 @@ def validate(config: dict[str, Any]) -> None:
 
 def fitness_train_config(config: dict[str, Any]) -> dict[str, Any]:
     """A run's ``train`` section (preset + overrides) as the trainer's config dict; a bad field is a user error."""
-    from symmpo.suite.suites import po_steps
+    from symmpo.suite.tasks import po_steps
     from symmpo.train.config import TrainConfig
 
     train = config["train"]
