@@ -142,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
 
 def resolve_objective(spec: str, params: dict[str, float] | None = None):
     """``dpo`` (a named baseline) or a path to an objective YAML file; ``params`` override named parameters."""
-    from symmpo import Objective
+    from symmpo.objective import Objective
 
     params = params or {}
     path = Path(spec)
