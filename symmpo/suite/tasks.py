@@ -2,7 +2,8 @@
 
 A task name is ``<env>-<setting>[@<suite>]``, e.g. ``hopper-clean``, ``hopper-noisy-0.2``,
 ``halfcheetah-mixed-0.5``, ``walker2d-bt``, ``halfcheetah-clean@v3``; without a suite it is suite v2
-(``symmpo.suite.suites``). Parsing lives here so the CLI, the dataset builder and the trainer agree on one grammar.
+(``symmpo.suite.suites``; the environments themselves are ``symmpo.suite.envs``). Parsing lives here so the CLI,
+the dataset builder and the trainer agree on one grammar.
 """
 
 from __future__ import annotations
