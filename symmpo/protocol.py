@@ -19,7 +19,6 @@ evaluation reset with the fitness it judges.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -105,21 +104,6 @@ def check_heldout(fitness: Split, heldout: Split, what: str = "held-out evaluati
             f"({fitness.describe()}); use fresh values (defaults: dataset seed {HELDOUT_DATASET_SEED}, "
             f"training seeds >= {HELDOUT_SEED_MIN}, resets from {HELDOUT_RESET_OFFSET})"
         )
-
-
-def heldout_train(train: dict[str, Any], heldout: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The fitness trainer configuration moved to held-out data and resets (``heldout`` overrides)."""
-    from symmpo.train.config import TrainConfig
-
-    h = {**default_heldout(), **(heldout or {})}
-    cfg = TrainConfig.from_dict(train)
-    cfg = dataclasses.replace(
-        cfg,
-        dataset_seed=int(h["dataset_seed"]),
-        eval_reset_offset=int(h["reset_offset"]),
-        eval_episodes=int(h["eval_episodes"]),
-    )
-    return cfg.to_dict()
 
 
 def default_heldout() -> dict[str, Any]:

@@ -1,5 +1,6 @@
-"""Layering, read from the source with ``ast``: symbolic knows trees only, and the objective package sits on it,
-below the search, training and command-line layers, with no import cycle among its modules.
+"""Layering, read from the source with ``ast``: every package of symmpo sits in a layer (``LAYERS``, as
+docs/ARCHITECTURE.md draws them), imports only its own and lower layers, and no two modules import each other,
+directly or around a circle.
 
 Every import counts: at the top of a module, inside a function (lazy) and under ``TYPE_CHECKING``.
 """
@@ -7,160 +8,244 @@ Every import counts: at the top of a module, inside a function (lazy) and under 
 from __future__ import annotations
 
 import ast
-import graphlib
+from collections.abc import Iterable, Mapping
+from itertools import pairwise
 from pathlib import Path
-
-import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "symmpo"
-# What symbolic may import from symmpo besides itself: the error types and the trusted-file helpers.
-SYMBOLIC_MAY_IMPORT = {"symmpo.errors", "symmpo.files"}
-ABOVE_OBJECTIVE = ("search", "train", "neural", "commands", "suite", "text", "llm", "integrations", "cli")
+
+# The layers, lowest first (docs/ARCHITECTURE.md, "Layers"). A module may import its own package and the
+# packages of lower layers; the packages of one layer do not import each other. A top-level module
+# (``symmpo/protocol.py``) is a package of its own; ``symmpo`` is the package façade (``symmpo/__init__.py``:
+# ``from symmpo import Objective``), for users: symmpo's own modules import ``symmpo.objective``.
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("errors",),
+    ("files",),
+    ("symbolic", "stats", "report"),
+    ("objective",),
+    ("suite",),
+    ("protocol",),
+    ("train",),
+    ("search",),
+    ("neural",),
+    ("integrations",),
+    ("text",),
+    ("llm",),
+    ("commands",),
+    ("cli",),
+    ("symmpo",),
+)
+LAYER = {package: i for i, layer in enumerate(LAYERS) for package in layer}
+
+Graph = dict[str, dict[str, int]]  # module -> {imported symmpo module: first line}
 
 
-def _module_name(path: Path) -> str:
-    parts = path.relative_to(ROOT).with_suffix("").parts
+def module_name(path: Path, root: Path = ROOT) -> str:
+    parts = path.relative_to(root).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def imports(source: str, module: str, is_package: bool = False) -> list[tuple[int, str]]:
-    """(line, module) for every import in the source; ``from m import a`` gives ``m.a`` when m is a package
-    (``a`` may be a submodule) and m itself otherwise; relative imports are resolved against ``module``."""
+def package_of(module: str) -> str:
+    """``symmpo.search.loop`` -> ``search``; ``symmpo.protocol`` -> ``protocol``; ``symmpo`` -> ``symmpo``."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else parts[0]
+
+
+def imported_modules(source: str, module: str, is_package: bool, modules: Iterable[str]) -> dict[str, int]:
+    """The symmpo modules ``source`` imports, anywhere in it, each with the line of its first import.
+
+    ``from m import a`` imports the module ``m.a`` when there is one, else (a name defined in ``m``) ``m``;
+    ``import m.a.b`` imports the longest known prefix; relative imports are resolved against ``module``.
+    Importing ``m.a`` also runs ``m/__init__``, but that is Python's doing, not a dependency of the importer."""
+    known = set(modules)
     package = module if is_package else module.rpartition(".")[0]
-    out = []
+    found: list[tuple[int, str]] = []
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
-            out += [(node.lineno, a.name) for a in node.names]
+            found += [(node.lineno, a.name) for a in node.names]
         elif isinstance(node, ast.ImportFrom):
             if node.level:
-                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1])
+                parts = package.split(".")
+                base = ".".join(parts[: len(parts) - node.level + 1])
                 base = f"{base}.{node.module}" if node.module else base
             else:
                 base = node.module or ""
-            out.append((node.lineno, base))
-            out += [(node.lineno, f"{base}.{a.name}") for a in node.names]
+            found += [
+                (node.lineno, f"{base}.{a.name}" if f"{base}.{a.name}" in known else base) for a in node.names
+            ]
+    out: dict[str, int] = {}
+    for line, name in sorted(found):
+        if name != "symmpo" and not name.startswith("symmpo."):
+            continue
+        parts = name.split(".")
+        target = next(
+            (".".join(parts[:i]) for i in range(len(parts), 0, -1) if ".".join(parts[:i]) in known), None
+        )
+        assert target is not None, f"{module} line {line}: {name} is no module of symmpo"
+        if target != module:
+            out.setdefault(target, line)
     return out
 
 
-def _file_imports(path: Path) -> list[tuple[int, str]]:
-    return imports(path.read_text(), _module_name(path), path.name == "__init__.py")
+def import_graph(sources: Mapping[str, tuple[str, bool]]) -> Graph:
+    """{module: (source, is_package)} -> the module-level import graph."""
+    return {m: imported_modules(src, m, is_pkg, sources) for m, (src, is_pkg) in sources.items()}
 
 
-def _is_module(name: str) -> bool:
-    rel = Path(*name.split("."))
-    return (ROOT / rel).with_suffix(".py").is_file() or (ROOT / rel).is_dir()
-
-
-def symbolic_violations(found: list[tuple[int, str]]) -> list[str]:
-    """Imports of symmpo outside symbolic and the allowed shared modules (the package ``symmpo`` itself too:
-    ``from symmpo import Objective`` reaches the objective layer)."""
+def layer_violations(graph: Graph) -> list[str]:
+    """Imports of a higher layer, or of another package of the same layer; packages missing from LAYERS."""
     bad = []
-    for line, name in found:
-        if name == "symmpo" or not name.startswith("symmpo."):
+    for module, targets in sorted(graph.items()):
+        mine = package_of(module)
+        if mine not in LAYER:
+            bad.append(f"{module}: package {mine!r} is in no layer of LAYERS (place it, and in the docs)")
             continue
-        if name == "symmpo.symbolic" or name.startswith("symmpo.symbolic."):
-            continue
-        if not any(name == ok or name.startswith(ok + ".") for ok in SYMBOLIC_MAY_IMPORT):
-            bad.append(f"line {line}: {name}")
+        for target, line in sorted(targets.items(), key=lambda t: t[1]):
+            theirs = package_of(target)
+            if theirs == mine:
+                continue
+            if theirs not in LAYER or LAYER[theirs] >= LAYER[mine]:
+                bad.append(f"{module} line {line} imports {target} ({mine} may not import {theirs})")
     return bad
 
 
-def objective_violations(found: list[tuple[int, str]]) -> list[str]:
-    bad = []
-    for line, name in found:
-        if name == "symmpo.named" or any(
-            name == f"symmpo.{up}" or name.startswith(f"symmpo.{up}.") for up in ABOVE_OBJECTIVE
-        ):
-            bad.append(f"line {line}: {name}")
-    return bad
+def cycles(graph: Graph) -> list[list[str]]:
+    """The import circles: each strongly connected component of more than one module, sorted (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in graph.get(v, {}):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return sorted(found)
 
 
-def objective_edges(path: Path) -> tuple[set[str], list[str]]:
-    """(objective submodules this module imports, imports of the package façade or of ``symmpo`` itself).
+def shortest_circle(graph: Graph, component: list[str]) -> list[str]:
+    """The shortest circle through a strongly connected component: ``[a, b, ..., a]``."""
+    inside = set(component)
+    best: list[str] = []
+    for start in sorted(component):
+        paths, frontier = {start: [start]}, [start]
+        while frontier and not (best and len(paths[frontier[0]]) >= len(best)):
+            nxt = []
+            for v in frontier:
+                for w in sorted(graph[v]):
+                    if w == start and (not best or len(paths[v]) + 1 < len(best)):
+                        best = [*paths[v], start]
+                    elif w in inside and w not in paths:
+                        paths[w] = [*paths[v], w]
+                        nxt.append(w)
+            frontier = nxt
+    return best
 
-    A submodule importing a name from ``symmpo.objective`` (the package ``__init__``, which re-exports
-    everything) or ``from symmpo import Objective`` would depend on every module of the package."""
-    edges, facade = set(), []
-    for line, name in _file_imports(path):
-        if name.startswith("symmpo.objective."):
-            sub = name.split(".")[2]
-            if _is_module(f"symmpo.objective.{sub}"):
-                edges.add(sub)
-            elif name.count(".") == 2:  # from symmpo.objective import <not a module>
-                facade.append(f"line {line}: {name}")
-        elif name.startswith("symmpo.") and name.count(".") == 1 and not _is_module(name):
-            facade.append(f"line {line}: {name}")  # from symmpo import <not a module>
-    return edges, facade
+
+def describe(graph: Graph, component: list[str]) -> str:
+    circle = shortest_circle(graph, component)
+    steps = " -> ".join(f"{a} (line {graph[a][b]})" for a, b in pairwise(circle))
+    return f"{steps} -> {circle[0]}  [{len(component)} modules in the circle's component]"
 
 
-SYMBOLIC_FILES = sorted((PACKAGE / "symbolic").rglob("*.py"))
-OBJECTIVE_FILES = sorted((PACKAGE / "objective").rglob("*.py"))
+FILES = sorted(PACKAGE.rglob("*.py"))
+GRAPH = import_graph({module_name(p): (p.read_text(), p.name == "__init__.py") for p in FILES})
 
 
 def test_the_checks_see_every_kind_of_import():
-    """The checks below are not vacuous: each kind of forbidden import is reported."""
-    source = """
-from typing import TYPE_CHECKING
-import symmpo.search.gp
-from symmpo import Objective
-from symmpo.errors import SymmpoError
-from symmpo.symbolic.expr import Var
-from ..objective import core
-from .. import named
-if TYPE_CHECKING:
-    from symmpo.objective import Objective
-def lazy():
-    from symmpo.train.trainer import train_population
-"""
-    found = imports(source, "symmpo.symbolic.example")
-    assert [v.split(": ")[1] for v in symbolic_violations(found)] == [
-        "symmpo.search.gp",
-        "symmpo.Objective",
-        "symmpo.objective",
-        "symmpo.objective.core",
-        "symmpo.named",
-        "symmpo.objective",
-        "symmpo.objective.Objective",
-        "symmpo.train.trainer",
-        "symmpo.train.trainer.train_population",
+    """The checks are not vacuous: a forbidden import is reported wherever it stands, and so is a circle that
+    closes only inside a function."""
+    sources = {
+        "symmpo": ("from symmpo.objective import Objective\n", True),
+        "symmpo.errors": ("", False),
+        "symmpo.objective": ("from symmpo.objective.core import Objective\n", True),
+        "symmpo.objective.core": ("from symmpo.errors import SymmpoError\nfrom . import loss\n", False),
+        "symmpo.objective.loss": ("import symmpo.errors\n", False),
+        "symmpo.search": ("", True),
+        "symmpo.search.gp": ("", False),
+        "symmpo.symbolic": ("", True),
+        "symmpo.symbolic.a": (
+            "from typing import TYPE_CHECKING\n"
+            "import symmpo.search.gp\n"  # line 2
+            "from symmpo import Objective\n"  # line 3: the façade
+            "from symmpo.errors import SymmpoError\n"  # allowed
+            "from ..objective import core\n"  # line 5, relative
+            "if TYPE_CHECKING:\n"
+            "    from symmpo.objective import Objective\n"  # line 7
+            "def lazy():\n"
+            "    from symmpo.symbolic.b import f\n",  # line 9: closes a circle, inside a function
+            False,
+        ),
+        "symmpo.symbolic.b": ("from symmpo.symbolic import a\n", False),
+        "symmpo.newpkg": ("", True),
+    }
+    graph = import_graph(sources)
+    assert graph["symmpo.symbolic.a"] == {
+        "symmpo.search.gp": 2,
+        "symmpo": 3,
+        "symmpo.errors": 4,
+        "symmpo.objective.core": 5,
+        "symmpo.objective": 7,
+        "symmpo.symbolic.b": 9,
+    }
+    assert layer_violations(graph) == [
+        "symmpo.newpkg: package 'newpkg' is in no layer of LAYERS (place it, and in the docs)",
+        "symmpo.symbolic.a line 2 imports symmpo.search.gp (symbolic may not import search)",
+        "symmpo.symbolic.a line 3 imports symmpo (symbolic may not import symmpo)",
+        "symmpo.symbolic.a line 5 imports symmpo.objective.core (symbolic may not import objective)",
+        "symmpo.symbolic.a line 7 imports symmpo.objective (symbolic may not import objective)",
     ]
-    assert [v.split(": ")[1] for v in objective_violations(found)] == [
-        "symmpo.search.gp",
-        "symmpo.named",
-        "symmpo.train.trainer",
-        "symmpo.train.trainer.train_population",
+    assert cycles(graph) == [["symmpo.symbolic.a", "symmpo.symbolic.b"]]
+    assert describe(graph, cycles(graph)[0]) == (
+        "symmpo.symbolic.a (line 9) -> symmpo.symbolic.b (line 1) -> symmpo.symbolic.a  [2 modules in the circle's component]"
+    )
+    # a submodule importing its own package's façade closes a circle through the package's __init__
+    sources["symmpo.objective.loss"] = ("def f():\n    from symmpo.objective import Objective\n", False)
+    assert cycles(import_graph(sources)) == [
+        ["symmpo.objective", "symmpo.objective.core", "symmpo.objective.loss"],
+        ["symmpo.symbolic.a", "symmpo.symbolic.b"],
     ]
+
+
+def test_the_graph_is_read():
+    """Every package is seen, function-level imports included (a guard against a vacuous pass)."""
+    assert {package_of(m) for m in GRAPH} == set(LAYER)
+    assert "symmpo.suite.tasks" in GRAPH["symmpo.suite.datasets"]
+    assert "symmpo.symbolic.limits" in GRAPH["symmpo.train.config"]  # imported inside __post_init__
+    assert "symmpo.symbolic.printing" in GRAPH["symmpo.symbolic.limits"]  # imported inside check_constants
 
 
 def test_files_are_where_the_layers_say():
-    assert SYMBOLIC_FILES and OBJECTIVE_FILES
     assert not (PACKAGE / "objective.py").exists() and not (PACKAGE / "named.py").exists()
 
 
-@pytest.mark.parametrize("path", SYMBOLIC_FILES, ids=lambda p: p.name)
-def test_symbolic_imports_nothing_above_it(path):
-    bad = symbolic_violations(_file_imports(path))
-    assert not bad, f"{path.relative_to(ROOT)} imports above symbolic: {', '.join(bad)}"
+def test_every_package_imports_only_its_own_and_lower_layers():
+    bad = layer_violations(GRAPH)
+    assert not bad, "imports against the layering:\n" + "\n".join(bad)
 
 
-@pytest.mark.parametrize("path", OBJECTIVE_FILES, ids=lambda p: p.name)
-def test_objective_imports_nothing_above_it(path):
-    bad = objective_violations(_file_imports(path))
-    assert not bad, f"{path.relative_to(ROOT)} imports search/train/neural/commands/...: {', '.join(bad)}"
-
-
-def test_objective_modules_have_no_import_cycle():
-    graph = {}
-    for path in OBJECTIVE_FILES:
-        if path.name == "__init__.py":
-            continue
-        edges, facade = objective_edges(path)
-        assert not facade, f"{path.relative_to(ROOT)} imports the package façade: {', '.join(facade)}"
-        graph[path.stem] = edges - {path.stem}
-    assert "core" in graph and "loss" in graph["core"]  # the graph is read, not empty
-    try:
-        order = list(graphlib.TopologicalSorter(graph).static_order())
-    except graphlib.CycleError as err:
-        pytest.fail(f"import cycle among symmpo.objective modules: {' -> '.join(err.args[1])}")
-    assert order.index("types") < order.index("core")
+def test_no_import_cycle_between_modules():
+    found = cycles(GRAPH)
+    assert not found, "import cycles:\n" + "\n".join(describe(GRAPH, c) for c in found)

@@ -7,7 +7,7 @@ import pytest
 from symmpo import protocol
 from symmpo.cli import main
 from symmpo.search.presets import apply_overrides, preset_config
-from symmpo.train.config import TrainConfig
+from symmpo.train.config import TrainConfig, heldout_train
 
 
 def split(ds=0, seeds=(0, 1), offset=0, episodes=5):
@@ -39,7 +39,7 @@ def test_dataset_seed_following_the_training_seed_is_an_overlap_too():
 
 def test_heldout_train_moves_data_and_resets():
     base = TrainConfig.preset("default").to_dict()
-    held = protocol.heldout_train(base)
+    held = heldout_train(base)
     assert held["dataset_seed"] == protocol.HELDOUT_DATASET_SEED
     assert held["eval_reset_offset"] == protocol.HELDOUT_RESET_OFFSET
     assert held["eval_episodes"] == protocol.HELDOUT_EPISODES

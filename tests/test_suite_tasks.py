@@ -48,7 +48,8 @@ def test_suite_suffix_selects_the_dataset_design():
 
 
 def test_suite_steps_default_and_mixed_suites_refused():
-    from symmpo.suite.suites import design, po_steps
+    from symmpo.suite.suites import design
+    from symmpo.suite.tasks import po_steps
 
     assert po_steps(["hopper-clean", "halfcheetah-noisy-0.2"]) is None  # v2: the presets decide
     assert po_steps(["hopper-clean@v3", "walker2d-mixed-0.5@v3"]) == design("v3", "hopper").po_steps

@@ -83,7 +83,8 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from symmpo.commands._args import writable_dir
     from symmpo.files import append_jsonl, read_jsonl
-    from symmpo.suite.suites import DEFAULT_SUITE, parse_suite, po_steps
+    from symmpo.suite.suites import DEFAULT_SUITE, parse_suite
+    from symmpo.suite.tasks import po_steps
 
     args.suite = parse_suite(args.suite)
     if args.suite != DEFAULT_SUITE:

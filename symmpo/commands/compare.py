@@ -68,8 +68,7 @@ def run(args: argparse.Namespace) -> int:
 
     writable_dir(getattr(args, "out", None), "--out")
     writable_dir(getattr(args, "cache_dir", None), "--cache-dir")
-    from symmpo.suite.suites import po_steps
-    from symmpo.suite.tasks import parse_task
+    from symmpo.suite.tasks import parse_task, po_steps
     from symmpo.train import bench
     from symmpo.train.config import TrainConfig
 

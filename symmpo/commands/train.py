@@ -71,8 +71,7 @@ def run(args: argparse.Namespace) -> int:
     from symmpo.files import dumps
     from symmpo.report import fmt_mean_se
     from symmpo.stats import mean_se
-    from symmpo.suite.suites import po_steps
-    from symmpo.suite.tasks import parse_task
+    from symmpo.suite.tasks import parse_task, po_steps
     from symmpo.train.config import TrainConfig
     from symmpo.train.fitness import run_task
 
@@ -143,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
 
 def resolve_objective(spec: str, params: dict[str, float] | None = None):
     """``dpo`` (a named baseline) or a path to an objective YAML file; ``params`` override named parameters."""
-    from symmpo import Objective
+    from symmpo.objective import Objective
 
     params = params or {}
     path = Path(spec)

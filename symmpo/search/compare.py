@@ -36,7 +36,7 @@ class FileMember(bench.Member):
     beta_factor: float = 1.0  # the tuning's multiple of the file's own beta (--tune)
 
     def objective(self):
-        from symmpo import Objective
+        from symmpo.objective import Objective
 
         obj = Objective.load(self.path)
         return obj if self.beta_factor == 1.0 else obj.with_beta(obj.beta * self.beta_factor)

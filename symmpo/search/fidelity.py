@@ -32,7 +32,7 @@ import numpy as np
 from symmpo import protocol, stats
 from symmpo.errors import SymmpoError
 from symmpo.files import dumps
-from symmpo.train.config import TrainConfig
+from symmpo.train.config import TrainConfig, heldout_train
 
 SFT = "sft"
 
@@ -52,7 +52,7 @@ class Setting:
 def objective_set(grammar: str, n_samples: int, seed: int = 0) -> list[tuple[str, Any]]:
     """The default baselines (``bench.BASELINES`` at their defaults, plain ones included) and ``n_samples``
     distinct, checker-valid grammar samples."""
-    from symmpo import Objective
+    from symmpo.objective import Objective
     from symmpo.search.space import ObjectiveSpace
     from symmpo.train.bench import BASELINES
 
@@ -188,9 +188,7 @@ def fidelity_study(
     raw: dict[str, Any] = json.loads(raw_path.read_text()) if raw_path.exists() else {}
     fit_seeds = list(range(fitness_seeds))
     e_max = max(fitness_episodes)
-    held_cfg = TrainConfig.from_dict(
-        protocol.heldout_train(base.to_dict(), {"eval_episodes": heldout_episodes})
-    )
+    held_cfg = TrainConfig.from_dict(heldout_train(base.to_dict(), {"eval_episodes": heldout_episodes}))
     protocol.check_heldout(
         protocol.split_of(dataclasses.replace(base, eval_episodes=e_max).to_dict(), fit_seeds),
         protocol.split_of(held_cfg.to_dict(), heldout_seeds),

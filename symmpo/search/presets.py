@@ -144,7 +144,7 @@ def validate(config: dict[str, Any]) -> None:
 
 def fitness_train_config(config: dict[str, Any]) -> dict[str, Any]:
     """A run's ``train`` section (preset + overrides) as the trainer's config dict; a bad field is a user error."""
-    from symmpo.suite.suites import po_steps
+    from symmpo.suite.tasks import po_steps
     from symmpo.train.config import TrainConfig
 
     train = config["train"]
@@ -163,9 +163,10 @@ def heldout_train_config(config: dict[str, Any]) -> dict[str, Any]:
     """The trainer config of a run's final re-score: fresh dataset seed and evaluation resets (the protocol),
     refused when it overlaps the run's fitness."""
     from symmpo import protocol
+    from symmpo.train.config import heldout_train
 
     fitness = fitness_train_config(config)
-    heldout = protocol.heldout_train(fitness, config.get("heldout"))
+    heldout = heldout_train(fitness, config.get("heldout"))
     protocol.check_run_heldout(
         fitness, config["seeds"], heldout, config["rescore_seeds"], "the end-of-run re-score"
     )

@@ -38,6 +38,7 @@ import numpy as np
 
 from symmpo.errors import DataError
 from symmpo.suite.behaviour import BehaviourPolicy, assets_fingerprint, list_levels, load_behaviour
+from symmpo.suite.cache import default_cache_dir
 from symmpo.suite.sim import batch_sim
 from symmpo.suite.tasks import N_BINS, from_bins, get_env_spec, parse_setting, parse_task
 from symmpo.suite.types import PreferenceDataset
@@ -449,14 +450,6 @@ def build_dataset(cfg: DatasetConfig, progress: bool = False) -> PreferenceDatas
 
 
 # ---------------------------------------------------------------------------------------------------- cache
-
-
-def default_cache_dir() -> Path:
-    env = os.environ.get("SYMMPO_CACHE")
-    if env:
-        return Path(env).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "symmpo"
 
 
 def _suffixed(path: Path, suffix: str) -> Path:

@@ -77,7 +77,7 @@ def _patched_copy(text: str, name: str):
     import hashlib
     import os
 
-    from symmpo.suite.datasets import default_cache_dir
+    from symmpo.suite.cache import default_cache_dir
 
     digest = hashlib.sha256(text.encode()).hexdigest()[:16]
     path = default_cache_dir() / "models" / f"{digest}-{name}"

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from symmpo.errors import DataError
-from symmpo.suite.tasks import ENVS, parse_task
+from symmpo.suite.envs import ENVS
 
 
 @dataclass(frozen=True)
@@ -49,17 +49,3 @@ def parse_suite(name: str) -> str:
 def design(suite: str, env: str) -> Design:
     """The design of ``env`` in ``suite`` (every suite covers every environment)."""
     return SUITES[parse_suite(suite)][env]
-
-
-def po_steps(tasks: list[str] | tuple[str, ...]) -> int | None:
-    """The PO steps the tasks' suite was validated at (a command's default when ``--steps`` is not given);
-    None for suite v2, whose presets set the steps. Tasks of different suites or steps are an error: one run,
-    one training budget."""
-    specs = [parse_task(t) for t in tasks]
-    steps = {design(s.suite, s.env).po_steps for s in specs if s.suite != DEFAULT_SUITE}
-    suites = {s.suite for s in specs}
-    if len(suites) > 1 or len(steps) > 1:
-        raise DataError(
-            f"one run trains one suite at one step budget; got tasks of {', '.join(sorted(suites))}"
-        )
-    return steps.pop() if steps else None

@@ -2,7 +2,8 @@
 
 A task name is ``<env>-<setting>[@<suite>]``, e.g. ``hopper-clean``, ``hopper-noisy-0.2``,
 ``halfcheetah-mixed-0.5``, ``walker2d-bt``, ``halfcheetah-clean@v3``; without a suite it is suite v2
-(``symmpo.suite.suites``). Parsing lives here so the CLI, the dataset builder and the trainer agree on one grammar.
+(``symmpo.suite.suites``; the environments themselves are ``symmpo.suite.envs``). Parsing lives here so the CLI,
+the dataset builder and the trainer agree on one grammar.
 """
 
 from __future__ import annotations
@@ -12,31 +13,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from symmpo.errors import DataError
+from symmpo.suite.envs import ENVS as ENVS
+from symmpo.suite.envs import EnvSpec as EnvSpec
+from symmpo.suite.envs import get_env_spec as get_env_spec
+from symmpo.suite.suites import DEFAULT_SUITE, design, parse_suite
 
 # K bins per action dimension. 11 bins on [-1, 1] gives a 0.2 grid that contains 0 and both torque limits;
 # the shipped behaviour policies are trained *through* this grid, so their quality is the discrete quality.
 N_BINS = 11
 
 
-@dataclass(frozen=True)
-class EnvSpec:
-    """One MuJoCo environment of the suite and its D4RL reference returns (random, expert)."""
-
-    name: str
-    env_id: str
-    obs_dim: int
-    act_dim: int
-    ref_random: float
-    ref_expert: float
-    held_out: bool = False  # the transfer environment: no evolution preset optimizes on it
-
-
-# D4RL's published reference returns (d4rl/infos.py: REF_MIN_SCORE / REF_MAX_SCORE); docs/benchmark.md says why.
-ENVS: dict[str, EnvSpec] = {
-    "hopper": EnvSpec("hopper", "Hopper-v5", 11, 3, -20.272305, 3234.3),
-    "halfcheetah": EnvSpec("halfcheetah", "HalfCheetah-v5", 17, 6, -280.178953, 12135.0),
-    "walker2d": EnvSpec("walker2d", "Walker2d-v5", 17, 6, 1.629008, 4592.3, held_out=True),
-}
 DEFAULT_SUITE_ENVS = ("hopper", "halfcheetah")
 
 NOISE_LEVELS = (0.1, 0.2, 0.3, 0.4)
@@ -44,13 +30,6 @@ MIX_LEVELS = (0.25, 0.5, 0.75)
 SETTINGS: tuple[str, ...] = (
     ("clean",) + tuple(f"noisy-{e}" for e in NOISE_LEVELS) + tuple(f"mixed-{r}" for r in MIX_LEVELS) + ("bt",)
 )
-
-
-def get_env_spec(env: str) -> EnvSpec:
-    try:
-        return ENVS[env]
-    except KeyError:
-        raise DataError(f"unknown environment {env!r}; valid: {', '.join(ENVS)}") from None
 
 
 def to_bins(action: np.ndarray, n_bins: int = N_BINS, low: float = -1.0, high: float = 1.0) -> np.ndarray:
@@ -114,8 +93,6 @@ def parse_setting(setting: str) -> tuple[str, float | None]:
 
 def parse_task(name: str) -> TaskSpec:
     """``hopper-noisy-0.2`` -> TaskSpec; a clear DataError listing valid names otherwise."""
-    from symmpo.suite.suites import DEFAULT_SUITE, parse_suite
-
     body, at, suite = name.strip().lower().partition("@")
     try:
         suite = parse_suite(suite) if at else DEFAULT_SUITE
@@ -135,3 +112,17 @@ def parse_task(name: str) -> TaskSpec:
     if suite != DEFAULT_SUITE:
         canonical += f"@{suite}"
     return TaskSpec(canonical, env, kind, param, suite)
+
+
+def po_steps(tasks: list[str] | tuple[str, ...]) -> int | None:
+    """The PO steps the tasks' suite was validated at (a command's default when ``--steps`` is not given);
+    None for suite v2, whose presets set the steps. Tasks of different suites or steps are an error: one run,
+    one training budget."""
+    specs = [parse_task(t) for t in tasks]
+    steps = {design(s.suite, s.env).po_steps for s in specs if s.suite != DEFAULT_SUITE}
+    suites = {s.suite for s in specs}
+    if len(suites) > 1 or len(steps) > 1:
+        raise DataError(
+            f"one run trains one suite at one step budget; got tasks of {', '.join(sorted(suites))}"
+        )
+    return steps.pop() if steps else None

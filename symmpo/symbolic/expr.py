@@ -134,3 +134,10 @@ def is_const(e: Expr, value: float | None = None) -> bool:
     if not isinstance(e, Const):
         return False
     return value is None or (e.kind == "fixed" and e.raw == value)
+
+
+@dataclass(frozen=True)
+class Hole:
+    """A non-terminal placeholder in a grammar production (never part of a finished tree)."""
+
+    name: str

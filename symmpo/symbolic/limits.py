@@ -167,7 +167,7 @@ def check_constants(e: Any, formula: str = "", exponents: bool = True) -> None:
     the exponent limit (trees built by the search, whose typed exponents may move within their type).
     """
     from symmpo.symbolic.expr import Const, Node
-    from symmpo.symbolic.parser import to_formula
+    from symmpo.symbolic.printing import to_formula
     from symmpo.symbolic.rewrite import fold_value
 
     def value(t: Any) -> float | None:

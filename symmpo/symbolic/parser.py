@@ -24,7 +24,7 @@ from typing import Any
 
 from symmpo.errors import FormulaError, SymmpoError
 from symmpo.symbolic.constants import normalize_kind, to_raw
-from symmpo.symbolic.expr import Const, Expr, Node, Var
+from symmpo.symbolic.expr import Const, Expr, Hole, Node, Var
 from symmpo.symbolic.limits import (
     MAX_CONSTANTS,
     MAX_DEPTH,
@@ -37,18 +37,14 @@ from symmpo.symbolic.limits import (
 )
 from symmpo.symbolic.primitives import FUNCTIONS
 
+# to_formula lives with the other printers (limits' messages use it, and parse imports limits)
+from symmpo.symbolic.printing import to_formula as to_formula
+
 _TOKEN = re.compile(
     r"\s*(?:(?P<num>(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)|(?P<name>[A-Za-z_][A-Za-z_0-9]*)"
     r"|(?P<op>\*\*|[-+*/(),^]))"
 )  # ASCII digits only: Python's float() reads an Arabic-Indic digit as a number, a formula must not
 MAX_LENGTH = MAX_FORMULA_CHARS
-
-
-@dataclass(frozen=True)
-class Hole:
-    """A non-terminal placeholder in a grammar production (never part of a finished tree)."""
-
-    name: str
 
 
 @dataclass(frozen=True)
@@ -292,45 +288,3 @@ def parse(
         raise FormulaError(str(err), text) from err
     check_constants(tree, text)
     return tree
-
-
-def _fmt_num(v: float) -> str:
-    r = repr(float(v))
-    return r[:-2] if r.endswith(".0") else r
-
-
-def to_formula(e: Expr, names: bool = True) -> str:
-    """Print a tree back in formula syntax (parseable by :func:`parse`); constants by name when named."""
-    return _fmt(e, names)[0]
-
-
-def _fmt(e: Expr, names: bool) -> tuple[str, int]:
-    from symmpo.symbolic.primitives import REGISTRY
-
-    if isinstance(e, Var):
-        return e.name, 100
-    if isinstance(e, Const):
-        if names and e.name:
-            return e.name, 100
-        s = _fmt_num(e.value)
-        return s, (100 if e.value >= 0 else 3)
-    if isinstance(e, Hole):  # pragma: no cover - debugging aid
-        return e.name, 100
-    prim = REGISTRY[e.op]
-    if e.op == "neg":
-        s, p = _fmt(e.args[0], names)
-        return "-" + (s if p > 3 else f"({s})"), 3
-    if prim.infix:
-        prec = prim.precedence
-        (a, pa), (b, pb) = _fmt(e.args[0], names), _fmt(e.args[1], names)
-        if e.op == "pow":
-            a = a if pa > prec else f"({a})"
-            b = b if pb >= 3 else f"({b})"
-            return f"{a}**{b}", prec
-        a = a if pa >= prec else f"({a})"
-        # operators of one precedence group to the left when parsed: a right operand of the same precedence
-        # keeps its parentheses even where the value would not change (a + (b + c)), so that reading the
-        # formula back gives the same tree, and the same float rounding, canonical key and loss
-        b = b if pb > prec else f"({b})"
-        return f"{a} {prim.infix} {b}", prec
-    return f"{e.op}({', '.join(_fmt(c, names)[0] for c in e.args)})", 100

@@ -1,4 +1,4 @@
-"""LaTeX and sympy views of trees (printing never evaluates anything)."""
+"""LaTeX, sympy and formula-syntax views of trees (printing never evaluates anything)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import math
 
 import sympy
 
-from symmpo.symbolic.expr import Const, Expr, Node, Var
+from symmpo.symbolic.expr import Const, Expr, Hole, Node, Var
 from symmpo.symbolic.primitives import REGISTRY
 
 # How variables print; the loss printer adds response-specific names.
@@ -118,3 +118,43 @@ def to_sympy(e: Expr, round_digits: int | None = None, exponent: bool = False) -
     assert isinstance(e, Node)
     args = [to_sympy(c, round_digits, exponent=(e.op == "pow" and i == 1)) for i, c in enumerate(e.args)]
     return REGISTRY[e.op].sympy_fn(*args)
+
+
+def _fmt_num(v: float) -> str:
+    r = repr(float(v))
+    return r[:-2] if r.endswith(".0") else r
+
+
+def to_formula(e: Expr, names: bool = True) -> str:
+    """Print a tree back in formula syntax (parseable by :func:`parse`); constants by name when named."""
+    return _fmt(e, names)[0]
+
+
+def _fmt(e: Expr, names: bool) -> tuple[str, int]:
+    if isinstance(e, Var):
+        return e.name, 100
+    if isinstance(e, Const):
+        if names and e.name:
+            return e.name, 100
+        s = _fmt_num(e.value)
+        return s, (100 if e.value >= 0 else 3)
+    if isinstance(e, Hole):  # pragma: no cover - debugging aid
+        return e.name, 100
+    prim = REGISTRY[e.op]
+    if e.op == "neg":
+        s, p = _fmt(e.args[0], names)
+        return "-" + (s if p > 3 else f"({s})"), 3
+    if prim.infix:
+        prec = prim.precedence
+        (a, pa), (b, pb) = _fmt(e.args[0], names), _fmt(e.args[1], names)
+        if e.op == "pow":
+            a = a if pa > prec else f"({a})"
+            b = b if pb >= 3 else f"({b})"
+            return f"{a}**{b}", prec
+        a = a if pa >= prec else f"({a})"
+        # operators of one precedence group to the left when parsed: a right operand of the same precedence
+        # keeps its parentheses even where the value would not change (a + (b + c)), so that reading the
+        # formula back gives the same tree, and the same float rounding, canonical key and loss
+        b = b if pb > prec else f"({b})"
+        return f"{a} {prim.infix} {b}", prec
+    return f"{e.op}({', '.join(_fmt(c, names)[0] for c in e.args)})", 100

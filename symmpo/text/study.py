@@ -53,8 +53,7 @@ SWEEP_TASK = task_name("clean")
 def resolve_objectives(specs: Sequence[str]) -> list[Member]:
     """Named losses (``dpo``; named defaults) and objective files (``LABEL=FILE``, or ``FILE`` labelled with
     the name of the search run that holds it, else the file's stem); each file is parsed now, not mid-study."""
-    from symmpo import Objective
-    from symmpo.objective import lookup
+    from symmpo.objective import Objective, lookup
     from symmpo.objective.named import known
 
     out: list[Member] = []

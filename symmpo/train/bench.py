@@ -43,7 +43,7 @@ from symmpo.report import (
     write_stats,
 )
 from symmpo.stats import mean_se
-from symmpo.train.config import TrainConfig
+from symmpo.train.config import TrainConfig, heldout_train
 
 # The default baseline set, from the named table (symmpo.objective.named): every row flagged as a baseline,
 # MPO recipes first, then the plain baselines outside MPO.
@@ -99,7 +99,7 @@ class Member:
     lr: float | None = None  # None: the config's learning rate
 
     def objective(self):
-        from symmpo import Objective
+        from symmpo.objective import Objective
 
         return Objective.named(self.name, **self.params)
 
@@ -134,11 +134,7 @@ def fitness_config(config: TrainConfig) -> TrainConfig:
 
 def heldout_config(config: TrainConfig) -> TrainConfig:
     """The configuration on the held-out split (what tables and comparisons report)."""
-    from symmpo import protocol
-
-    return TrainConfig.from_dict(
-        protocol.heldout_train(config.to_dict(), {"eval_episodes": config.eval_episodes})
-    )
+    return TrainConfig.from_dict(heldout_train(config.to_dict(), {"eval_episodes": config.eval_episodes}))
 
 
 def config_hash(config: TrainConfig) -> str:
