@@ -4,7 +4,9 @@ A suite fixes, per environment, what a preference dataset and its π_ref are mad
 the steps over which a response is judged (``label_horizon``), the behaviour levels whose separate SFT data
 π_ref is cloned from (empty: the chosen responses of the pairs, as in suite v2), and the PO steps its validity
 evidence was measured at. Old suites stay, labelled, so that every committed result can be re-derived; the
-evidence for each design is in ``results/explore-validity/`` and ``docs/benchmark.md``.
+evidence for each design is in ``results/explore-validity/`` and ``docs/benchmark.md``. A published design is
+never edited: stored rows are keyed by task name, training configuration and dataset hash, and the dataset hash
+does not cover the SFT levels, so a different design is a new suite.
 """
 
 from __future__ import annotations
