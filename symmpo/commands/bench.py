@@ -84,7 +84,6 @@ def run(args: argparse.Namespace) -> int:
     from symmpo.commands._args import writable_dir
     from symmpo.files import append_jsonl, read_jsonl
     from symmpo.suite.suites import DEFAULT_SUITE, parse_suite
-    from symmpo.suite.tasks import po_steps
 
     args.suite = parse_suite(args.suite)
     if args.suite != DEFAULT_SUITE:
@@ -101,13 +100,8 @@ def run(args: argparse.Namespace) -> int:
     }
     if args.sft_levels:
         overrides["sft_levels"] = tuple(args.sft_levels)
-    if (
-        args.steps is None
-        and args.preset != "tiny"
-        and (steps := po_steps([f"{e}-{s}" for e in bench.ENVS for s in args.settings]))
-    ):
-        overrides["steps"] = steps  # the steps the suite was validated at
-    config = TrainConfig.preset(args.preset, **overrides)
+    tasks = [f"{e}-{s}" for e in bench.ENVS for s in args.settings]
+    config = TrainConfig.preset(args.preset, tasks, **overrides)
     baselines = list(bench.BASELINES)
     if args.baselines:
         from symmpo.objective.named import lookup

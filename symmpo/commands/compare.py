@@ -68,15 +68,13 @@ def run(args: argparse.Namespace) -> int:
 
     writable_dir(getattr(args, "out", None), "--out")
     writable_dir(getattr(args, "cache_dir", None), "--cache-dir")
-    from symmpo.suite.tasks import parse_task, po_steps
+    from symmpo.suite.tasks import parse_task
     from symmpo.train import bench
     from symmpo.train.config import TrainConfig
 
-    # a suite other than v2 trains at the steps it was validated at (the tiny preset keeps its own)
-    steps = po_steps(args.tasks) if args.preset != "tiny" else None
     suite = parse_task(args.tasks[0]).suite if args.tasks else "v2"
     args.bench_dir = args.bench_dir or ("results/bench" if suite == "v2" else f"results/bench-{suite}")
-    config = TrainConfig.preset(args.preset, **({"steps": steps} if steps else {}))
+    config = TrainConfig.preset(args.preset, args.tasks)
     held = {
         k: v
         for k, v in (("dataset_seed", args.dataset_seed), ("eval_reset_offset", args.reset_offset))

@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     from symmpo.files import dumps
     from symmpo.report import fmt_mean_se
     from symmpo.stats import mean_se
-    from symmpo.suite.tasks import parse_task, po_steps
+    from symmpo.suite.tasks import parse_task
     from symmpo.train.config import TrainConfig
     from symmpo.train.fitness import run_task
 
@@ -89,9 +89,7 @@ def run(args: argparse.Namespace) -> int:
     }
     if args.sft_levels:
         overrides["sft_levels"] = tuple(args.sft_levels)
-    if args.steps is None and args.preset != "tiny" and (suite_steps := po_steps([task])):
-        overrides["steps"] = suite_steps  # the steps the task's suite was validated at
-    config = TrainConfig.preset(args.preset, **overrides)
+    config = TrainConfig.preset(args.preset, [task], **overrides)
     name = Path(args.objective).stem if args.objective.endswith((".yaml", ".yml")) else objective.name
     out = Path(args.out or Path("results/train") / f"{name}-{task}")
     out.mkdir(parents=True, exist_ok=True)

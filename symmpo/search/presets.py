@@ -144,16 +144,12 @@ def validate(config: dict[str, Any]) -> None:
 
 def fitness_train_config(config: dict[str, Any]) -> dict[str, Any]:
     """A run's ``train`` section (preset + overrides) as the trainer's config dict; a bad field is a user error."""
-    from symmpo.suite.tasks import po_steps
     from symmpo.train.config import TrainConfig
 
     train = config["train"]
     overrides = dict(train.get("overrides", {}))
-    preset = train.get("preset", "default")
-    if "steps" not in overrides and preset != "tiny" and (steps := po_steps(config["tasks"])):
-        overrides["steps"] = steps  # a suite other than v2 trains at the steps it was validated at
     try:
-        cfg = TrainConfig.preset(preset, **overrides)
+        cfg = TrainConfig.preset(train.get("preset", "default"), config["tasks"], **overrides)
     except (TypeError, ValueError, KeyError, OverflowError) as err:
         raise SymmpoError(f"train configuration: {' '.join(str(err).split())[:200]}") from None
     return cfg.to_dict()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,8 +77,16 @@ class TrainConfig:
             raise SymmpoError(f"sft_levels must name distinct levels (at most 16), got {self.sft_levels!r}")
 
     @classmethod
-    def preset(cls, name: str, **overrides) -> TrainConfig:
-        """``tiny`` (tests, seconds), ``default`` (search fitness), ``bench`` (baseline table, 10 episodes)."""
+    def preset(cls, name: str, tasks: Sequence[str] = (), **overrides) -> TrainConfig:
+        """``tiny`` (tests, seconds), ``default`` (search fitness), ``bench`` (baseline table, 10 episodes).
+
+        ``tasks`` of a suite other than v2 (``hopper-clean@v3``) set the PO steps to those the suite was validated
+        at, unless ``overrides`` set them or the preset is ``tiny`` (``symmpo.suite.tasks.po_steps``)."""
+        if tasks and name != "tiny" and "steps" not in overrides:
+            from symmpo.suite.tasks import po_steps
+
+            if steps := po_steps(list(tasks)):
+                overrides = {**overrides, "steps": steps}
         base = {
             "tiny": dict(
                 hidden=(16,),
