@@ -161,12 +161,34 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 def append_jsonl(path: Path, rows: Sequence[dict[str, Any]]) -> None:
-    """One write per batch of rows, flushed and fsynced: a kill loses at most the batch being written."""
+    """One write per batch of rows, flushed and fsynced: a kill loses at most the batch being written.
+
+    The batch is written under an exclusive ``flock`` on the file (where the platform has one), so two processes
+    appending to the same rows file (two studies sharing an output directory) never interleave their lines.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    torn = path.exists() and path.stat().st_size > 0 and not path.read_bytes().endswith(b"\n")
-    with open(path, "a") as f:
-        if torn:  # a previous writer was killed mid-line: keep that fragment on its own (ignored) line
-            f.write("\n")
-        f.write("".join(dumps(r) + "\n" for r in rows))
+    data = "".join(dumps(r) + "\n" for r in rows).encode()
+    with open(path, "ab") as f:
+        _lock(f)
+        # a previous writer killed mid-line: keep that fragment on its own (ignored) line
+        if os.fstat(f.fileno()).st_size > 0 and not _ends_with_newline(f):
+            data = b"\n" + data
+        f.write(data)
         f.flush()
         os.fsync(f.fileno())
+
+
+def _lock(f: Any) -> None:
+    """Exclusive advisory lock until ``f`` is closed (a no-op where ``fcntl`` does not exist)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        return
+    fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+
+
+def _ends_with_newline(f: Any) -> bool:
+    """Whether the file open for appending ends with a newline (read through its own path, under the lock)."""
+    with open(f.name, "rb") as r:
+        r.seek(-1, os.SEEK_END)
+        return r.read(1) == b"\n"
