@@ -6,7 +6,7 @@ killed run loses at most the population in flight):
 * **sweep** on the *fitness* split of every column it judges (dataset seed 0, training seeds 0..N-1, evaluation
   resets from 0): each baseline's scale parameter (``named.scale_param``: beta; lam for orpo; none for
   sft_chosen, tuned by learning rate alone) at ``SWEEP_FACTORS`` × its default and
-  the learning rate at ``SWEEP_LRS`` (15 points), all baselines × values in one population per (task, seed)
+  the learning rate at ``SWEEP_LRS`` (20 points), all baselines × values in one population per (task, seed)
   (each member has its own learning rate). Per column, the pair with the best mean normalized score over seeds
   becomes that baseline's hyperparameter set there, and the baseline (SFT included) with the best chosen score
   becomes the column's best baseline (``sweep.json``): the table then tests against it on held-out data, so the
@@ -52,7 +52,7 @@ ENVS = ("hopper", "halfcheetah", "walker2d")
 FITNESS_ENVS = ("hopper", "halfcheetah")
 SETTINGS = ("clean", "noisy-0.2", "noisy-0.4", "mixed-0.5")
 SWEEP_FACTORS = (0.1, 0.3, 1.0, 3.0, 10.0)
-SWEEP_LRS = (3e-5, 1e-4, 3e-4)
+SWEEP_LRS = (3e-5, 1e-4, 3e-4, 1e-3)
 SFT = "sft"
 # transfer environments take their hyperparameters from the matching column of another environment
 TRANSFER_SOURCE = {"walker2d": "hopper"}
