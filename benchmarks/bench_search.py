@@ -26,7 +26,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from symmpo.search.evolve import Evolution, GPStrategy
+from symmpo.search.evolve import Evolution, FormulaRepresentation, GPStrategy
 from symmpo.search.executors import make_executor
 from symmpo.search.loop import Search
 from symmpo.search.presets import apply_overrides, preset_config
@@ -68,7 +68,9 @@ def measure(config: dict, workers: int, root: Path, screen_in_main: bool = False
     clock = WaitClock(make_executor("local", workers))
     try:
         if screen_in_main:
-            evo: Search = Search(config, run, GPStrategy(config, space), clock, progress=False)
+            strategy = GPStrategy(config, space)  # no executor: children are screened in this process
+            representation = FormulaRepresentation(config, space)
+            evo: Search = Search(config, run, strategy, representation, clock, progress=False)
         else:
             evo = Evolution(config, run, space, clock, progress=False)
         list(clock.inner.imap(len, [()] * workers))  # start the workers before the clock runs

@@ -29,6 +29,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("train",),
     ("search",),
     ("neural",),
+    ("strategies",),
     ("integrations",),
     ("text",),
     ("llm",),

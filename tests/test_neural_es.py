@@ -78,7 +78,7 @@ def test_resume_after_interrupt_equals_uninterrupted(tmp_path):
         np.mean([toy_job(FitnessJob((best.to_dict(),), "t", s, {}))[0]["score"] for s in (0, 1)])
     )
     # many weights -> separable CMA-ES
-    assert full.strategy.arch.size > 20 and full.strategy.cma.separable is True
+    assert full.representation.arch.size > 20 and full.strategy.cma.separable is True
 
 
 def test_resume_refuses_other_settings_and_symbolic_runs(tmp_path, capsys):

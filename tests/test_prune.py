@@ -20,13 +20,14 @@ from symmpo.objective.prune import (
     sketch,
     term_paths,
 )
-from symmpo.search import gp
-from symmpo.search.evolve import Evolution, GPStrategy
+from symmpo.search.evolve import Evolution, candidate
 from symmpo.search.executors import InlineExecutor
+from symmpo.search.halloffame import pruning_summary
 from symmpo.search.jobs import FitnessJob
 from symmpo.search.presets import apply_overrides, preset_config
 from symmpo.search.rundir import RunDir
 from symmpo.search.space import ObjectiveSpace
+from symmpo.search.strategy import Candidate
 from symmpo.symbolic.grammar import Grammar
 from symmpo.symbolic.parser import to_formula
 
@@ -121,35 +122,40 @@ def test_sketch_is_a_weighted_quantile_sketch():
     assert halves[LEVELS.index(0.25)] == 0.0
 
 
-def _individual(space: ObjectiveSpace, obj: Objective, fitness: float) -> gp.Individual:
-    ind = gp.make_individual(space, obj, "sample")
-    ind.fitness = fitness
-    return ind
+def _candidate(space: ObjectiveSpace, obj: Objective) -> Candidate:
+    return candidate(space, obj, space.key(obj), space.size(obj), "sample")
 
 
-def test_hall_of_fame_entries_that_differ_by_a_dead_term_are_one():
+def test_hall_of_fame_entries_that_differ_by_a_dead_term_are_one(tmp_path):
+    config = preset_config("tiny")
     space = ObjectiveSpace(Grammar.load("mirror"), "mirror")
-    strategy = GPStrategy(preset_config("tiny"), space)
-    strategy.start(np.random.default_rng(0))
-    plain = _individual(space, _obj("log(p)"), 10.0)
-    dead = _individual(space, _obj("log(p) + c0*p"), 10.5)  # the better one: it stays, shown pruned
-    other = _individual(space, _obj("log(p)", psi="0"), 5.0)  # reference-free: another loss
+    plain = _candidate(space, _obj("log(p)"))
+    dead = _candidate(space, _obj("log(p) + c0*p"))  # the better one: it stays, shown pruned
+    other = _candidate(space, _obj("log(p)", psi="0"))  # reference-free: another loss
     assert plain.key != dead.key  # different as bred
     occurring = {"hopper-mixed-0.5/0": sketch(SUMMED)}
-    strategy.observe({i.key: occurring for i in (plain, dead, other)}, {plain.key, dead.key, other.key})
-    strategy._prune([dead, plain, other])
-    strategy.hof.update([dead, plain, other])
-    entries = strategy.hof.entries
-    assert len(entries) == 2, [space.formula(e.display) for e in entries]
-    assert entries[0] is dead and entries[0].identity == plain.key
-    assert space.formula(entries[0].display).startswith("phi_inv=log(p); psi=phi_inv;")
-    described = strategy.describe(strategy.leaders()[0], 1)
+    search = Evolution(config, RunDir.create(tmp_path / "r", config), space, InlineExecutor(), progress=False)
+    for c, f in ((dead, 10.5), (plain, 10.0), (other, 5.0)):
+        search.cache[c.key] = {"fitness": f, "occurring": occurring}
+    search.enter([dead, plain, other], {plain.key, dead.key, other.key})
+    leaders = search.leaders
+    assert len(leaders) == 2, [e.shown.formula for e in leaders]
+    assert leaders[0].candidate is dead and leaders[0].identity == plain.key
+    assert leaders[0].shown.formula.startswith("phi_inv=log(p); psi=phi_inv;")
+    described = search.representation.describe(leaders[0], 1)
     assert described["key"] == plain.key and described["pruned"]["removed"] == 1
     assert described["objective"]["phi_inv"] == "log(p)" and "constants" not in described["objective"]
-    summary = strategy.pruning_summary()
+    summary = pruning_summary(search.pruning, leaders, THRESHOLD)
     assert summary["candidates"] == {"candidates": 3, "terms": 5, "dead": 1, "dead_share": 0.2}
     assert summary["hall_of_fame"]["pruned"] == 1 and summary["hall_of_fame"]["terms"] == 4
     assert summary["threshold"] == THRESHOLD
+    # a checkpoint keeps the pruned form: the hall of fame rebuilt from it is the same
+    rebuilt = [
+        search.representation.leader_from_state(search.representation.leader_state(e)) for e in leaders
+    ]
+    assert [(e.key, e.identity, e.shown.formula) for e in rebuilt] == [
+        (e.key, e.identity, e.shown.formula) for e in leaders
+    ]
 
 
 def _sum_scale_job(job: FitnessJob) -> list[dict]:

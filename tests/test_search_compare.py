@@ -97,6 +97,7 @@ def test_compare_refuses_overlap_with_the_run_and_the_sweep(setup, capsys):
     (run / "config.yaml").write_text(dump_yaml(config))
     hof = run / "objectives" / "hof_01.yaml"
     hof.write_text(found.read_text())
+    (run / "hall_of_fame.yaml").write_text(dump_yaml({"hall_of_fame": [{"rank": 1}]}))
     base = ["compare", str(run), "--tasks", "hopper-mixed-0.5", "--preset", "tiny"]
     base += ["--bench-dir", str(bench_dir), "--out", str(tmp / "s"), "--no-progress"]
     assert main([*base, "--seeds", "7", "1001"]) == 2  # a fitness seed of the run
@@ -110,7 +111,6 @@ def test_compare_refuses_overlap_with_the_run_and_the_sweep(setup, capsys):
     assert "training seeds [2]" in capsys.readouterr().err
     assert not (tmp / "s" / "compare.jsonl").exists()  # nothing was trained
     (run / "config.yaml").unlink()  # a run without its configuration: the protocol cannot be checked
-    (run / "hall_of_fame.yaml").write_text("hall_of_fame: []\n")
     assert main([*base, "--seeds", "1001"]) == 2
     assert "without its config.yaml" in capsys.readouterr().err
 

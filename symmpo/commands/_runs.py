@@ -73,15 +73,18 @@ def new_config(args: argparse.Namespace) -> dict[str, Any]:
 
 def open_run(
     args: argparse.Namespace,
+    command: str,
     prefix: str,
     make_config: Callable[[argparse.Namespace], dict[str, Any]],
     fixed: Sequence[str] = (),
 ) -> tuple[Any, dict[str, Any]]:
     """(run directory, configuration): a resumed run keeps its configuration (only --generations may change;
-    ``fixed`` names further options that must not be given), a new one is created from ``make_config``."""
+    ``fixed`` names further options that must not be given) and must have been started by ``command`` (the
+    strategy registry, :mod:`symmpo.strategies`, says which); a new one is created from ``make_config``."""
     from symmpo.commands._args import check_workers, writable_dir
     from symmpo.search.presets import apply_overrides
     from symmpo.search.rundir import RunDir, resolve_run
+    from symmpo.strategies import method_of
 
     check_workers(args.workers, args.executor, args.oversubscribe)
     if args.resume:
@@ -94,6 +97,12 @@ def open_run(
             )
         run_dir = resolve_run(args.resume, args.results)
         config = run_dir.read_config()
+        started_by = method_of(config).command
+        if started_by != command:
+            raise SymmpoError(
+                f"{run_dir.path} was started by symmpo {started_by}: resume it with symmpo {started_by} --resume "
+                f"{run_dir.path}"
+            )
         if args.generations is not None:
             config = apply_overrides(config, generations=args.generations)
             run_dir.write_config(config)

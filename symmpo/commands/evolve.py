@@ -40,16 +40,14 @@ def evolve_config(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from symmpo.search.evolve import Evolution
-    from symmpo.search.space import ObjectiveSpace
+    from symmpo.strategies import open_search
 
-    run_dir, config = open_run(args, "evolve", evolve_config)
+    run_dir, config = open_run(args, "evolve", "evolve", evolve_config)
     if args.resume and args.grammar:
         from symmpo.symbolic.grammar import grammar_spec
 
         if grammar_spec(args.grammar) != grammar_spec(config["grammar"]):
             raise SymmpoError(f"--resume: the run used grammar {config['grammar']}, not {args.grammar}")
-    space = ObjectiveSpace.from_config(config)
 
     def body(executor: Any) -> str:
         print(
@@ -57,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
             f"generations {config['generations']} · executor {executor.name} × {executor.workers}"
         )
         t0 = time.perf_counter()
-        result = Evolution(config, run_dir, space, executor, progress=not args.no_progress).run()
+        result = open_search(config, run_dir, executor, progress=not args.no_progress).run()
         seconds = time.perf_counter() - t0
         return report(result.hall_of_fame, result.reference, config, seconds, run_dir.read_summary())
 

@@ -48,14 +48,14 @@ def _new_config(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from symmpo.neural.es import NeuralEvolution
+    from symmpo.strategies import open_search
 
-    run_dir, config = open_run(args, "neural", _new_config, fixed=_NEURAL_FLAGS)
+    run_dir, config = open_run(args, "evolve-neural", "neural", _new_config, fixed=_NEURAL_FLAGS)
 
     def body(executor: Any) -> str:
         t0 = time.perf_counter()
-        evo = NeuralEvolution(config, run_dir, executor, progress=not args.no_progress)
-        size = evo.strategy.arch.size
+        evo = open_search(config, run_dir, executor, progress=not args.no_progress)
+        size = evo.representation.arch.size
         print(
             f"tasks {', '.join(config['tasks'])} · seeds {config['seeds']} · CMA-ES population "
             f"{config['population']} · generations {config['generations']} · {size} weights "

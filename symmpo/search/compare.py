@@ -75,8 +75,15 @@ def discovered_members(specs: Sequence[str]) -> list[FileMember]:
     for spec in specs:
         label, sep, path = spec.partition("=")
         if not sep:
+            from symmpo.search.rundir import RunDir, RunDirError
+
             run = Path(spec)
-            path = str(run / "objectives" / "hof_01.yaml")
+            try:
+                path = str(RunDir(run).best(1).file)
+            except RunDirError as err:
+                raise SymmpoError(
+                    f"no objective file from {spec!r} ({err}); give LABEL=FILE or a finished run"
+                ) from None
             label = run.name
         if not Path(path).is_file():
             raise SymmpoError(

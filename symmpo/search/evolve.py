@@ -4,40 +4,36 @@ One generation = breed a population (GP: elites, crossover, mutations, every chi
 validity checker; the checks and canonical keys are computed by the executor's workers, which would
 otherwise wait for the main process), ask CMA-ES for constant vectors of the structure it is tuning, and
 hand all of them to the search loop (:mod:`symmpo.search.loop`), which trains the new ones next to DPO on
-the run's fitness seeds; then tell CMA-ES, merge the population and update the hall of fame. When CMA-ES stops
-paying (its own criteria or ``max_iterations``), it moves on to the best structure whose constants
-were not tuned yet.
+the run's fitness seeds and updates the hall of fame; then tell CMA-ES and merge the population. Parents are
+drawn from the population and the search's hall of fame. When CMA-ES stops paying (its own criteria or
+``max_iterations``), it moves on to the best structure in the hall of fame whose constants were not tuned yet.
 
-Before a candidate enters the hall of fame, the additive terms of its φ⁻¹ and ψ that do nothing on the
-log-probabilities its trainings saw are removed (:mod:`symmpo.objective.prune`); the hall of fame dedupes,
-prints, exports and re-scores that pruned form, while breeding and the fitness cache keep the genome as bred.
-The share of terms found dead is counted over every trained candidate and over the hall of fame
-(``summary.json``, the closing report).
+:class:`GPStrategy` is the optimiser; :class:`FormulaRepresentation` is how its candidates (objectives of a
+search space) travel, are kept, pruned, described and saved. Before a candidate enters the hall of fame, the
+additive terms of its φ⁻¹ and ψ that do nothing on the log-probabilities its trainings saw are removed
+(:mod:`symmpo.objective.prune`); the hall of fame dedupes, prints, exports and re-scores that pruned form, while
+breeding and the fitness cache keep the genome as bred. The share of terms found dead is counted over every
+trained candidate and over the hall of fame (``summary.json``, the closing report).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from symmpo.objective.prune import THRESHOLD
 from symmpo.search import gp
 from symmpo.search.cmaes import ConstantSearch
 from symmpo.search.executors import Executor
-from symmpo.search.loop import Candidate, Search
+from symmpo.search.loop import Search
 from symmpo.search.rundir import RunDir
-
-PRUNING_ZERO = {"candidates": 0, "terms": 0, "dead": 0}  # counters over every trained candidate
+from symmpo.search.strategy import Candidate, Leader, Pruned
 
 
 class GPStrategy:
-    """Typed GP over a search space's genomes plus CMA-ES on one structure's constants (see
-    :class:`symmpo.search.loop.Strategy`)."""
-
-    label = "evolve"
-    shown = ("evals_min", "evals_per_min")
-    load = None  # candidates travel as objective files
+    """Typed GP over a search space's genomes plus CMA-ES on one structure's constants (the optimiser of
+    :class:`symmpo.search.strategy.Strategy`)."""
 
     def __init__(self, config: dict[str, Any], space: Any, executor: Executor | None = None):
         self.config = config
@@ -47,54 +43,34 @@ class GPStrategy:
         self.screen = gp.executor_screen(space, executor) if executor else gp.screen_here(space)
         self.keys = gp.executor_screen(space, executor, check=False) if executor else self._keys_here
         self.lookahead = int(getattr(executor, "workers", 1))
-        self._reference: Candidate | None = None
         # this generation's children and CMA-ES candidates (ask → tell), and the breeding counters
         self.children: list[gp.Individual] = []
         self.tuning: list[gp.Individual] = []
         self.breeding: dict[str, int] = {}
-        self.observed: dict[str, Any] = {}  # key -> what its trainings saw (this generation's, from the loop)
-        self.fresh: set[str] = set()  # keys trained this generation (counted once)
 
     # -- state ------------------------------------------------------------------------------
-    def start(self, rng: np.random.Generator) -> None:
-        self.population: list[gp.Individual] = []
-        self.hof = gp.HallOfFame(int(self.config["hall_of_fame"]))
-        self.cma: ConstantSearch | None = None
-        self.tuned: list[str] = []
-        self.pruning = dict(PRUNING_ZERO)
-
-    def restore(self, state: dict[str, Any]) -> None:
+    def restore(self, state: dict[str, Any] | None, rng: np.random.Generator) -> None:
+        if state is None:
+            self.population: list[gp.Individual] = []
+            self.cma: ConstantSearch | None = None
+            self.tuned: list[str] = []
+            return
         self.population = [gp.Individual.from_state(self.space, s) for s in state["population"]]
-        self.hof = gp.HallOfFame.from_state(
-            self.space, int(self.config["hall_of_fame"]), state["hall_of_fame"]
-        )
         self.cma = ConstantSearch.from_state(state["cmaes"]) if state["cmaes"] else None
         self.tuned = list(state["tuned"])
-        self.pruning = {k: int(state.get("pruning", PRUNING_ZERO)[k]) for k in PRUNING_ZERO}
 
     def state(self) -> dict[str, Any]:
         return {
             "population": [ind.state(self.space) for ind in self.population],
-            "hall_of_fame": self.hof.state(self.space),
             "cmaes": self.cma.state() if self.cma else None,
             "tuned": self.tuned,
-            "pruning": self.pruning,
         }
 
     # -- ask / tell -------------------------------------------------------------------------
-    def candidate(self, ind: gp.Individual) -> Candidate:
-        return Candidate(
-            ind.key, self.space.objective_dict(ind.genome), ind.origin, self.space.formula(ind.genome)
-        )
+    def _candidate(self, ind: gp.Individual) -> Candidate:
+        return candidate(self.space, ind.genome, ind.key, ind.size, ind.origin)
 
-    def reference(self) -> Candidate:
-        if self._reference is None:
-            ref = dict(self.config["reference"])
-            genome = self.space.reference(ref.pop("name"), **ref)
-            self._reference = self.candidate(gp.make_individual(self.space, genome, "reference"))
-        return self._reference
-
-    def ask(self, rng: np.random.Generator, generation: int) -> list[Candidate]:
+    def ask(self, rng: np.random.Generator, generation: int, leaders: Sequence[Leader]) -> list[Candidate]:
         n = int(self.config["population"])
         self.breeding = {"invalid": 0, "duplicate": 0, "failed": 0}
         if generation == 0:
@@ -102,14 +78,13 @@ class GPStrategy:
                 self.space, n, rng, screen=self.screen, lookahead=self.lookahead
             )
         else:
-            pool = self.population + [
-                e for e in self.hof.entries if e.key not in {p.key for p in self.population}
-            ]
+            keys = {p.key for p in self.population}
+            pool = self.population + [_individual(e) for e in leaders if e.key not in keys]
             self.children, self.breeding = gp.next_generation(
                 self.space, pool, n, self.gp_config, rng, screen=self.screen, lookahead=self.lookahead
             )
         self.tuning = self._cma_candidates(rng)
-        return [self.candidate(ind) for ind in self.children + self.tuning]
+        return [self._candidate(ind) for ind in self.children + self.tuning]
 
     def _cma_candidates(self, rng: np.random.Generator) -> list[gp.Individual]:
         if self.cma is None:
@@ -123,49 +98,25 @@ class GPStrategy:
     def _keys_here(self, genomes: list[Any]) -> list[gp.Screened]:
         return [gp.screen_one(self.space, g, check=False) for g in genomes]
 
-    def observe(self, occurring: dict[str, Any], trained: set[str]) -> None:
-        """What the trainings of this generation's candidates saw (key -> task/seed -> sketch); ``trained``:
-        the keys trained just now (counted once in the run's pruning share)."""
-        self.observed = {k: v for k, v in occurring.items() if v}
-        self.fresh = set(trained)
-
-    def _prune(self, inds: list[gp.Individual]) -> None:
-        """Count dead terms of the freshly trained candidates; prune those that could enter the hall of fame."""
-        if not hasattr(self.space, "prune"):
-            return
-        fresh = self.fresh
-        for ind in inds:
-            occurring = self.observed.get(ind.key)
-            if not occurring or not np.isfinite(ind.fitness):
-                continue
-            if ind.key in fresh:
-                terms, dead = self.space.count_dead(ind.genome, occurring)
-                self.pruning["candidates"] += 1
-                self.pruning["terms"] += terms
-                self.pruning["dead"] += dead
-                fresh.discard(ind.key)
-            if ind.shown is None and self.hof.admits(ind.fitness):
-                p = self.space.prune(ind.genome, occurring)
-                key = ind.key if p.objective is ind.genome else self.space.key(p.objective)
-                ind.shown = gp.Shown(p.objective, key, p.terms, p.pruned, p.kept, p.notes)
-
     def tell(
-        self, asked: list[Candidate], fitness: list[float], generation: int, rng: np.random.Generator
-    ) -> tuple[list[float], dict[str, Any]]:
+        self,
+        asked: list[Candidate],
+        fitness: list[float],
+        rng: np.random.Generator,
+        leaders: Sequence[Leader],
+    ) -> dict[str, Any]:
         for ind, f in zip(self.children + self.tuning, fitness, strict=True):
             ind.fitness = f
-        self._prune(self.children + self.tuning)
         if self.cma is not None:
             self.cma.tell([c.fitness for c in self.tuning])
         merged = {p.key: p for p in self.children}
         for c in self.tuning:  # CMA-ES candidates compete in selection like any child
             merged.setdefault(c.key, c)
         self.population = list(merged.values())
-        self.hof.update(self.population)
-        self._update_cma(rng)
-        return [p.fitness for p in self.population], dict(self.breeding)
+        self._update_cma(rng, leaders)
+        return dict(self.breeding)
 
-    def _update_cma(self, rng: np.random.Generator) -> None:
+    def _update_cma(self, rng: np.random.Generator, leaders: Sequence[Leader]) -> None:
         """Keep tuning while it pays; else start on the best structure with constants not tuned yet."""
         cfg = self.config["cmaes"]
         if not cfg.get("enabled", True):
@@ -175,15 +126,16 @@ class GPStrategy:
         ):
             return
         self.cma = None
-        for ind in self.hof.entries:
-            structure = self.space.structure_key(ind.genome)
-            x0 = self.space.constants(ind.genome)
+        for leader in leaders:
+            genome = leader.candidate.genome
+            structure = self.space.structure_key(genome)
+            x0 = self.space.constants(genome)
             if structure in self.tuned or not x0:
                 continue
             self.tuned.append(structure)
             self.cma = ConstantSearch(
                 structure,
-                self.space.to_dict(ind.genome),
+                self.space.to_dict(genome),
                 x0,
                 float(cfg["sigma0"]),
                 int(cfg["popsize"]),
@@ -191,84 +143,119 @@ class GPStrategy:
             )
             return
 
-    # -- hall of fame and outputs -----------------------------------------------------------
-    def leaders(self) -> list[Candidate]:
-        """The hall of fame in its pruned form (what is printed is what the held-out re-score trains), under
-        the keys its fitness is cached by."""
-        return [
-            Candidate(
-                ind.key, self.space.objective_dict(ind.display), ind.origin, self.space.formula(ind.display)
-            )
-            for ind in self.hof.entries
-        ]
 
+def candidate(space: Any, genome: Any, key: str, size: int, origin: str) -> Candidate:
+    """A genome of ``space`` as the search sees it."""
+    return Candidate(key, space.objective_dict(genome), origin, space.formula(genome), genome, size)
+
+
+def _individual(leader: Leader) -> gp.Individual:
+    c = leader.candidate
+    return gp.Individual(c.genome, c.key, c.size, c.origin, leader.fitness)
+
+
+class FormulaRepresentation:
+    """Objectives of a search space as candidates (see :class:`symmpo.search.strategy.Representation`): jobs
+    receive objective files, the hall of fame shows them pruned, the finished run saves the leaders as objective
+    files and plots."""
+
+    label = "evolve"
+    load = None  # candidates travel as objective files
+
+    def __init__(self, config: dict[str, Any], space: Any):
+        self.config = config
+        self.space = space
+
+    def reference(self, spec: dict[str, Any]) -> Candidate:
+        genome = self.space.reference(spec.pop("name"), **spec)
+        return candidate(self.space, genome, self.space.key(genome), self.space.size(genome), "reference")
+
+    # -- pruning ----------------------------------------------------------------------------
+    def count_dead(self, c: Candidate, occurring: dict[str, Any]) -> tuple[int, int]:
+        if not hasattr(self.space, "count_dead"):
+            return 0, 0
+        return self.space.count_dead(c.genome, occurring)
+
+    def prune(self, c: Candidate, occurring: dict[str, Any]) -> Pruned | None:
+        if not hasattr(self.space, "prune"):
+            return None
+        p = self.space.prune(c.genome, occurring)
+        key = c.key if p.objective is c.genome else self.space.key(p.objective)
+        shown = candidate(self.space, p.objective, key, self.space.size(p.objective), c.origin)
+        return Pruned(shown, p.terms, p.pruned, p.kept, p.notes)
+
+    # -- checkpoints ------------------------------------------------------------------------
+    def leader_state(self, leader: Leader) -> dict[str, Any]:
+        c = leader.candidate
+        out = {
+            "objective": self.space.to_dict(c.genome),
+            "key": c.key,
+            "size": c.size,
+            "origin": c.origin,
+            "fitness": leader.fitness,
+        }
+        if leader.pruned is not None:
+            s = leader.pruned
+            out["shown"] = {
+                "objective": self.space.to_dict(s.candidate.genome),
+                "key": s.candidate.key,
+                "terms": s.terms,
+                "pruned": s.pruned,
+                "kept": s.kept,
+                "notes": list(s.notes),
+            }
+        return out
+
+    def leader_from_state(self, st: dict[str, Any]) -> Leader:
+        genome = self.space.from_dict(st["objective"])
+        c = candidate(self.space, genome, str(st["key"]), int(st["size"]), str(st["origin"]))
+        pruned = None
+        if st.get("shown") is not None:
+            s = st["shown"]
+            g = self.space.from_dict(s["objective"])
+            shown = candidate(self.space, g, str(s["key"]), self.space.size(g), c.origin)
+            notes = tuple(str(n) for n in s["notes"])
+            pruned = Pruned(shown, int(s["terms"]), int(s["pruned"]), int(s["kept"]), notes)
+        return Leader(c, float(st["fitness"]), 0, pruned)
+
+    # -- hall of fame and outputs -----------------------------------------------------------
     def _named(self, genome: Any, rank: int) -> Any:
         """A hall-of-fame objective named for what found it, e.g. ``evolved-hopper-mixed-0.5-01``."""
         rename = getattr(genome, "renamed", None)  # spaces whose genomes are not Objectives keep theirs
         return rename(f"evolved-{'+'.join(self.config['tasks'])}-{rank:02d}") if rename else genome
 
-    def describe(self, leader: Candidate, rank: int) -> dict[str, Any]:
-        ind = self.hof.entries[rank - 1]
-        shown = ind.display
+    def describe(self, leader: Leader, rank: int) -> dict[str, Any]:
+        shown = leader.shown
+        g = shown.genome
         return {
-            "formula": leader.formula,
-            "latex": self.space.latex(shown),
-            "objective": self.space.objective_dict(self._named(shown, rank)),
-            "constants": self.space.named_constants(shown),
-            "size": self.space.size(shown),
-            "origin": ind.origin,
-            **({"validity": self.space.validity(shown)} if hasattr(self.space, "validity") else {}),
-            "key": ind.identity,
-            **({"pruned": _pruned_fields(ind)} if ind.shown is not None else {}),
+            "formula": shown.formula,
+            "latex": self.space.latex(g),
+            "objective": self.space.objective_dict(self._named(g, rank)),
+            "constants": self.space.named_constants(g),
+            "size": self.space.size(g),
+            "origin": leader.candidate.origin,
+            **({"validity": self.space.validity(g)} if hasattr(self.space, "validity") else {}),
+            "key": leader.identity,
+            **({"pruned": leader.pruned.fields(leader.key)} if leader.pruned is not None else {}),
         }
 
-    def pruning_summary(self) -> dict[str, Any]:
-        """The share of dead terms: over every trained candidate, and over the hall of fame as printed."""
-        hof = [e.shown for e in self.hof.entries if e.shown is not None]
-        terms = sum(s.terms for s in hof)
-        removed = sum(s.pruned for s in hof)
-        c = self.pruning
-        return {
-            "threshold": THRESHOLD,
-            "candidates": {
-                **c,
-                "dead_share": round(c["dead"] / c["terms"], 4) if c["terms"] else 0.0,
-            },
-            "hall_of_fame": {
-                "entries": len(hof),
-                "terms": terms,
-                "pruned": removed,
-                "kept_for_validity": sum(s.kept for s in hof),
-                "pruned_share": round(removed / terms, 4) if terms else 0.0,
-            },
-        }
-
-    def write(
-        self, run: RunDir, entries: list[dict[str, Any]], history: list[dict[str, Any]], finished: bool
+    def save(
+        self,
+        run: RunDir,
+        leaders: Sequence[Leader],
+        entries: list[dict[str, Any]],
+        history: list[dict[str, Any]],
+        finished: bool,
     ) -> None:
-        """``summary.json`` (the pruning share) every generation; once re-scored: fitness and component plots,
-        and the leaders (pruned) as objective files."""
-        run.write_summary({"pruning": self.pruning_summary()})
+        """Once re-scored: fitness and component plots, and the leaders (pruned) as objective files."""
         if not finished:
             return
         from symmpo.search import plots
 
-        top = self.hof.entries[: int(self.config["rescore_top"])]
-        plots.write_all(run, history, self.space, [e.display for e in top])
-        for rank, ind in enumerate(top, start=1):
-            self.space.save(self._named(ind.display, rank), run.file("objectives", f"hof_{rank:02d}.yaml"))
-
-
-def _pruned_fields(ind: gp.Individual) -> dict[str, Any]:
-    """A hall-of-fame entry's pruning: terms of φ⁻¹ and ψ, removed, kept for validity (and why)."""
-    s = ind.shown
-    assert s is not None
-    out: dict[str, Any] = {"terms": s.terms, "removed": s.pruned, "kept_for_validity": s.kept}
-    if s.notes:
-        out["notes"] = list(s.notes)
-    if s.pruned:
-        out["as_bred"] = ind.key
-    return out
+        top = [e.shown.genome for e in leaders[: int(self.config["rescore_top"])]]
+        plots.write_all(run, history, self.space, top)
+        for rank, genome in enumerate(top, start=1):
+            self.space.save(self._named(genome, rank), run.file("objectives", f"hof_{rank:02d}.yaml"))
 
 
 class Evolution(Search):
@@ -276,4 +263,5 @@ class Evolution(Search):
     ``options`` are :class:`~symmpo.search.loop.Search`'s (``job_fn``, ``progress``, ``on_generation``)."""
 
     def __init__(self, config: dict[str, Any], run: RunDir, space: Any, executor: Executor, **options: Any):
-        super().__init__(config, run, GPStrategy(config, space, executor), executor, **options)
+        strategy = GPStrategy(config, space, executor)
+        super().__init__(config, run, strategy, FormulaRepresentation(config, space), executor, **options)

@@ -1,4 +1,4 @@
-"""Typed genetic programming: selection, elitism, variation, parsimony, hall of fame.
+"""Typed genetic programming: selection, elitism, variation, parsimony.
 
 The tree surgery itself (which subtree may replace which) lives in :mod:`symmpo.search.space`, which
 knows the grammar's types; this module only decides *who* breeds and *how* (crossover, subtree /
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -40,87 +40,30 @@ class Space(Protocol):
     def objective_dict(self, genome: Any) -> dict[str, Any]: ...
 
 
-@dataclass(frozen=True)
-class Shown:
-    """What the hall of fame shows of an individual: its genome without dead terms
-    (:mod:`symmpo.objective.prune`), that form's canonical key, and how many additive terms of φ⁻¹ and ψ it had,
-    lost, and kept only for validity."""
-
-    genome: Any
-    key: str
-    terms: int
-    pruned: int
-    kept: int = 0
-    notes: tuple[str, ...] = ()
-
-    def state(self, space: Space) -> dict[str, Any]:
-        return {
-            "objective": space.to_dict(self.genome),
-            "key": self.key,
-            "terms": self.terms,
-            "pruned": self.pruned,
-            "kept": self.kept,
-            "notes": list(self.notes),
-        }
-
-    @classmethod
-    def from_state(cls, space: Space, st: dict[str, Any]) -> Shown:
-        return cls(
-            space.from_dict(st["objective"]),
-            str(st["key"]),
-            int(st["terms"]),
-            int(st["pruned"]),
-            int(st["kept"]),
-            tuple(str(n) for n in st["notes"]),
-        )
-
-
 @dataclass
 class Individual:
-    """One evaluated (or about to be evaluated) objective; ``genome`` is the space's own representation.
-
-    ``shown`` is its pruned form once its trainings are known (None: nothing was judged, the genome is shown);
-    the hall of fame dedupes and prints by it, breeding and the fitness cache use ``genome`` and ``key``."""
+    """One evaluated (or about to be evaluated) objective; ``genome`` is the space's own representation."""
 
     genome: Any
     key: str
     size: int
     origin: str  # sample, elite, crossover, subtree, point, hoist, jitter, cmaes, reference
     fitness: float = math.nan
-    shown: Shown | None = None
-
-    @property
-    def identity(self) -> str:
-        """The canonical key after pruning: two individuals that act the same share it."""
-        return self.shown.key if self.shown is not None else self.key
-
-    @property
-    def display(self) -> Any:
-        """The genome as printed, exported and re-scored: without its dead terms."""
-        return self.shown.genome if self.shown is not None else self.genome
 
     def state(self, space: Space) -> dict[str, Any]:
-        out = {
+        return {
             "objective": space.to_dict(self.genome),
             "key": self.key,
             "size": self.size,
             "origin": self.origin,
             "fitness": self.fitness,
         }
-        if self.shown is not None:
-            out["shown"] = self.shown.state(space)
-        return out
 
     @classmethod
     def from_state(cls, space: Space, st: dict[str, Any]) -> Individual:
-        shown = Shown.from_state(space, st["shown"]) if st.get("shown") is not None else None
+        """From :meth:`state` (a pruned form saved beside it by earlier versions is ignored)."""
         return cls(
-            space.from_dict(st["objective"]),
-            st["key"],
-            int(st["size"]),
-            st["origin"],
-            float(st["fitness"]),
-            shown,
+            space.from_dict(st["objective"]), st["key"], int(st["size"]), st["origin"], float(st["fitness"])
         )
 
 
@@ -335,7 +278,7 @@ def next_generation(
     for ind in order[: config.elitism]:
         if ind.key not in seen:
             seen.add(ind.key)
-            new.append(Individual(ind.genome, ind.key, ind.size, "elite", ind.fitness, ind.shown))
+            new.append(Individual(ind.genome, ind.key, ind.size, "elite", ind.fitness))
     probs = config.operator_probs()
     parents = order  # tournament over the finite part (dead runs never breed unless nothing else lives)
 
@@ -384,38 +327,3 @@ def next_generation(
         new.append(child)
     proposals.close()
     return new, stats
-
-
-@dataclass
-class HallOfFame:
-    """The best distinct objectives ever evaluated (by raw fitness; ties → smaller, then key). Distinct means
-    distinct after pruning (:attr:`Individual.identity`): of two entries that act the same, the better stays."""
-
-    capacity: int
-    entries: list[Individual] = field(default_factory=list)
-
-    def update(self, candidates: Sequence[Individual]) -> None:
-        by_key = {e.key: e for e in self.entries}
-        for c in candidates:
-            if math.isfinite(c.fitness) and c.key not in by_key:
-                by_key[c.key] = c
-        distinct: dict[str, Individual] = {}
-        for ind in ranked(list(by_key.values()), 0.0):
-            distinct.setdefault(ind.identity, ind)
-        self.entries = list(distinct.values())[: self.capacity]
-
-    def admits(self, fitness: float) -> bool:
-        """Whether an entry with this fitness could enter now (the only candidates worth pruning)."""
-        if not math.isfinite(fitness):
-            return False
-        return len(self.entries) < self.capacity or fitness >= self.entries[-1].fitness
-
-    def best(self) -> Individual | None:
-        return self.entries[0] if self.entries else None
-
-    def state(self, space: Space) -> list[dict[str, Any]]:
-        return [e.state(space) for e in self.entries]
-
-    @classmethod
-    def from_state(cls, space: Space, capacity: int, st: list[dict[str, Any]]) -> HallOfFame:
-        return cls(capacity, [Individual.from_state(space, e) for e in st])

@@ -1,15 +1,19 @@
 """One search loop for every strategy: ask, train, tell, hall of fame, checkpoint; a held-out re-score at the end.
 
-A :class:`Strategy` proposes candidates and learns from their fitness, in the ask/tell style of pycma and
-evosax; :class:`Search` does everything else once, whatever is evolved (formulas by GP + CMA-ES in
-:mod:`symmpo.search.evolve`, network weights by CMA-ES in :mod:`symmpo.neural.es`):
+A :class:`~symmpo.search.strategy.Strategy` proposes candidates and learns from their fitness, in the ask/tell
+style of pycma and evosax, and its :class:`~symmpo.search.strategy.Representation` says how its candidates
+travel, are kept and are described; :class:`Search` does everything else once, whatever is evolved (formulas by
+GP + CMA-ES in :mod:`symmpo.search.evolve`, network weights by CMA-ES in :mod:`symmpo.neural.es`):
 
 * **evaluation** — every candidate not seen before trains on the run's tasks × fitness seeds through the
-  executor (:func:`symmpo.search.jobs.train_objectives`), next to the reference loss (DPO), all on the same
-  seeds and batches (common random numbers); results are cached by key, so a duplicate never trains twice;
+  executor (:func:`symmpo.search.jobs.train_objectives`), next to the reference loss (DPO, which the search
+  owns), all on the same seeds and batches (common random numbers); results are cached by key, so a duplicate
+  never trains twice;
+* **hall of fame** — the search keeps it (:mod:`symmpo.search.halloffame`) and hands it to the strategy, which
+  may breed from it;
 * **what occurred** — the jobs report a sketch of the log-probabilities each training saw
-  (:mod:`symmpo.train.occurring`); it is cached with the fitness and handed to a strategy that has ``observe``
-  (the GP strategy prunes dead terms with it before the hall of fame: :mod:`symmpo.objective.prune`);
+  (:mod:`symmpo.train.occurring`); for a representation that can prune, it is cached with the fitness, and the
+  dead terms of a candidate are removed before it enters the hall of fame (:mod:`symmpo.objective.prune`);
 * **bookkeeping** — one history record and one line of ``evaluations.jsonl`` per training, an atomic
   checkpoint per generation (the strategy's state inside), the hall of fame rewritten after each;
 * **resume** — a checkpoint restores the generation, the search's random generator, the cache and the
@@ -28,51 +32,18 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from symmpo.search.executors import Executor, check_interrupt
+from symmpo.search.halloffame import PRUNING_ZERO, HallOfFame, pruning_summary
 from symmpo.search.jobs import FitnessJob, JobFn, aggregate, run_job, seed_summary, train_objectives
 from symmpo.search.presets import fitness_train_config, heldout_train_config
 from symmpo.search.rundir import RunDir
+from symmpo.search.strategy import Candidate, Leader, Representation, Strategy
 
-
-@dataclass(frozen=True)
-class Candidate:
-    """One objective to train: ``key`` is its identity in the cache (equal keys train once), ``objective``
-    the dict a fitness job rebuilds, ``origin`` what proposed it, ``formula`` its line in the evaluation log."""
-
-    key: str
-    objective: dict[str, Any]
-    origin: str
-    formula: str
-
-
-class Strategy(Protocol):
-    """What a search strategy supplies; :class:`Search` calls these in this order every generation:
-    ``ask`` → (training) → ``tell``, then ``leaders`` / ``describe`` / ``write`` for the hall of fame. A strategy
-    may also define ``observe(occurring, trained)``, called just before ``tell`` with what each asked
-    candidate's trainings saw (key → task/seed → sketch of log-probabilities) and the keys trained just now."""
-
-    label: str  # progress bar and log prefix, e.g. "evolve"
-    shown: tuple[str, str]  # (label, history key) of the number shown beside best / median / DPO
-    load: Callable[[dict[str, Any]], Any] | None  # how a job rebuilds a candidate dict (None: formulas)
-
-    def start(self, rng: np.random.Generator) -> None: ...  # a new run (no checkpoint yet)
-    def restore(self, state: dict[str, Any]) -> None: ...  # from the checkpoint's state
-    def state(self) -> dict[str, Any]: ...  # JSON-able; merged into the checkpoint's state
-    def reference(self) -> Candidate: ...  # the loss every generation is compared with (DPO)
-    def ask(self, rng: np.random.Generator, generation: int) -> list[Candidate]: ...
-    def tell(
-        self, asked: list[Candidate], fitness: list[float], generation: int, rng: np.random.Generator
-    ) -> tuple[list[float], dict[str, Any]]: ...  # (population fitness for the record, extra record fields)
-
-    def leaders(self) -> list[Candidate]: ...  # the hall of fame, best first
-    def describe(self, leader: Candidate, rank: int) -> dict[str, Any]: ...  # its hall-of-fame fields
-    def write(
-        self, run: RunDir, entries: list[dict[str, Any]], history: list[dict[str, Any]], finished: bool
-    ) -> None: ...  # the strategy's own files beside hall_of_fame.yaml (objective files, networks, plots)
+__all__ = ["Candidate", "Result", "Search"]
 
 
 GenerationHook = Callable[[int, "Search"], None]
@@ -86,6 +57,7 @@ STATE_FIELDS: dict[str, Callable[[Any], bool]] = {
     ),
     "history": lambda v: isinstance(v, list) and all(isinstance(h, dict) for h in v),
     "final": lambda v: v is None or (isinstance(v, dict) and isinstance(v.get("reference"), dict)),
+    "hall_of_fame": lambda v: isinstance(v, list) and all(isinstance(e, dict) for e in v),
 }
 
 
@@ -124,6 +96,7 @@ class Search:
         config: dict[str, Any],
         run: RunDir,
         strategy: Strategy,
+        representation: Representation,
         executor: Executor,
         *,
         job_fn: JobFn = run_job,
@@ -133,12 +106,15 @@ class Search:
         self.config = config
         self.run_dir = run
         self.strategy = strategy
+        self.representation = representation
         self.executor = executor
         self.job_fn = job_fn
         self.progress = progress
         self.on_generation = on_generation
         self.train = fitness_train_config(config)
         self.heldout_train = heldout_train_config(config)
+        self.reference = representation.reference(dict(config["reference"]))
+        self.prunes = hasattr(representation, "prune")
         state = run.load_checkpoint()
         try:
             self._restore(state)
@@ -158,13 +134,15 @@ class Search:
             for key, ok in STATE_FIELDS.items():
                 if key not in state or not ok(state[key]):
                     raise ValueError(f"the state's {key!r} is missing or malformed")
+        self.hall_of_fame = HallOfFame(int(self.config["hall_of_fame"]))
         if state is None:
             self.generation = 0
             self.rng = np.random.default_rng(int(self.config["seed"]))
             self.cache: dict[str, dict[str, Any]] = {}
             self.history: list[dict[str, Any]] = []
             self.final: dict[str, Any] | None = None
-            self.strategy.start(self.rng)
+            self.pruning = dict(PRUNING_ZERO)
+            self.strategy.restore(None, self.rng)
             return
         self.generation = int(state["generation"])
         self.rng = np.random.default_rng()
@@ -172,20 +150,30 @@ class Search:
         self.cache = state["cache"]
         self.history = state["history"]
         self.final = state.get("final")
-        self.strategy.restore(state)
-        missing = [c.key for c in self.strategy.leaders() if c.key not in self.cache]
+        self.pruning = {k: int(state.get("pruning", PRUNING_ZERO)[k]) for k in PRUNING_ZERO}
+        self.hall_of_fame.leaders = [self.representation.leader_from_state(e) for e in state["hall_of_fame"]]
+        self.strategy.restore(state, self.rng)
+        missing = [e.key for e in self.hall_of_fame.leaders if e.key not in self.cache]
         if missing:  # the hall of fame refers to trainings the cache does not hold: an edited checkpoint
             raise ValueError(f"hall-of-fame entry {missing[0][:40]!r} has no cached fitness")
 
     def state(self) -> dict[str, Any]:
+        """What a checkpoint holds: the loop's fields, the hall of fame, and the strategy's own."""
         return {
             "generation": self.generation,
             "rng": self.rng.bit_generator.state,
             **self.strategy.state(),
+            "hall_of_fame": [self.representation.leader_state(e) for e in self.hall_of_fame.leaders],
+            **({"pruning": self.pruning} if self.prunes else {}),
             "cache": self.cache,
             "history": self.history,
             "final": self.final,
         }
+
+    @property
+    def leaders(self) -> list[Leader]:
+        """The hall of fame, best first."""
+        return self.hall_of_fame.leaders
 
     # -- evaluation -------------------------------------------------------------------------
     def evaluate(
@@ -225,38 +213,56 @@ class Search:
             train,
             int(self.config["chunk"]),
             job_fn=self.job_fn,
-            load=self.strategy.load,
+            load=self.representation.load,
             on_job=log,
         )
         return {c.key: res for c, res in zip(unique, results, strict=True)}
 
+    def enter(self, candidates: list[Candidate], trained: set[str]) -> None:
+        """Offer this generation's distinct candidates to the hall of fame. With a representation that prunes,
+        the dead terms of the candidates trained just now are counted (once each), and those that could enter
+        are shown pruned (judged on what their trainings saw)."""
+        entering = []
+        for c in candidates:
+            leader = Leader(c, float(self.cache[c.key]["fitness"]), self.generation)
+            occurring = self.cache[c.key].get("occurring") if self.prunes else None
+            if occurring and math.isfinite(leader.fitness):
+                if c.key in trained:
+                    terms, dead = self.representation.count_dead(c, occurring)  # type: ignore[attr-defined]
+                    self.pruning["candidates"] += 1
+                    self.pruning["terms"] += terms
+                    self.pruning["dead"] += dead
+                if self.hall_of_fame.admits(leader.fitness):
+                    leader.pruned = self.representation.prune(c, occurring)  # type: ignore[attr-defined]
+            entering.append(leader)
+        self.hall_of_fame.update(entering)
+
     def step(self) -> dict[str, Any]:
         """Run one generation and checkpoint it."""
         t0 = time.perf_counter()
-        asked = self.strategy.ask(self.rng, self.generation)
-        reference = self.strategy.reference()
+        asked = self.strategy.ask(self.rng, self.generation, self.leaders)
+        reference = self.reference
         fresh = [c for c in [*asked, reference] if c.key not in self.cache]
         results = self.evaluate(fresh, [int(s) for s in self.config["seeds"]], "search", self.train)
-        observe = getattr(self.strategy, "observe", None)  # what trainings saw, for dead-term pruning
         for key, res in results.items():
             self.cache[key] = {
                 "fitness": aggregate(list(res["scores"].values())),
                 "scores": res["scores"],
                 "reasons": res["reasons"],
-                **({"occurring": res["occurring"]} if observe is not None and res.get("occurring") else {}),
+                **({"occurring": res["occurring"]} if self.prunes and res.get("occurring") else {}),
             }
         fitness = [float(self.cache[c.key]["fitness"]) for c in asked]
-        if observe is not None:
-            observe({c.key: self.cache[c.key].get("occurring") for c in asked}, set(results))
-        population, extra = self.strategy.tell(asked, fitness, self.generation, self.rng)
-        leaders = self.strategy.leaders()
+        distinct = list({c.key: c for c in reversed(asked)}.values())[::-1]  # first of each key, in order
+        self.enter(distinct, set(results))
+        extra = self.strategy.tell(asked, fitness, self.rng, self.leaders)
+        population = [float(self.cache[c.key]["fitness"]) for c in distinct]
         finite = [f for f in population if math.isfinite(f)]
         seconds = time.perf_counter() - t0
         record = {
             "generation": self.generation,
             "best": max(finite) if finite else -math.inf,
             "median": statistics.median(finite) if finite else -math.inf,
-            "hof_best": self.cache[leaders[0].key]["fitness"] if leaders else -math.inf,
+            "hof_best": self.leaders[0].fitness if self.leaders else -math.inf,
             "reference": self.cache[reference.key]["fitness"],
             "candidates": len(asked),
             "trained": len(results),
@@ -272,10 +278,10 @@ class Search:
         return record
 
     def rescore(self) -> dict[str, Any]:
-        """The top ``rescore_top`` leaders and the reference on the held-out split (fresh dataset, training
-        seeds and resets; see ``symmpo.protocol``): per-seed means over tasks, mean ± standard error."""
-        top = self.strategy.leaders()[: int(self.config["rescore_top"])]
-        reference = self.strategy.reference()
+        """The top ``rescore_top`` leaders (as shown) and the reference on the held-out split (fresh dataset,
+        training seeds and resets; see ``symmpo.protocol``): per-seed means over tasks, mean ± standard error."""
+        top = [e.shown for e in self.leaders[: int(self.config["rescore_top"])]]
+        reference = self.reference
         seeds = [int(s) for s in self.config["rescore_seeds"]]
         results = self.evaluate([*top, reference], seeds, "rescore", self.heldout_train)
         summary = {key: seed_summary(res, self.config["tasks"], seeds) for key, res in results.items()}
@@ -303,14 +309,14 @@ class Search:
         recomputed. A progress bar when ``progress``, else one log line per generation.
         """
         total = int(self.config["generations"])
-        label, key = self.strategy.shown
+        label = self.representation.label
         if self.generation == 0 and not self.cache and self.job_fn is run_job:
             self.prepare_data()
         bar = None
         if self.progress:
             from tqdm import tqdm
 
-            bar = tqdm(total=total, initial=min(self.generation, total), desc=self.strategy.label, unit="gen")
+            bar = tqdm(total=total, initial=min(self.generation, total), desc=label, unit="gen")
         try:
             with sigterm_as_interrupt():
                 while self.generation < total:
@@ -323,14 +329,14 @@ class Search:
                                 "best": f"{rec['best']:.1f}",
                                 "median": f"{rec['median']:.1f}",
                                 "dpo": f"{rec['reference']:.1f}",
-                                label: f"{rec[key]:.3g}",
+                                "evals/min": f"{rec['evals_per_min']:.3g}",
                             }
                         )
                     else:
                         print(
-                            f"{self.strategy.label} generation {self.generation}/{total}: best "
-                            f"{rec['best']:.2f} · median {rec['median']:.2f} · DPO {rec['reference']:.2f} · "
-                            f"{label} {rec[key]:.3g}",
+                            f"{label} generation {self.generation}/{total}: best {rec['best']:.2f} · median "
+                            f"{rec['median']:.2f} · DPO {rec['reference']:.2f} · evals/min "
+                            f"{rec['evals_per_min']:.3g}",
                             flush=True,
                         )
                     if self.on_generation is not None:
@@ -347,14 +353,14 @@ class Search:
 
     # -- outputs ----------------------------------------------------------------------------
     def hall_of_fame_entries(self) -> list[dict[str, Any]]:
-        """The hall of fame as written to ``hall_of_fame.yaml``: the strategy's fields, the search fitness,
-        and the held-out scores once the run is re-scored."""
+        """The hall of fame as written to ``hall_of_fame.yaml``: the representation's fields, the search
+        fitness, and the held-out scores once the run is re-scored."""
         scores = self.final["scores"] if self.final else {}
         entries = []
-        for rank, leader in enumerate(self.strategy.leaders(), start=1):
+        for rank, leader in enumerate(self.leaders, start=1):
             entry = {
                 "rank": rank,
-                **self.strategy.describe(leader, rank),
+                **self.representation.describe(leader, rank),
                 "search_fitness": {
                     "mean": self.cache[leader.key]["fitness"],
                     "seeds": list(self.config["seeds"]),
@@ -373,9 +379,14 @@ class Search:
         return entries
 
     def write_outputs(self) -> list[dict[str, Any]]:
-        """``hall_of_fame.yaml`` (with the reference's held-out score once there is one) and the strategy's
-        own files; returns the entries."""
+        """``hall_of_fame.yaml`` (with the reference's held-out score once there is one), ``summary.json`` (the
+        share of dead terms) when the representation prunes, and the representation's own files; returns the
+        entries."""
         entries = self.hall_of_fame_entries()
         self.run_dir.write_hall_of_fame(entries, (self.final or {}).get("reference"))
-        self.strategy.write(self.run_dir, entries, self.history, self.final is not None)
+        if self.prunes:
+            from symmpo.objective.prune import THRESHOLD
+
+            self.run_dir.write_summary({"pruning": pruning_summary(self.pruning, self.leaders, THRESHOLD)})
+        self.representation.save(self.run_dir, self.leaders, entries, self.history, self.final is not None)
         return entries

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -278,6 +279,36 @@ class RunDir:
         if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
             raise RunDirError(f"{file}: expected a mapping with a list 'hall_of_fame' of entries")
         return entries
+
+    def best(self, rank: int = 1) -> Best:
+        """The ``rank``-th hall-of-fame entry and the file it was saved to (an objective file for symbolic runs,
+        a network file for neural ones), for ``compare`` and ``distill``; names what is missing otherwise."""
+        entries = self.read_hall_of_fame()
+        if not entries:
+            raise RunDirError(f"{self.path}: the hall of fame is empty (no candidate survived training yet)")
+        if isinstance(rank, bool) or not isinstance(rank, int) or not 1 <= rank <= len(entries):
+            raise RunDirError(f"{self.path}: rank must be in 1..{len(entries)}, got {rank!r}")
+        entry = entries[rank - 1]
+        name = entry.get("file", f"objectives/hof_{rank:02d}.yaml")
+        if not isinstance(name, str):
+            raise RunDirError(f"{self.path}: hall-of-fame entry {rank} names no file")
+        file = self.file(name)
+        self.file(str(Path(name).with_suffix(".npz")))  # a network's weights beside it: checked too
+        if not file.is_file():
+            raise RunDirError(
+                f"{self.path}: no {name} (the run has not been re-scored yet, or rank {rank} is beyond its "
+                "saved leaders)"
+            )
+        return Best(rank, entry, file)
+
+
+@dataclass(frozen=True)
+class Best:
+    """A hall-of-fame entry of a run (``hall_of_fame.yaml``'s fields) and the file holding its objective."""
+
+    rank: int
+    entry: dict[str, Any]
+    file: Path
 
 
 def resolve_run(name_or_path: str | Path, results_dir: str | Path = "results") -> RunDir:

@@ -1,0 +1,66 @@
+"""The search's hall of fame: the best distinct candidates ever trained, whatever the strategy.
+
+Ranked by raw fitness; exact ties go to the smaller candidate, then the canonical key, so the order is
+deterministic. Distinct means distinct as printed: a candidate whose dead terms were pruned
+(:mod:`symmpo.objective.prune`) is shown, exported and re-scored in its pruned form, and of two entries that act
+the same the better one stays. Breeding and the fitness cache keep the candidate as bred (``Leader.candidate``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from symmpo.search.strategy import Leader
+
+PRUNING_ZERO = {"candidates": 0, "terms": 0, "dead": 0}  # counters over every trained candidate
+
+
+def rank_key(leader: Leader) -> tuple[float, int, str]:
+    f = leader.fitness if not math.isnan(leader.fitness) else -math.inf
+    return (-f, leader.candidate.size, leader.key)
+
+
+@dataclass
+class HallOfFame:
+    """The best ``capacity`` distinct leaders, best first."""
+
+    capacity: int
+    leaders: list[Leader] = field(default_factory=list)
+
+    def update(self, entering: Sequence[Leader]) -> None:
+        by_key = {e.key: e for e in self.leaders}
+        for c in entering:
+            if math.isfinite(c.fitness) and c.key not in by_key:
+                by_key[c.key] = c
+        distinct: dict[str, Leader] = {}
+        for leader in sorted(by_key.values(), key=rank_key):
+            distinct.setdefault(leader.identity, leader)
+        self.leaders = list(distinct.values())[: self.capacity]
+
+    def admits(self, fitness: float) -> bool:
+        """Whether an entry with this fitness could enter now (the only candidates worth pruning)."""
+        if not math.isfinite(fitness):
+            return False
+        return len(self.leaders) < self.capacity or fitness >= self.leaders[-1].fitness
+
+
+def pruning_summary(counters: dict[str, int], leaders: Sequence[Leader], threshold: float) -> dict[str, Any]:
+    """The share of dead terms: over every trained candidate, and over the hall of fame as printed."""
+    shown = [e.pruned for e in leaders if e.pruned is not None]
+    terms = sum(s.terms for s in shown)
+    removed = sum(s.pruned for s in shown)
+    c = counters
+    return {
+        "threshold": threshold,
+        "candidates": {**c, "dead_share": round(c["dead"] / c["terms"], 4) if c["terms"] else 0.0},
+        "hall_of_fame": {
+            "entries": len(shown),
+            "terms": terms,
+            "pruned": removed,
+            "kept_for_validity": sum(s.kept for s in shown),
+            "pruned_share": round(removed / terms, 4) if terms else 0.0,
+        },
+    }
