@@ -8,7 +8,9 @@
 4. The trainer's arithmetic rate against the plain matmul rate of its own shapes, measured in the same run: the
    GEMMs a training step makes (forward and backward of every layer, members in chunks as the trainer runs
    them), timed alone with ``torch.bmm`` on the step's mean row count, against whole training steps (batching,
-   log-probs, every member's loss, backward, clipping, Adam) on the same data.
+   log-probs, every member's loss, backward, clipping, Adam) on the same data; eager, and with the log-prob
+   pass compiled by inductor (``TrainConfig(compile=True)``), against the same GEMM reference.
+5. How far the compiled trainer's numbers are from eager ones (final parameters, losses; scores with --task).
 
     python benchmarks/bench_trainer.py                      # synthetic Hopper-shaped data
     python benchmarks/bench_trainer.py --task hopper-clean  # the real dataset (built on first use)
@@ -19,6 +21,7 @@ Runs on one thread (``torch.set_num_threads(1)``): the search runs one job per c
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -140,13 +143,15 @@ def gemm_flops(shapes: list[tuple[int, int, int, int]]) -> int:
 
 
 def matmul_share(ds, ref, cfg: TrainConfig, p: int, make_obj, rounds: int = 7) -> None:
-    """Trainer GFLOP/s (the step's GEMM flops over whole training steps) / plain bmm GFLOP/s on the same shapes.
+    """Trainer GFLOP/s (the step's GEMM flops over whole training steps) / plain bmm GFLOP/s on the same shapes,
+    for the eager trainer and for ``TrainConfig(compile=True)`` (inductor), against the same GEMM reference.
 
     Timed in CPU seconds of this (single-threaded) process, so time spent waiting for a core on a shared machine
-    counts for neither side."""
+    counts for neither side. The rounds run eager, compiled and the GEMMs back to back."""
     spec = ref.policy.spec
     rows: list[int] = []
     make_batch = trainer_module.make_batch
+    configs = {"eager": cfg, "compiled": dataclasses.replace(cfg, compile=True)}
 
     def recording(*args):
         batch = make_batch(*args)
@@ -156,7 +161,10 @@ def matmul_share(ds, ref, cfg: TrainConfig, p: int, make_obj, rounds: int = 7) -
     objs = [make_obj(i) for i in range(p)]
     trainer_module.make_batch = recording
     try:
-        train_population(objs, ds, ref, cfg, 0)  # warm-up
+        t0 = time.perf_counter()
+        train_population(objs, ds, ref, configs["compiled"], 0)  # warm-up: compiles once per process
+        compile_seconds = time.perf_counter() - t0
+        train_population(objs, ds, ref, cfg, 0)
         rows.clear()
         train_population(objs, ds, ref, cfg, 0)
         step_rows = list(rows)
@@ -173,22 +181,53 @@ def matmul_share(ds, ref, cfg: TrainConfig, p: int, make_obj, rounds: int = 7) -
                 torch.bmm(a, b)
 
         gemms()
-        ratios, t_train, t_gemm = [], float("inf"), float("inf")
-        for _ in range(rounds):  # back to back, so both halves of a round see the same machine load
-            t_t = timed(lambda: train_population(objs, ds, ref, cfg, 0), clock=time.process_time)
+        flops = sum(gemm_flops(step_gemms(spec, p, r)) for r in step_rows)
+        ratios: dict[str, list[float]] = {k: [] for k in configs}
+        t_train = dict.fromkeys(configs, float("inf"))
+        t_gemm = float("inf")
+        for _ in range(rounds):  # back to back, so every part of a round sees the same machine load
             t_g = timed(lambda: [gemms() for _ in range(cfg.steps)], clock=time.process_time) / cfg.steps
-            flops = sum(gemm_flops(step_gemms(spec, p, r)) for r in step_rows)
-            ratios.append((flops / t_t) / (gemm_flops(shapes) / t_g))
-            t_train, t_gemm = min(t_train, t_t), min(t_gemm, t_g)
+            t_gemm = min(t_gemm, t_g)
+            for name, c in configs.items():
+                t_t = timed(lambda c=c: train_population(objs, ds, ref, c, 0), clock=time.process_time)
+                ratios[name].append((flops / t_t) / (gemm_flops(shapes) / t_g))
+                t_train[name] = min(t_train[name], t_t)
     finally:
         trainer_module.make_batch = make_batch
-    trainer_rate = sum(gemm_flops(step_gemms(spec, p, r)) for r in step_rows) / t_train / 1e9
     plain_rate = gemm_flops(shapes) / t_gemm / 1e9
     print(
-        f"[matmul share] P={p}, {mean_rows} rows per step: trainer {trainer_rate:.1f} GFLOP/s "
-        f"({1000 * t_train / cfg.steps:.1f} ms/step), plain bmm of the same shapes {plain_rate:.1f} GFLOP/s "
-        f"({1000 * t_gemm:.1f} ms) (best of {rounds}) -> ratio = {float(np.median(ratios)):.2f} (median of "
-        f"{rounds} back-to-back rounds, range {min(ratios):.2f}-{max(ratios):.2f}; target >= 0.75)"
+        f"[matmul share] P={p}, {mean_rows} rows per step; plain bmm of the same shapes {plain_rate:.1f} GFLOP/s "
+        f"({1000 * t_gemm:.1f} ms) (best of {rounds})"
+    )
+    for name, r in ratios.items():
+        print(
+            f"[matmul share] {name:>8}: trainer {flops / t_train[name] / 1e9:.1f} GFLOP/s "
+            f"({1000 * t_train[name] / cfg.steps:.1f} ms/step) -> ratio = {float(np.median(r)):.2f} (median of "
+            f"{rounds} back-to-back rounds, range {min(r):.2f}-{max(r):.2f}; target >= 0.8)"
+        )
+    print(f"[matmul share] compiling the log-prob pass took {compile_seconds:.0f} s (once per process)")
+
+
+def compiled_vs_eager_values(ds, ref, cfg: TrainConfig, p: int, make_obj, evaluator=None) -> None:
+    """How far ``compile=True`` moves the numbers: final parameters, final training losses (and scores)."""
+    objs = [make_obj(i) for i in range(p)]
+    out = {}
+    for name, c in (("eager", cfg), ("compiled", dataclasses.replace(cfg, compile=True))):
+        out[name] = train_population(objs, ds, ref, c, 0, evaluator=evaluator, return_policy=True)
+    (res_e, pol_e), (res_c, pol_c) = out["eager"], out["compiled"]
+    params = max(float((a - b).abs().max()) for a, b in zip(pol_e.params, pol_c.params, strict=True))
+    scale = max(float(a.abs().max()) for a in pol_e.params)
+    losses = max(abs(a.loss_curve[-1][1] - b.loss_curve[-1][1]) for a, b in zip(res_e, res_c, strict=True))
+    line = (
+        f"[compiled vs eager] after {cfg.steps} steps, P={p}: max |Δ parameter| {params:.2e} (largest parameter "
+        f"{scale:.2f}), max |Δ last logged loss| {losses:.2e}"
+    )
+    if evaluator is not None:
+        scores = max(abs(a.score - b.score) for a, b in zip(res_e, res_c, strict=True))
+        line += f", max |Δ normalized score| {scores:.3g}"
+    identical = all(torch.equal(a, b) for a, b in zip(pol_e.params, pol_c.params, strict=True))
+    print(
+        line + (" (bit-identical)" if identical else " (not bit-identical: fused kernels round differently)")
     )
 
 
@@ -238,6 +277,12 @@ def main() -> None:
     logp_variants(ref.policy.spec, args.P, rows)
     compiled_vs_hand(ds, ref, cfg)
     matmul_share(ds, ref, cfg, args.P, lambda i: HandDPO(0.05 + 0.05 * i))
+    evaluator = None
+    if args.task:
+        from symmpo.train.fitness import make_evaluator
+
+        evaluator = make_evaluator(args.task, cfg)
+    compiled_vs_eager_values(ds, ref, cfg, args.P, lambda i: HandDPO(0.05 + 0.05 * i), evaluator)
     if args.task:
         fitness_job(args.task, TrainConfig(), args.P)
 

@@ -40,6 +40,9 @@ class TrainConfig:
     eval_points: int = 0  # extra evaluations during training, for learning curves (0 in a search)
     log_every: int = 10  # training-loss curve resolution, in steps
     dataset_seed: int | None = 0  # None: the dataset seed follows the training seed
+    # the log-prob pass through torch.compile (inductor): off by default, it measured no faster on the suite's
+    # shapes and rounds differently (benchmarks/bench_trainer.py, docs/training.md)
+    compile: bool = False
 
     def __post_init__(self) -> None:
         """Refuse values no training can use (a run would fail, or silently do nothing, minutes later)."""
@@ -71,6 +74,8 @@ class TrainConfig:
             raise SymmpoError(f"hidden must list 1 to 8 layer widths, got {self.hidden}")
         for h in self.hidden:
             integer(h, "each hidden width", 1, 4096)
+        if not isinstance(self.compile, bool):
+            raise SymmpoError(f"compile must be true or false, got {self.compile!r}")
         if not isinstance(self.sft_levels, tuple) or not all(isinstance(x, str) for x in self.sft_levels):
             raise SymmpoError(f"sft_levels must be a tuple of behaviour-level names, got {self.sft_levels!r}")
         if len(set(self.sft_levels)) != len(self.sft_levels) or len(self.sft_levels) > 16:
@@ -116,11 +121,13 @@ class TrainConfig:
         }
 
     def to_dict(self) -> dict:
-        """Plain JSON values. ``sft_levels`` is left out at its suite-v2 value (empty), so configurations and
-        the hashes that key stored runs stay what they were before the field existed."""
+        """Plain JSON values. ``sft_levels`` is left out at its suite-v2 value (empty) and ``compile`` when off,
+        so configurations and the hashes that key stored runs stay what they were before the fields existed."""
         d = json.loads(json.dumps(dataclasses.asdict(self)))
         if not self.sft_levels:
             del d["sft_levels"]
+        if not self.compile:
+            del d["compile"]
         return d
 
     @classmethod

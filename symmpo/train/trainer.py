@@ -120,7 +120,7 @@ def train_population(
         idx = rng.integers(0, n_pairs, size=min(config.batch_size, n_pairs))
         batch = make_batch(reference.chosen, reference.rejected, idx)
         ref_c, ref_r = reference.logps_chosen[idx], reference.logps_rejected[idx]
-        pol_c, pol_r = response_logps(policy, batch)
+        pol_c, pol_r = response_logps(policy, batch, config.compile)
         progress = step / config.steps
         losses: list[Tensor] = []
         live: list[int] = []
