@@ -9,9 +9,9 @@ import torch
 
 from symmpo import Objective
 from symmpo.cli import main
+from symmpo.studies.members import BASELINES
 from symmpo.suite.datasets import DatasetConfig, build_dataset
 from symmpo.train import fitness as fitness_mod
-from symmpo.train.bench import BASELINES
 from symmpo.train.config import TrainConfig
 from symmpo.train.shift import held_out_states, policy_shift
 from symmpo.train.trainer import train_population

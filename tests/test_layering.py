@@ -33,6 +33,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("integrations",),
     ("text",),
     ("llm",),
+    ("studies",),
     ("commands",),
     ("cli",),
     ("symmpo",),

@@ -9,9 +9,10 @@ import pytest
 
 from symmpo import protocol
 from symmpo.cli import main
-from symmpo.llm import po, study
+from symmpo.llm import po
 from symmpo.llm.po import LLMConfig
-from symmpo.text.study import resolve_objectives
+from symmpo.studies import llm as study
+from symmpo.studies.members import resolve_objectives
 
 SEEDS = [1000, 1001, 1002]
 GAIN = {"dpo": 20.0, "simpo": 0.5}

@@ -15,7 +15,9 @@ from symmpo.cli import main
 from symmpo.errors import ObjectiveError
 from symmpo.objective import named, named_or_file
 from symmpo.objective.plain import PLAIN, PlainObjective
-from symmpo.train import TrainConfig, bench, train_population
+from symmpo.studies.members import BASELINES, fmt_scale, scale_param, sweep_members
+from symmpo.studies.tables import plain_lines
+from symmpo.train import TrainConfig, train_population
 from symmpo.train.reference import get_reference
 from symmpo.train.testing import synthetic_dataset
 
@@ -64,15 +66,15 @@ def test_plain_parameters_are_checked():
 
 
 def test_default_baselines_cover_trl_and_carry_a_scale_parameter():
-    assert bench.BASELINES == tuple(n for n in named.names() if named.entry(n).baseline)
-    assert {named.lookup(n) for n in TRL_NAMES} <= set(bench.BASELINES)
-    assert len(bench.BASELINES) == len(set(bench.BASELINES)) == 21
-    for name in bench.BASELINES:
-        key = bench.scale_param(name)
+    assert BASELINES == tuple(n for n in named.names() if named.entry(n).baseline)
+    assert {named.lookup(n) for n in TRL_NAMES} <= set(BASELINES)
+    assert len(BASELINES) == len(set(BASELINES)) == 21
+    for name in BASELINES:
+        key = scale_param(name)
         assert key is None or key in named.defaults(name), name
-    assert bench.scale_param("orpo") == "lam" and bench.scale_param("sft_chosen") is None
-    assert bench.scale_param("aot") == "beta" and bench.scale_param("rpo") == "beta"
-    members = bench.sweep_members(["sft_chosen", "orpo"], factors=(0.5, 1.0), lrs=(1e-4, 1e-3))
+    assert scale_param("orpo") == "lam" and scale_param("sft_chosen") is None
+    assert scale_param("aot") == "beta" and scale_param("rpo") == "beta"
+    members = sweep_members(["sft_chosen", "orpo"], factors=(0.5, 1.0), lrs=(1e-4, 1e-3))
     assert [m.label for m in members] == [
         "sft_chosen[lr=0.0001]",
         "sft_chosen[lr=0.001]",
@@ -81,9 +83,9 @@ def test_default_baselines_cover_trl_and_carry_a_scale_parameter():
         "orpo[lam=0.1,lr=0.0001]",
         "orpo[lam=0.1,lr=0.001]",
     ]
-    assert bench.fmt_scale("sft_chosen", {}) == "-" and bench.fmt_scale("nca", {"beta": 0.5}) == "beta=0.5"
-    assert bench.plain_lines(["sft", "dpo"]) == []
-    assert "outside the MPO family" in bench.plain_lines(["sft", "dpo", "aot"])[1]
+    assert fmt_scale("sft_chosen", {}) == "-" and fmt_scale("nca", {"beta": 0.5}) == "beta=0.5"
+    assert plain_lines(["sft", "dpo"]) == []
+    assert "outside the MPO family" in plain_lines(["sft", "dpo", "aot"])[1]
 
 
 # ----- a plain objective --------------------------------------------------------------------------------------
@@ -175,8 +177,8 @@ def setup():
 
 def test_every_baseline_trains_two_steps(setup):
     ds, ref = setup
-    objs = [Objective.named(n) for n in bench.BASELINES]
-    results, pop = train_population(objs, ds, ref, CFG, seed=0, names=bench.BASELINES, return_policy=True)
+    objs = [Objective.named(n) for n in BASELINES]
+    results, pop = train_population(objs, ds, ref, CFG, seed=0, names=BASELINES, return_policy=True)
     for i, r in enumerate(results):
         assert r.alive, f"{r.name}: {r.reason}"
         moved = any(not torch.equal(p[i], q[0]) for p, q in zip(pop.params, ref.policy.params, strict=True))

@@ -11,8 +11,8 @@ from symmpo import Objective
 from symmpo.cli import main
 from symmpo.files import dump_yaml, read_jsonl
 from symmpo.search.presets import preset_config
+from symmpo.studies import members, mujoco
 from symmpo.suite.datasets import DatasetConfig, build_dataset
-from symmpo.train import bench
 from symmpo.train import fitness as fitness_mod
 from symmpo.train.config import TrainConfig
 
@@ -27,7 +27,7 @@ def setup(tmp_path, monkeypatch):
     bench_dir.mkdir()
     chosen = {"dpo": {"params": {"beta": 0.5}, "lr": 3e-4}, "ipo": {"params": {"beta": 0.02}, "lr": None}}
     sweep = {
-        "config": bench.config_hash(bench.fitness_config(TrainConfig.preset("tiny"))),
+        "config": mujoco.config_hash(mujoco.fitness_config(TrainConfig.preset("tiny"))),
         "seeds": [0, 1, 2],
         "params": {"hopper-mixed-0.5": chosen},
         "best_baseline": {"hopper-mixed-0.5": "ipo"},
@@ -124,7 +124,7 @@ def test_compare_tune_gives_discovered_files_the_baselines_grid(setup):
     assert main(argv) == 0
     tune = read_jsonl(out / "tune.jsonl")
     assert {r["seed"] for r in tune} == {0, 1, 2}  # the sweep's (fitness) seeds, never held-out ones
-    assert len({r["label"] for r in tune}) == len(bench.SWEEP_FACTORS) * len(bench.SWEEP_LRS)
+    assert len({r["label"] for r in tune}) == len(members.SWEEP_FACTORS) * len(members.SWEEP_LRS)
     rows = [r for r in read_jsonl(out / "compare.jsonl") if r["label"] == "mine"]
     assert {r["seed"] for r in rows} == {1000, 1001}
     chosen = {(r["params"]["beta_factor"], r["lr"]) for r in rows}

@@ -17,7 +17,9 @@ import torch  # noqa: E402
 
 from symmpo import Objective, protocol  # noqa: E402
 from symmpo.cli import main  # noqa: E402
-from symmpo.text import lm, po, study  # noqa: E402
+from symmpo.studies import text as study  # noqa: E402
+from symmpo.studies.members import resolve_objectives  # noqa: E402
+from symmpo.text import lm, po  # noqa: E402
 from symmpo.text.config import TextConfig  # noqa: E402
 from symmpo.text.task import VOCAB, eval_prompts  # noqa: E402
 
@@ -91,16 +93,16 @@ def test_heldout_protocol_refuses_overlaps():
 
 
 def test_resolve_objectives(tmp_path, hof):
-    members = study.resolve_objectives(["dpo", str(hof), f"mine={hof}"])
+    members = resolve_objectives(["dpo", str(hof), f"mine={hof}"])
     assert [m.label for m in members] == ["dpo", "study-ta-hopper-mixed", "mine"]
     assert members[1].objective().name == Objective.load(hof).name
     for bad, match in (("nope", "neither a named loss"), ("dpo", "unique")):
         with pytest.raises(Exception, match=match):
-            study.resolve_objectives([bad, "dpo"] if bad == "dpo" else [bad])
+            resolve_objectives([bad, "dpo"] if bad == "dpo" else [bad])
     broken = tmp_path / "bad.yaml"
     broken.write_text("format: symmpo-objective/1\nphi_inv: 'import os'\n")
     with pytest.raises(Exception):  # noqa: B017 - the loader's own error class
-        study.resolve_objectives([str(broken)])
+        resolve_objectives([str(broken)])
 
 
 def test_transfer_command_end_to_end(tmp_path, capsys, hof):
@@ -165,7 +167,7 @@ def test_sweep_choice_is_read_back_and_applied(tmp_path):
     assert "**59.0 ± 1.0**" in (tmp_path / "sweep.md").read_text()
     read, seeds = study.chosen_params(tmp_path, CFG, require=True)
     assert read == chosen and seeds == [0, 1]
-    applied = study.with_params(study.resolve_objectives(["dpo", "simpo"]), read)
+    applied = study.with_params(resolve_objectives(["dpo", "simpo"]), read)
     assert (applied[0].params, applied[0].lr) == ({"beta": 0.1}, 1e-4)
     assert applied[1].params == {"beta": 2.0, "gamma": 0.5} and applied[1].lr is None  # not swept: defaults
     other = dataclasses.replace(CFG, lr=3e-4)  # another configuration: this sweep does not apply
@@ -176,7 +178,7 @@ def test_sweep_choice_is_read_back_and_applied(tmp_path):
 def test_file_learning_rate(hof):
     """Objective files train at the configuration's rate, a given one, or a swept baseline's chosen one."""
     chosen = {"dpo": {"params": {"beta": 0.5}, "lr": 3e-5}}
-    members = study.resolve_objectives(["dpo", f"mine={hof}"])
+    members = resolve_objectives(["dpo", f"mine={hof}"])
     assert study.with_params(members, chosen)[1].lr is None
     assert study.with_params(members, chosen, "dpo")[1].lr == 3e-5
     applied = study.with_params(members, chosen, "2e-4")

@@ -197,17 +197,17 @@ def test_train_command_with_separate_sft_data(patched, capsys):
 def test_tuning_columns_and_the_transfer_environment(tmp_path):
     """Walker2d is never tuned on: its columns read Hopper's choices, and a sweep over it is refused."""
     from symmpo.errors import SymmpoError
-    from symmpo.train import bench
+    from symmpo.studies import bench, mujoco
 
-    assert bench.tuned_on("walker2d-noisy-0.2") == "hopper-noisy-0.2"
-    assert bench.tuned_on("halfcheetah-clean") == "halfcheetah-clean"
-    assert bench.sweep_tasks(["hopper"], ["clean", "mixed-0.5"]) == ["hopper-clean", "hopper-mixed-0.5"]
+    assert mujoco.tuned_on("walker2d-noisy-0.2") == "hopper-noisy-0.2"
+    assert mujoco.tuned_on("halfcheetah-clean") == "halfcheetah-clean"
+    assert mujoco.sweep_tasks(["hopper"], ["clean", "mixed-0.5"]) == ["hopper-clean", "hopper-mixed-0.5"]
     with pytest.raises(SymmpoError, match="transfer environment"):
-        bench.sweep_tasks(["hopper", "walker2d"], ["clean"])
+        mujoco.sweep_tasks(["hopper", "walker2d"], ["clean"])
     cfg = TrainConfig.preset("tiny")
     choice = {"dpo": {"params": {"beta": 0.3}, "lr": 1e-4}}
     sweep = {
-        "config": bench.config_hash(bench.fitness_config(cfg)),
+        "config": mujoco.config_hash(mujoco.fitness_config(cfg)),
         "seeds": [0, 1],
         "params": {"hopper-clean": choice},
         "best_baseline": {"hopper-clean": "dpo"},

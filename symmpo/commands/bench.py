@@ -14,7 +14,7 @@ from symmpo.search.presets import CLAIM_SEEDS
 
 
 def register(subparsers: Any) -> None:
-    from symmpo.train.bench import ENVS, SETTINGS
+    from symmpo.studies.mujoco import ENVS, SETTINGS
 
     p = subparsers.add_parser(
         "bench",
@@ -91,8 +91,9 @@ def run(args: argparse.Namespace) -> int:
     args.out = args.out or ("results/bench" if args.suite == DEFAULT_SUITE else f"results/bench-{args.suite}")
     writable_dir(getattr(args, "out", None), "--out")
     writable_dir(getattr(args, "cache_dir", None), "--cache-dir")
+    from symmpo.studies import bench, mujoco
+    from symmpo.studies.members import BASELINES, fmt_params
     from symmpo.suite.tasks import parse_task
-    from symmpo.train import bench
     from symmpo.train.config import TrainConfig
 
     overrides = {
@@ -100,20 +101,20 @@ def run(args: argparse.Namespace) -> int:
     }
     if args.sft_levels:
         overrides["sft_levels"] = tuple(args.sft_levels)
-    tasks = [f"{e}-{s}" for e in bench.ENVS for s in args.settings]
+    tasks = [f"{e}-{s}" for e in mujoco.ENVS for s in args.settings]
     config = TrainConfig.preset(args.preset, tasks, **overrides)
-    baselines = list(bench.BASELINES)
+    baselines = list(BASELINES)
     if args.baselines:
         from symmpo.objective.named import lookup
 
-        unknown = [b for b in args.baselines if lookup(b) not in bench.BASELINES]
+        unknown = [b for b in args.baselines if lookup(b) not in BASELINES]
         if unknown:
             raise SymmpoError(
-                f"not in the baseline set: {', '.join(unknown)}; choose from {', '.join(bench.BASELINES)}"
+                f"not in the baseline set: {', '.join(unknown)}; choose from {', '.join(BASELINES)}"
             )
         baselines = [lookup(b) for b in args.baselines]
     args.envs_given = args.envs is not None
-    args.envs = args.envs or list(bench.ENVS)
+    args.envs = args.envs or list(mujoco.ENVS)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for e in args.envs:
@@ -132,8 +133,8 @@ def run(args: argparse.Namespace) -> int:
     kw = {"cache_dir": args.cache_dir, "progress": not args.no_progress}
     t0 = time.perf_counter()
     if args.sweep:
-        envs = args.envs if args.envs_given else list(bench.FITNESS_ENVS)
-        tasks = bench.sweep_tasks(envs, args.settings)
+        envs = args.envs if args.envs_given else list(mujoco.FITNESS_ENVS)
+        tasks = mujoco.sweep_tasks(envs, args.settings)
         if not args.report:
             bench.run_sweep(out, config, seeds, envs=envs, settings=args.settings, baselines=baselines, **kw)
         chosen = bench.write_sweep_report(out, config, tasks)
@@ -141,9 +142,7 @@ def run(args: argparse.Namespace) -> int:
         for task, choice in chosen.items():
             print(
                 f"chosen on {task}: "
-                + "; ".join(
-                    f"{k} {bench.fmt_params({**v['params'], 'lr': v['lr']})}" for k, v in choice.items()
-                )
+                + "; ".join(f"{k} {fmt_params({**v['params'], 'lr': v['lr']})}" for k, v in choice.items())
             )
     else:
         params, sweep_seeds = bench.chosen_params(out, config, require=not args.no_sweep)

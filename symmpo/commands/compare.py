@@ -64,12 +64,12 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from symmpo.commands._args import writable_dir
-    from symmpo.search import compare
+    from symmpo.studies import bench, compare, mujoco
+    from symmpo.studies.members import discovered_members
 
     writable_dir(getattr(args, "out", None), "--out")
     writable_dir(getattr(args, "cache_dir", None), "--cache-dir")
     from symmpo.suite.tasks import parse_task
-    from symmpo.train import bench
     from symmpo.train.config import TrainConfig
 
     suite = parse_task(args.tasks[0]).suite if args.tasks else "v2"
@@ -80,14 +80,14 @@ def run(args: argparse.Namespace) -> int:
         for k, v in (("dataset_seed", args.dataset_seed), ("eval_reset_offset", args.reset_offset))
         if v is not None
     }
-    config = bench.heldout_config(config)
+    config = mujoco.heldout_config(config)
     if held:
         import dataclasses
 
         config = dataclasses.replace(config, **held)
     for t in args.tasks:
         parse_task(t)  # a typo fails now, not an hour into the run
-    discovered = compare.discovered_members(args.objectives)
+    discovered = discovered_members(args.objectives)
     params, sweep_seeds = bench.chosen_params(Path(args.bench_dir), config, require=True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

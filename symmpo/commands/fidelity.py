@@ -10,7 +10,7 @@ from symmpo.errors import SymmpoError
 
 
 def _setting(text: str):
-    from symmpo.search.fidelity import Setting
+    from symmpo.studies.fidelity import Setting
 
     steps, sep, lr = text.partition(":")
     try:
@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     writable_dir(getattr(args, "out", None), "--out")
     writable_dir(getattr(args, "cache_dir", None), "--cache-dir")
     from symmpo.protocol import HELDOUT_SEED_MIN
-    from symmpo.search import fidelity
+    from symmpo.studies import fidelity
     from symmpo.suite.tasks import parse_task
     from symmpo.train.config import TrainConfig
 

@@ -15,8 +15,8 @@ from symmpo.errors import SymmpoError
 
 def register(subparsers: Any) -> None:
     from symmpo.search.executors import EXECUTORS
+    from symmpo.studies.members import BASELINES
     from symmpo.text.datasets import SETTINGS
-    from symmpo.train.bench import BASELINES
 
     p = subparsers.add_parser(
         "transfer",
@@ -139,11 +139,11 @@ def run(args: argparse.Namespace) -> int:
     if importlib.util.find_spec("trl") is None:
         raise SymmpoError("symmpo transfer text trains with TRL: pip install 'symmpo[trl]'")
     from symmpo.search.executors import make_executor
+    from symmpo.studies import text as study
+    from symmpo.studies.members import BASELINES, resolve_objectives
     from symmpo.suite.datasets import default_cache_dir
-    from symmpo.text import study
     from symmpo.text.config import TextConfig
     from symmpo.text.datasets import canonical_setting
-    from symmpo.train.bench import BASELINES
 
     if args.sweep and args.no_sweep:
         raise SymmpoError("--sweep and --no-sweep exclude each other")
@@ -153,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
     if args.describe:
         print(describe(cfg, settings, cache_dir))
         return 0
-    members = study.resolve_objectives(args.objectives)
+    members = resolve_objectives(args.objectives)
     for flag, n in (("--seeds", args.seeds), ("--sweep-seeds", args.sweep_seeds)):
         if n is not None and n < 2:
             raise SymmpoError(f"{flag} must be at least 2 (paired statistics need two seeds), got {n}")
@@ -191,11 +191,11 @@ def run_llm(args: argparse.Namespace) -> int:
     """``symmpo transfer llm``: the table on the held-out split (no sweep yet: named defaults)."""
     if importlib.util.find_spec("trl") is None or importlib.util.find_spec("peft") is None:
         raise SymmpoError("symmpo transfer llm trains with TRL and peft: pip install 'symmpo[llm]'")
-    from symmpo.llm import study
     from symmpo.llm.po import LLMConfig
+    from symmpo.studies import llm as study
+    from symmpo.studies.members import resolve_objectives
     from symmpo.suite.datasets import default_cache_dir
     from symmpo.text.datasets import canonical_setting
-    from symmpo.text.study import resolve_objectives
 
     if args.seeds < 2:
         raise SymmpoError(f"--seeds must be at least 2 (paired statistics need two seeds), got {args.seeds}")

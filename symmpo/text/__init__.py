@@ -5,6 +5,6 @@ asks the same question over token sequences, with the same dataset settings and 
 on MuJoCo can be judged on text. Modules: :mod:`~symmpo.text.task` (prompts, true reward),
 :mod:`~symmpo.text.behaviour` (graded response generators), :mod:`~symmpo.text.datasets` (pools, pairs,
 cache), :mod:`~symmpo.text.config` (one frozen run configuration), :mod:`~symmpo.text.lm` (tokenizer, model,
-SFT reference, greedy evaluation), :mod:`~symmpo.text.po` (one PO run through ``MPOTrainer``) and
-:mod:`~symmpo.text.study` (the transfer table).
+SFT reference, greedy evaluation), :mod:`~symmpo.text.po` (one PO run through ``MPOTrainer``); the transfer table is
+:mod:`~symmpo.studies.text`.
 """

@@ -49,7 +49,7 @@ def check_heldout(cfg: LLMConfig, seeds: Sequence[int]) -> None:
 
 def current_rows(path: Path, cfg: LLMConfig) -> list[dict[str, Any]]:
     """Rows of this configuration on each task's most recent dataset (the text study's rule)."""
-    from symmpo.text.study import current_rows as text_rows
+    from symmpo.studies.text import current_rows as text_rows
 
     return text_rows(path, cfg)  # type: ignore[arg-type]  (any configuration with a hash())
 

@@ -32,52 +32,16 @@ from symmpo import protocol
 from symmpo.errors import SymmpoError
 from symmpo.files import append_jsonl, dumps, loads, read_jsonl
 from symmpo.report import diverged_lines, fmt_mean_se, iqm_table, plot_iqm, verdict_lines, write_csv
-from symmpo.search.compare import FileMember, find_run
 from symmpo.stats import mean_se
+from symmpo.studies.members import SFT, SWEEP_FACTORS, FileMember, Member, fmt_scale, sweep_members
 from symmpo.text.config import DEV_SEEDS, TextConfig
 from symmpo.text.datasets import SETTINGS, load_dataset, setting_of, task_name
-from symmpo.train.bench import (
-    SFT,
-    SWEEP_FACTORS,
-    Member,
-    default_params,
-    fmt_scale,
-    sweep_members,
-)
 
 SWEEP_LRS = (3e-5, 1e-4)
 SWEEP_TASK = task_name("clean")
 
 
 # ------------------------------------------------------------------------------------------------ objectives
-def resolve_objectives(specs: Sequence[str]) -> list[Member]:
-    """Named losses (``dpo``; named defaults) and objective files (``LABEL=FILE``, or ``FILE`` labelled with
-    the name of the search run that holds it, else the file's stem); each file is parsed now, not mid-study."""
-    from symmpo.objective import Objective, lookup
-    from symmpo.objective.named import known
-
-    out: list[Member] = []
-    for spec in specs:
-        name = lookup(spec)
-        if name is not None:
-            out.append(Member(name, name, default_params(name), None))
-            continue
-        label, sep, path = spec.partition("=")
-        if not sep:
-            path = spec
-            run = find_run(Path(path))
-            label = run.name if run is not None and Path(path).name == "hof_01.yaml" else Path(path).stem
-        if not Path(path).is_file():
-            raise SymmpoError(f"objective {spec!r} is neither a named loss ({known()}) nor an objective file")
-        Objective.load(path)  # a malformed file fails here, with the loader's one-line error
-        run = find_run(Path(path))
-        out.append(FileMember(label, "discovered", {}, None, str(path), str(run) if run else None))
-    labels = [m.label for m in out]
-    if len(set(labels)) != len(labels) or SFT in labels:
-        raise SymmpoError(f"objective labels must be unique and not {SFT!r}, got {labels}")
-    return out
-
-
 def with_params(
     members: Sequence[Member], chosen: dict[str, dict[str, Any]], file_lr: str | None = None
 ) -> list[Member]:

@@ -15,86 +15,17 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from symmpo import protocol
 from symmpo.errors import SymmpoError
-from symmpo.files import read_jsonl
 from symmpo.report import fmt_verdict, iqm_table, plot_iqm, write_csv, write_stats
-from symmpo.stats import mean_se
-from symmpo.train import bench
+from symmpo.studies import bench, mujoco
+from symmpo.studies.members import BASELINES, SFT, SWEEP_FACTORS, SWEEP_LRS, FileMember, Member, with_choices
+from symmpo.studies.sweep import choose
+from symmpo.studies.tables import plain_lines, power_lines
 from symmpo.train.config import TrainConfig
-
-
-@dataclass(frozen=True)
-class FileMember(bench.Member):
-    """A population member whose objective comes from an objective file (a hall-of-fame entry)."""
-
-    path: str = ""
-    run: str | None = None  # the search run that found it (its config.yaml), when the file lies inside one
-    beta_factor: float = 1.0  # the tuning's multiple of the file's own beta (--tune)
-
-    def objective(self):
-        from symmpo.objective import Objective
-
-        obj = Objective.load(self.path)
-        return obj if self.beta_factor == 1.0 else obj.with_beta(obj.beta * self.beta_factor)
-
-    def variant(self, factor: float, lr: float | None) -> FileMember:
-        """The same file at ``factor`` × its beta and learning rate ``lr``, labelled for the tuning rows."""
-        return dataclasses.replace(
-            self,
-            label=f"{self.label}[beta×{factor:g},lr={lr:g}]",
-            params={"beta_factor": factor},
-            lr=lr,
-            beta_factor=factor,
-        )
-
-
-def find_run(path: Path) -> Path | None:
-    """The run directory holding an objective file (the nearest parent with ``objectives/`` and a config.yaml,
-    checkpoint or hall of fame), if any. A run directory without its config.yaml is an error: the held-out
-    protocol cannot be checked without it, and a check skipped in silence is worse than none."""
-    for parent in path.resolve().parents:
-        if not (parent / "objectives").is_dir():
-            continue
-        if (parent / "config.yaml").is_file():
-            return parent
-        if any((parent / f).exists() for f in ("checkpoint.json", "hall_of_fame.yaml", "evaluations.jsonl")):
-            raise SymmpoError(
-                f"{parent} is a search run without its config.yaml: the comparison cannot check that it is "
-                "held out from that run's fitness"
-            )
-    return None
-
-
-def discovered_members(specs: Sequence[str]) -> list[FileMember]:
-    """``LABEL=FILE`` or a run directory (its best hall-of-fame entry, labelled with the run's name)."""
-    out = []
-    for spec in specs:
-        label, sep, path = spec.partition("=")
-        if not sep:
-            from symmpo.search.rundir import RunDir, RunDirError
-
-            run = Path(spec)
-            try:
-                path = str(RunDir(run).best(1).file)
-            except RunDirError as err:
-                raise SymmpoError(
-                    f"no objective file from {spec!r} ({err}); give LABEL=FILE or a finished run"
-                ) from None
-            label = run.name
-        if not Path(path).is_file():
-            raise SymmpoError(
-                f"no objective file {path!r} (from {spec!r}): give LABEL=FILE or a finished run"
-            )
-        run_dir = find_run(Path(path))
-        out.append(FileMember(label, "discovered", {}, None, path, str(run_dir) if run_dir else None))
-    labels = [m.label for m in out]
-    if len(set(labels)) != len(labels):
-        raise SymmpoError(f"labels must be unique, got {labels}")
-    return out
 
 
 def run_fitness(run_dir: str) -> tuple[dict[str, Any], list[int], list[str]]:
@@ -111,9 +42,7 @@ def check_protocol(
 ) -> None:
     """Refuse (``ProtocolError``) a comparison that shares data, seeds or resets with any discovered objective's
     search run or with the sweep that tuned the baselines."""
-    from symmpo import protocol
-
-    heldout = protocol.split_of(config.to_dict(), seeds)
+    heldout = mujoco.split(config, seeds)
     for m in discovered:
         if m.run is not None:
             train, fit_seeds, _ = run_fitness(m.run)
@@ -130,37 +59,39 @@ def tune_discovered(
     tasks: Sequence[str],
     seeds: Sequence[int],
     discovered: Sequence[FileMember],
-    factors: Sequence[float] = bench.SWEEP_FACTORS,
-    lrs: Sequence[float] = bench.SWEEP_LRS,
+    factors: Sequence[float] = SWEEP_FACTORS,
+    lrs: Sequence[float] = SWEEP_LRS,
     **kw: Any,
 ) -> dict[str, list[FileMember]]:
     """``--tune``: every discovered file gets the baselines' grid (``factors`` × its own beta, × ``lrs``) on the
-    fitness split of each column it is judged on (``bench.tuned_on``: Walker2d reads Hopper's), trained with the
+    fitness split of each column it is judged on (``mujoco.tuned_on``: Walker2d reads Hopper's), trained with the
     sweep's seeds; the best mean per file and column is used on the held-out split. Returns task → members.
     ``tune.jsonl`` holds the rows (resumable), ``tune.md`` the choices."""
     if len(seeds) < 2:
         raise SymmpoError(f"tuning needs at least 2 fitness seeds (the sweep's), got {list(seeds)}")
-    fit = bench.fitness_config(config)
-    columns = list(dict.fromkeys(bench.tuned_on(t) for t in tasks))
-    grid = [m.variant(f, lr) for m in discovered for f in factors for lr in lrs]
-    bench.run_populations(out_dir, "tune", columns, seeds, grid, fit, with_sft=False, **kw)
-    rows = bench.current_rows(read_jsonl(out_dir / "tune.jsonl"), fit)
+    fit = mujoco.fitness_config(config)
+    columns = list(dict.fromkeys(mujoco.tuned_on(t) for t in tasks))
+    grids = {m.label: [m.variant(f, lr) for f in factors for lr in lrs] for m in discovered}
+    grid = [v for g in grids.values() for v in g]
+    mujoco.run_populations(out_dir, "tune", columns, seeds, grid, fit, with_sft=False, **kw)
+    rows = mujoco.rows_of(out_dir, "tune", fit).current()
+    variant = {v.label: v for v in grid}
+    file_of = {v.label: label for label, g in grids.items() for v in g}
     chosen: dict[str, list[FileMember]] = {}
     lines = ["# Tuning of the discovered objectives (fitness split, the baselines' grid)", ""]
-
-    def score(col: str, v: FileMember) -> float:
-        """Mean over the seeds; a value missing a seed or diverged on one (mean −inf) is never chosen."""
-        vals = [r["score"] for r in rows if r["task"] == col and r["label"] == v.label]
-        return mean_se(vals)[0] if len(vals) == len(seeds) else float("-inf")
-
     for col in columns:
+        # a value missing a seed or diverged on one (mean −inf) is never chosen
+        column = choose(
+            [r for r in rows if r["task"] == col and r["label"] in file_of],
+            key=lambda r: file_of[r["label"]],
+            n_seeds=len(seeds),
+        )
         chosen[col] = []
         for m in discovered:
-            variants = [v for v in grid if v.path == m.path and v.label.startswith(f"{m.label}[")]
-            best = max(variants, key=lambda v, col=col: score(col, v))
+            best = variant[column.label[m.label]]
             chosen[col].append(dataclasses.replace(best, label=m.label))
             lines.append(
-                f"- {col}: {m.label} beta×{best.beta_factor:g}, lr {best.lr:g} ({score(col, best):.1f})"
+                f"- {col}: {m.label} beta×{best.beta_factor:g}, lr {best.lr:g} ({column.fitness[m.label]:.1f})"
             )
     lines += [
         "",
@@ -168,7 +99,7 @@ def tune_discovered(
         f"{{{', '.join(f'{x:g}' for x in lrs)}}}.",
     ]
     (out_dir / "tune.md").write_text("\n".join(lines) + "\n")
-    return {t: chosen[bench.tuned_on(t)] for t in tasks}
+    return {t: chosen[mujoco.tuned_on(t)] for t in tasks}
 
 
 def run_compare(
@@ -182,15 +113,14 @@ def run_compare(
     tuned: dict[str, list[FileMember]] | None = None,
     **kw: Any,
 ) -> None:
-    """Train with ``config`` (a held-out configuration, ``bench.heldout_config``) after checking the protocol;
+    """Train with ``config`` (a held-out configuration, ``mujoco.heldout_config``) after checking the protocol;
     ``tuned`` (from :func:`tune_discovered`) gives each column its tuned discovered members."""
     check_protocol(config, seeds, discovered, sweep_seeds)
-    baselines = bench.members_for(baseline_params)
 
-    def members(t: str) -> list[bench.Member]:
-        return [*baselines(t), *(tuned[t] if tuned else discovered)]
+    def members(t: str) -> list[Member]:
+        return [*with_choices(baseline_params(t)), *(tuned[t] if tuned else discovered)]
 
-    bench.run_populations(out_dir, "compare", tasks, seeds, members, config, with_sft=True, **kw)
+    mujoco.run_populations(out_dir, "compare", tasks, seeds, members, config, with_sft=True, **kw)
 
 
 def write_report(
@@ -206,11 +136,11 @@ def write_report(
     Holm-corrected."""
     from symmpo.train import table_stats
 
-    rows = bench.current_rows(read_jsonl(out_dir / "compare.jsonl"), config)
+    rows = mujoco.rows_of(out_dir, "compare", config).current()
     if not rows:
         raise SymmpoError(f"no comparison results for this configuration in {out_dir / 'compare.jsonl'}")
-    tasks = bench.ordered_tasks({r["task"] for r in rows})
-    baselines = [bench.SFT] + [b for b in bench.BASELINES if any(r["label"] == b for r in rows)]
+    tasks = mujoco.ordered_tasks({r["task"] for r in rows})
+    baselines = [SFT] + [b for b in BASELINES if any(r["label"] == b for r in rows)]
     found = [d for d in discovered if any(r["label"] == d for r in rows)]
     labels = baselines + found
     # judge the discovered objectives only: drop baseline-vs-baseline tests before the correction
@@ -238,8 +168,8 @@ def write_report(
         "",
         *iqm_table(st, labels, tasks, len(seeds)),
     ]
-    md += bench.plain_lines(baselines)
-    md += bench.power_lines(st)
+    md += plain_lines(baselines)
+    md += power_lines(st)
     md += [
         "",
         f"Verdicts ({st['n_comparisons']} paired t-tests on common seeds, Holm-corrected together, "
@@ -259,5 +189,5 @@ def write_report(
     text = "\n".join(md) + "\n"
     (out_dir / "compare.md").write_text(text)
     write_csv(out_dir / "compare.csv", st, labels, tasks)
-    plot_iqm(st, labels, tasks, out_dir / "compare.png", bench.ENVS, highlight=bench.SFT, dashed=found)
+    plot_iqm(st, labels, tasks, out_dir / "compare.png", mujoco.ENVS, highlight=SFT, dashed=found)
     return text

@@ -1,7 +1,7 @@
 """The baseline table: every named objective plus SFT-only, on Hopper, HalfCheetah and Walker2d × data settings.
 
-Two stages, both resumable (one JSON line per trained member, appended after each (task, seed) population, so a
-killed run loses at most the population in flight):
+Two stages on the study runner (``symmpo.studies``; MuJoCo adapter, resumable rows per (task, seed) population,
+so a killed run loses at most the population in flight):
 
 * **sweep** on the *fitness* split of every column it judges (dataset seed 0, training seeds 0..N-1, evaluation
   resets from 0): each baseline's scale parameter (``named.scale_param``: beta; lam for orpo; none for
@@ -21,18 +21,15 @@ killed run loses at most the population in flight):
 
 from __future__ import annotations
 
-import hashlib
 import json
-import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from symmpo import protocol
 from symmpo.errors import SymmpoError
-from symmpo.files import append_jsonl, dumps, loads, read_jsonl
-from symmpo.objective import named
+from symmpo.files import dumps, loads
 from symmpo.report import (
     diverged_lines,
     fmt_mean_se,
@@ -43,231 +40,36 @@ from symmpo.report import (
     write_stats,
 )
 from symmpo.stats import mean_se
-from symmpo.train.config import TrainConfig, heldout_train
-
-# The default baseline set, from the named table (symmpo.objective.named): every row flagged as a baseline,
-# MPO recipes first, then the plain baselines outside MPO.
-BASELINES = named.baselines()
-ENVS = ("hopper", "halfcheetah", "walker2d")
-FITNESS_ENVS = ("hopper", "halfcheetah")
-SETTINGS = ("clean", "noisy-0.2", "noisy-0.4", "mixed-0.5")
-SWEEP_FACTORS = (0.1, 0.3, 1.0, 3.0, 10.0)
-SWEEP_LRS = (3e-5, 1e-4, 3e-4, 1e-3)
-SFT = "sft"
-# transfer environments take their hyperparameters from the matching column of another environment
-TRANSFER_SOURCE = {"walker2d": "hopper"}
-
-
-def tuned_on(task: str) -> str:
-    """The column whose fitness split chose ``task``'s hyperparameters (itself, or its transfer source)."""
-    env, _, setting = task.partition("-")
-    return f"{TRANSFER_SOURCE[env]}-{setting}" if env in TRANSFER_SOURCE else task
-
-
-def sweep_tasks(envs: Sequence[str], settings: Sequence[str]) -> list[str]:
-    """The columns a sweep tunes on: every setting of every environment that is not a transfer environment."""
-    bad = [e for e in envs if e in TRANSFER_SOURCE]
-    if bad:
-        raise SymmpoError(
-            f"{', '.join(bad)} is a transfer environment and is never tuned on; its columns use "
-            f"{', '.join(TRANSFER_SOURCE[e] for e in bad)}'s choices"
-        )
-    return [f"{e}-{s}" for e in envs for s in settings]
-
-
-def scale_param(name: str) -> str | None:
-    """The parameter that sets the strength of the preference term (what the sweep moves with the learning
-    rate; None for a loss with no such parameter, which the sweep tunes by learning rate alone)."""
-    return named.scale_param(name)
-
-
-def default_params(name: str) -> dict[str, float]:
-    return named.defaults(name)
-
-
-def fmt_scale(name: str, params: dict[str, float]) -> str:
-    """``beta=0.1`` (the swept value of a row), or ``-`` for a loss without a scale parameter."""
-    key = scale_param(name)
-    return "-" if key is None else f"{key}={params[key]:g}"
-
-
-@dataclass(frozen=True)
-class Member:
-    label: str  # unique within a population, e.g. "dpo" or "dpo[beta=0.02,lr=0.001]"
-    name: str  # the named baseline
-    params: dict[str, float]
-    lr: float | None = None  # None: the config's learning rate
-
-    def objective(self):
-        from symmpo.objective import Objective
-
-        return Objective.named(self.name, **self.params)
-
-
-def sweep_members(
-    baselines: Sequence[str] = BASELINES,
-    factors: Sequence[float] = SWEEP_FACTORS,
-    lrs: Sequence[float] = SWEEP_LRS,
-) -> list[Member]:
-    out = []
-    for name in baselines:
-        base = default_params(name)
-        key = scale_param(name)
-        if key is None:  # nothing to scale: the learning rate alone
-            out += [Member(f"{name}[lr={lr:g}]", name, base, lr) for lr in lrs]
-            continue
-        for f in factors:
-            p = {**base, key: round(base[key] * f, 6)}
-            for lr in lrs:
-                out.append(Member(f"{name}[{key}={p[key]:g},lr={lr:g}]", name, p, lr))
-    return out
-
-
-def fitness_config(config: TrainConfig) -> TrainConfig:
-    """The configuration on the fitness split (what sweeps and searches tune on)."""
-    import dataclasses
-
-    from symmpo import protocol
-
-    return dataclasses.replace(config, dataset_seed=protocol.FITNESS_DATASET_SEED, eval_reset_offset=0)
-
-
-def heldout_config(config: TrainConfig) -> TrainConfig:
-    """The configuration on the held-out split (what tables and comparisons report)."""
-    return TrainConfig.from_dict(heldout_train(config.to_dict(), {"eval_episodes": config.eval_episodes}))
-
-
-def config_hash(config: TrainConfig) -> str:
-    return hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
-
-
-def _ident(task: str, seed: int, label: str, params: dict, lr: float | None, data: str | None) -> tuple:
-    """What makes a stored row reusable: same cell, member, hyperparameters and dataset bytes (a re-exported
-    behaviour policy changes the dataset hash, so its old rows are redone, not silently mixed in)."""
-    return (task, seed, label, dumps(params, sort_keys=True), lr, data)
-
-
-def _done(rows: list[dict], kind: str, chash: str) -> set[tuple]:
-    return {
-        _ident(r["task"], r["seed"], r["label"], r["params"], r.get("lr"), r.get("dataset"))
-        for r in rows
-        if r.get("kind") == kind and r.get("config") == chash
-    }
-
-
-def run_populations(
-    out_dir: Path,
-    kind: str,
-    tasks: Sequence[str],
-    seeds: Sequence[int],
-    members: list[Member] | Callable[[str], list[Member]],
-    config: TrainConfig,
-    *,
-    with_sft: bool,
-    cache_dir: str | None = None,
-    progress: bool = True,
-    log=print,
-) -> None:
-    """Train ``members`` (a list, or a function of the task) together on every (task, seed) not yet in
-    ``<kind>.jsonl``; append their rows."""
-    import torch
-    from tqdm import tqdm
-
-    from symmpo.train import fitness
-    from symmpo.train.trainer import train_population
-
-    torch.set_num_threads(1)
-    path = out_dir / f"{kind}.jsonl"
-    chash = config_hash(config)
-    done = _done(read_jsonl(path), kind, chash)
-    cells = [(t, s) for t in tasks for s in seeds]
-    bar = tqdm(cells, desc=kind, disable=not progress)
-    for task, seed in bar:
-        t0 = time.perf_counter()
-        dataset = fitness.load_dataset(task, config, seed, cache_dir)
-        data = dataset.meta.get("sha256")
-        task_members = members(task) if callable(members) else members
-        todo = [m for m in task_members if _ident(task, seed, m.label, m.params, m.lr, data) not in done]
-        need_sft = with_sft and _ident(task, seed, SFT, {}, None, data) not in done
-        if not todo and not need_sft:
-            continue
-        bar.set_postfix_str(f"{task} seed {seed}: {len(todo)} members")
-        reference = fitness.get_reference(dataset, seed, config, cache_dir=cache_dir)
-        t_prep = time.perf_counter() - t0
-        evaluator = fitness.make_evaluator(task, config)
-        results = []
-        if todo:
-            results = train_population(
-                [m.objective() for m in todo],
-                dataset,
-                reference,
-                config,
-                seed,
-                evaluator=evaluator,
-                names=[m.label for m in todo],
-                lrs=[config.lr if m.lr is None else m.lr for m in todo],
-            )
-        rows = []
-        for m, r in zip(todo, results, strict=True):
-            rows.append(
-                {
-                    "kind": kind,
-                    "task": task,
-                    "seed": seed,
-                    "label": m.label,
-                    "objective": m.name,
-                    "params": m.params,
-                    "lr": m.lr,
-                    "config": chash,
-                    "dataset": data,
-                    **_result_fields(r),
-                }
-            )
-        if need_sft:
-            r = fitness.evaluate_reference(reference, evaluator)
-            rows.append(
-                {
-                    "kind": kind,
-                    "task": task,
-                    "seed": seed,
-                    "label": SFT,
-                    "objective": SFT,
-                    "params": {},
-                    "lr": None,
-                    "config": chash,
-                    "dataset": data,
-                    "bc_loss": reference.bc_loss,
-                    **_result_fields(r),
-                }
-            )
-        append_jsonl(path, rows)
-        secs = time.perf_counter() - t0
-        log(
-            f"{kind} {task} seed {seed}: {len(rows)} rows in {secs:.0f} s (data+reference {t_prep:.0f} s, "
-            f"train {results[0].train_seconds if results else 0:.0f} s, eval "
-            f"{results[0].eval_seconds if results else 0:.0f} s)"
-        )
-
-
-def current_rows(rows: list[dict], config: TrainConfig) -> list[dict]:
-    """Rows of this configuration on each task's most recent dataset (the last one written wins)."""
-    chash = config_hash(config)
-    rows = [r for r in rows if r.get("config") == chash]
-    latest = {r["task"]: r.get("dataset") for r in rows}
-    return [r for r in rows if r.get("dataset") == latest[r["task"]]]
-
-
-def _result_fields(r) -> dict[str, Any]:
-    return {
-        "score": r.score,
-        "score_se": r.score_se,
-        "returns": r.returns,
-        "alive": r.alive,
-        "reason": r.reason,
-        "eval_curve": r.eval_curve,
-        "train_seconds": r.train_seconds,
-        "eval_seconds": r.eval_seconds,
-    }
+from symmpo.studies.members import (
+    BASELINES,
+    SFT,
+    SWEEP_FACTORS,
+    SWEEP_LRS,
+    Member,
+    default_params,
+    factor_of,
+    fmt_params,
+    fmt_scale,
+    sweep_members,
+    with_choices,
+)
+from symmpo.studies.mujoco import (
+    ENVS,
+    FITNESS_ENVS,
+    SETTINGS,
+    config_hash,
+    fitness_config,
+    heldout_config,
+    ordered_tasks,
+    rows_of,
+    run_populations,
+    split,
+    sweep_tasks,
+    tuned_on,
+)
+from symmpo.studies.sweep import choice_of, choose
+from symmpo.studies.tables import plain_lines, power_lines
+from symmpo.train.config import TrainConfig
 
 
 # ------------------------------------------------------------------------------------------------ sweep
@@ -290,17 +92,13 @@ def run_sweep(
     return write_sweep_report(out_dir, config, tasks)
 
 
-def _choice(row: dict) -> dict[str, Any]:
-    return {"params": row["params"], "lr": row.get("lr")}
-
-
 def write_sweep_report(
     out_dir: Path, config: TrainConfig, tasks: Sequence[str] | None = None
 ) -> dict[str, dict[str, dict[str, Any]]]:
     """sweep.md (every value's scores) and sweep.json: per column, each baseline's choice
     (``{"params": ..., "lr": ...}``), its fitness score, the column's best baseline and the choices on an edge."""
     config = fitness_config(config)
-    rows = current_rows(read_jsonl(out_dir / "sweep.jsonl"), config)
+    rows = rows_of(out_dir, "sweep", config).current()
     if not rows:
         raise SymmpoError(f"no sweep results for this configuration in {out_dir / 'sweep.jsonl'}")
     done = {r["task"] for r in rows}
@@ -310,7 +108,7 @@ def write_sweep_report(
     sft = [r for r in rows if r["label"] == SFT]  # the reference every run starts from, for comparison
     rows = [r for r in rows if r["label"] != SFT]
     lrs = sorted({r["lr"] for r in rows if r.get("lr") is not None})
-    factors = sorted({_factor(r) for r in rows})
+    factors = sorted({factor_of(r) for r in rows})
     chosen: dict[str, dict[str, dict[str, Any]]] = {}
     fit: dict[str, dict[str, float]] = {}
     best: dict[str, str] = {}
@@ -326,30 +124,17 @@ def write_sweep_report(
         "the column's best baseline. Walker2d columns use the matching Hopper column's choices.",
     ]
     for task in ordered_tasks({r["task"] for r in rows}):
-        by: dict[str, list[dict]] = defaultdict(list)
-        for r in rows:
-            if r["task"] == task:
-                by[r["label"]].append(r)
-        chosen[task], fit[task], edges[task] = {}, {}, []
-        for rs in by.values():  # a value that diverged on any seed scores -inf
-            name = rs[0]["objective"]
-            m, _ = mean_se([r["score"] for r in rs])
-            if name not in fit[task] or m > fit[task][name]:
-                fit[task][name], chosen[task][name] = m, _choice(rs[0])
-        for name, c in chosen[task].items():
-            row = next(rs[0] for rs in by.values() if _choice(rs[0]) == c and rs[0]["objective"] == name)
-            scaled = scale_param(name) is not None
-            if (scaled and _factor(row) in (factors[0], factors[-1])) or row.get("lr") in (lrs[0], lrs[-1]):
-                edges[task].append(name)
+        col = choose([r for r in rows if r["task"] == task], factors=factors, lrs=lrs)
+        chosen[task], fit[task], edges[task] = col.chosen, dict(col.fitness), col.edges
         task_sft = [r["score"] for r in sft if r["task"] == task]
         if task_sft:
             fit[task][SFT] = mean_se(task_sft)[0]
-        best[task] = max(fit[task], key=lambda n: fit[task][n])
+        best[task] = max(fit[task], key=lambda n, t=task: fit[t][n])
         lines += ["", f"## {task}", "", "| baseline | value | lr | score |", "|---|---|---|---|"]
-        for rs in by.values():
+        for rs in col.by_label.values():
             name = rs[0]["objective"]
             m, se = mean_se([r["score"] for r in rs])
-            mark = "**" if _choice(rs[0]) == chosen[task][name] else ""
+            mark = "**" if choice_of(rs[0]) == chosen[task][name] else ""
             lr = rs[0].get("lr")
             lines.append(
                 f"| {name} | {fmt_scale(name, rs[0]['params'])} | {'' if lr is None else f'{lr:g}'} | "
@@ -377,12 +162,6 @@ def write_sweep_report(
         )
     )
     return chosen
-
-
-def _factor(row: dict) -> float:
-    """The swept multiple of the baseline's default scale parameter (1 for a loss without one)."""
-    key = scale_param(row["objective"])
-    return 1.0 if key is None else round(row["params"][key] / default_params(row["objective"])[key], 6)
 
 
 def read_sweep(out_dir: Path, config: TrainConfig) -> dict[str, Any] | None:
@@ -437,22 +216,14 @@ def members_for(
     params: Callable[[str], dict[str, dict[str, Any]]], baselines: Sequence[str] | None = None
 ) -> Callable[[str], list[Member]]:
     """Per task: every baseline (or those of ``baselines``) with its column's chosen hyperparameters."""
-
-    def members(task: str) -> list[Member]:
-        chosen = params(task)
-        keep = chosen if baselines is None else {n: chosen[n] for n in baselines if n in chosen}
-        return [Member(name, name, c["params"], c.get("lr")) for name, c in keep.items()]
-
-    return members
+    return lambda task: with_choices(params(task), baselines)
 
 
 def check_heldout_seeds(config: TrainConfig, seeds: Sequence[int], sweep_seeds: Sequence[int]) -> None:
     """The table must not share a dataset seed, training seed or reset with the sweep that tuned it."""
-    from symmpo import protocol
-
     protocol.check_heldout(
-        protocol.split_of(fitness_config(config).to_dict(), sweep_seeds),
-        protocol.split_of(heldout_config(config).to_dict(), seeds),
+        split(fitness_config(config), sweep_seeds),
+        split(heldout_config(config), seeds),
         "the table (its baselines were tuned by the sweep)",
     )
 
@@ -484,7 +255,7 @@ def write_bench_report(out_dir: Path, config: TrainConfig, header: str = "") -> 
     from symmpo.train import table_stats
 
     config = heldout_config(config)
-    rows = current_rows(read_jsonl(out_dir / "bench.jsonl"), config)
+    rows = rows_of(out_dir, "bench", config).current()
     if not rows:
         raise SymmpoError(f"no bench results for this configuration in {out_dir / 'bench.jsonl'}")
     tasks = ordered_tasks({r["task"] for r in rows})
@@ -532,50 +303,3 @@ def write_bench_report(out_dir: Path, config: TrainConfig, header: str = "") -> 
     write_csv(out_dir / "table.csv", st, labels, tasks)
     plot_iqm(st, labels, tasks, out_dir / "table.png", ENVS, highlight=SFT)
     return text
-
-
-def plain_lines(labels: Sequence[str]) -> list[str]:
-    """The table's note naming its plain baselines (losses outside the MPO family), if it has any."""
-    plain = [lab for lab in labels if named.lookup(lab) is not None and named.is_plain(lab)]
-    if not plain:
-        return []
-    return [
-        "",
-        f"Plain baselines, outside the MPO family (TRL losses that are not a function of the reward margin; no "
-        f"formula, never searched): {', '.join(plain)}.",
-    ]
-
-
-def power_lines(st: dict[str, Any]) -> list[str]:
-    """What the table can resolve: the median paired SD and the minimum detectable effect (80 % power) at the
-    first Holm step, overall and per column (stats.json has every comparison's)."""
-    p = st.get("power")
-    if not p or not p.get("n_seeds"):
-        return []
-    cols = "; ".join(
-        f"{t} {c['power']['median_paired_sd']:.1f} / {c['power']['mde']:.1f}"
-        for t, c in st["tasks"].items()
-        if c.get("power", {}).get("n_seeds")
-    )
-    return [
-        "",
-        f"Power: median SD of paired differences {p['median_paired_sd']:.1f} points over {p['n_seeds']} seeds, so "
-        f"the smallest difference a corrected test detects with 80 % power is {p['mde']:.1f} points (α / m = "
-        f"{p['alpha']:.2g}); a tie says nothing about smaller differences. Per column (SD / detectable): {cols}.",
-    ]
-
-
-def fmt_params(p: dict[str, float]) -> str:
-    return ", ".join(f"{k}={v:g}" for k, v in p.items())
-
-
-def ordered_tasks(tasks: set[str]) -> list[str]:
-    def key(t: str):
-        env, _, setting = t.partition("-")
-        return (
-            ENVS.index(env) if env in ENVS else 99,
-            SETTINGS.index(setting) if setting in SETTINGS else 99,
-            t,
-        )
-
-    return sorted(tasks, key=key)

@@ -54,7 +54,7 @@ def objective_set(grammar: str, n_samples: int, seed: int = 0) -> list[tuple[str
     distinct, checker-valid grammar samples."""
     from symmpo.objective import Objective
     from symmpo.search.space import ObjectiveSpace
-    from symmpo.train.bench import BASELINES
+    from symmpo.studies.members import BASELINES
 
     out: list[tuple[str, Any]] = [(name, Objective.named(name)) for name in BASELINES]
     space = ObjectiveSpace.from_config({"grammar": grammar})

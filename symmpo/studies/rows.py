@@ -1,0 +1,52 @@
+"""A study's rows: one JSON line per trained member in ``<kind>.jsonl``, keyed by their configuration.
+
+Append-only, so a killed study loses at most what was in flight; a rerun skips every row already present. A
+row is reusable when it has the same kind, configuration hash, cell (task, seed), member (label, parameters,
+learning rate) and dataset bytes: a rebuilt dataset changes its hash, so its old rows are redone, not mixed in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from symmpo.files import append_jsonl, dumps, read_jsonl
+
+Ident = tuple[str, int, str, str, float | None, str | None]
+
+
+def ident(task: str, seed: int, label: str, params: dict, lr: float | None, data: str | None) -> Ident:
+    """What makes a stored row reusable: same cell, member, hyperparameters and dataset bytes."""
+    return (task, seed, label, dumps(params, sort_keys=True), lr, data)
+
+
+class Rows:
+    """The rows of one kind (``sweep``, ``bench``, ``compare``, ``tune``, ``transfer``) of one configuration."""
+
+    def __init__(self, out_dir: Path, kind: str, config_hash: str) -> None:
+        self.path = out_dir / f"{kind}.jsonl"
+        self.kind = kind
+        self.config_hash = config_hash
+
+    def done(self) -> set[Ident]:
+        """The identities of the rows already stored for this kind and configuration."""
+        return {
+            ident(r["task"], r["seed"], r["label"], r["params"], r.get("lr"), r.get("dataset"))
+            for r in read_jsonl(self.path)
+            if r.get("kind") == self.kind and r.get("config") == self.config_hash
+        }
+
+    def append(self, rows: Iterable[dict[str, Any]]) -> None:
+        append_jsonl(self.path, list(rows))
+
+    def current(self) -> list[dict[str, Any]]:
+        """This configuration's rows (any kind stored in the file) on each task's latest dataset."""
+        return current_rows(read_jsonl(self.path), self.config_hash)
+
+
+def current_rows(rows: list[dict[str, Any]], config_hash: str) -> list[dict[str, Any]]:
+    """Rows of a configuration on each task's most recent dataset (the last one written wins)."""
+    rows = [r for r in rows if r.get("config") == config_hash]
+    latest = {r["task"]: r.get("dataset") for r in rows}
+    return [r for r in rows if r.get("dataset") == latest[r["task"]]]
