@@ -32,7 +32,8 @@ import numpy as np
 from symmpo import protocol, stats
 from symmpo.errors import SymmpoError
 from symmpo.files import dumps
-from symmpo.train.config import TrainConfig, heldout_train
+from symmpo.studies.mujoco import fitness_config, heldout_config, split
+from symmpo.train.config import TrainConfig
 
 SFT = "sft"
 
@@ -188,10 +189,10 @@ def fidelity_study(
     raw: dict[str, Any] = json.loads(raw_path.read_text()) if raw_path.exists() else {}
     fit_seeds = list(range(fitness_seeds))
     e_max = max(fitness_episodes)
-    held_cfg = TrainConfig.from_dict(heldout_train(base.to_dict(), {"eval_episodes": heldout_episodes}))
+    held_cfg = dataclasses.replace(heldout_config(base), eval_episodes=heldout_episodes)
     protocol.check_heldout(
-        protocol.split_of(dataclasses.replace(base, eval_episodes=e_max).to_dict(), fit_seeds),
-        protocol.split_of(held_cfg.to_dict(), heldout_seeds),
+        split(dataclasses.replace(base, eval_episodes=e_max), fit_seeds),
+        split(held_cfg, heldout_seeds),
         "the fidelity study's held-out side",
     )
     states = None
@@ -199,8 +200,8 @@ def fidelity_study(
         key = setting.label
         if key in raw and {"fitness", "heldout"} <= set(raw[key]):
             continue
-        fit_cfg = dataclasses.replace(
-            base, steps=setting.steps, lr=setting.lr, eval_episodes=e_max, dataset_seed=0, eval_reset_offset=0
+        fit_cfg = fitness_config(
+            dataclasses.replace(base, steps=setting.steps, lr=setting.lr, eval_episodes=e_max)
         )
         hcfg = dataclasses.replace(held_cfg, steps=setting.steps, lr=setting.lr)
         if states is None:

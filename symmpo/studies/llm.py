@@ -24,6 +24,7 @@ from symmpo.errors import SymmpoError
 from symmpo.files import append_jsonl, dumps, read_jsonl
 from symmpo.llm.po import LLMConfig
 from symmpo.report import diverged_lines, iqm_table, plot_iqm, verdict_lines, write_csv
+from symmpo.studies.rows import current_rows as config_rows
 from symmpo.text.datasets import canonical_setting
 
 BASE = "instruct"
@@ -49,9 +50,7 @@ def check_heldout(cfg: LLMConfig, seeds: Sequence[int]) -> None:
 
 def current_rows(path: Path, cfg: LLMConfig) -> list[dict[str, Any]]:
     """Rows of this configuration on each task's most recent dataset (the text study's rule)."""
-    from symmpo.studies.text import current_rows as text_rows
-
-    return text_rows(path, cfg)  # type: ignore[arg-type]  (any configuration with a hash())
+    return config_rows(read_jsonl(path), cfg.hash())
 
 
 def run_table(

@@ -30,10 +30,13 @@ from typing import Any
 
 from symmpo import protocol
 from symmpo.errors import SymmpoError
-from symmpo.files import append_jsonl, dumps, loads, read_jsonl
+from symmpo.files import dumps, loads, read_jsonl
 from symmpo.report import diverged_lines, fmt_mean_se, iqm_table, plot_iqm, verdict_lines, write_csv
 from symmpo.stats import mean_se
 from symmpo.studies.members import SFT, SWEEP_FACTORS, FileMember, Member, fmt_scale, sweep_members
+from symmpo.studies.rows import Rows, ident
+from symmpo.studies.rows import current_rows as config_rows
+from symmpo.studies.sweep import choice_of, choose
 from symmpo.text.config import DEV_SEEDS, TextConfig
 from symmpo.text.datasets import SETTINGS, load_dataset, setting_of, task_name
 
@@ -82,10 +85,6 @@ def file_learning_rate(spec: str, chosen: dict[str, dict[str, Any]]) -> float:
 
 
 # ------------------------------------------------------------------------------------------------ runs
-def _ident(task: str, seed: int, label: str, params: dict, lr: float | None, data: str | None) -> tuple:
-    return (task, seed, label, dumps(params, sort_keys=True), lr, data)
-
-
 def _po_job(job: tuple) -> dict[str, Any]:
     """One PO run (a top-level function, so process pools can pickle it)."""
     from symmpo.text import po
@@ -125,13 +124,8 @@ def run_cells(
     from symmpo.text.po import data_config
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{kind}.jsonl"
-    chash = cfg.hash()
-    done = {
-        _ident(r["task"], r["seed"], r["label"], r["params"], r.get("lr"), r.get("dataset"))
-        for r in read_jsonl(path)
-        if r.get("kind") == kind and r.get("config") == chash
-    }
+    store = Rows(out_dir, kind, cfg.hash())
+    done = store.done()
     data = {t: load_dataset(data_config(setting_of(t), cfg), cache_dir).meta["sha256"] for t in tasks}
     cfg_dict = cfg.to_dict()
 
@@ -145,7 +139,7 @@ def run_cells(
             "params": {} if m is None else m.params,
             "lr": None if m is None else m.lr,
             "path": getattr(m, "path", None),
-            "config": chash,
+            "config": store.config_hash,
             **result,
         }
 
@@ -154,15 +148,15 @@ def run_cells(
         (m, t, s)
         for t, s in cells
         for m in members
-        if _ident(t, s, m.label, m.params, m.lr, data[t]) not in done
+        if ident(t, s, m.label, m.params, m.lr, data[t]) not in done
     ]
-    sft_todo = [(t, s) for t, s in cells if _ident(t, s, SFT, {}, None, data[t]) not in done]
+    sft_todo = [(t, s) for t, s in cells if ident(t, s, SFT, {}, None, data[t]) not in done]
     need_ref = list(dict.fromkeys(sft_todo + [(t, s) for _, t, s in todo]))
     bar = tqdm(total=len(need_ref) + len(todo), desc=kind, disable=not progress)
     jobs = [(t, s, cfg_dict, str(cache_dir)) for t, s in need_ref]
     for (t, s), result in zip(need_ref, executor.imap(_sft_job, jobs), strict=True):
         if (t, s) in sft_todo:
-            append_jsonl(path, [row(t, s, None, result)])
+            store.append([row(t, s, None, result)])
         if result.get("sft_seconds"):
             log(
                 f"{kind} {t} seed {s}: π_ref trained in {result['sft_seconds']:.0f} s, score {result['score']:.1f}"
@@ -170,17 +164,15 @@ def run_cells(
         bar.update(1)
     jobs = [(m, t, s, cfg_dict, str(cache_dir)) for m, t, s in todo]
     for (m, t, s), result in zip(todo, executor.imap(_po_job, jobs), strict=True):
-        append_jsonl(path, [row(t, s, m, result)])
+        store.append([row(t, s, m, result)])
         bar.set_postfix_str(f"{t} seed {s} {m.label}: {result['score']:.1f}")
         bar.update(1)
     bar.close()
 
 
-def current_rows(path: Path, cfg: TextConfig) -> list[dict[str, Any]]:
-    """Rows of this configuration on each task's most recent dataset."""
-    rows = [r for r in read_jsonl(path) if r.get("config") == cfg.hash()]
-    latest = {r["task"]: r.get("dataset") for r in rows}
-    return [r for r in rows if r.get("dataset") == latest[r["task"]]]
+def current_rows(path: Path, cfg: Any) -> list[dict[str, Any]]:
+    """Rows of this configuration (any configuration with a ``hash()``) on each task's most recent dataset."""
+    return config_rows(read_jsonl(path), cfg.hash())
 
 
 # ------------------------------------------------------------------------------------------------ sweep
@@ -206,15 +198,8 @@ def write_sweep(out_dir: Path, cfg: TextConfig) -> dict[str, dict[str, Any]]:
     rows = [r for r in current_rows(out_dir / "sweep.jsonl", fit) if r["label"] != SFT]
     if not rows:
         raise SymmpoError(f"no sweep results for this configuration in {out_dir / 'sweep.jsonl'}")
-    by: dict[str, list[dict]] = {}
-    for r in rows:
-        by.setdefault(r["label"], []).append(r)
-    chosen: dict[str, dict[str, Any]] = {}
-    best: dict[str, float] = {}
-    for rs in by.values():
-        name, (m, _) = rs[0]["objective"], mean_se([r["score"] for r in rs])
-        if name not in best or m > best[name]:
-            best[name], chosen[name] = m, {"params": rs[0]["params"], "lr": rs[0]["lr"]}
+    column = choose(rows)
+    chosen = column.chosen
     seeds = sorted({r["seed"] for r in rows})
     lines = [
         "# Text sweep (sort-clean, fitness split)",
@@ -227,9 +212,9 @@ def write_sweep(out_dir: Path, cfg: TextConfig) -> dict[str, dict[str, Any]]:
         "| baseline | value | lr | score |",
         "|---|---|---|---|",
     ]
-    for rs in by.values():
+    for rs in column.by_label.values():
         name = rs[0]["objective"]
-        mark = "**" if chosen[name] == {"params": rs[0]["params"], "lr": rs[0]["lr"]} else ""
+        mark = "**" if chosen[name] == choice_of(rs[0]) else ""
         score = fmt_mean_se(*mean_se([r["score"] for r in rs]))
         lines.append(
             f"| {name} | {fmt_scale(name, rs[0]['params'])} | {rs[0]['lr']:g} | {mark}{score}{mark} |"
