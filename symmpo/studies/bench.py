@@ -32,14 +32,12 @@ from symmpo.errors import SymmpoError
 from symmpo.files import dumps, loads
 from symmpo.report import (
     diverged_lines,
-    fmt_mean_se,
     iqm_table,
     plot_iqm,
     verdict_lines,
     write_csv,
     write_stats,
 )
-from symmpo.stats import mean_se
 from symmpo.studies.members import (
     BASELINES,
     SFT,
@@ -49,7 +47,6 @@ from symmpo.studies.members import (
     default_params,
     factor_of,
     fmt_params,
-    fmt_scale,
     sweep_members,
     with_choices,
 )
@@ -67,7 +64,7 @@ from symmpo.studies.mujoco import (
     sweep_tasks,
     tuned_on,
 )
-from symmpo.studies.sweep import choice_of, choose
+from symmpo.studies.sweep import sweep_columns
 from symmpo.studies.tables import plain_lines, power_lines
 from symmpo.train.config import TrainConfig
 
@@ -105,14 +102,10 @@ def write_sweep_report(
     missing = [t for t in (tasks or []) if t not in done]
     if missing:
         raise SymmpoError(f"no sweep results for {', '.join(missing)} in {out_dir / 'sweep.jsonl'}")
-    sft = [r for r in rows if r["label"] == SFT]  # the reference every run starts from, for comparison
-    rows = [r for r in rows if r["label"] != SFT]
-    lrs = sorted({r["lr"] for r in rows if r.get("lr") is not None})
-    factors = sorted({factor_of(r) for r in rows})
-    chosen: dict[str, dict[str, dict[str, Any]]] = {}
-    fit: dict[str, dict[str, float]] = {}
-    best: dict[str, str] = {}
-    edges: dict[str, list[str]] = {}
+    po_rows = [r for r in rows if r["label"] != SFT]
+    lrs = sorted({r["lr"] for r in po_rows if r.get("lr") is not None})
+    factors = sorted({factor_of(r) for r in po_rows})
+    sweep = sweep_columns(rows, SFT, ordered_tasks({r["task"] for r in po_rows}))
     lines = [
         "# Hyperparameter sweep (fitness split, per column)",
         "",
@@ -122,46 +115,13 @@ def write_sweep_report(
         "dataset seed 0 and evaluation resets from 0 (never the held-out split the table reports). The best mean "
         "per baseline and column (**bold**) is its hyperparameter set there; the best of those, SFT included, is "
         "the column's best baseline. Walker2d columns use the matching Hopper column's choices.",
+        *sweep.lines,
+        "",
+        f"Seeds: {sweep.seeds}. Training configuration: `{json.dumps(config.to_dict())}`.",
     ]
-    for task in ordered_tasks({r["task"] for r in rows}):
-        col = choose([r for r in rows if r["task"] == task], factors=factors, lrs=lrs)
-        chosen[task], fit[task], edges[task] = col.chosen, dict(col.fitness), col.edges
-        task_sft = [r["score"] for r in sft if r["task"] == task]
-        if task_sft:
-            fit[task][SFT] = mean_se(task_sft)[0]
-        best[task] = max(fit[task], key=lambda n, t=task: fit[t][n])
-        lines += ["", f"## {task}", "", "| baseline | value | lr | score |", "|---|---|---|---|"]
-        for rs in col.by_label.values():
-            name = rs[0]["objective"]
-            m, se = mean_se([r["score"] for r in rs])
-            mark = "**" if choice_of(rs[0]) == chosen[task][name] else ""
-            lr = rs[0].get("lr")
-            lines.append(
-                f"| {name} | {fmt_scale(name, rs[0]['params'])} | {'' if lr is None else f'{lr:g}'} | "
-                f"{mark}{fmt_mean_se(m, se)}{mark} |"
-            )
-        if task_sft:
-            lines.append(f"| sft (reference) | | | {fmt_mean_se(*mean_se(task_sft))} |")
-        lines += ["", f"Best baseline (fitness): **{best[task]}**."]
-        if edges[task]:
-            lines.append(f"On an edge of the grid: {', '.join(sorted(edges[task]))}.")
-    seeds = sorted({r["seed"] for r in rows})
-    lines += ["", f"Seeds: {seeds}. Training configuration: `{json.dumps(config.to_dict())}`."]
     (out_dir / "sweep.md").write_text("\n".join(lines) + "\n")
-    (out_dir / "sweep.json").write_text(
-        dumps(
-            {
-                "config": config_hash(config),
-                "seeds": seeds,
-                "params": chosen,
-                "fitness": fit,
-                "best_baseline": best,
-                "edges": edges,
-            },
-            indent=1,
-        )
-    )
-    return chosen
+    (out_dir / "sweep.json").write_text(dumps(sweep.summary(config_hash(config)), indent=1))
+    return sweep.chosen
 
 
 def read_sweep(out_dir: Path, config: TrainConfig) -> dict[str, Any] | None:

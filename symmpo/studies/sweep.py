@@ -65,3 +65,68 @@ def choose(
         ):
             edges.append(name)
     return Column(dict(by), chosen, {n: r["label"] for n, r in row_of.items()}, fit, edges)
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A whole sweep: per column, each loss's choice, the fitness scores (the reference's included), the
+    column's best baseline and the choices on an edge; ``lines`` is the markdown of every column."""
+
+    chosen: dict[str, dict[str, dict[str, Any]]]
+    fitness: dict[str, dict[str, float]]
+    best: dict[str, str]
+    edges: dict[str, list[str]]
+    seeds: list[int]
+    lines: list[str]
+
+    def summary(self, config_hash: str) -> dict[str, Any]:
+        """What ``sweep.json`` holds."""
+        return {
+            "config": config_hash,
+            "seeds": self.seeds,
+            "params": self.chosen,
+            "fitness": self.fitness,
+            "best_baseline": self.best,
+            "edges": self.edges,
+        }
+
+
+def sweep_columns(rows: Sequence[dict[str, Any]], reference: str, tasks: Sequence[str]) -> Sweep:
+    """Choose per column of ``tasks`` (in that order) from a sweep's rows; ``reference`` labels the rows of the
+    model every run starts from (scored for comparison and eligible as the column's best, never tuned)."""
+    from symmpo.report import fmt_mean_se
+    from symmpo.studies.members import fmt_scale
+
+    ref = [r for r in rows if r["label"] == reference]
+    rows = [r for r in rows if r["label"] != reference]
+    lrs = sorted({r["lr"] for r in rows if r.get("lr") is not None})
+    factors = sorted({factor_of(r) for r in rows})
+    chosen: dict[str, dict[str, dict[str, Any]]] = {}
+    fit: dict[str, dict[str, float]] = {}
+    best: dict[str, str] = {}
+    edges: dict[str, list[str]] = {}
+    lines: list[str] = []
+    for task in tasks:
+        col = choose([r for r in rows if r["task"] == task], factors=factors, lrs=lrs)
+        chosen[task], fit[task], edges[task] = col.chosen, dict(col.fitness), col.edges
+        task_ref = [r["score"] for r in ref if r["task"] == task]
+        if task_ref:
+            fit[task][reference] = mean_se(task_ref)[0]
+        best[task] = max(fit[task], key=lambda n, t=task: fit[t][n])
+        lines += ["", f"## {task}", "", "| baseline | value | lr | score |", "|---|---|---|---|"]
+        for rs in col.by_label.values():
+            name = rs[0]["objective"]
+            m, se = mean_se([r["score"] for r in rs])
+            mark = "**" if choice_of(rs[0]) == chosen[task][name] else ""
+            lr = rs[0].get("lr")
+            lines.append(
+                f"| {name} | {fmt_scale(name, rs[0]['params'])} | {'' if lr is None else f'{lr:g}'} | "
+                f"{mark}{fmt_mean_se(m, se)}{mark} |"
+            )
+        if task_ref:
+            lines.append(f"| {reference} (reference) | | | {fmt_mean_se(*mean_se(task_ref))} |")
+        lines += ["", f"Best baseline (fitness): **{best[task]}**."]
+        if edges[task]:
+            lines.append(f"On an edge of the grid: {', '.join(sorted(edges[task]))}.")
+    seeds = sorted({r["seed"] for r in rows})
+    return Sweep(chosen, fit, best, edges, seeds, lines)
