@@ -9,14 +9,15 @@ import pytest
 
 from symmpo import protocol
 from symmpo.cli import main
+from symmpo.errors import SymmpoError
 from symmpo.llm import po
 from symmpo.llm.po import LLMConfig
 from symmpo.studies import llm as study
 from symmpo.studies.members import resolve_objectives
 
 SEEDS = [1000, 1001, 1002]
-GAIN = {"dpo": 20.0, "simpo": 0.5}
-WOBBLE = {"dpo": 0.1, "simpo": 0.3}  # per seed, so paired differences vary
+GAIN = {"dpo": 20.0, "simpo": 0.5, "mine": 1.0}
+WOBBLE = {"dpo": 0.1, "simpo": 0.3, "mine": 0.2}  # per seed, so paired differences vary
 
 
 @pytest.fixture
@@ -87,6 +88,71 @@ def test_config_hash_ignores_the_device_only():
     assert cfg.data_config("mixed-0.5").name == "sort-mixed-0.5"
 
 
-def test_cli_refuses_one_seed(capsys):
+def test_cli_refuses_one_seed_and_a_table_without_its_sweep(tmp_path, capsys):
     assert main(["transfer", "llm", "--seeds", "1"]) == 2
     assert "at least 2" in capsys.readouterr().err
+    assert main(["transfer", "llm", "--out", str(tmp_path)]) == 2  # the baselines must be tuned first
+    assert "no LLM sweep" in capsys.readouterr().err
+    assert main(["transfer", "llm", "--sweep", "--no-sweep", "--out", str(tmp_path)]) == 2
+
+
+def test_sweep_tunes_named_baselines_per_column_on_fitness(tmp_path, fake_runs, monkeypatch):
+    """The sweep runs on the fitness split (dataset seed 0, fitness prompts, seeds 0..N-1), chooses each named
+    baseline's scale x learning rate per column, and the held-out table then uses that choice; objective
+    files keep their parameters and are never tuned."""
+    from symmpo import Objective
+
+    real_run = po.run  # the fixture's fake
+    # the score depends on beta and the learning rate, so the choice is known: dpo best at beta 0.3, lr 3e-4
+    monkeypatch.setattr(
+        po,
+        "run",
+        lambda objective, setting, seed, cfg, lr=None, cache_dir=None: {
+            **real_run(objective, setting, seed, cfg, lr, cache_dir),
+            "score": 40.0 - abs(objective.beta - (0.03 if setting == "clean" else 0.3)) * 10 + lr * 1e4,
+            "eval_split": cfg.eval_split,
+        },
+    )
+    hof = tmp_path / "mine.yaml"
+    Objective.named("dpo", beta=0.2).renamed("mine").save(hof)
+    cfg = LLMConfig().heldout()
+    members = resolve_objectives(["dpo", f"mine={hof}"])
+    chosen = study.run_sweep(
+        tmp_path,
+        cfg,
+        ["clean", "mixed-0.5"],
+        [0, 1],
+        ["dpo"],
+        (0.3, 1.0, 3.0),
+        (1e-4, 3e-4),
+        log=lambda s: None,
+    )
+    sweep = [json.loads(x) for x in (tmp_path / "sweep.jsonl").read_text().splitlines()]
+    assert {r["eval_split"] for r in sweep if r["label"] != study.BASE} == {"fitness"}
+    assert {r["seed"] for r in sweep} == {0, 1} and {r["config"] for r in sweep} == {cfg.fitness().hash()}
+    assert len([r for r in sweep if r["label"] != study.BASE]) == 2 * 2 * 3 * 2  # columns x seeds x grid
+    assert chosen["sort-clean"]["dpo"] == {"params": {"beta": 0.03}, "lr": 3e-4}
+    assert chosen["sort-mixed-0.5"]["dpo"] == {"params": {"beta": 0.3}, "lr": 3e-4}
+    saved = json.loads((tmp_path / "sweep.json").read_text())
+    assert saved["best_baseline"] == {"sort-clean": "dpo", "sort-mixed-0.5": "dpo"}
+    assert saved["edges"]["sort-clean"] == ["dpo"]  # the lowest beta and highest learning rate of the grid
+    assert "On an edge of the grid: dpo." in (tmp_path / "sweep.md").read_text()
+
+    tuned, sweep_seeds, best = study.chosen_members(tmp_path, cfg, members, require=True)
+    assert sweep_seeds == [0, 1] and best["sort-clean"] == "dpo"
+    with pytest.raises(protocol.ProtocolError, match="of the sweep"):
+        study.check_heldout(cfg, [0, 1000], sweep_seeds)
+    study.run_table(tmp_path, cfg, ["clean", "mixed-0.5"], SEEDS, tuned, log=lambda s: None)
+    rows = [json.loads(x) for x in (tmp_path / "transfer.jsonl").read_text().splitlines()]
+    assert {r["eval_split"] for r in rows if r["label"] != study.BASE} == {"heldout"}
+    by = {(r["task"], r["label"]): (r["params"], r["lr"]) for r in rows}
+    assert by["sort-clean", "dpo"] == ({"beta": 0.03}, 3e-4)
+    assert by["sort-mixed-0.5", "dpo"] == ({"beta": 0.3}, 3e-4)
+    assert by["sort-clean", "mine"] == ({}, cfg.lr)  # the file as written, at the configuration's rate
+    text = study.write_report(tmp_path, cfg, ["dpo", "mine"], ["mine"], chosen_best=best)
+    assert "choice on the fitness split" in text and "sort-clean: dpo beta=0.03, lr=0.0003." in text
+    st = json.loads((tmp_path / "stats.json").read_text())
+    assert st["tasks"]["sort-clean"]["best_baseline_from"] == "fitness"
+    other = LLMConfig(lr=1e-3).heldout()  # another configuration: its sweep is missing
+    with pytest.raises(SymmpoError, match="no LLM sweep"):
+        study.chosen_members(tmp_path, other, members, require=True)

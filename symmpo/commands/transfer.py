@@ -78,7 +78,8 @@ def register(subparsers: Any) -> None:
         description="Trains LoRA adapters of SmolLM2-135M-Instruct with every objective through MPOTrainer "
         "(reference log-probs precomputed) on cached on-policy preference data, scores greedy answers to "
         "held-out prompts and writes table.md, stats.json, table.csv and table.png (IQM with bootstrap CIs, "
-        "Holm). Named baselines run at their defaults: the fitness-split sweep is not built yet. Resumable.",
+        "Holm). Named baselines are tuned first on the fitness split (--sweep: scale parameter × learning rate, "
+        "chosen per column; objective files are never tuned on text). Resumable.",
     )
     g.add_argument(
         "--objectives",
@@ -90,6 +91,32 @@ def register(subparsers: Any) -> None:
     g.add_argument("--settings", nargs="+", default=["clean", "mixed-0.5"], help="default: clean mixed-0.5")
     g.add_argument("--seeds", type=int, default=3, help="training seeds 1000..1000+N-1 (default 3)")
     g.add_argument("--task", default="sort", help="sort, add or words (default sort)")
+    g.add_argument(
+        "--sweep",
+        action="store_true",
+        help="first tune the named baselines on each column's fitness split (sweep.md, sweep.json), then run "
+        "the table",
+    )
+    g.add_argument("--no-sweep", action="store_true", help="use the named defaults (no sweep needed)")
+    g.add_argument(
+        "--sweep-seeds", type=int, default=1, help="training seeds of the sweep: 0..N-1 (default 1)"
+    )
+    g.add_argument(
+        "--sweep-factors",
+        nargs="+",
+        type=float,
+        default=None,
+        metavar="F",
+        help="multiples of each baseline's default scale parameter (default: 0.3 1 3)",
+    )
+    g.add_argument(
+        "--sweep-lrs",
+        nargs="+",
+        type=float,
+        default=None,
+        metavar="LR",
+        help="LoRA learning rates (default: 1e-4 3e-4)",
+    )
     g.add_argument("--dataset-seed", type=int, help="held-out dataset seed (default: the protocol's, 1)")
     g.add_argument("--preset", default="default", choices=["default", "tiny"])
     g.add_argument("--device", default="cpu", help="cpu (default) or cuda")
@@ -188,17 +215,25 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_llm(args: argparse.Namespace) -> int:
-    """``symmpo transfer llm``: the table on the held-out split (no sweep yet: named defaults)."""
+    """``symmpo transfer llm``: the sweep on the fitness split (``--sweep``), then the held-out table."""
     if importlib.util.find_spec("trl") is None or importlib.util.find_spec("peft") is None:
         raise SymmpoError("symmpo transfer llm trains with TRL and peft: pip install 'symmpo[llm]'")
     from symmpo.llm.po import LLMConfig
     from symmpo.studies import llm as study
-    from symmpo.studies.members import resolve_objectives
+    from symmpo.studies.members import BASELINES, resolve_objectives
     from symmpo.suite.datasets import default_cache_dir
     from symmpo.text.datasets import canonical_setting
 
     if args.seeds < 2:
         raise SymmpoError(f"--seeds must be at least 2 (paired statistics need two seeds), got {args.seeds}")
+    if args.sweep and args.no_sweep:
+        raise SymmpoError("--sweep and --no-sweep exclude each other")
+    if args.sweep_seeds < 1:
+        raise SymmpoError(f"--sweep-seeds must be at least 1, got {args.sweep_seeds}")
+    factors = tuple(args.sweep_factors or study.SWEEP_FACTORS)
+    lrs = tuple(args.sweep_lrs or study.SWEEP_LRS)
+    if min(factors) <= 0 or min(lrs) <= 0:
+        raise SymmpoError("--sweep-factors and --sweep-lrs must be positive")
     if args.threads:
         import torch
 
@@ -210,14 +245,26 @@ def run_llm(args: argparse.Namespace) -> int:
     discovered = [m.label for m in members if m.name == "discovered"]
     out = Path(args.out)
     t0 = time.perf_counter()
+    if args.sweep and not args.report:
+        named = [m.name for m in members if m.name in BASELINES]
+        if not named:
+            raise SymmpoError("--sweep tunes named baselines; none is among --objectives")
+        study.run_sweep(out, cfg, settings, range(args.sweep_seeds), named, factors, lrs, cache_dir)
+        print((out / "sweep.md").read_text())
+    tuned, sweep_seeds, best = study.chosen_members(
+        out, cfg, members, require=not (args.no_sweep or args.report)
+    )
     if not args.report:
         seeds = [1000 + i for i in range(args.seeds)]
-        study.run_table(out, cfg, settings, seeds, members, cache_dir)
+        study.run_table(out, cfg, settings, seeds, tuned, cache_dir, sweep_seeds=sweep_seeds)
     command = "symmpo " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     header = f"Produced by `{command}` ({(time.perf_counter() - t0) / 60:.1f} min)."
     if args.report:
         old = out / "table.md"
         lines = old.read_text().splitlines() if old.exists() else []
         header = next((x for x in lines if x.startswith("Produced by")), "")
-    print(study.write_report(out, cfg, [m.label for m in members], discovered, header=header))
+    text = study.write_report(
+        out, cfg, [m.label for m in members], discovered, header=header, chosen_best=best
+    )
+    print(text)
     return 0

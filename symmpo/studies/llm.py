@@ -1,18 +1,26 @@
 """The LLM transfer table: named baselines and discovered objectives training SmolLM2-135M-Instruct (LoRA),
-judged with the MuJoCo and text tables' statistics on a held-out split.
+judged with the MuJoCo and text tables' statistics on a held-out split. The LLM adapter of the study runner.
 
-Resumable like ``symmpo transfer text``: one JSON line per finished run in ``transfer.jsonl`` (a rerun skips
-what is done). Every run of a (setting, seed) cell trains fresh adapters on the same cached on-policy data and
-is scored on the same held-out prompts, so comparisons are paired. The row ``instruct`` is the model without
-preference optimization: greedy decoding makes it one evaluation, recorded under every training seed (its
+Two stages, both resumable (one JSON line per finished run; a rerun skips what is done):
+
+* **sweep** on the *fitness* split (dataset seed 0, training seeds 0..N-1, the fitness prompts) of every
+  column: each named baseline's scale parameter at ``SWEEP_FACTORS`` × its default and the learning rate at
+  ``SWEEP_LRS`` (small by default: every point is a LoRA run of minutes on CPU); per column the best mean
+  score is the baseline's setting there, and the best of those, the model without PO included, the column's
+  best baseline (``sweep.json``). Objective files are never tuned on text: they run as their files say.
+* **table** on the *held-out* split (dataset seed 1, training seeds from 1000, the held-out prompts), refused
+  when it shares a dataset seed, training seed or prompt with the sweep → ``table.md``, ``stats.json``,
+  ``table.csv``, ``table.png``.
+
+Every run of a (setting, seed) cell trains fresh adapters on the same cached on-policy data and is scored on
+the same prompts, so comparisons are paired. The row ``instruct`` is the model without preference
+optimization: greedy decoding makes it one evaluation per split, recorded under every training seed (its
 paired comparisons are then one-sample tests against that score).
-
-Not yet here (issue 23, item 4): the sweep that tunes the named baselines on the fitness split (they run at
-their named defaults and the configuration's learning rate) and a measured 2-hour CPU study.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import statistics
 from collections.abc import Callable, Sequence
@@ -21,21 +29,27 @@ from typing import Any
 
 from symmpo import protocol
 from symmpo.errors import SymmpoError
-from symmpo.files import append_jsonl, dumps, read_jsonl
+from symmpo.files import dumps, loads, read_jsonl
 from symmpo.llm.po import LLMConfig
 from symmpo.report import diverged_lines, iqm_table, plot_iqm, verdict_lines, write_csv
+from symmpo.studies.members import Member, fmt_params, sweep_members, with_choices
+from symmpo.studies.rows import Rows, ident
 from symmpo.studies.rows import current_rows as config_rows
+from symmpo.studies.sweep import sweep_columns
 from symmpo.text.datasets import canonical_setting
 
 BASE = "instruct"
+SWEEP_FACTORS = (0.3, 1.0, 3.0)
+SWEEP_LRS = (1e-4, 3e-4)
 
 
 def task_name(cfg: LLMConfig, setting: str) -> str:
     return f"{cfg.task}-{canonical_setting(setting)}"
 
 
-def check_heldout(cfg: LLMConfig, seeds: Sequence[int]) -> None:
-    """Refuse a table on the fitness dataset seed or prompts, or on training seeds below the held-out range."""
+def check_heldout(cfg: LLMConfig, seeds: Sequence[int], sweep_seeds: Sequence[int] = ()) -> None:
+    """Refuse a table on the fitness dataset seed or prompts, on training seeds below the held-out range, or
+    on a training seed the sweep tuned with."""
     problems = []
     if cfg.dataset_seed == protocol.FITNESS_DATASET_SEED:
         problems.append(f"dataset seed {cfg.dataset_seed} (the fitness data)")
@@ -44,56 +58,57 @@ def check_heldout(cfg: LLMConfig, seeds: Sequence[int]) -> None:
     low = [s for s in seeds if s < protocol.HELDOUT_SEED_MIN]
     if low:
         problems.append(f"training seeds {low} (< {protocol.HELDOUT_SEED_MIN})")
+    shared = sorted(set(seeds) & set(sweep_seeds))
+    if shared:
+        problems.append(f"training seeds {shared} of the sweep")
     if problems:
         raise protocol.ProtocolError(f"the LLM transfer table is not held out: it uses {'; '.join(problems)}")
 
 
 def current_rows(path: Path, cfg: LLMConfig) -> list[dict[str, Any]]:
-    """Rows of this configuration on each task's most recent dataset (the text study's rule)."""
+    """Rows of this configuration on each task's most recent dataset."""
     return config_rows(read_jsonl(path), cfg.hash())
 
 
-def run_table(
+def run_cells(
     out_dir: Path,
+    kind: str,
     cfg: LLMConfig,
     settings: Sequence[str],
     seeds: Sequence[int],
-    members: Sequence[Any],
+    members: Sequence[Member] | Callable[[str], list[Member]],
     cache_dir: Path | None = None,
     log: Callable[[str], None] = print,
-    check: bool = True,
 ) -> None:
-    """Train every member on every (setting, seed) not yet in ``transfer.jsonl``, plus the instruct rows."""
+    """Train every member (a list, or a function of the task) on every (setting, seed) not yet in
+    ``<kind>.jsonl``, plus the instruct row of each cell. A member without its own learning rate runs (and is
+    stored) at the configuration's."""
     from symmpo.llm import po
 
-    if check:
-        check_heldout(cfg, seeds)
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / "transfer.jsonl"
+    store = Rows(out_dir, kind, cfg.hash())
+    done = store.done()
     base_score: dict[str, Any] | None = None
     for setting in settings:
         task = task_name(cfg, setting)
         dataset = _dataset(cfg, setting, cache_dir)  # generated here the first time (minutes)
-        done = {
-            (r["task"], r["seed"], r["label"])
-            for r in read_jsonl(path)
-            if r.get("config") == cfg.hash() and r.get("dataset") == dataset
-        }
+        task_members = members(task) if callable(members) else members
+        task_members = [m if m.lr is not None else dataclasses.replace(m, lr=cfg.lr) for m in task_members]
         for seed in seeds:
-            if (task, seed, BASE) not in done:
+            if ident(task, seed, BASE, {}, None, dataset) not in done:
                 if base_score is None:
                     base_score = po.evaluate_base(cfg, cache_dir)
                     log(f"{BASE}: score {base_score['score']:.1f} ({base_score['eval_seconds']:.0f} s)")
-                append_jsonl(path, [_row(cfg, task, seed, None, {**base_score, "dataset": dataset})])
-            for m in members:
-                if (task, seed, m.label) in done:
+                store.append([_row(kind, cfg, task, seed, None, {**base_score, "dataset": dataset})])
+            for m in task_members:
+                if ident(task, seed, m.label, m.params, m.lr, dataset) in done:
                     continue
                 result = po.run(m.objective(), setting, seed, cfg, m.lr, cache_dir)
                 log(
-                    f"{task} seed {seed} {m.label}: {result['score']:.1f} "
+                    f"{kind} {task} seed {seed} {m.label}: {result['score']:.1f} "
                     f"({result['train_seconds']:.0f} s training, {result.get('steps', 0)} steps)"
                 )
-                append_jsonl(path, [_row(cfg, task, seed, m, result)])
+                store.append([_row(kind, cfg, task, seed, m, result)])
 
 
 def _dataset(cfg: LLMConfig, setting: str, cache_dir: Path | None) -> str:
@@ -102,31 +117,161 @@ def _dataset(cfg: LLMConfig, setting: str, cache_dir: Path | None) -> str:
     return load_dataset(cfg.data_config(setting), cache_dir).meta["sha256"]
 
 
-def _row(cfg: LLMConfig, task: str, seed: int, m: Any, result: dict[str, Any]) -> dict[str, Any]:
+def _row(kind: str, cfg: LLMConfig, task: str, seed: int, m: Member | None, result: dict[str, Any]) -> dict:
     return {
-        "kind": "transfer",
+        "kind": kind,
         "task": task,
         "seed": seed,
         "label": BASE if m is None else m.label,
         "objective": BASE if m is None else m.name,
         "params": {} if m is None else m.params,
-        "lr": None if m is None else (m.lr if m.lr is not None else cfg.lr),
+        "lr": None if m is None else m.lr,
         "path": getattr(m, "path", None),
         "config": cfg.hash(),
         **result,
     }
 
 
+# ------------------------------------------------------------------------------------------------ sweep
+def run_sweep(
+    out_dir: Path,
+    cfg: LLMConfig,
+    settings: Sequence[str],
+    seeds: Sequence[int],
+    baselines: Sequence[str],
+    factors: Sequence[float] = SWEEP_FACTORS,
+    lrs: Sequence[float] = SWEEP_LRS,
+    cache_dir: Path | None = None,
+    log: Callable[[str], None] = print,
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """The sweep on the fitness split of ``cfg``, per column; returns and writes the choices."""
+    members = sweep_members(baselines, factors, lrs)
+    run_cells(out_dir, "sweep", cfg.fitness(), settings, seeds, members, cache_dir, log)
+    return write_sweep(out_dir, cfg, [task_name(cfg, s) for s in settings])
+
+
+def write_sweep(
+    out_dir: Path, cfg: LLMConfig, tasks: Sequence[str] | None = None
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """sweep.md (every grid point's mean score per column) and sweep.json (per column: each baseline's
+    ``{"params": ..., "lr": ...}``, the fitness scores, the best baseline and the choices on an edge)."""
+    fit = cfg.fitness()
+    rows = current_rows(out_dir / "sweep.jsonl", fit)
+    present = {r["task"] for r in rows if r["label"] != BASE}
+    missing = [t for t in (tasks or []) if t not in present]
+    if not present or missing:
+        raise SymmpoError(
+            f"no LLM sweep results for {', '.join(missing) or 'this configuration'} in {out_dir / 'sweep.jsonl'}"
+        )
+    sweep = sweep_columns(rows, BASE, _ordered(present))
+    lines = [
+        f"# LLM sweep (task `{cfg.task}`, fitness split, per column)",
+        "",
+        "Each named baseline's scale parameter × its default and the LoRA learning rate, on the fitness split "
+        f"(dataset seed {fit.dataset_seed}, the fitness prompts, training seeds {sweep.seeds}); score = 100 × "
+        "mean true reward of greedy answers, mean ± s.e. over seeds. **bold** = the baseline's choice in the "
+        f"column; the best of those, `{BASE}` (no PO) included, is the column's best baseline. Objective files "
+        "are never tuned here.",
+        *sweep.lines,
+        "",
+        f"Configuration `{json.dumps(fit.to_dict())}`.",
+    ]
+    (out_dir / "sweep.md").write_text("\n".join(lines) + "\n")
+    (out_dir / "sweep.json").write_text(dumps(sweep.summary(fit.hash()), indent=1))
+    return sweep.chosen
+
+
+def read_sweep(out_dir: Path, cfg: LLMConfig) -> dict[str, Any] | None:
+    """``sweep.json`` when it was made for this configuration's fitness split, else None."""
+    path = out_dir / "sweep.json"
+    if not path.exists():
+        return None
+    data = loads(path.read_text())
+    return data if data.get("config") == cfg.fitness().hash() else None
+
+
+def chosen_members(
+    out_dir: Path, cfg: LLMConfig, members: Sequence[Member], require: bool
+) -> tuple[Callable[[str], list[Member]], list[int], dict[str, str]]:
+    """(task -> the members, named baselines at their column's choice; the sweep's seeds; each column's best
+    baseline on fitness). Objective files keep their parameters and the configuration's learning rate.
+    Without a sweep for this configuration (and when none is required): the named defaults, no seeds."""
+    data = read_sweep(out_dir, cfg)
+    if data is None:
+        if require:
+            raise SymmpoError(
+                f"no LLM sweep for this configuration in {out_dir / 'sweep.json'}: run `symmpo transfer llm "
+                "--sweep` first (or --no-sweep for the named defaults)"
+            )
+        return (lambda task: list(members)), [], {}
+    params = data["params"]
+
+    def for_task(task: str) -> list[Member]:
+        if task not in params:
+            raise SymmpoError(
+                f"the sweep in {out_dir / 'sweep.json'} has no column {task}: run --sweep first"
+            )
+        tuned = {m.name: m for m in with_choices(params[task])}
+        return [tuned.get(m.name, m) if m.name == m.label else m for m in members]
+
+    return for_task, [int(s) for s in data["seeds"]], dict(data.get("best_baseline", {}))
+
+
+def run_table(
+    out_dir: Path,
+    cfg: LLMConfig,
+    settings: Sequence[str],
+    seeds: Sequence[int],
+    members: Sequence[Member] | Callable[[str], list[Member]],
+    cache_dir: Path | None = None,
+    log: Callable[[str], None] = print,
+    check: bool = True,
+    sweep_seeds: Sequence[int] = (),
+) -> None:
+    """The table's runs on the held-out split of ``cfg`` (checked first, against the sweep's seeds too)."""
+    if check:
+        check_heldout(cfg, seeds, sweep_seeds)
+    run_cells(out_dir, "transfer", cfg, settings, seeds, members, cache_dir, log)
+
+
+def tuning(rows: Sequence[dict[str, Any]], chosen_best: dict[str, str] | None) -> str:
+    """How the table's members got their hyperparameters, per column."""
+    if not chosen_best:
+        return "Named baselines run at their named defaults and the configuration's learning rate (no sweep)."
+    per_task: dict[str, list[str]] = {}
+    for r in rows:
+        if r["label"] != BASE and r.get("path") is None:
+            entry = f"{r['label']} {fmt_params({**r['params'], 'lr': r['lr']})}"
+            if entry not in per_task.setdefault(r["task"], []):
+                per_task[r["task"]].append(entry)
+    cols = " ".join(f"{t}: {'; '.join(v)}." for t, v in per_task.items())
+    return (
+        "Named baselines use their column's choice on the fitness split (sweep.md); objective files run as "
+        f"written, never tuned on text. {cols}"
+    )
+
+
+def _ordered(tasks: set[str]) -> list[str]:
+    return sorted(tasks, key=lambda t: (not t.endswith("-clean"), t))
+
+
 def write_report(
-    out_dir: Path, cfg: LLMConfig, labels: Sequence[str], discovered: Sequence[str], header: str = ""
+    out_dir: Path,
+    cfg: LLMConfig,
+    labels: Sequence[str],
+    discovered: Sequence[str],
+    header: str = "",
+    chosen_best: dict[str, str] | None = None,
 ) -> str:
-    """table.md / table.csv / table.png / stats.json from the stored rows of this configuration."""
+    """table.md / table.csv / table.png / stats.json from the stored rows of this configuration;
+    ``chosen_best``: each column's best baseline as the sweep chose it on the fitness split (without it, the
+    table's own best, a winner-biased fallback that stats.json labels)."""
     from symmpo.train import table_stats
 
     rows = current_rows(out_dir / "transfer.jsonl", cfg)
     if not rows:
         raise SymmpoError(f"no LLM transfer results for this configuration in {out_dir / 'transfer.jsonl'}")
-    tasks = sorted({r["task"] for r in rows}, key=lambda t: (not t.endswith("-clean"), t))
+    tasks = _ordered({r["task"] for r in rows})
     present = {r["label"] for r in rows}
     labels = [BASE] + [lab for lab in labels if lab in present and lab != BASE]
     found = [d for d in discovered if d in present]
@@ -141,6 +286,7 @@ def write_report(
         baselines=baselines,
         reference=BASE,
         judged=found or [x for x in labels if x != BASE],
+        chosen_best={t: b for t, b in (chosen_best or {}).items() if t in tasks and b in baselines} or None,
     )
     seeds = sorted({r["seed"] for r in rows})
     st["seeds"], st["config"] = seeds, cfg.to_dict()
@@ -156,8 +302,8 @@ def write_report(
         f"Score = 100 × mean true reward of the greedy answers to {cfg.eval_prompts} {cfg.eval_split} prompts: "
         f"**interquartile mean over training seeds {seeds}** with its 95 % bootstrap CI. `{BASE}` = the model "
         f"without preference optimization. LoRA r = {cfg.lora_r} on q/v, {cfg.epochs:g} epoch(s) at batch "
-        f"{cfg.batch_size} pairs, lr {cfg.lr:g}, on-policy data of dataset seed {cfg.dataset_seed}. Named "
-        "baselines run at their named defaults (no sweep yet).",
+        f"{cfg.batch_size} pairs, lr {cfg.lr:g}, on-policy data of dataset seed {cfg.dataset_seed}. "
+        + tuning(rows, chosen_best),
         "",
         *iqm_table(st, labels, tasks, len(seeds)),
         *[v.replace("against DPO", f"against `{BASE}` (no PO)") for v in verdict_lines(st, tasks)],
