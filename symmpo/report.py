@@ -87,11 +87,15 @@ def verdict_lines(st: dict[str, Any], tasks: Sequence[str]) -> list[str]:
     return out
 
 
-def write_stats(path: Path, st: dict[str, Any], seeds: Sequence[int], config: dict[str, Any]) -> None:
-    """``stats.json``: the table's statistics with the seeds and the training configuration they came from."""
+def write_stats(
+    path: Path, st: dict[str, Any], seeds: Sequence[int], config: dict[str, Any], **extra: Any
+) -> None:
+    """``stats.json``: the table's statistics with the seeds and the training configuration they came from
+    (and ``extra`` fields after them: what the score is, what the table cost)."""
     from symmpo.files import dumps
 
     st["seeds"], st["config"] = list(seeds), config
+    st.update(extra)
     path.write_text(dumps(st, indent=1) + "\n")
 
 

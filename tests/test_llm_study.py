@@ -13,7 +13,7 @@ from symmpo.errors import SymmpoError
 from symmpo.llm import po
 from symmpo.llm.po import LLMConfig
 from symmpo.studies import llm as study
-from symmpo.studies.members import resolve_objectives
+from symmpo.studies.members import resolve_objectives, sweep_members
 
 SEEDS = [1000, 1001, 1002]
 GAIN = {"dpo": 20.0, "simpo": 0.5, "mine": 1.0}
@@ -117,16 +117,8 @@ def test_sweep_tunes_named_baselines_per_column_on_fitness(tmp_path, fake_runs, 
     Objective.named("dpo", beta=0.2).renamed("mine").save(hof)
     cfg = LLMConfig().heldout()
     members = resolve_objectives(["dpo", f"mine={hof}"])
-    chosen = study.run_sweep(
-        tmp_path,
-        cfg,
-        ["clean", "mixed-0.5"],
-        [0, 1],
-        ["dpo"],
-        (0.3, 1.0, 3.0),
-        (1e-4, 3e-4),
-        log=lambda s: None,
-    )
+    grid = sweep_members(["dpo"], (0.3, 1.0, 3.0), (1e-4, 3e-4))
+    chosen = study.run_sweep(tmp_path, cfg, ["clean", "mixed-0.5"], [0, 1], grid, log=lambda s: None)
     sweep = [json.loads(x) for x in (tmp_path / "sweep.jsonl").read_text().splitlines()]
     assert {r["eval_split"] for r in sweep if r["label"] != study.BASE} == {"fitness"}
     assert {r["seed"] for r in sweep} == {0, 1} and {r["config"] for r in sweep} == {cfg.fitness().hash()}

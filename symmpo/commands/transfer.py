@@ -44,16 +44,8 @@ def register(subparsers: Any) -> None:
         default=None,
         help="number of training seeds of the table: 1000..1000+N-1 (default 5)",
     )
-    t.add_argument(
-        "--sweep-seeds", type=int, default=2, help="number of training seeds of the sweep: 0..N-1 (default 2)"
-    )
     t.add_argument("--dataset-seed", type=int, help="held-out dataset seed (default: the protocol's, 1)")
-    t.add_argument(
-        "--sweep",
-        action="store_true",
-        help="first tune the named baselines (beta or lam, learning rate) on the fitness split, then run the table",
-    )
-    t.add_argument("--no-sweep", action="store_true", help="use the named defaults (no sweep needed)")
+    sweep_flags(t, 2, "on the fitness split of sort-clean")
     t.add_argument(
         "--file-lr",
         metavar="LR|BASELINE",
@@ -91,16 +83,7 @@ def register(subparsers: Any) -> None:
     g.add_argument("--settings", nargs="+", default=["clean", "mixed-0.5"], help="default: clean mixed-0.5")
     g.add_argument("--seeds", type=int, default=3, help="training seeds 1000..1000+N-1 (default 3)")
     g.add_argument("--task", default="sort", help="sort, add or words (default sort)")
-    g.add_argument(
-        "--sweep",
-        action="store_true",
-        help="first tune the named baselines on each column's fitness split (sweep.md, sweep.json), then run "
-        "the table",
-    )
-    g.add_argument("--no-sweep", action="store_true", help="use the named defaults (no sweep needed)")
-    g.add_argument(
-        "--sweep-seeds", type=int, default=1, help="training seeds of the sweep: 0..N-1 (default 1)"
-    )
+    sweep_flags(g, 1, "on each column's fitness split")
     g.add_argument(
         "--sweep-factors",
         nargs="+",
@@ -125,6 +108,23 @@ def register(subparsers: Any) -> None:
     g.add_argument("--out", default="results/transfer-llm", help="output directory")
     g.add_argument("--cache-dir", help="model and dataset cache (default: $SYMMPO_CACHE)")
     g.set_defaults(func=run_llm)
+
+
+def sweep_flags(p: argparse.ArgumentParser, seeds: int, where: str) -> None:
+    """--sweep, --no-sweep and --sweep-seeds, as every transfer table has them."""
+    p.add_argument(
+        "--sweep",
+        action="store_true",
+        help=f"first tune the named baselines (scale parameter, learning rate) {where} (sweep.md, sweep.json), "
+        "then run the table",
+    )
+    p.add_argument("--no-sweep", action="store_true", help="use the named defaults (no sweep needed)")
+    p.add_argument(
+        "--sweep-seeds",
+        type=int,
+        default=seeds,
+        help=f"number of training seeds of the sweep: 0..N-1 (default {seeds})",
+    )
 
 
 def describe(cfg: Any, settings: list[str], cache_dir: Path) -> str:
@@ -220,7 +220,7 @@ def run_llm(args: argparse.Namespace) -> int:
         raise SymmpoError("symmpo transfer llm trains with TRL and peft: pip install 'symmpo[llm]'")
     from symmpo.llm.po import LLMConfig
     from symmpo.studies import llm as study
-    from symmpo.studies.members import BASELINES, resolve_objectives
+    from symmpo.studies.members import BASELINES, resolve_objectives, sweep_members
     from symmpo.suite.datasets import default_cache_dir
     from symmpo.text.datasets import canonical_setting
 
@@ -249,14 +249,15 @@ def run_llm(args: argparse.Namespace) -> int:
         named = [m.name for m in members if m.name in BASELINES]
         if not named:
             raise SymmpoError("--sweep tunes named baselines; none is among --objectives")
-        study.run_sweep(out, cfg, settings, range(args.sweep_seeds), named, factors, lrs, cache_dir)
+        grid = sweep_members(named, factors, lrs)
+        study.run_sweep(out, cfg, settings, range(args.sweep_seeds), grid, cache_dir=cache_dir)
         print((out / "sweep.md").read_text())
     tuned, sweep_seeds, best = study.chosen_members(
         out, cfg, members, require=not (args.no_sweep or args.report)
     )
     if not args.report:
         seeds = [1000 + i for i in range(args.seeds)]
-        study.run_table(out, cfg, settings, seeds, tuned, cache_dir, sweep_seeds=sweep_seeds)
+        study.run_table(out, cfg, settings, seeds, tuned, sweep_seeds=sweep_seeds, cache_dir=cache_dir)
     command = "symmpo " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     header = f"Produced by `{command}` ({(time.perf_counter() - t0) / 60:.1f} min)."
     if args.report:

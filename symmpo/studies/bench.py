@@ -36,7 +36,6 @@ from symmpo.report import (
     plot_iqm,
     verdict_lines,
     write_csv,
-    write_stats,
 )
 from symmpo.studies.members import (
     BASELINES,
@@ -65,7 +64,7 @@ from symmpo.studies.mujoco import (
     tuned_on,
 )
 from symmpo.studies.sweep import sweep_columns
-from symmpo.studies.tables import plain_lines, power_lines
+from symmpo.studies.tables import plain_lines, power_lines, report_start
 from symmpo.train.config import TrainConfig
 
 
@@ -223,13 +222,8 @@ def write_bench_report(out_dir: Path, config: TrainConfig, header: str = "") -> 
     best = chosen_best(out_dir, config, tasks)
     st = table_stats.table_stats(rows, labels, tasks, baselines=labels, chosen_best=best)
     params = {(r["task"], r["label"]): {**r["params"], "lr": r.get("lr") or config.lr} for r in rows}
-    seeds = sorted({r["seed"] for r in rows})
-    write_stats(out_dir / "stats.json", st, seeds, config.to_dict())
-    md = [
-        "# Baseline table (held-out split)",
-        "",
-        header,
-        "",
+    seeds, md = report_start(out_dir, st, rows, config.to_dict(), "Baseline table (held-out split)", header)
+    md += [
         "D4RL-normalized score (100 = D4RL expert, 0 = random) of the greedy policy: **interquartile mean over "
         f"training seeds {seeds}** with its 95 % bootstrap CI; held-out split (dataset seed "
         f"{config.dataset_seed}, evaluation resets from {config.eval_reset_offset}; the sweep tuned on dataset "

@@ -20,11 +20,11 @@ from typing import Any
 
 from symmpo import protocol
 from symmpo.errors import SymmpoError
-from symmpo.report import fmt_verdict, iqm_table, plot_iqm, write_csv, write_stats
+from symmpo.report import fmt_verdict, iqm_table, plot_iqm, write_csv
 from symmpo.studies import bench, mujoco
 from symmpo.studies.members import BASELINES, SFT, SWEEP_FACTORS, SWEEP_LRS, FileMember, Member, with_choices
 from symmpo.studies.sweep import choose
-from symmpo.studies.tables import plain_lines, power_lines
+from symmpo.studies.tables import plain_lines, power_lines, report_start, table_of
 from symmpo.train.config import TrainConfig
 
 
@@ -137,28 +137,16 @@ def write_report(
     from symmpo.train import table_stats
 
     rows = mujoco.rows_of(out_dir, "compare", config).current()
-    if not rows:
-        raise SymmpoError(f"no comparison results for this configuration in {out_dir / 'compare.jsonl'}")
-    tasks = mujoco.ordered_tasks({r["task"] for r in rows})
-    baselines = [SFT] + [b for b in BASELINES if any(r["label"] == b for r in rows)]
-    found = [d for d in discovered if any(r["label"] == d for r in rows)]
-    labels = baselines + found
+    missing = f"no comparison results for this configuration in {out_dir / 'compare.jsonl'}"
+    t = table_of(rows, SFT, [*BASELINES, *discovered], discovered, mujoco.ordered_tasks, missing)
+    labels, tasks, found, baselines = t.labels, t.tasks, t.found, t.baselines
     # judge the discovered objectives only: drop baseline-vs-baseline tests before the correction
     st = table_stats.table_stats(
-        [r for r in rows if r["label"] in labels],
-        labels,
-        tasks,
-        baselines=baselines,
-        judged=found,
-        chosen_best=chosen_best,
+        t.rows, labels, tasks, baselines=baselines, judged=found, chosen_best=chosen_best
     )
-    seeds = sorted({r["seed"] for r in rows})
-    write_stats(out_dir / "stats.json", st, seeds, config.to_dict())
-    md = [
-        "# Discovered objectives against the baselines (held-out split)",
-        "",
-        header,
-        "",
+    title = "Discovered objectives against the baselines (held-out split)"
+    seeds, md = report_start(out_dir, st, rows, config.to_dict(), title, header)
+    md += [
         f"D4RL-normalized score of the greedy policy: interquartile mean over training seeds {seeds} with its "
         f"95 % bootstrap CI, on the held-out split (dataset seed {config.dataset_seed}, evaluation resets from "
         f"{config.eval_reset_offset}; checked disjoint from every discovered objective's search fitness and from "

@@ -32,13 +32,15 @@ from symmpo.errors import SymmpoError
 from symmpo.files import dumps, loads, read_jsonl
 from symmpo.llm.po import LLMConfig
 from symmpo.report import diverged_lines, iqm_table, plot_iqm, verdict_lines, write_csv
-from symmpo.studies.members import Member, fmt_params, sweep_members, with_choices
-from symmpo.studies.rows import Rows, ident
+from symmpo.studies.members import Member, fmt_params, with_choices
+from symmpo.studies.rows import Rows, ident, member_row
 from symmpo.studies.rows import current_rows as config_rows
 from symmpo.studies.sweep import sweep_columns
+from symmpo.studies.tables import report_start, table_of
 from symmpo.text.datasets import canonical_setting
 
 BASE = "instruct"
+SCORE = "100 x mean true reward of greedy answers"
 SWEEP_FACTORS = (0.3, 1.0, 3.0)
 SWEEP_LRS = (1e-4, 3e-4)
 
@@ -99,7 +101,19 @@ def run_cells(
                 if base_score is None:
                     base_score = po.evaluate_base(cfg, cache_dir)
                     log(f"{BASE}: score {base_score['score']:.1f} ({base_score['eval_seconds']:.0f} s)")
-                store.append([_row(kind, cfg, task, seed, None, {**base_score, "dataset": dataset})])
+                store.append(
+                    [
+                        member_row(
+                            kind,
+                            task,
+                            seed,
+                            None,
+                            BASE,
+                            store.config_hash,
+                            {**base_score, "dataset": dataset},
+                        )
+                    ]
+                )
             for m in task_members:
                 if ident(task, seed, m.label, m.params, m.lr, dataset) in done:
                     continue
@@ -108,7 +122,7 @@ def run_cells(
                     f"{kind} {task} seed {seed} {m.label}: {result['score']:.1f} "
                     f"({result['train_seconds']:.0f} s training, {result.get('steps', 0)} steps)"
                 )
-                store.append([_row(kind, cfg, task, seed, m, result)])
+                store.append([member_row(kind, task, seed, m, BASE, store.config_hash, result)])
 
 
 def _dataset(cfg: LLMConfig, setting: str, cache_dir: Path | None) -> str:
@@ -117,36 +131,18 @@ def _dataset(cfg: LLMConfig, setting: str, cache_dir: Path | None) -> str:
     return load_dataset(cfg.data_config(setting), cache_dir).meta["sha256"]
 
 
-def _row(kind: str, cfg: LLMConfig, task: str, seed: int, m: Member | None, result: dict[str, Any]) -> dict:
-    return {
-        "kind": kind,
-        "task": task,
-        "seed": seed,
-        "label": BASE if m is None else m.label,
-        "objective": BASE if m is None else m.name,
-        "params": {} if m is None else m.params,
-        "lr": None if m is None else m.lr,
-        "path": getattr(m, "path", None),
-        "config": cfg.hash(),
-        **result,
-    }
-
-
 # ------------------------------------------------------------------------------------------------ sweep
 def run_sweep(
     out_dir: Path,
     cfg: LLMConfig,
     settings: Sequence[str],
     seeds: Sequence[int],
-    baselines: Sequence[str],
-    factors: Sequence[float] = SWEEP_FACTORS,
-    lrs: Sequence[float] = SWEEP_LRS,
-    cache_dir: Path | None = None,
-    log: Callable[[str], None] = print,
+    grid: Sequence[Member],
+    **kw: Any,
 ) -> dict[str, dict[str, dict[str, Any]]]:
-    """The sweep on the fitness split of ``cfg``, per column; returns and writes the choices."""
-    members = sweep_members(baselines, factors, lrs)
-    run_cells(out_dir, "sweep", cfg.fitness(), settings, seeds, members, cache_dir, log)
+    """The sweep of ``grid`` (``members.sweep_members``) on the fitness split of ``cfg``, per column; returns
+    and writes the choices (``kw``: the cache and log of :func:`run_cells`)."""
+    run_cells(out_dir, "sweep", cfg.fitness(), settings, seeds, grid, **kw)
     return write_sweep(out_dir, cfg, [task_name(cfg, s) for s in settings])
 
 
@@ -223,15 +219,12 @@ def run_table(
     settings: Sequence[str],
     seeds: Sequence[int],
     members: Sequence[Member] | Callable[[str], list[Member]],
-    cache_dir: Path | None = None,
-    log: Callable[[str], None] = print,
-    check: bool = True,
     sweep_seeds: Sequence[int] = (),
+    **kw: Any,
 ) -> None:
     """The table's runs on the held-out split of ``cfg`` (checked first, against the sweep's seeds too)."""
-    if check:
-        check_heldout(cfg, seeds, sweep_seeds)
-    run_cells(out_dir, "transfer", cfg, settings, seeds, members, cache_dir, log)
+    check_heldout(cfg, seeds, sweep_seeds)
+    run_cells(out_dir, "transfer", cfg, settings, seeds, members, **kw)
 
 
 def tuning(rows: Sequence[dict[str, Any]], chosen_best: dict[str, str] | None) -> str:
@@ -268,15 +261,9 @@ def write_report(
     table's own best, a winner-biased fallback that stats.json labels)."""
     from symmpo.train import table_stats
 
-    rows = current_rows(out_dir / "transfer.jsonl", cfg)
-    if not rows:
-        raise SymmpoError(f"no LLM transfer results for this configuration in {out_dir / 'transfer.jsonl'}")
-    tasks = _ordered({r["task"] for r in rows})
-    present = {r["label"] for r in rows}
-    labels = [BASE] + [lab for lab in labels if lab in present and lab != BASE]
-    found = [d for d in discovered if d in present]
-    baselines = [lab for lab in labels if lab not in found]
-    rows = [r for r in rows if r["label"] in labels]
+    missing = f"no LLM transfer results for this configuration in {out_dir / 'transfer.jsonl'}"
+    t = table_of(current_rows(out_dir / "transfer.jsonl", cfg), BASE, labels, discovered, _ordered, missing)
+    rows, tasks, labels, found, baselines = t.rows, t.tasks, t.labels, t.found, t.baselines
     # every objective is tested against the model without PO (the issue's validity target: DPO beats it) and
     # against the column's best baseline; the model without PO is not itself judged (no test spent twice)
     st = table_stats.table_stats(
@@ -288,17 +275,11 @@ def write_report(
         judged=found or [x for x in labels if x != BASE],
         chosen_best={t: b for t, b in (chosen_best or {}).items() if t in tasks and b in baselines} or None,
     )
-    seeds = sorted({r["seed"] for r in rows})
-    st["seeds"], st["config"] = seeds, cfg.to_dict()
-    st["score"] = "100 x mean true reward of greedy answers"
-    (out_dir / "stats.json").write_text(dumps(st, indent=1) + "\n")
+    title = f"Transfer to a pretrained LLM: SmolLM2-135M-Instruct, task `{cfg.task}` ({cfg.eval_split} split)"
+    seeds, md = report_start(out_dir, st, rows, cfg.to_dict(), title, header, score=SCORE)
     po_rows = [r for r in rows if r["label"] != BASE and "train_seconds" in r]
     wall = statistics.median([r["train_seconds"] for r in po_rows]) if po_rows else float("nan")
-    md = [
-        f"# Transfer to a pretrained LLM: SmolLM2-135M-Instruct, task `{cfg.task}` ({cfg.eval_split} split)",
-        "",
-        header,
-        "",
+    md += [
         f"Score = 100 × mean true reward of the greedy answers to {cfg.eval_prompts} {cfg.eval_split} prompts: "
         f"**interquartile mean over training seeds {seeds}** with its 95 % bootstrap CI. `{BASE}` = the model "
         f"without preference optimization. LoRA r = {cfg.lora_r} on q/v, {cfg.epochs:g} epoch(s) at batch "

@@ -50,3 +50,22 @@ def current_rows(rows: list[dict[str, Any]], config_hash: str) -> list[dict[str,
     rows = [r for r in rows if r.get("config") == config_hash]
     latest = {r["task"]: r.get("dataset") for r in rows}
     return [r for r in rows if r.get("dataset") == latest[r["task"]]]
+
+
+def member_row(
+    kind: str, task: str, seed: int, member: Any, reference: str, config_hash: str, result: dict[str, Any]
+) -> dict[str, Any]:
+    """The row of one trained member (``member`` None: the reference row ``reference``) of the text and LLM
+    suites, which run one member at a time and name each file member's ``path``."""
+    return {
+        "kind": kind,
+        "task": task,
+        "seed": seed,
+        "label": reference if member is None else member.label,
+        "objective": reference if member is None else member.name,
+        "params": {} if member is None else member.params,
+        "lr": None if member is None else member.lr,
+        "path": getattr(member, "path", None),
+        "config": config_hash,
+        **result,
+    }

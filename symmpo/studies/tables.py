@@ -1,12 +1,16 @@
-"""Lines every study's table shares beyond ``symmpo.report``: which baselines are plain, what the table can
-resolve (power)."""
+"""What every study's table shares beyond ``symmpo.report``: who is in it, its stats.json and opening lines,
+which baselines are plain, what the table can resolve (power)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from symmpo.errors import SymmpoError
 from symmpo.objective import named
+from symmpo.report import write_stats
 
 
 def plain_lines(labels: Sequence[str]) -> list[str]:
@@ -38,3 +42,50 @@ def power_lines(st: dict[str, Any]) -> list[str]:
         f"the smallest difference a corrected test detects with 80 % power is {p['mde']:.1f} points (α / m = "
         f"{p['alpha']:.2g}); a tie says nothing about smaller differences. Per column (SD / detectable): {cols}.",
     ]
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table's rows and who is in it: ``labels`` (the reference first), the judged ``found`` (discovered
+    objectives present) and the ``baselines`` eligible as a column's best."""
+
+    rows: list[dict[str, Any]]
+    tasks: list[str]
+    labels: list[str]
+    found: list[str]
+    baselines: list[str]
+
+
+def table_of(
+    rows: list[dict[str, Any]],
+    reference: str,
+    labels: Sequence[str],
+    discovered: Sequence[str],
+    order: Callable[[set[str]], list[str]],
+    missing: str,
+) -> Table:
+    """The rows of ``labels`` (and the reference) present in ``rows``; ``missing`` is the error without any."""
+    if not rows:
+        raise SymmpoError(missing)
+    present = {r["label"] for r in rows}
+    labels = [reference] + [lab for lab in labels if lab in present and lab != reference]
+    found = [d for d in discovered if d in present]
+    baselines = [lab for lab in labels if lab not in found]
+    kept = [r for r in rows if r["label"] in labels]
+    return Table(kept, order({r["task"] for r in rows}), labels, found, baselines)
+
+
+def report_start(
+    out_dir: Path,
+    st: dict[str, Any],
+    rows: Sequence[dict[str, Any]],
+    config: dict[str, Any],
+    title: str,
+    header: str,
+    **extra: Any,
+) -> tuple[list[int], list[str]]:
+    """Write ``stats.json`` (with the seeds, the configuration and ``extra``) and return the seeds and the
+    report's first lines (its title and the line that says how it was produced)."""
+    seeds = sorted({r["seed"] for r in rows})
+    write_stats(out_dir / "stats.json", st, seeds, config, **extra)
+    return seeds, [f"# {title}", "", header, ""]

@@ -31,16 +31,25 @@ from typing import Any
 from symmpo import protocol
 from symmpo.errors import SymmpoError
 from symmpo.files import dumps, loads, read_jsonl
-from symmpo.report import diverged_lines, fmt_mean_se, iqm_table, plot_iqm, verdict_lines, write_csv
+from symmpo.report import (
+    diverged_lines,
+    fmt_mean_se,
+    iqm_table,
+    plot_iqm,
+    verdict_lines,
+    write_csv,
+)
 from symmpo.stats import mean_se
 from symmpo.studies.members import SFT, SWEEP_FACTORS, FileMember, Member, fmt_scale, sweep_members
-from symmpo.studies.rows import Rows, ident
+from symmpo.studies.rows import Rows, ident, member_row
 from symmpo.studies.rows import current_rows as config_rows
 from symmpo.studies.sweep import choice_of, choose
+from symmpo.studies.tables import report_start, table_of
 from symmpo.text.config import DEV_SEEDS, TextConfig
 from symmpo.text.datasets import SETTINGS, load_dataset, setting_of, task_name
 
 SWEEP_LRS = (3e-5, 1e-4)
+SCORE = "100 x mean true reward of greedy answers"
 SWEEP_TASK = task_name("clean")
 
 
@@ -130,18 +139,7 @@ def run_cells(
     cfg_dict = cfg.to_dict()
 
     def row(task: str, seed: int, m: Member | None, result: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "kind": kind,
-            "task": task,
-            "seed": seed,
-            "label": SFT if m is None else m.label,
-            "objective": SFT if m is None else m.name,
-            "params": {} if m is None else m.params,
-            "lr": None if m is None else m.lr,
-            "path": getattr(m, "path", None),
-            "config": store.config_hash,
-            **result,
-        }
+        return member_row(kind, task, seed, m, SFT, store.config_hash, result)
 
     cells = [(t, s) for t in tasks for s in seeds]
     todo = [
@@ -296,26 +294,14 @@ def write_report(
     """table.md / table.csv / table.png / stats.json from the stored held-out rows of this configuration."""
     from symmpo.train import table_stats
 
-    rows = current_rows(out_dir / "transfer.jsonl", cfg)
-    if not rows:
-        raise SymmpoError(f"no transfer results for this configuration in {out_dir / 'transfer.jsonl'}")
-    tasks = _ordered({r["task"] for r in rows})
-    present = {r["label"] for r in rows}
-    labels = [SFT] + [lab for lab in labels if lab in present and lab != SFT]
-    found = [d for d in discovered if d in present]
-    baselines = [lab for lab in labels if lab not in found]
-    rows = [r for r in rows if r["label"] in labels]
-    st = table_stats.table_stats(rows, labels, tasks, baselines=baselines, judged=found or None)
-    seeds = sorted({r["seed"] for r in rows})
-    st["seeds"], st["config"], st["score"] = seeds, cfg.to_dict(), "100 x mean true reward of greedy answers"
-    st["cost"] = cost(rows)
-    (out_dir / "stats.json").write_text(dumps(st, indent=1) + "\n")
+    missing = f"no transfer results for this configuration in {out_dir / 'transfer.jsonl'}"
+    t = table_of(current_rows(out_dir / "transfer.jsonl", cfg), SFT, labels, discovered, _ordered, missing)
+    rows, tasks, labels, found = t.rows, t.tasks, t.labels, t.found
+    st = table_stats.table_stats(rows, labels, tasks, baselines=t.baselines, judged=found or None)
+    title = "Transfer to text: the sorting suite (held-out split)"
+    seeds, md = report_start(out_dir, st, rows, cfg.to_dict(), title, header, score=SCORE, cost=cost(rows))
     params = {r["label"]: (r["params"], r.get("lr") or cfg.lr) for r in rows if r["label"] != SFT}
-    md = [
-        "# Transfer to text: the sorting suite (held-out split)",
-        "",
-        header,
-        "",
+    md += [
         "Score = 100 × mean true reward (normalized Levenshtein similarity to the sorted prompt) of the greedy "
         f"answers to {cfg.eval_prompts} held-out prompts: **interquartile mean over training seeds {seeds}** with "
         f"its 95 % bootstrap CI. Held-out split: dataset seed {cfg.dataset_seed}, held-out evaluation prompts; the "
