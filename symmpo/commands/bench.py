@@ -147,17 +147,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         params, sweep_seeds = bench.chosen_params(out, config, require=not args.no_sweep)
         if not args.report:
-            bench.run_bench(
-                out,
-                config,
-                seeds,
-                envs=args.envs,
-                settings=args.settings,
-                params=params,
-                sweep_seeds=sweep_seeds,
-                baselines=baselines,
-                **kw,
-            )
+            tasks = [f"{e}-{s}" for e in args.envs for s in args.settings]
+            members = bench.members_for(params, baselines)
+            bench.run_bench(out, config, seeds, tasks, members, sweep_seeds=sweep_seeds, **kw)
         runs = read_jsonl(out / "runs.jsonl") + (
             [] if args.report else [{"command": command, "seconds": None}]
         )

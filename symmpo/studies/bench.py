@@ -192,20 +192,14 @@ def run_bench(
     out_dir: Path,
     config: TrainConfig,
     seeds: Sequence[int],
-    envs: Sequence[str] = ENVS,
-    settings: Sequence[str] = SETTINGS,
-    params: Callable[[str], dict[str, dict[str, Any]]] | None = None,
+    tasks: Sequence[str],
+    members: Callable[[str], list[Member]],
     sweep_seeds: Sequence[int] = (),
-    baselines: Sequence[str] = BASELINES,
     **kw: Any,
 ) -> None:
-    """The table's runs, on the held-out split of ``config`` (refused if it overlaps the sweep)."""
+    """The table's runs of ``members`` (per task, :func:`members_for`), on the held-out split of ``config``
+    (refused if it overlaps the sweep)."""
     check_heldout_seeds(config, seeds, sweep_seeds)
-    if params is None:
-        defaults = {name: {"params": default_params(name), "lr": None} for name in baselines}
-        params = lambda task: defaults  # noqa: E731
-    tasks = [f"{e}-{s}" for e in envs for s in settings]
-    members = members_for(params, baselines)
     run_populations(out_dir, "bench", tasks, seeds, members, heldout_config(config), with_sft=True, **kw)
 
 

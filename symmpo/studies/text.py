@@ -98,8 +98,7 @@ def _po_job(job: tuple) -> dict[str, Any]:
     """One PO run (a top-level function, so process pools can pickle it)."""
     from symmpo.text import po
 
-    member, task, seed, cfg_dict, cache_dir = job
-    cfg = TextConfig.from_dict(cfg_dict)
+    member, task, seed, cfg, cache_dir = job
     lr = cfg.lr if member.lr is None else member.lr
     return po.run(member.objective(), setting_of(task), seed, cfg, lr, Path(cache_dir))
 
@@ -107,8 +106,8 @@ def _po_job(job: tuple) -> dict[str, Any]:
 def _sft_job(job: tuple) -> dict[str, Any]:
     from symmpo.text import po
 
-    task, seed, cfg_dict, cache_dir = job
-    return po.evaluate_reference(setting_of(task), seed, TextConfig.from_dict(cfg_dict), Path(cache_dir))
+    task, seed, cfg, cache_dir = job
+    return po.evaluate_reference(setting_of(task), seed, cfg, Path(cache_dir))
 
 
 def run_cells(
@@ -136,7 +135,6 @@ def run_cells(
     store = Rows(out_dir, kind, cfg.hash())
     done = store.done()
     data = {t: load_dataset(data_config(setting_of(t), cfg), cache_dir).meta["sha256"] for t in tasks}
-    cfg_dict = cfg.to_dict()
 
     def row(task: str, seed: int, m: Member | None, result: dict[str, Any]) -> dict[str, Any]:
         return member_row(kind, task, seed, m, SFT, store.config_hash, result)
@@ -151,7 +149,7 @@ def run_cells(
     sft_todo = [(t, s) for t, s in cells if ident(t, s, SFT, {}, None, data[t]) not in done]
     need_ref = list(dict.fromkeys(sft_todo + [(t, s) for _, t, s in todo]))
     bar = tqdm(total=len(need_ref) + len(todo), desc=kind, disable=not progress)
-    jobs = [(t, s, cfg_dict, str(cache_dir)) for t, s in need_ref]
+    jobs = [(t, s, cfg, str(cache_dir)) for t, s in need_ref]  # a frozen configuration pickles as it is
     for (t, s), result in zip(need_ref, executor.imap(_sft_job, jobs), strict=True):
         if (t, s) in sft_todo:
             store.append([row(t, s, None, result)])
@@ -160,7 +158,7 @@ def run_cells(
                 f"{kind} {t} seed {s}: π_ref trained in {result['sft_seconds']:.0f} s, score {result['score']:.1f}"
             )
         bar.update(1)
-    jobs = [(m, t, s, cfg_dict, str(cache_dir)) for m, t, s in todo]
+    jobs = [(m, t, s, cfg, str(cache_dir)) for m, t, s in todo]
     for (m, t, s), result in zip(todo, executor.imap(_po_job, jobs), strict=True):
         store.append([row(t, s, m, result)])
         bar.set_postfix_str(f"{t} seed {s} {m.label}: {result['score']:.1f}")
