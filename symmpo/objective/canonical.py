@@ -1,7 +1,7 @@
 """Canonical key of an objective: equal for objectives that are the same loss up to rewriting and constant noise.
 
 The key hashes each component's canonical form (:func:`symmpo.symbolic.canonical.canonical_component`:
-sympy-simplified, constants rounded to 4 significant digits) with beta (rounded) and reduce. Used for
+sympy-simplified, constants rounded to 4 significant digits) with beta (rounded), reduce and a granularity other than sequence. Used for
 fitness caching and dedupe, so it must be stable across runs (no object ids for symbolic components).
 """
 
@@ -17,6 +17,8 @@ from symmpo.symbolic.expr import is_tree
 
 def canonical_key(obj: ObjectiveLike) -> str:
     parts: list[Any] = [f"beta={float(f'{obj.beta:.4g}')!r}", f"reduce={obj.reduce}"]
+    if getattr(obj, "granularity", "sequence") != "sequence":  # sequence keys stay what they always were
+        parts.append(f"granularity={obj.granularity}")  # type: ignore[attr-defined]
     for k in COMPONENTS:
         c = obj.components[k]
         if is_tree(c):

@@ -47,9 +47,12 @@ class Objective:
         name: str = "custom",
         psi_tied: bool = False,
         params: Mapping[str, float] | None = None,
+        granularity: str = "sequence",
     ):
         if reduce not in ("sum", "mean"):
             raise ObjectiveError(f"reduce must be 'sum' or 'mean', got {reduce!r}")
+        if granularity not in loss_tree.GRANULARITIES:
+            raise ObjectiveError(f"granularity must be 'sequence' or 'token', got {limits.shown(granularity)}")
         w_po = Const(1.0) if w_po is None else w_po
         w_sft = Const(0.0) if w_sft is None else w_sft
         if isinstance(beta, bool) or not isinstance(beta, numbers.Real):
@@ -80,6 +83,7 @@ class Objective:
         self._components = _name_constants(comps)
         self.beta = beta
         self.reduce = reduce
+        self.granularity = granularity
         self.name = name
         self.psi_tied = bool(psi_tied)
         self.params = dict(params or {})
@@ -110,11 +114,14 @@ class Objective:
         name: str = "custom",
         constants: Mapping[str, tuple[str, float] | Mapping[str, Any]] | None = None,
         params: Mapping[str, float] | None = None,
+        granularity: str = "sequence",
     ) -> Objective:
         """Build from trees or formula strings. psi: a formula, None/"0" (reference-free) or "phi_inv" (tied).
 
         ``constants`` declares named typed constants the formulas use: {"gamma": ("positive", 0.5)} or
         {"gamma": {"type": "positive", "value": 0.5}}. ``params``: what a named baseline was built with.
+        ``granularity``: "sequence" (phi_inv, psi read the response's probability) or "token" (they read each
+        token's probability, summed or averaged over the response; docs/formulation.md).
         """
         specs = files.const_specs(constants or {})
         tied = isinstance(psi, str) and psi.strip() == TIED
@@ -140,6 +147,7 @@ class Objective:
             name=name,
             psi_tied=tied,
             params=params,
+            granularity=granularity,
         )
 
     def _replace(
@@ -158,6 +166,7 @@ class Objective:
             self.name if name is None else name,
             self.psi_tied if psi_tied is None else psi_tied,
             self.params,
+            self.granularity,
         )
 
     def with_components(self, **new: Component) -> Objective:
@@ -169,6 +178,18 @@ class Objective:
             tied = bool(new.pop("psi_tied"))
             comps.pop("psi_tied")
         return self._replace(components=comps, psi_tied=tied)
+
+    def with_granularity(self, granularity: str) -> Objective:
+        """The same components at another granularity ("sequence" or "token")."""
+        return Objective(
+            *(self._components[k] for k in COMPONENTS),
+            self.beta,
+            self.reduce,
+            self.name,
+            self.psi_tied,
+            self.params,
+            granularity,
+        )
 
     def with_beta(self, beta: float) -> Objective:
         return self._replace(beta=beta)
@@ -277,7 +298,8 @@ class Objective:
         rejected_lengths: Any = None,
         progress: Any = 0.0,
     ) -> Any:
-        """Per-example loss from summed log-probs (TRL convention). progress = tau in [0, 1]."""
+        """Per-example loss from summed log-probs (TRL convention), or per-token log-probs [B, T] with lengths or
+        masks for granularity=token. progress = tau in [0, 1]."""
         self._require_lengths(chosen_lengths, rejected_lengths)
         return self._compile()(
             policy_chosen_logps,
@@ -392,15 +414,16 @@ class Objective:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Objective):
             return NotImplemented
-        return (self._components, self.beta, self.reduce, self.psi_tied) == (
+        return (self._components, self.beta, self.reduce, self.psi_tied, self.granularity) == (
             other._components,
             other.beta,
             other.reduce,
             other.psi_tied,
+            other.granularity,
         )
 
     def __hash__(self) -> int:
-        return hash((tuple(self._components.items()), self.beta, self.reduce, self.psi_tied))
+        return hash((tuple(self._components.items()), self.beta, self.reduce, self.psi_tied, self.granularity))
 
     def __repr__(self) -> str:
         if not self.is_symbolic:
@@ -409,7 +432,8 @@ class Objective:
         psi = TIED if self.psi_tied else f["psi"]
         return (
             f"Objective(name={self.name!r}, phi_inv={f['phi_inv']!r}, psi={psi!r}, g={f['g']!r}, "
-            f"w_po={f['w_po']!r}, w_sft={f['w_sft']!r}, beta={self.beta}, reduce={self.reduce!r})"
+            f"w_po={f['w_po']!r}, w_sft={f['w_sft']!r}, beta={self.beta}, reduce={self.reduce!r}"
+            + (f", granularity={self.granularity!r})" if self.granularity != "sequence" else ")")
         )
 
     def fingerprint(self) -> str:

@@ -26,6 +26,7 @@ from symmpo.objective.loss_tree import (
     PARTS,
     Apply,
     Arg,
+    PAD_LOGP,
     LossTree,
     Ref,
     Term,
@@ -43,8 +44,32 @@ _TEMPLATES = {
     "progress": f"torch.as_tensor({{0}}, {_LIKE})",
     "batch": "({0} + torch.zeros_like(policy_chosen_logps))",
     "zeros": "torch.zeros_like(policy_chosen_logps)",
+    "mask": "symmpo_token_mask({0}, policy_chosen_logps)",
+    "count": "{0}.sum(-1).to(policy_chosen_logps.dtype).clamp(min=1)",
+    "pad": f"torch.where({{1}}, {{0}}, {PAD_LOGP!r})",
+    "tsum": "torch.where({1}, {0}, 0.0).sum(-1)",
 }
 assert set(_TEMPLATES) == set(OPS)
+# granularity=token: the log-probs are [B, T]; a batch-shaped value is shaped like one column of them.
+_TOKEN_TEMPLATES = {
+    **_TEMPLATES,
+    "batch": "({0} + torch.zeros_like(policy_chosen_logps[..., 0]))",
+    "zeros": "torch.zeros_like(policy_chosen_logps[..., 0])",
+}
+TOKEN_MASK_SOURCE = '''
+def symmpo_token_mask(lengths, like):
+    """The token mask [B, T] of per-token log-probs: from lengths [B] (the first n tokens) or a mask [B, T]."""
+    m = torch.as_tensor(lengths, device=like.device)
+    if m.dim() == like.dim():
+        return m.bool()
+    return torch.arange(like.shape[-1], device=like.device) < m.unsqueeze(-1)
+'''
+TOKEN_ARGUMENTS = (
+    "granularity=token: the four log-prob arguments are per-token log-probs [B, T] (padded; padding is\n"
+    "ignored), chosen_lengths and rejected_lengths are required and give the token masks (lengths [B]: the\n"
+    "first n tokens; or boolean masks [B, T], e.g. TRL's completion mask); phi_inv and psi read each token's\n"
+    "log-prob, summed (REDUCE 'sum') or averaged (REDUCE 'mean') over the response; returns the per-example loss."
+)
 
 
 def expr_source(e: Expr, names: dict[str, str]) -> str:
@@ -85,7 +110,10 @@ def steps_source(obj: ObjectiveLike, tree: LossTree, targets: tuple[str, ...]) -
                 comps[t.comp], {"L": x, "z": x, "tau": tree.resolve("tau"), "p": f"torch.exp({x})"}
             )
             return e if e.isidentifier() else f"({e})"
-        form = REGISTRY[t.op].source if t.op in REGISTRY else _TEMPLATES[t.op]  # arithmetic: the registry's
+        if t.op == "mask" and t.args[0] == Arg(LEN_R):  # shaped like its own side's log-probs
+            return f"symmpo_token_mask({src(t.args[0])}, policy_rejected_logps)"
+        templates = _TOKEN_TEMPLATES if tree.token else _TEMPLATES
+        form = REGISTRY[t.op].source if t.op in REGISTRY else templates[t.op]  # arithmetic: the registry's
         return form.format(*(src(a) for a in t.args))
 
     body = []
@@ -135,10 +163,17 @@ def function_source(obj: ObjectiveLike, function_name: str, targets: tuple[str, 
 def torch_source(obj: ObjectiveLike, function_name: str = "loss") -> str:
     obj.require_symbolic("be exported")
     check_function_name(function_name)
+    token = loss_tree.granularity(obj) == "token"
+    head = f"reduce={obj.reduce}, granularity=token" if token else f"reduce={obj.reduce}"
+    arguments = (
+        TOKEN_ARGUMENTS
+        if token
+        else "Arguments are summed log-probs per response (TRL convention); returns the per-example loss."
+    )
     lines = [
-        f'"""An MPO loss exported by symmpo (reduce={obj.reduce}); its name is OBJECTIVE_NAME, its beta BETA.',
+        f'"""An MPO loss exported by symmpo ({head}); its name is OBJECTIVE_NAME, its beta BETA.',
         "",
-        "Arguments are summed log-probs per response (TRL convention); returns the per-example loss.",
+        arguments,
         "",
         CONVENTIONS,
         '"""',
@@ -146,6 +181,7 @@ def torch_source(obj: ObjectiveLike, function_name: str = "loss") -> str:
         "import torch",
         "import torch.nn.functional as F",
         export_helpers(),
+        *([TOKEN_MASK_SOURCE] if token else []),
         "",
         metadata_source(obj),
         "",

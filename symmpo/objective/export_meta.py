@@ -21,6 +21,7 @@ Conventions (the same as symmpo's Objective.loss):
 * progress is tau = optimizer step / total optimizer steps, in [0, 1]; use 0 outside training;
 * the imitation term is IMITATION_WEIGHT(tau) * NLL, NLL = -(summed chosen log-prob) / chosen length:
   a per-example mean over response tokens (TRL's "sft" loss is a token mean over the whole batch);
+* GRANULARITY 'token' changes the first two points: per-token log-probs [B, T] and token masks (see above);
 * beta is BETA, which the loss reads (edit it there); a trainer's own beta setting does not change it;
 * the function returns the per-example loss; average it for the batch loss."""
 
@@ -32,6 +33,7 @@ def export_metadata(obj: ObjectiveLike) -> dict[str, Any]:
         "OBJECTIVE_NAME": obj.name,
         "BETA": float(obj.beta),
         "REDUCE": obj.reduce,
+        "GRANULARITY": str(getattr(obj, "granularity", "sequence")),
         "NEEDS_LENGTHS": obj.needs_lengths,
         "USES_TAU": obj.uses_tau,
         "USES_REFERENCE": obj.uses_reference,

@@ -22,7 +22,7 @@ from symmpo.symbolic.parser import ConstSpec
 from symmpo.symbolic.safeyaml import load_file
 
 FORMAT = "symmpo-objective/1"
-KEYS = frozenset({"format", "name", "beta", "reduce", "constants", "params", *COMPONENTS})
+KEYS = frozenset({"format", "name", "beta", "reduce", "granularity", "constants", "params", *COMPONENTS})
 
 
 # ----- writing ----------------------------------------------------------------------------------------------
@@ -31,6 +31,9 @@ def to_dict(obj: ObjectiveLike) -> dict[str, Any]:
     obj.require_symbolic("be saved")
     f = obj.formulas()
     out: dict[str, Any] = {"format": FORMAT, "name": obj.name, "beta": obj.beta, "reduce": obj.reduce}
+    granularity = getattr(obj, "granularity", "sequence")
+    if granularity != "sequence":  # written only when not the default: sequence files are unchanged
+        out["granularity"] = granularity
     out["phi_inv"] = f["phi_inv"]
     out["psi"] = TIED if obj.psi_tied else f["psi"]
     for k in ("g", "w_po", "w_sft"):
@@ -78,6 +81,9 @@ def decode(data: Mapping[str, Any]) -> dict[str, Any]:
     reduce = data.get("reduce", "sum")
     if reduce not in ("sum", "mean"):
         raise ObjectiveError(f"reduce must be 'sum' or 'mean', got {limits.shown(reduce)}")
+    granularity = data.get("granularity", "sequence")
+    if granularity not in ("sequence", "token"):
+        raise ObjectiveError(f"granularity must be 'sequence' or 'token', got {limits.shown(granularity)}")
     constants = data.get("constants") or {}
     params = check_params(data.get("params") or {})
     return {
@@ -88,6 +94,7 @@ def decode(data: Mapping[str, Any]) -> dict[str, Any]:
         "w_sft": data.get("w_sft", 0.0),
         "beta": beta,
         "reduce": reduce,
+        "granularity": granularity,
         "name": name,
         "constants": constants,
         "params": params,

@@ -15,14 +15,17 @@ from symmpo.objective import loss_tree
 from symmpo.objective.loss_tree import (
     ARGS,
     LOSS,
+    LEN_R,
     PARTS,
     PC,
+    PR,
     Apply,
     Arg,
     LossTree,
     Op,
     Ref,
     Term,
+    PAD_LOGP,
     log_space_tree,
 )
 from symmpo.objective.types import ObjectiveLike
@@ -59,6 +62,15 @@ def response_lengths(lengths: Any, like: Any) -> Any:
     return torch.as_tensor(lengths, dtype=like.dtype, device=like.device).clamp(min=1)
 
 
+def token_mask(lengths: Any, like: Any) -> Any:
+    """The token mask [B, T] of per-token log-probs ``like``: from lengths [B] (the first n tokens of each
+    response) or from a mask [B, T] as given (TRL's completion mask: the completion after the prompt)."""
+    m = torch.as_tensor(lengths, device=like.device)
+    if m.dim() == like.dim():
+        return m.bool()
+    return torch.arange(like.shape[-1], device=like.device) < m.unsqueeze(-1)
+
+
 def compile_steps(obj: ObjectiveLike, tree: LossTree, targets: tuple[str, ...]) -> Any:
     """The tree compiled for ``targets``: a function of the loss's arguments returning {target: value}.
 
@@ -92,10 +104,20 @@ def compile_steps(obj: ObjectiveLike, tree: LossTree, targets: tuple[str, ...]) 
             return lambda env: response_lengths(a(env), env[PC])
         if t.op == "progress":
             return lambda env: torch.as_tensor(a(env), dtype=env[PC].dtype, device=env[PC].device)
+        if t.op == "mask":  # shaped like the log-probs of its side (chosen and rejected may differ in T)
+            like = PR if t.args[0] == Arg(LEN_R) else PC
+            return lambda env: token_mask(a(env), env[like])
+        if t.op == "count":
+            return lambda env: a(env).sum(-1).to(env[PC].dtype).clamp(min=1)
+        if t.op == "pad":
+            return lambda env: torch.where(b(env), a(env), PAD_LOGP)
+        if t.op == "tsum":
+            return lambda env: torch.where(b(env), a(env), 0.0).sum(-1)
+        rows = (lambda env: env[PC][..., 0]) if tree.token else (lambda env: env[PC])  # batch-shaped
         if t.op == "batch":
-            return lambda env: a(env) + torch.zeros_like(env[PC])
+            return lambda env: a(env) + torch.zeros_like(rows(env))
         assert t.op == "zeros", t.op
-        return lambda env: torch.zeros_like(env[PC])
+        return lambda env: torch.zeros_like(rows(env))
 
     plan = [(s.name, build(s.term)) for s in tree.needed(targets) if not s.is_alias]
     out = [(t, tree.resolve(t)) for t in targets]
@@ -145,9 +167,15 @@ _LATEX_VARS = {
 }
 
 
+# granularity=token: the per-response sums of per-token log-ratios are the variables (the where-clause defines S).
+_TOKEN_LATEX_VARS = {"log_ratio_chosen": "Sc", "log_ratio_rejected": "Sr", "nll_chosen": "NLL", "tau": "tau"}
+
+
 def tree_expr(obj: ObjectiveLike, tree: LossTree, term: Term) -> Expr:
     """A step of the tree as one expression over P(y), P_ref(y), NLL and tau (components substituted)."""
     if isinstance(term, Ref):
+        if tree.token and term.name in _TOKEN_LATEX_VARS:
+            return Var(_TOKEN_LATEX_VARS[term.name])
         if term.name in _LATEX_VARS:
             return Var(_LATEX_VARS[term.name])
         return tree_expr(obj, tree, tree.step(term.name).term)
@@ -181,8 +209,24 @@ def loss_latex(obj: ObjectiveLike, tree: LossTree | None = None) -> str:
     body = latex(tidy(tree_expr(obj, tree, Ref("preference"))))
     if tree.imitation:
         body = f"{body} + {latex(tidy(tree_expr(obj, tree, Ref('imitation'))))}"
+    if tree.token:
+        return rf"\ell = {body}, \quad {_token_where(obj, tree)}"
     if obj.reduce == "mean":
         where = r"\log P(y) = \frac{1}{|y|}\sum_t \log \pi(a_t \mid s_t)"
     else:
         where = r"\log P(y) = \sum_t \log \pi(a_t \mid s_t)"
     return rf"\ell = {body}, \quad {where}"
+
+
+def _token_where(obj: ObjectiveLike, tree: LossTree) -> str:
+    """What S(y) is for granularity=token: phi_inv and psi of each token's probability, summed or averaged."""
+    tex = component_latex(obj)
+    total = r"\frac{1}{|y|}\sum_{t \in y}" if obj.reduce == "mean" else r"\sum_{t \in y}"
+    ratio = tree.step("token_ratio_chosen").term
+    psi = isinstance(ratio, Op) and ratio.op == "sub"
+    inner = r"\varphi^{-1}(p_t) - \psi(p^{\mathrm{ref}}_t)" if psi else r"\varphi^{-1}(p_t)"
+    parts = [rf"S(y) = {total} \left[{inner}\right]", rf"\varphi^{{-1}}(p) = {tex['phi_inv']}"]
+    if psi:
+        parts.append(rf"\psi(p) = {tex['psi']}")
+    parts.append(r"p_t = \pi_\theta(a_t \mid s_t)\ \text{(one token)}")
+    return ",\ ".join(parts)

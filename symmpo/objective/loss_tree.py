@@ -94,7 +94,14 @@ OPS = {
     "progress": 1,  # the progress argument as a tensor of the log-probs' dtype and device
     "batch": 1,  # x broadcast to the batch (a value that reads no data: constant or tau-only components)
     "zeros": 0,  # zeros of the batch's shape
+    # granularity=token only (the log-prob arguments are per token, [B, T]):
+    "mask": 1,  # the token mask [B, T] from a lengths argument: lengths [B] (the first n tokens) or a mask [B, T]
+    "count": 1,  # tokens per response, mask.sum(-1) as the log-probs' dtype, clamped to >= 1
+    "pad": 2,  # (x, mask): x with padded tokens set to log(1/2), so no component sees p = 1 or -inf there
+    "tsum": 2,  # (x, mask): the sum of x over each response's tokens (padding counts 0)
 }
+GRANULARITIES = ("sequence", "token")
+PAD_LOGP = -0.6931471805599453  # log(1/2): what a padded token's log-prob is set to before a component reads it
 
 
 @dataclass(frozen=True)
@@ -115,6 +122,7 @@ class LossTree:
     lengths: tuple[str, ...]
     why: str
     imitation: bool  # an imitation term is present (else the imitation part is zeros)
+    token: bool = False  # granularity=token: log-prob arguments are per token [B, T], lengths give the mask
 
     def step(self, name: str) -> Step:
         for s in self.steps:
@@ -215,14 +223,21 @@ def reads_data(obj: ObjectiveLike, tree_steps: dict[str, Term], term: Term) -> b
             return arg
         spec = COMPONENTS[term.comp]
         return arg and spec.input != "tau" and spec.input in variables(log_space_tree(obj, term.comp))
-    if term.op in ("lengths", "batch", "zeros"):
+    if term.op in ("lengths", "batch", "zeros", "mask", "count", "pad", "tsum"):
         return True
     return term.op != "progress" and any(reads_data(obj, tree_steps, a) for a in term.args)
 
 
 # ----- the tree -------------------------------------------------------------------------------------------
+def granularity(obj: ObjectiveLike) -> str:
+    """The objective's granularity; objects without the attribute (neural, plain) are sequence-level."""
+    return str(getattr(obj, "granularity", "sequence"))
+
+
 def build(obj: ObjectiveLike) -> LossTree:
     """The loss tree of an objective (symbolic or not; only a symbolic one can be printed as source)."""
+    if granularity(obj) == "token":
+        return build_token(obj)
     mean = obj.reduce == "mean"
     w_sft = _const(obj, "w_sft")
     imitation = not (w_sft is not None and w_sft.value == 0.0)
@@ -278,3 +293,69 @@ def build(obj: ObjectiveLike) -> LossTree:
     lengths = tuple(a for a in (LEN_C, LEN_R) if a in read)
     why = " and ".join(w for w, on in (("reduce=mean", mean), ("its imitation (NLL) term", imitation)) if on)
     return LossTree(tree.steps, lengths, why, imitation)
+
+
+def build_token(obj: ObjectiveLike) -> LossTree:
+    """The tree of a granularity=token objective: phi_inv and psi read each token's log-prob, and the
+    per-token log-ratios are summed (reduce=sum) or averaged (reduce=mean) over the response's tokens.
+
+    The log-prob arguments are per token ([B, T], padded); ``chosen_lengths`` and ``rejected_lengths`` give the
+    token masks (lengths [B]: the first n tokens; or masks [B, T]) and are always required. A constant psi
+    c cancels from the margin only when it is 0 or reduce=mean (with reduce=sum it adds -beta c (|y+| - |y-|)),
+    and is then left out; the NLL is the mean over the chosen response's tokens.
+    """
+    mean = obj.reduce == "mean"
+    w_sft = _const(obj, "w_sft")
+    imitation = not (w_sft is not None and w_sft.value == 0.0)
+    psi_const = _const(obj, "psi")
+    psi_cancels = psi_const is not None and (psi_const.value == 0.0 or mean)
+    steps: dict[str, Term] = {}
+
+    def add(name: str, term: Term, batch: bool = False) -> None:
+        if batch and not reads_data(obj, steps, term):
+            term = Op("batch", (term,))
+        steps[name] = term
+
+    add("tau", Op("progress", (Arg(PROGRESS),)) if uses_tau(obj) else Arg(PROGRESS))
+    add("mask_chosen", Op("mask", (Arg(LEN_C),)))
+    add("mask_rejected", Op("mask", (Arg(LEN_R),)))
+    if mean or imitation:
+        add("len_chosen", Op("count", (Ref("mask_chosen"),)))
+    if mean:
+        add("len_rejected", Op("count", (Ref("mask_rejected"),)))
+    for side in ("chosen", "rejected"):
+        mask = Ref(f"mask_{side}")
+        add(f"logp_{side}", Op("pad", (Arg(PC if side == "chosen" else PR), mask)))
+        if not psi_cancels and psi_const is None:
+            add(f"ref_logp_{side}", Op("pad", (Arg(RC if side == "chosen" else RR), mask)))
+        phi = Apply("phi_inv", Ref(f"logp_{side}"))
+        if psi_cancels:
+            token = phi
+        else:  # a constant psi reads no reference: it is applied to the policy's log-probs (any input)
+            ref = Ref(f"logp_{side}" if psi_const is not None else f"ref_logp_{side}")
+            token = Op("sub", (phi, Apply("psi", ref)))
+        add(f"token_ratio_{side}", token)
+        total = Op("tsum", (Ref(f"token_ratio_{side}"), mask))
+        add(f"log_ratio_{side}", Op("div", (total, Ref(f"len_{side}"))) if mean else total)
+    add("reward_chosen", Op("beta", (Ref("log_ratio_chosen"),)), batch=True)
+    add("reward_rejected", Op("beta", (Ref("log_ratio_rejected"),)), batch=True)
+    add("margin", Op("beta", (Op("sub", (Ref("log_ratio_chosen"), Ref("log_ratio_rejected"))),)), batch=True)
+    g = Apply("g", Ref("margin"))
+    add(
+        "preference",
+        Op("neg", (g if _is_one(obj, "w_po") else Op("mul", (Apply("w_po", Ref("tau")), g)),)),
+        batch=True,
+    )
+    if imitation:
+        add("nll_chosen", Op("neg", (Op("div", (Op("tsum", (Ref("logp_chosen"), Ref("mask_chosen"))), Ref("len_chosen"))),)))
+        add(
+            "imitation",
+            Ref("nll_chosen")
+            if _is_one(obj, "w_sft")
+            else Op("mul", (Apply("w_sft", Ref("tau")), Ref("nll_chosen"))),
+        )
+        add(LOSS, Op("add", (Ref("preference"), Ref("imitation"))))
+    else:
+        add("imitation", Op("zeros"))
+        add(LOSS, Ref("preference"))
+    return LossTree(tuple(Step(k, v) for k, v in steps.items()), (LEN_C, LEN_R), "granularity=token", imitation, True)

@@ -26,6 +26,8 @@ class ObjectiveLike(Protocol):
     beta: float
     reduce: str
     psi_tied: bool
+    # granularity ("sequence" or "token") is read with getattr(obj, "granularity", "sequence"): neural and
+    # plain objectives are sequence-level and need not carry it
     params: dict[str, float]
 
     @property

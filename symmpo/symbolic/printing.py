@@ -20,6 +20,8 @@ VAR_LATEX = {
     "Rc": r"P_{\mathrm{ref}}(y^+)",
     "Rr": r"P_{\mathrm{ref}}(y^-)",
     "NLL": r"\mathrm{NLL}_\theta(y^+)",
+    "Sc": r"S(y^+)",  # granularity=token: the summed (or averaged) per-token log-ratios of a response
+    "Sr": r"S(y^-)",
 }
 
 
