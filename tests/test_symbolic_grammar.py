@@ -68,7 +68,7 @@ def test_bad_grammar_names_the_rule(edit, message):
 
 
 def test_unknown_shipped_name():
-    with pytest.raises(GrammarError, match="shipped: mirror, ta_mirror"):
+    with pytest.raises(GrammarError, match="shipped: mirror, mirror_token, ta_mirror"):
         Grammar.load("nope")
 
 

@@ -348,7 +348,7 @@ def test_grammar_names_and_paths_from_any_directory(where, tmp_path, monkeypatch
         assert main(["grammar", "check", spec]) == 0
     capsys.readouterr()
     err = _one_line_error(capsys, ["grammar", "check", "nope.yaml"])
-    assert "shipped: mirror, ta_mirror" in err
+    assert "shipped: mirror, mirror_token, ta_mirror" in err
 
 
 def test_an_existing_file_wins_over_the_shipped_name(tmp_path, monkeypatch):

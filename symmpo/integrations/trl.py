@@ -77,6 +77,7 @@ def loss_spec(objective: Objective) -> LossSpec:
         uses_reference=objective.uses_reference,
         loss=objective.loss,
         parts=objective.parts,
+        granularity=getattr(objective, "granularity", "sequence"),
     )
 
 

@@ -29,7 +29,7 @@ class MPOTrainer(MPOTrainerBase):
     """
 
     def __init__(self, model, **kwargs):
-        spec = LossSpec(OBJECTIVE_NAME, BETA, USES_TAU, USES_REFERENCE, mpo_loss, mpo_parts)
+        spec = LossSpec(OBJECTIVE_NAME, BETA, USES_TAU, USES_REFERENCE, mpo_loss, mpo_parts, GRANULARITY)
         super().__init__(spec, model=model, **kwargs)
 '''
 

@@ -37,7 +37,9 @@ class LossSpec(NamedTuple):
 
     ``loss`` returns the per-example loss; ``parts`` returns a dict of per-example tensors reward_chosen,
     reward_rejected, preference and imitation (logged, never differentiated). ``beta`` is beta in TRL's
-    meaning (DPOConfig.beta must equal it): the scale of TRL's logged rewards.
+    meaning (DPOConfig.beta must equal it): the scale of TRL's logged rewards. ``granularity`` "token": both
+    functions take per-token log-probs [B, T] (zero on masked tokens) and the completion masks [B, T] in place
+    of the lengths.
     """
 
     name: str
@@ -46,6 +48,7 @@ class LossSpec(NamedTuple):
     uses_reference: bool
     loss: Callable[..., torch.Tensor]
     parts: Callable[..., dict[str, torch.Tensor]]
+    granularity: str = "sequence"
 
 
 # Batch keys DPOTrainer's collator adds that the model must not receive.
@@ -98,11 +101,25 @@ def _caller_stacklevel(obj: Any) -> int:
     return level
 
 
+class _WatchLogProbs:
+    """A model seen through a call that keeps the per-token ``log_probs`` of its last output (TRL's reference
+    pass sums them; a granularity=token loss reads them one by one)."""
+
+    def __init__(self, model: Any):
+        self.model = model
+        self.log_probs: Any = None
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        out = self.model(*args, **kwargs)
+        self.log_probs = out.log_probs
+        return out
+
+
 class MPOTrainerBase(DPOTrainer):
     """DPOTrainer whose loss is ``spec.loss``; DPOTrainer's own loss options must stay at their defaults.
 
     Conventions: log-probs are summed over completion tokens (the EOS token TRL appends included);
-    lengths count those same tokens; tau = global_step / max_steps in optimizer steps (0 before training,
+    lengths count those same tokens (granularity=token: per-token log-probs and the completion masks instead); tau = global_step / max_steps in optimizer steps (0 before training,
     so evaluation before ``train()`` works); DPOConfig.beta must equal the loss's beta (``spec.beta``).
     Logged: TRL's own keys with TRL's meaning (rewards/* = beta * log-ratio), the loss's implicit rewards as
     objective/rewards/*, its two parts as loss/preference and loss/imitation (batch means), nll/chosen
@@ -156,6 +173,15 @@ class MPOTrainerBase(DPOTrainer):
                 f"{spec.name}: DPOConfig.beta={args.beta} but the loss's beta is {spec.beta}; set "
                 f"DPOConfig(beta={spec.beta}), or build the loss with beta={args.beta}"
             )
+        if spec.granularity == "token" and not _FUSED_HEAD:
+            raise err(
+                f"{spec.name} has granularity=token: it needs TRL >= 1.15 (per-token reference log-probs)"
+            )
+        if spec.granularity == "token" and spec.uses_reference and args.precompute_ref_log_probs:
+            raise err(
+                f"{spec.name} has granularity=token: it reads per-token reference log-probs, which TRL does not "
+                "precompute; set precompute_ref_log_probs=False"
+            )
         if not spec.uses_reference and args.precompute_ref_log_probs:
             raise err(f"{spec.name} is reference-free: set precompute_ref_log_probs=False")
         if not spec.uses_reference and args.sync_ref_model:
@@ -174,10 +200,12 @@ class MPOTrainerBase(DPOTrainer):
         return min(1.0, self.state.global_step / total) if total > 0 else 0.0
 
     def sequence_log_probs(
-        self, model: Any, inputs: dict[str, Any]
+        self, model: Any, inputs: dict[str, Any], tokens: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor, Any, dict[str, torch.Tensor]]:
         """Summed completion log-probs and completion lengths (2B each, chosen first), the model outputs and
-        the per-token entropy, mean logit and top-1 hit of every scored position (for TRL's metrics)."""
+        the per-token entropy, mean logit and top-1 hit of every scored position (for TRL's metrics).
+        ``tokens``: the log-probs of every scored position [2B, T] (zero where masked) and the mask [2B, T]
+        instead of the sums and lengths."""
         completion_mask = inputs["completion_mask"]
         model_kwargs = {k: v for k, v in inputs.items() if k not in _NON_MODEL_KEYS}
         model_kwargs["use_cache"] = False
@@ -207,6 +235,8 @@ class MPOTrainerBase(DPOTrainer):
                     "mean_logits": logits.detach().mean(-1),
                     "is_top1": logits.detach().argmax(-1) == targets,
                 }
+        if tokens:
+            return per_token, scored.bool(), outputs, stats
         return per_token.sum(dim=1), scored.sum(dim=1).to(per_token.dtype), outputs, stats
 
     def _reference_log_probs(self, inputs: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -217,15 +247,27 @@ class MPOTrainerBase(DPOTrainer):
             self.ref_model if self.ref_model is not None else self.model, inputs
         )
 
+    def _reference_token_log_probs(self, inputs: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-token reference log-probs (chosen, rejected; [B, T], zero where masked) from TRL's own reference
+        pass: its model call is watched and the per-token log-probs it sums are kept."""
+        model = self.ref_model if self.ref_model is not None else self.model
+        watch = _WatchLogProbs(model)
+        self.compute_ref_log_probs(watch, inputs)
+        n = inputs["completion_mask"].size(1) - 1
+        return watch.log_probs[:, -n:].chunk(2, dim=0)
+
     def compute_loss(
         self, model: Any, inputs: dict[str, Any], return_outputs: bool = False, num_items_in_batch: Any = None
     ) -> Any:
         mode = "train" if self.model.training else "eval"
-        logps, lengths, outputs, stats = self.sequence_log_probs(model, inputs)
+        token = self.loss_spec.granularity == "token"
+        logps, lengths, outputs, stats = self.sequence_log_probs(model, inputs, tokens=token)
         pc, pr = logps.chunk(2, dim=0)
-        lc, lr = lengths.chunk(2, dim=0)
+        lc, lr = lengths.chunk(2, dim=0)  # token: the completion masks
         if not self.loss_spec.uses_reference:
             rc = rr = torch.zeros_like(pc)
+        elif token:
+            rc, rr = self._reference_token_log_probs(inputs)
         elif self.precompute_ref_logps:
             rc, rr = inputs["ref_chosen_logps"], inputs["ref_rejected_logps"]
         else:
@@ -236,8 +278,12 @@ class MPOTrainerBase(DPOTrainer):
             loss = loss + self.router_aux_loss_coef * outputs.aux_loss
             self._mpo_metrics[mode]["aux_loss"].append(self._mean(outputs.aux_loss.detach()))
         with torch.no_grad():
-            self._record_trl(mode, inputs, stats, pc, pr, rc, rr)
-            self._record_objective(mode, pc.detach(), pr.detach(), rc, rr, lc, lr, tau)
+            sums = [x.sum(dim=1) for x in (pc, pr, rc, rr)] if token else [pc, pr, rc, rr]
+            self._record_trl(mode, inputs, stats, *sums)
+            counts = (lc.sum(dim=1).to(pc.dtype), lr.sum(dim=1).to(pc.dtype)) if token else (lc, lr)
+            self._record_objective(
+                mode, (pc.detach(), pr.detach(), rc, rr, lc, lr), sums[0].detach(), counts[0], tau
+            )
         if not return_outputs:
             return loss
         if getattr(outputs, "logits", None) is None:  # the fused head built no logits: one plain forward
@@ -283,11 +329,10 @@ class MPOTrainerBase(DPOTrainer):
         metrics["logps/chosen"].append(self._mean(pc))
         metrics["logps/rejected"].append(self._mean(pr))
 
-    def _record_objective(
-        self, mode: str, pc: Any, pr: Any, rc: Any, rr: Any, lc: Any, lr: Any, tau: float
-    ) -> None:
-        """The loss's own view: its implicit rewards and margin z, its two parts, the chosen NLL, tau."""
-        parts = self.loss_spec.parts(pc, pr, rc, rr, lc, lr, tau)
+    def _record_objective(self, mode: str, args: tuple[Any, ...], pc: Any, lc: Any, tau: float) -> None:
+        """The loss's own view: its implicit rewards and margin z, its two parts, the chosen NLL, tau. ``args``
+        are the loss's arguments; ``pc``, ``lc`` the summed chosen log-probs and the chosen lengths."""
+        parts = self.loss_spec.parts(*args, tau)
         margin = parts["reward_chosen"] - parts["reward_rejected"]
         values = {
             "objective/rewards/chosen": parts["reward_chosen"],

@@ -52,7 +52,9 @@ class Objective:
         if reduce not in ("sum", "mean"):
             raise ObjectiveError(f"reduce must be 'sum' or 'mean', got {reduce!r}")
         if granularity not in loss_tree.GRANULARITIES:
-            raise ObjectiveError(f"granularity must be 'sequence' or 'token', got {limits.shown(granularity)}")
+            raise ObjectiveError(
+                f"granularity must be 'sequence' or 'token', got {limits.shown(granularity)}"
+            )
         w_po = Const(1.0) if w_po is None else w_po
         w_sft = Const(0.0) if w_sft is None else w_sft
         if isinstance(beta, bool) or not isinstance(beta, numbers.Real):
@@ -423,7 +425,9 @@ class Objective:
         )
 
     def __hash__(self) -> int:
-        return hash((tuple(self._components.items()), self.beta, self.reduce, self.psi_tied, self.granularity))
+        return hash(
+            (tuple(self._components.items()), self.beta, self.reduce, self.psi_tied, self.granularity)
+        )
 
     def __repr__(self) -> str:
         if not self.is_symbolic:

@@ -31,6 +31,7 @@ def sample_objective(
         reduce=s.reduce,
         name=name,
         psi_tied=s.psi_tied,
+        granularity=s.granularity,
     )
 
 

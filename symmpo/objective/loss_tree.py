@@ -101,7 +101,9 @@ OPS = {
     "tsum": 2,  # (x, mask): the sum of x over each response's tokens (padding counts 0)
 }
 GRANULARITIES = ("sequence", "token")
-PAD_LOGP = -0.6931471805599453  # log(1/2): what a padded token's log-prob is set to before a component reads it
+PAD_LOGP = (
+    -0.6931471805599453
+)  # log(1/2): what a padded token's log-prob is set to before a component reads it
 
 
 @dataclass(frozen=True)
@@ -347,7 +349,12 @@ def build_token(obj: ObjectiveLike) -> LossTree:
         batch=True,
     )
     if imitation:
-        add("nll_chosen", Op("neg", (Op("div", (Op("tsum", (Ref("logp_chosen"), Ref("mask_chosen"))), Ref("len_chosen"))),)))
+        add(
+            "nll_chosen",
+            Op(
+                "neg", (Op("div", (Op("tsum", (Ref("logp_chosen"), Ref("mask_chosen"))), Ref("len_chosen"))),)
+            ),
+        )
         add(
             "imitation",
             Ref("nll_chosen")
@@ -358,4 +365,6 @@ def build_token(obj: ObjectiveLike) -> LossTree:
     else:
         add("imitation", Op("zeros"))
         add(LOSS, Ref("preference"))
-    return LossTree(tuple(Step(k, v) for k, v in steps.items()), (LEN_C, LEN_R), "granularity=token", imitation, True)
+    return LossTree(
+        tuple(Step(k, v) for k, v in steps.items()), (LEN_C, LEN_R), "granularity=token", imitation, True
+    )

@@ -102,6 +102,8 @@ class ObjectiveSpace:
             obj.reduce,
             obj.name,
             tied,
+            None,
+            obj.granularity,
         )
 
     def mutate(self, obj: Objective, kind: str, rng: np.random.Generator) -> Objective | None:
@@ -148,6 +150,8 @@ class ObjectiveSpace:
         """
         if obj.size() > self.grammar.max_size:
             return f"size {obj.size()} > max_size {self.grammar.max_size}"
+        if obj.granularity not in self.grammar.granularity_choices:
+            return f"granularity {obj.granularity} is not one of the grammar's ({', '.join(self.grammar.granularity_choices)})"
         deepest = max(E.depth(t) for t in obj.components.values())
         if deepest > self.max_depth + 2:  # templates add a level or two beyond the derivation depth
             return f"depth {deepest} > {self.max_depth + 2}"
@@ -172,6 +176,7 @@ class ObjectiveSpace:
         )
         return {
             "status": overall,
+            **({"granularity": obj.granularity} if obj.granularity != "sequence" else {}),
             "components": statuses,
             "how": {comp: sorted({p.method for p in v.properties}) for comp, v in verdicts.items()},
         }
@@ -192,7 +197,8 @@ class ObjectiveSpace:
 
     def structure_key(self, obj: Objective) -> str:
         comps = {k: tree_to_json(_blank_constants(v)) for k, v in obj.components.items()}
-        return json.dumps([comps, obj.psi_tied, obj.reduce], sort_keys=True)
+        extra = [obj.granularity] if obj.granularity != "sequence" else []  # sequence keys are unchanged
+        return json.dumps([comps, obj.psi_tied, obj.reduce, *extra], sort_keys=True)
 
     def size(self, obj: Objective) -> int:
         return obj.size()
@@ -217,6 +223,7 @@ class ObjectiveSpace:
             "beta": obj.beta,
             "reduce": obj.reduce,
             "name": obj.name,
+            **({"granularity": obj.granularity} if obj.granularity != "sequence" else {}),
         }
 
     def from_dict(self, data: dict[str, Any]) -> Objective:
@@ -231,6 +238,8 @@ class ObjectiveSpace:
             data["reduce"],
             data["name"],
             data["psi_tied"],
+            None,
+            data.get("granularity", "sequence"),
         )
 
     def objective_dict(self, obj: Objective) -> dict[str, Any]:
@@ -248,7 +257,8 @@ class ObjectiveSpace:
             parts.append(f"w_po={f['w_po']}")
         if f["w_sft"] != "0":
             parts.append(f"w_sft={f['w_sft']}")
-        return "; ".join(parts) + f"; beta={obj.beta:g}; reduce={obj.reduce}"
+        grain = f"; granularity={obj.granularity}" if obj.granularity != "sequence" else ""
+        return "; ".join(parts) + f"; beta={obj.beta:g}; reduce={obj.reduce}{grain}"
 
     def latex(self, obj: Objective) -> str:
         return obj.latex()

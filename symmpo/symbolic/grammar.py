@@ -72,6 +72,7 @@ class Sample:
     psi_tied: bool
     beta: float
     reduce: str
+    granularity: str = "sequence"
 
 
 @dataclass(frozen=True)
@@ -159,6 +160,15 @@ class Grammar:
             if r not in ("sum", "mean"):
                 raise GrammarError(f"{source}: reduce choices must be sum/mean, got {shown(r)}")
         self.reduce_choices = tuple(str(r) for r in reduce)
+        granularity = data.get("granularity", ["sequence"])
+        if not isinstance(granularity, (list, tuple)) or not granularity:
+            raise GrammarError(
+                f"{source}: granularity must be a list of sequence/token, got {shown(granularity)}"
+            )
+        for g in granularity:
+            if g not in ("sequence", "token"):
+                raise GrammarError(f"{source}: granularity choices must be sequence/token, got {shown(g)}")
+        self.granularity_choices = tuple(str(g) for g in granularity)
         raw_nts = data.get("nonterminals")
         if not isinstance(raw_nts, Mapping) or not raw_nts:
             raise GrammarError(f"{source}: missing 'nonterminals'")
@@ -422,7 +432,7 @@ class Grammar:
         max_size: int | None = None,
         tries: int = 100,
     ) -> Sample:
-        """Random component trees, psi tie, beta and reduce within the size and depth limits (reproducible
+        """Random component trees, psi tie, beta, reduce and granularity within the size and depth limits (reproducible
         from rng). The size counts psi once when it is tied to phi_inv."""
         max_size = self.max_size if max_size is None else max_size
         for _ in range(tries):
@@ -435,8 +445,10 @@ class Grammar:
             tied = bool(rng.random() < self.psi_tie)
             beta = float(math.exp(rng.uniform(math.log(self.beta_range[0]), math.log(self.beta_range[1]))))
             reduce = str(self.reduce_choices[int(rng.integers(len(self.reduce_choices)))])
+            grain = self.granularity_choices  # drawn only when there is a choice: one-choice grammars keep
+            granularity = str(grain[int(rng.integers(len(grain)))]) if len(grain) > 1 else grain[0]  # streams
             if sum(size(t) for c, t in comps.items() if not (c == "psi" and tied)) <= max_size:
-                return Sample(comps, tied, beta, reduce)
+                return Sample(comps, tied, beta, reduce, granularity)
         raise GrammarError(f"{self.source}: no sample within max_size={max_size} after {tries} tries")
 
     # ----- GP hooks ------------------------------------------------------------------------------------

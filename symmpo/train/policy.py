@@ -129,8 +129,10 @@ class PolicyPopulation:
             h = torch.baddbmm(self.params[i + 1], h, self.params[i])
         return h.view(n, h.shape[1], self.spec.act_dim, self.spec.n_bins)
 
-    def step_logps(self, x: Tensor, act: Tensor, compiled: bool = False) -> Tensor:
+    def step_logps(self, x: Tensor, act: Tensor, compiled: bool = False, per_dim: bool = False) -> Tensor:
         """log π(a_t|s_t) summed over action dimensions, per step: ``[P, M]``. ``act`` is ``[M, act_dim]``.
+        ``per_dim``: one log-prob per action dimension (a token of a granularity=token objective), ``[P, M, D]``
+        (never compiled).
 
         Members are processed ``MEMBER_CHUNK`` at a time (still one autograd graph, one backward): with
         thousands of rows, all P members' activations at once fall out of the CPU cache; chunks of 2 members
@@ -139,8 +141,9 @@ class PolicyPopulation:
         kernels; same values up to float rounding, see :func:`compiled_chunk_logps`).
         """
         n = self.size
+        compiled = compiled and not per_dim  # the compiled chunk sums over dimensions; per_dim runs eagerly
         if n <= MEMBER_CHUNK and not compiled:
-            return self._step_logps(x, act)
+            return self._step_logps(x, act, per_dim)
         parts = []
         for s in range(0, n, MEMBER_CHUNK):
             chunk = [p[s : s + MEMBER_CHUNK] for p in self.params]
@@ -148,13 +151,14 @@ class PolicyPopulation:
                 parts.append(compiled_chunk_logps()(x, act, self.spec.act_dim, self.spec.n_bins, *chunk))
             else:
                 sub = PolicyPopulation(self.spec, chunk, self.obs_mean, self.obs_std)
-                parts.append(sub._step_logps(x, act))
+                parts.append(sub._step_logps(x, act, per_dim))
         return torch.cat(parts)
 
-    def _step_logps(self, x: Tensor, act: Tensor) -> Tensor:
+    def _step_logps(self, x: Tensor, act: Tensor, per_dim: bool = False) -> Tensor:
         logits = self.logits(x)
         idx = act.unsqueeze(0).unsqueeze(-1).expand(logits.shape[0], -1, -1, 1)
-        return ChosenLogProb.apply(logits, idx).sum(-1)
+        out = ChosenLogProb.apply(logits, idx)
+        return out if per_dim else out.sum(-1)
 
     @torch.no_grad()
     def act_greedy(self, obs: np.ndarray) -> np.ndarray:
@@ -278,3 +282,42 @@ def response_logps(
     step = policy.step_logps(batch.obs, batch.act, compiled)
     total = step.new_zeros(step.shape[0], 2 * batch.n_pairs).index_add_(1, batch.segment, step)
     return total[:, : batch.n_pairs], total[:, batch.n_pairs :]
+
+
+@dataclass
+class TokenLogps:
+    """Log-probs of a batch per token (one action dimension of one step), for granularity=token objectives.
+
+    ``chosen``/``rejected``: ``[P, B, T]`` padded with 0, step after step and dimension after dimension within
+    a step (T = the longest response's steps x act_dim); ``len_chosen``/``len_rejected``: tokens per response
+    (steps x act_dim), which give the token masks. ``sum_chosen``/``sum_rejected``: the summed ``[P, B]`` log-probs
+    from the same forward pass (what sequence objectives read), equal to :func:`response_logps`'s.
+    """
+
+    chosen: Tensor
+    rejected: Tensor
+    len_chosen: Tensor
+    len_rejected: Tensor
+    sum_chosen: Tensor
+    sum_rejected: Tensor
+
+
+def response_token_logps(policy: PolicyPopulation, batch: PairBatch) -> TokenLogps:
+    """Per-token log-probs of the batch's responses under every member (one forward pass, as
+    :func:`response_logps`, which stays the path of populations without a token objective)."""
+    per_dim = policy.step_logps(
+        batch.obs, batch.act, per_dim=True
+    )  # [P, M, D]; eager even with config.compile
+    n, m, d = per_dim.shape
+    b = batch.n_pairs
+    step = per_dim.sum(-1)
+    total = step.new_zeros(n, 2 * b).index_add_(1, batch.segment, step)
+    lens = torch.cat([batch.len_chosen, batch.len_rejected]).long()
+    starts = torch.cumsum(lens, 0) - lens
+    pos = torch.arange(m) - starts[batch.segment]  # step index within its response
+    t = int(lens.max()) * d if m else 0
+    flat = (batch.segment * t + pos * d).unsqueeze(1) + torch.arange(d)  # [M, D]
+    padded = per_dim.new_zeros(n, 2 * b * t).index_copy(1, flat.reshape(-1), per_dim.reshape(n, m * d))
+    padded = padded.view(n, 2 * b, t)
+    tokens = lens.to(per_dim.dtype) * d
+    return TokenLogps(padded[:, :b], padded[:, b:], tokens[:b], tokens[b:], total[:, :b], total[:, b:])

@@ -22,7 +22,7 @@ from torch import Tensor
 
 from symmpo.suite.types import PreferenceDataset
 from symmpo.train.config import TrainConfig
-from symmpo.train.policy import PolicyPopulation, make_batch, response_logps
+from symmpo.train.policy import PolicyPopulation, make_batch, response_logps, response_token_logps
 from symmpo.train.reference import Reference
 
 
@@ -104,6 +104,9 @@ def train_population(
     rng = np.random.default_rng(seed)
     n_pairs = dataset.n_pairs
     eval_at = _eval_steps(config)
+    # granularity=token objectives read per-token log-probs [B, T] (lengths in tokens give the masks); the
+    # summed path below is untouched for populations without one
+    token = [getattr(o, "granularity", "sequence") == "token" for o in objectives]
 
     t0 = time.perf_counter()
     eval_time = 0.0
@@ -120,7 +123,13 @@ def train_population(
         idx = rng.integers(0, n_pairs, size=min(config.batch_size, n_pairs))
         batch = make_batch(reference.chosen, reference.rejected, idx)
         ref_c, ref_r = reference.logps_chosen[idx], reference.logps_rejected[idx]
-        pol_c, pol_r = response_logps(policy, batch, config.compile)
+        if any(token):
+            tok = response_token_logps(policy, batch)
+            pol_c, pol_r = tok.sum_chosen, tok.sum_rejected
+            with torch.no_grad():
+                ref_tok = response_token_logps(reference.policy, batch)
+        else:
+            pol_c, pol_r = response_logps(policy, batch, config.compile)
         progress = step / config.steps
         losses: list[Tensor] = []
         live: list[int] = []
@@ -128,9 +137,26 @@ def train_population(
             if not alive[i]:
                 continue
             try:
-                li = obj.loss(
-                    pol_c[i], pol_r[i], ref_c, ref_r, batch.len_chosen, batch.len_rejected, progress=progress
-                ).mean()
+                if token[i]:
+                    li = obj.loss(
+                        tok.chosen[i],
+                        tok.rejected[i],
+                        ref_tok.chosen[0],
+                        ref_tok.rejected[0],
+                        tok.len_chosen,
+                        tok.len_rejected,
+                        progress=progress,
+                    ).mean()
+                else:
+                    li = obj.loss(
+                        pol_c[i],
+                        pol_r[i],
+                        ref_c,
+                        ref_r,
+                        batch.len_chosen,
+                        batch.len_rejected,
+                        progress=progress,
+                    ).mean()
             except Exception as err:  # a broken candidate must not stop the population
                 _kill(results, alive, i, step, f"objective raised {type(err).__name__}: {err}")
                 continue
