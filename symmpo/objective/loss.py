@@ -14,8 +14,9 @@ import torch
 from symmpo.objective import loss_tree
 from symmpo.objective.loss_tree import (
     ARGS,
-    LOSS,
     LEN_R,
+    LOSS,
+    PAD_LOGP,
     PARTS,
     PC,
     PR,
@@ -25,7 +26,6 @@ from symmpo.objective.loss_tree import (
     Op,
     Ref,
     Term,
-    PAD_LOGP,
     log_space_tree,
 )
 from symmpo.objective.types import ObjectiveLike
@@ -229,4 +229,4 @@ def _token_where(obj: ObjectiveLike, tree: LossTree) -> str:
     if psi:
         parts.append(rf"\psi(p) = {tex['psi']}")
     parts.append(r"p_t = \pi_\theta(a_t \mid s_t)\ \text{(one token)}")
-    return ",\ ".join(parts)
+    return r",\ ".join(parts)
