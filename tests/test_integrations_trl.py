@@ -374,3 +374,95 @@ def test_compute_metrics_receives_logits_as_with_dpo_trainer(tmp_path):
     for k in TRL_KEYS:
         if k != "num_tokens":
             assert results["mpo"][f"eval_{k}"] == pytest.approx(results["dpo"][f"eval_{k}"], abs=1e-5), k
+
+
+# ----- granularity=token: per-token log-probs and completion masks -----------------------------------------
+def test_token_dpo_logs_the_same_as_trl_sigmoid(tmp_path):
+    """Per-token DPO is DPO: inside TRL it trains and logs as DPOTrainer's sigmoid loss."""
+    obj = Objective.named("dpo").with_granularity("token")
+    ours = trl_tiny.train_logs(_trainer(MPOTrainer, tmp_path / "mpo", obj))
+    theirs = trl_tiny.train_logs(_trainer(DPOTrainer, tmp_path / "dpo", loss_type=["sigmoid"]))
+    _same_logs(ours, theirs)
+
+
+TOKEN_OBJECTIVE = {**TA_OBJECTIVE, "name": "token-ta", "granularity": "token"}
+
+
+class TokenRecording(MPOTrainer):
+    """Keeps the policy's and the reference's per-token log-probs recomputed from plain logits, and the mask."""
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        with torch.no_grad():
+            mask = inputs["completion_mask"][:, 1:].bool()
+            ids = inputs["input_ids"]
+            seen = []
+            for m in (model, self.ref_model):
+                logits = m(input_ids=ids, attention_mask=inputs["attention_mask"]).logits
+                token = torch.log_softmax(logits[:, :-1].float(), -1).gather(-1, ids[:, 1:, None])[..., 0]
+                seen.append(token * mask)
+            self.independent.append((*seen, mask))
+        return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+
+
+def test_token_objective_inside_trl_and_exported_file_read_per_token_log_probs(tmp_path):
+    """MPOTrainer hands a token objective per-token log-probs (recomputed here from plain logits, the
+    reference's too) with the completion masks; its loss is Objective.loss on them; the exported TRL file
+    (no symmpo) trains with the same logs."""
+    obj = Objective.from_dict(TOKEN_OBJECTIVE)
+    trainer = _trainer(TokenRecording, tmp_path / "mpo", obj, beta=0.5)
+    trainer.independent, calls = [], []
+    loss = trainer.loss_spec.loss
+
+    def recording_loss(*args):
+        calls.append(tuple(a.detach().clone() if torch.is_tensor(a) else a for a in args))
+        return loss(*args)
+
+    trainer.loss_spec = trainer.loss_spec._replace(loss=recording_loss)
+    logs = trl_tiny.train_logs(trainer)
+    assert len(calls) == STEPS
+    for (pc, pr, rc, rr, mc, mr, tau), (policy, reference, mask), h in zip(
+        calls, trainer.independent, logs, strict=True
+    ):
+        assert pc.dim() == 2 and mc.dtype == torch.bool and pc.shape == mc.shape
+        assert torch.equal(torch.cat([mc, mr]), mask)
+        torch.testing.assert_close(torch.cat([pc, pr]), policy, rtol=0, atol=1e-4)
+        torch.testing.assert_close(torch.cat([rc, rr]), reference, rtol=0, atol=1e-4)
+        assert h["loss"] == pytest.approx(
+            float(obj.loss(pc, pr, rc, rr, mc, mr, progress=tau).mean()), abs=1e-6
+        )
+        assert h["logps/chosen"] == pytest.approx(float(pc.sum(1).mean()), abs=1e-4)
+    assert not torch.allclose(calls[-1][2], calls[-1][0])  # the policy moved away from the reference
+    src = tmp_path / "objective.yaml"
+    obj.save(src)
+    exported = tmp_path / "exported_trainer.py"
+    assert main(["export", str(src), "--format", "trl", "-o", str(exported)]) == 0
+    script = f"""
+import importlib.util, json, sys, warnings
+sys.modules["symmpo"] = None
+sys.path.insert(0, {str(TESTS)!r})
+warnings.filterwarnings("ignore")
+import trl_tiny, copy
+spec = importlib.util.spec_from_file_location("exported_trainer", {str(exported)!r})
+mod = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(mod)
+policy = trl_tiny.model(0)
+trainer = mod.MPOTrainer(model=policy, ref_model=copy.deepcopy(policy),
+                         args=trl_tiny.config({str(tmp_path / "out")!r}, max_steps={STEPS}, beta=0.5),
+                         train_dataset=trl_tiny.dataset(), processing_class=trl_tiny.tokenizer())
+print(json.dumps({{"logs": trl_tiny.train_logs(trainer), "granularity": mod.GRANULARITY}}))
+"""
+    res = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=300
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    assert out["granularity"] == "token"
+    for a, b in zip(out["logs"], logs, strict=True):
+        for k in ("loss", "loss/preference", "loss/imitation", "objective/rewards/margins", *TRL_KEYS):
+            assert a[k] == pytest.approx(b[k], abs=1e-5), k
+
+
+def test_token_objective_refuses_precomputed_reference_log_probs(tmp_path):
+    obj = Objective.named("dpo").with_granularity("token")
+    with pytest.raises(ObjectiveError, match="per-token reference log-probs"):
+        _trainer(MPOTrainer, tmp_path, obj, precompute_ref_log_probs=True)
