@@ -48,6 +48,7 @@ def run_sample(args: argparse.Namespace) -> int:
             print(
                 f"phi_inv = {f['phi_inv']}; psi = {psi}; g = {f['g']}; w_po = {f['w_po']}; "
                 f"w_sft = {f['w_sft']}; beta = {obj.beta:.4g}; reduce = {obj.reduce}"
+                + ("; granularity = token" if obj.granularity == "token" else "")
             )
         print(f"$$ {obj.latex()} $$")
         print()

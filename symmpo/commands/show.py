@@ -23,7 +23,10 @@ def run(args: argparse.Namespace) -> int:
     if not obj.is_symbolic and getattr(obj, "family", None) == "plain":
         return _show_plain(obj, args.latex)
     f = obj.formulas()
-    print(f"objective {obj.name}: beta={obj.beta:g}, reduce={obj.reduce}, needs lengths: {obj.needs_lengths}")
+    grain = ", granularity=token" if getattr(obj, "granularity", "sequence") == "token" else ""
+    print(
+        f"objective {obj.name}: beta={obj.beta:g}, reduce={obj.reduce}{grain}, needs lengths: {obj.needs_lengths}"
+    )
     print(f"  phi_inv(p) = {f['phi_inv']}")
     print(f"  psi(p)     = {'phi_inv(p) (tied)' if obj.psi_tied else f['psi']}")
     print(f"  g(z)       = {f['g']}")

@@ -24,6 +24,11 @@ an alias, which compilers and printers resolve instead of computing)::
     imitation           w_sft(tau) * nll_chosen (zeros without an imitation term) part
     loss                preference + imitation
 
+**granularity=token** (:func:`build_token`): the log-prob arguments are per token ``[B, T]``; ``mask_*`` steps
+turn the lengths arguments (lengths or masks) into token masks, ``pad`` sets padded tokens to log(1/2) before a
+component reads them, ``token_ratio_*`` is phi_inv - psi per token and ``log_ratio_*`` its sum (or mean) over
+the response's tokens (``tsum``); the rest of the tree is the same. Both lengths are always required.
+
 **Lengths convention** (the one place it is decided): a loss requires exactly the lengths its tree reads:
 ``chosen_lengths`` and ``rejected_lengths`` when reduce=mean, ``chosen_lengths`` alone for an imitation
 term with reduce=sum (the NLL reads the chosen length only). A length the tree does not read is ignored.
