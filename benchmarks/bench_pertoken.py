@@ -29,6 +29,7 @@ import torch
 
 from symmpo.objective import prune as pruning
 from symmpo.search.space import ObjectiveSpace
+from symmpo.symbolic.expr import get_at, variables
 from symmpo.symbolic.parser import to_formula
 from symmpo.train import fitness
 from symmpo.train.config import TrainConfig, heldout_train
@@ -47,6 +48,26 @@ def samples(n: int, seed: int) -> list:
             seen.add(obj.canonical_key())
             out.append(obj.renamed(f"s{len(out):02d}"))
     return out
+
+
+def dead_kinds(obj, sample) -> tuple[int, int, int, list[str]]:
+    """(terms, dead terms that read p, dead constant terms, the dead p-terms as formulas) of φ⁻¹ and ψ: a constant
+    additive term (the −1 of a Tsallis form) is dead in any form; a dead term that reads p is what the
+    granularity decides."""
+    terms = live_p = const = 0
+    shown = []
+    for comp in pruning.prunable(obj):
+        tree = obj.components[comp]
+        n, dead = pruning.dead_terms(tree, sample)
+        terms += n
+        for path in dead:
+            term = get_at(tree, path)
+            if "p" in variables(term):
+                live_p += 1
+                shown.append(f"{comp}: {to_formula(term)}")
+            else:
+                const += 1
+    return terms, live_p, const, shown
 
 
 def spread(values: list[float]) -> dict[str, float]:
@@ -96,7 +117,7 @@ def main() -> None:
     for i, obj in enumerate(objs):
         live = [s for s in sketches[i] if s is not None]
         sample = pruning.sample_of(live)
-        terms, dead = pruning.count_dead(obj, sample) if sample is not None else (0, 0)
+        terms, dead_p, dead_const, shown = dead_kinds(obj, sample) if sample is not None else (0, 0, 0, [])
         rows.append(
             {
                 "name": obj.name,
@@ -108,7 +129,11 @@ def main() -> None:
                 "scores": scores[i],
                 "mean": float(np.mean(scores[i])) if all(np.isfinite(scores[i])) else float("-inf"),
                 "terms": terms,
-                "dead": dead,
+                "dead": dead_p + dead_const,
+                "dead_p": dead_p,
+                "dead_const": dead_const,
+                "dead_p_terms": shown,
+                "sketches": live,
                 "median_logp": float(np.median(np.concatenate([np.asarray(s) for s in live])))
                 if live
                 else None,
@@ -128,6 +153,9 @@ def main() -> None:
             "died": sum(1 for m in means if not np.isfinite(m)),
             "terms": sum(x["terms"] for x in r),
             "dead": sum(x["dead"] for x in r),
+            "dead_p": sum(x["dead_p"] for x in r),
+            "dead_const": sum(x["dead_const"] for x in r),
+            "with_dead_p": sum(1 for x in r if x["dead_p"] > 0),
             "with_dead": sum(1 for x in r if x["dead"] > 0),
             "multi_term": sum(
                 1 for x in r if x["terms"] > (1 if x["psi_tied"] else 2)
@@ -159,15 +187,15 @@ def main() -> None:
         "seeds per objective); the spread is over the N objectives. Dead terms: additive terms of φ⁻¹ and ψ that "
         "pruning removes on the log-probabilities the trained members saw (per response / per token).",
         "",
-        "| form / reduce | n | s.d. | IQR | range | mean | died | median log p seen | terms of φ⁻¹, ψ | dead |"
-        " samples with a dead term | samples with a multi-term φ⁻¹ or ψ |",
+        "| form / reduce | n | s.d. | IQR | range | mean | died | median log p seen | terms of φ⁻¹, ψ |"
+        " dead terms reading p | samples with one | dead constant terms |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for form, s in summary.items():
         lines.append(
             f"| {form} | {s['n']} | {s['sd']:.1f} | {s['iqr']:.1f} | {s['range']:.1f} | {s['mean']:.1f} | "
-            f"{s['died']} | {s['median_logp']:.2f} | {s['terms']} | {s['dead']} | {s['with_dead']} | "
-            f"{s['multi_term']} |"
+            f"{s['died']} | {s['median_logp']:.2f} | {s['terms']} | {s['dead_p']} | {s['with_dead_p']} | "
+            f"{s['dead_const']} |"
         )
     if diff:
         lines += [
@@ -175,6 +203,13 @@ def main() -> None:
             f"Paired (same formula, token − sequence): mean {np.mean(diff):+.1f}, "
             f"mean |difference| {np.mean(np.abs(diff)):.1f} over {len(diff)} formulas alive in both forms.",
         ]
+    dead_lines = [
+        f"- {x['name']} ({x['granularity']}, {x['reduce']}): " + "; ".join(x["dead_p_terms"])
+        for x in rows
+        if x["dead_p_terms"]
+    ]
+    if dead_lines:
+        lines += ["", "Dead terms that read p:", "", *dead_lines]
     (args.out / "table.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

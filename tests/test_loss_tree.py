@@ -5,7 +5,8 @@ is the loss).
 
 The lengths convention (symmpo.objective.loss_tree): a loss requires exactly the lengths its tree reads,
 both for reduce=mean, the chosen ones alone for an imitation term with reduce=sum; lengths it does not read
-are ignored.
+are ignored. The same agreement for granularity=token objectives (per-token log-probs and token masks) is in
+``test_loss_tree_token.py``.
 """
 
 from __future__ import annotations
