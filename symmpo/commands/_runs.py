@@ -49,6 +49,20 @@ def add_run_arguments(p: argparse.ArgumentParser, command: str, population_help:
     )
     p.add_argument("--search-seed", type=SEED, dest="seed", help="seed of the search's own random choices")
     p.add_argument(
+        "--fidelity-rungs",
+        type=int_in(1, 64),
+        nargs="+",
+        metavar="N",
+        help="successive halving: fitness seeds per rung, e.g. 1 3 (the last = the number of --seeds); every "
+        "candidate trains on the first rung's seeds, the best share (--promote) goes on (default: flat)",
+    )
+    p.add_argument(
+        "--promote",
+        type=float,
+        metavar="SHARE",
+        help="share of a rung's candidates promoted to the next, in (0, 1) (default 0.33; with --fidelity-rungs)",
+    )
+    p.add_argument(
         "--executor", choices=EXECUTORS, default="local", help="where trainings run (default: local)"
     )
     p.add_argument("--workers", type=int_in(1, 4096), help="worker processes (default: all cores)")
@@ -64,11 +78,18 @@ def add_run_arguments(p: argparse.ArgumentParser, command: str, population_help:
 
 def new_config(args: argparse.Namespace) -> dict[str, Any]:
     """The preset's configuration with the command line's values."""
-    from symmpo.search.presets import apply_overrides, preset_config
+    from symmpo.search.presets import apply_overrides, preset_config, validate
 
-    return apply_overrides(
+    config = apply_overrides(
         preset_config(args.preset or "default"), **{k: getattr(args, k) for k in SEARCH_KEYS}
     )
+    rungs, share = getattr(args, "fidelity_rungs", None), getattr(args, "promote", None)
+    if share is not None and rungs is None:
+        raise SymmpoError("--promote needs --fidelity-rungs (e.g. --fidelity-rungs 1 3 --promote 0.33)")
+    if rungs is not None:
+        config["fidelity"] = {"rungs": list(rungs), "promote": 0.33 if share is None else share}
+        validate(config)
+    return config
 
 
 def open_run(
@@ -88,7 +109,13 @@ def open_run(
 
     check_workers(args.workers, args.executor, args.oversubscribe)
     if args.resume:
-        keys = ("preset", *[k for k in SEARCH_KEYS if k != "generations"], *fixed)
+        keys = (
+            "preset",
+            *[k for k in SEARCH_KEYS if k != "generations"],
+            "fidelity_rungs",
+            "promote",
+            *fixed,
+        )
         given = [k for k in keys if getattr(args, k, None) is not None]
         if given:
             raise SymmpoError(

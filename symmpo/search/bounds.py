@@ -39,7 +39,17 @@ REQUIRED = (
     "rescore_top",
     "reference",
 )
-OPTIONAL = ("grammar", "grammar_name", "preset", "heldout", "allow_heldout_env", "gp", "kind", "neural")
+OPTIONAL = (
+    "grammar",
+    "grammar_name",
+    "preset",
+    "heldout",
+    "allow_heldout_env",
+    "gp",
+    "kind",
+    "neural",
+    "fidelity",
+)
 
 
 class ConfigError(SymmpoError):
@@ -129,8 +139,30 @@ def check_config(config: Any) -> dict[str, Any]:
     for key in ("grammar", "grammar_name", "preset", "kind"):
         if key in config:
             _text(config[key], key, 4096 if key == "grammar" else MAX_IDENTIFIER_CHARS)
+    if config.get("fidelity") is not None:
+        _fidelity(config["fidelity"], len(config["seeds"]))
     if not isinstance(config.get("allow_heldout_env", False), bool):
         raise ConfigError(
             f"allow_heldout_env must be true or false, got {shown(config['allow_heldout_env'])}"
         )
     return config
+
+
+def _fidelity(value: Any, n_seeds: int) -> None:
+    """``fidelity: {rungs: [1, 3], promote: 0.33}``: seed counts per rung, increasing from 1 or more to every
+    fitness seed (so a promoted candidate's fitness is the flat one), at least two rungs; a share in (0, 1)."""
+    spec = _mapping(value, "fidelity")
+    unknown = sorted(set(spec) - {"rungs", "promote"})
+    if unknown or not {"rungs", "promote"} <= set(spec):
+        raise ConfigError(f"fidelity must have exactly 'rungs' and 'promote', got {shown(sorted(spec))}")
+    rungs = spec["rungs"]
+    if not isinstance(rungs, list) or not 2 <= len(rungs) <= MAX_SEEDS:
+        raise ConfigError(f"fidelity.rungs must be a list of 2 or more seed counts, got {shown(rungs)}")
+    counts = [_int(r, "each of fidelity.rungs", 1, MAX_SEEDS) for r in rungs]
+    if any(b <= a for a, b in zip(counts, counts[1:], strict=False)) or counts[-1] != n_seeds:
+        raise ConfigError(
+            f"fidelity.rungs must increase and end at the number of fitness seeds ({n_seeds}), got {shown(rungs)}"
+        )
+    share = _positive(spec["promote"], "fidelity.promote", 1.0)
+    if share >= 1.0:
+        raise ConfigError(f"fidelity.promote must be below 1 (1 promotes every candidate), got {share:g}")

@@ -1,6 +1,7 @@
 """The search's hall of fame: the best distinct candidates ever trained, whatever the strategy.
 
-Ranked by raw fitness; exact ties go to the smaller candidate, then the canonical key, so the order is
+Ranked by raw fitness (after the fidelity rung reached, when the search promotes candidates through rungs of
+seeds: :mod:`symmpo.search.multifidelity`); exact ties go to the smaller candidate, then the canonical key, so the order is
 deterministic. Distinct means distinct as printed: a candidate whose dead terms were pruned
 (:mod:`symmpo.objective.prune`) is shown, exported and re-scored in its pruned form, and of two entries that act
 the same the better one stays. Breeding and the fitness cache keep the candidate as bred (``Leader.candidate``).
@@ -18,9 +19,11 @@ from symmpo.search.strategy import Leader
 PRUNING_ZERO = {"candidates": 0, "terms": 0, "dead": 0}  # counters over every trained candidate
 
 
-def rank_key(leader: Leader) -> tuple[float, int, str]:
+def rank_key(leader: Leader) -> tuple[int, float, int, str]:
+    """Best first: the fidelity rung reached (all 0 for a flat fitness, :mod:`symmpo.search.multifidelity`),
+    fitness, then size and key."""
     f = leader.fitness if not math.isnan(leader.fitness) else -math.inf
-    return (-f, leader.candidate.size, leader.key)
+    return (-leader.rung, -f, leader.candidate.size, leader.key)
 
 
 @dataclass
@@ -33,18 +36,22 @@ class HallOfFame:
     def update(self, entering: Sequence[Leader]) -> None:
         by_key = {e.key: e for e in self.leaders}
         for c in entering:
-            if math.isfinite(c.fitness) and c.key not in by_key:
-                by_key[c.key] = c
+            if math.isfinite(c.fitness) and (c.key not in by_key or c.rung > by_key[c.key].rung):
+                by_key[c.key] = c  # a promoted candidate replaces its cheaper score
         distinct: dict[str, Leader] = {}
         for leader in sorted(by_key.values(), key=rank_key):
             distinct.setdefault(leader.identity, leader)
         self.leaders = list(distinct.values())[: self.capacity]
 
-    def admits(self, fitness: float) -> bool:
-        """Whether an entry with this fitness could enter now (the only candidates worth pruning)."""
+    def admits(self, fitness: float, rung: int = 0) -> bool:
+        """Whether an entry with this fitness at this fidelity rung could enter now (the only candidates worth
+        pruning)."""
         if not math.isfinite(fitness):
             return False
-        return len(self.leaders) < self.capacity or fitness >= self.leaders[-1].fitness
+        if len(self.leaders) < self.capacity:
+            return True
+        last = self.leaders[-1]
+        return (rung, fitness) >= (last.rung, last.fitness)
 
 
 def pruning_summary(counters: dict[str, int], leaders: Sequence[Leader], threshold: float) -> dict[str, Any]:

@@ -9,6 +9,8 @@ GP + CMA-ES in :mod:`symmpo.search.evolve`, network weights by CMA-ES in :mod:`s
   executor (:func:`symmpo.search.jobs.train_objectives`), next to the reference loss (DPO, which the search
   owns), all on the same seeds and batches (common random numbers); results are cached by key, so a duplicate
   never trains twice;
+* **multi-fidelity** — optionally (``fidelity`` in the configuration) successive halving over the fitness seeds:
+  every candidate on the first seeds, the best share promoted to more (:mod:`symmpo.search.multifidelity`);
 * **hall of fame** — the search keeps it (:mod:`symmpo.search.halloffame`) and hands it to the strategy, which
   may breed from it;
 * **what occurred** — the jobs report a sketch of the log-probabilities each training saw
@@ -39,6 +41,7 @@ import numpy as np
 from symmpo.search.executors import Executor, check_interrupt
 from symmpo.search.halloffame import PRUNING_ZERO, HallOfFame, pruning_summary
 from symmpo.search.jobs import FitnessJob, JobFn, aggregate, run_job, seed_summary, train_objectives
+from symmpo.search.multifidelity import Fidelity, promote, rung_fitness, rung_of
 from symmpo.search.presets import fitness_train_config, heldout_train_config
 from symmpo.search.rundir import RunDir
 from symmpo.search.strategy import Candidate, Leader, Representation, Strategy
@@ -115,6 +118,7 @@ class Search:
         self.heldout_train = heldout_train_config(config)
         self.reference = representation.reference(dict(config["reference"]))
         self.prunes = hasattr(representation, "prune")
+        self.fidelity = Fidelity.from_config(config)
         state = run.load_checkpoint()
         try:
             self._restore(state)
@@ -156,6 +160,12 @@ class Search:
         missing = [e.key for e in self.hall_of_fame.leaders if e.key not in self.cache]
         if missing:  # the hall of fame refers to trainings the cache does not hold: an edited checkpoint
             raise ValueError(f"hall-of-fame entry {missing[0][:40]!r} has no cached fitness")
+        for leader in self.hall_of_fame.leaders:
+            leader.rung = self.rung(leader.key)
+
+    def rung(self, key: str) -> int:
+        """The fidelity rung a cached candidate's fitness was measured at (0 for a flat fitness)."""
+        return rung_of(self.cache[key], self.config["tasks"], self.config["seeds"], self.fidelity)
 
     def state(self) -> dict[str, Any]:
         """What a checkpoint holds: the loop's fields, the hall of fame, and the strategy's own."""
@@ -224,7 +234,7 @@ class Search:
         are shown pruned (judged on what their trainings saw)."""
         entering = []
         for c in candidates:
-            leader = Leader(c, float(self.cache[c.key]["fitness"]), self.generation)
+            leader = Leader(c, float(self.cache[c.key]["fitness"]), self.generation, rung=self.rung(c.key))
             occurring = self.cache[c.key].get("occurring") if self.prunes else None
             if occurring and math.isfinite(leader.fitness):
                 if c.key in trained:
@@ -232,7 +242,7 @@ class Search:
                     self.pruning["candidates"] += 1
                     self.pruning["terms"] += terms
                     self.pruning["dead"] += dead
-                if self.hall_of_fame.admits(leader.fitness):
+                if self.hall_of_fame.admits(leader.fitness, leader.rung):
                     leader.pruned = self.representation.prune(c, occurring)  # type: ignore[attr-defined]
             entering.append(leader)
         self.hall_of_fame.update(entering)
@@ -242,18 +252,23 @@ class Search:
         t0 = time.perf_counter()
         asked = self.strategy.ask(self.rng, self.generation, self.leaders)
         reference = self.reference
-        fresh = [c for c in [*asked, reference] if c.key not in self.cache]
-        results = self.evaluate(fresh, [int(s) for s in self.config["seeds"]], "search", self.train)
-        for key, res in results.items():
-            self.cache[key] = {
-                "fitness": aggregate(list(res["scores"].values())),
-                "scores": res["scores"],
-                "reasons": res["reasons"],
-                **({"occurring": res["occurring"]} if self.prunes and res.get("occurring") else {}),
-            }
-        fitness = [float(self.cache[c.key]["fitness"]) for c in asked]
         distinct = list({c.key: c for c in reversed(asked)}.values())[::-1]  # first of each key, in order
-        self.enter(distinct, set(results))
+        rungs: dict[str, Any] = {}
+        if self.fidelity is None:
+            fresh = [c for c in [*asked, reference] if c.key not in self.cache]
+            results = self.evaluate(fresh, [int(s) for s in self.config["seeds"]], "search", self.train)
+            for key, res in results.items():
+                self.cache[key] = {
+                    "fitness": aggregate(list(res["scores"].values())),
+                    "scores": res["scores"],
+                    "reasons": res["reasons"],
+                    **({"occurring": res["occurring"]} if self.prunes and res.get("occurring") else {}),
+                }
+            trained = set(results)
+        else:
+            trained, rungs = self.climb(distinct, reference)
+        fitness = [float(self.cache[c.key]["fitness"]) for c in asked]
+        self.enter(distinct, trained)
         extra = self.strategy.tell(asked, fitness, self.rng, self.leaders)
         population = [float(self.cache[c.key]["fitness"]) for c in distinct]
         finite = [f for f in population if math.isfinite(f)]
@@ -265,17 +280,67 @@ class Search:
             "hof_best": self.leaders[0].fitness if self.leaders else -math.inf,
             "reference": self.cache[reference.key]["fitness"],
             "candidates": len(asked),
-            "trained": len(results),
+            "trained": len(trained),
             "diverged": len(population) - len(finite),
+            **rungs,
             **extra,
             "seconds": round(seconds, 2),
-            "evals_per_min": round(60.0 * len(results) / seconds, 2) if seconds > 0 else 0.0,
+            "evals_per_min": round(60.0 * len(trained) / seconds, 2) if seconds > 0 else 0.0,
         }
         self.history.append(record)
         self.generation += 1
         self.run_dir.save_checkpoint(self.state())
         self.write_outputs()
         return record
+
+    def climb(self, distinct: list[Candidate], reference: Candidate) -> tuple[set[str], dict[str, Any]]:
+        """Successive halving over the fitness seeds (:mod:`symmpo.search.multifidelity`): this generation's
+        distinct candidates train on the first rung's seeds, the best share of them on the next rung's, and so
+        on; each trains only the seeds its cache entry lacks. The reference climbs every rung. Returns the keys
+        new to the cache and the history fields (candidates per rung, seed-trainings)."""
+        assert self.fidelity is not None
+        fid, tasks, seeds = self.fidelity, self.config["tasks"], self.config["seeds"]
+        new = {c.key for c in [*distinct, reference] if c.key not in self.cache}
+        pool, per_rung, trainings = list(distinct), [], 0
+        for i in range(len(fid.rungs)):
+            rung_seeds = fid.seeds(seeds, i)
+            per_rung.append(len(pool))
+            members = list({c.key: c for c in [*pool, reference]}.values())
+            groups: dict[tuple[int, ...], list[Candidate]] = {}
+            for c in members:
+                scores = self.cache.get(c.key, {}).get("scores", {})
+                lack = tuple(s for s in rung_seeds if any(f"{t}/{s}" not in scores for t in tasks))
+                if lack:
+                    groups.setdefault(lack, []).append(c)
+            for lack, group in groups.items():
+                results = self.evaluate(group, list(lack), "search", self.train)
+                trainings += len(group) * len(lack) * len(tasks)
+                for key, res in results.items():
+                    self.merge(key, res)
+            if i + 1 < len(fid.rungs):
+                score = {c.key: rung_fitness(self.cache[c.key], tasks, rung_seeds) for c in pool}
+                keep = set(
+                    promote(
+                        [c.key for c in pool],
+                        score,
+                        {c.key: c.size for c in pool},
+                        fid.promoted_count(len(pool)),
+                    )
+                )
+                pool = [c for c in pool if c.key in keep]
+        return new, {"per_rung": per_rung, "seed_trainings": trainings}
+
+    def merge(self, key: str, res: dict[str, Any]) -> None:
+        """Add a candidate's new per-seed results to its cache entry; its fitness is the mean over the seeds of
+        the highest rung it reached."""
+        entry = self.cache.setdefault(key, {"fitness": -math.inf, "scores": {}, "reasons": []})
+        entry["scores"].update(res["scores"])
+        entry["reasons"].extend(res["reasons"])
+        if self.prunes and res.get("occurring"):
+            entry.setdefault("occurring", {}).update(res["occurring"])
+        assert self.fidelity is not None
+        reached = self.fidelity.seeds(self.config["seeds"], self.rung(key))
+        entry["fitness"] = rung_fitness(entry, self.config["tasks"], reached)
 
     def rescore(self) -> dict[str, Any]:
         """The top ``rescore_top`` leaders (as shown) and the reference on the held-out split (fresh dataset,
@@ -367,6 +432,11 @@ class Search:
                     "tasks": list(self.config["tasks"]),
                 },
             }
+            if self.fidelity is not None:  # the seeds it was measured on, and its rung (1-based) of how many
+                rung = self.rung(leader.key)
+                entry["search_fitness"]["seeds"] = self.fidelity.seeds(self.config["seeds"], rung)
+                entry["search_fitness"]["rung"] = rung + 1
+                entry["search_fitness"]["rungs"] = len(self.fidelity.rungs)
             if leader.key in scores:
                 s = scores[leader.key]
                 entry["fresh_fitness"] = {

@@ -59,12 +59,15 @@ class Pruned:
 @dataclass
 class Leader:
     """A hall-of-fame entry: the candidate as trained, its search fitness, the generation that trained it, and
-    its pruned form once its trainings were judged (None: nothing was judged, it is shown as bred)."""
+    its pruned form once its trainings were judged (None: nothing was judged, it is shown as bred). ``rung`` is
+    the fidelity rung its fitness was measured at (0-based; always 0 for a flat fitness; the search sets it,
+    :mod:`symmpo.search.multifidelity`)."""
 
     candidate: Candidate
     fitness: float
     generation: int = 0
     pruned: Pruned | None = None
+    rung: int = 0
 
     @property
     def key(self) -> str:
