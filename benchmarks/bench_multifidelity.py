@@ -262,7 +262,7 @@ def live(out: Path) -> list[dict]:
             wall = time.perf_counter() - t0
             if proc.returncode != 0:
                 raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
-            state = json.loads((run_dir / "checkpoint.json").read_text())
+            state = json.loads((run_dir / "checkpoint.json").read_text())["state"]
             log = [json.loads(line) for line in (run_dir / "evaluations.jsonl").read_text().splitlines()]
             search = [r for r in log if r["phase"] == "search"]
             hist = state["history"]

@@ -27,7 +27,8 @@ class _SearchPackage(types.ModuleType):
         """Run a search and return its hall of fame, best first: entries with ``.objective``, ``.fitness``,
         ``.heldout``, ``.latex()`` and ``.to_torch_source()``. ``options`` are those of
         :func:`symmpo.strategies.run_search` (``strategy``, ``tasks``, ``generations``, ``population``,
-        ``seeds``, ``rescore_seeds``, ``seed``, ``grammar``, ``out``, ``executor``, ``workers``, ``progress``)."""
+        ``seeds``, ``rescore_seeds``, ``seed``, ``grammar``, ``fidelity``, ``out``, ``executor``, ``workers``,
+        ``progress``)."""
         from symmpo.strategies import run_search
 
         return run_search(preset, **options)

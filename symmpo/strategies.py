@@ -158,6 +158,7 @@ def run_search(
     rescore_seeds: Sequence[int] | None = None,
     seed: int | None = None,
     grammar: str | None = None,
+    fidelity: dict[str, Any] | None = None,
     out: str | Path | None = None,
     executor: str = "local",
     workers: int | None = None,
@@ -166,8 +167,9 @@ def run_search(
     """Run (or, when ``out`` holds a run, continue) a search and return its hall of fame, best first.
 
     The arguments are those of ``symmpo evolve``; ``strategy`` is a name of :data:`METHODS` (``gp``: typed GP +
-    CMA-ES over formulas; ``neural``: CMA-ES over network weights). ``out`` defaults to
-    ``results/search-<preset>-<time>``."""
+    CMA-ES over formulas; ``neural``: CMA-ES over network weights). ``fidelity`` (e.g. ``{"rungs": [1, 3],
+    "promote": 0.33}`` with three ``seeds``) selects by successive halving over the fitness seeds
+    (:mod:`symmpo.search.multifidelity`). ``out`` defaults to ``results/search-<preset>-<time>``."""
     import time
 
     from symmpo.search.executors import make_executor
@@ -196,7 +198,10 @@ def run_search(
             seed=seed,
             grammar=grammar_spec(grammar) if grammar else None,
         )
-        config = m.configure(apply_overrides(preset_config(preset), **overrides))
+        base = preset_config(preset)
+        if fidelity is not None:
+            base["fidelity"] = dict(fidelity)
+        config = m.configure(apply_overrides(base, **overrides))
         if m.name == "gp":
             from symmpo.search.space import ObjectiveSpace
 
