@@ -49,15 +49,21 @@ def load_studies(paths: Sequence[Path], episodes: int) -> list[dict]:
     from symmpo import stats
     from symmpo.search.fidelity import variant_scores
 
+    raws = {path: json.loads(path.read_text()) for path in paths}
     out = []
-    for path in paths:
-        raw = json.loads(path.read_text())
+    for path, raw in raws.items():
         for setting, entry in raw.items():
             name = f"{path.parent.name} {setting}"
-            if "heldout" not in entry or "fitness" not in entry:
-                print(f"skipped {name}: no held-out split yet ({path})")
+            if "fitness" not in entry:
                 continue
-            fit, held = entry["fitness"], entry["heldout"]
+            fit, held = entry["fitness"], entry.get("heldout")
+            if held is None:
+                donor = heldout_donor(raws, path, setting, fit)
+                if donor is None:
+                    print(f"skipped {name}: no held-out split yet ({path})")
+                    continue
+                held = raws[donor][setting]["heldout"]
+                name += f" (held out: {donor.parent.parent.name}/{donor.parent.name})"
             n_seeds = len(fit["train_seconds"])
             labels = sorted(held["episodes"])
             per_seed = {
@@ -90,6 +96,23 @@ def load_studies(paths: Sequence[Path], episodes: int) -> list[dict]:
                 }
             )
     return out
+
+
+def heldout_donor(raws: dict[Path, dict], path: Path, setting: str, fit: dict) -> Path | None:
+    """A study of the same task and setting whose fitness seeds are those of ``fit``'s first seeds, episode for
+    episode (the same objectives trained the same way), and which has its held-out split: a study still running
+    borrows it (its own, with more seeds, replaces it once written)."""
+    for other, raw in raws.items():
+        entry = raw.get(setting, {})
+        if other == path or other.parent.name != path.parent.name or "heldout" not in entry:
+            continue
+        theirs = entry["fitness"]["episodes"]
+        n = len(next(iter(theirs.values())))
+        if sorted(theirs) == sorted(fit["episodes"]) and all(
+            theirs[lab][:n] == fit["episodes"][lab][:n] for lab in theirs
+        ):
+            return other
+    return None
 
 
 def replay(
