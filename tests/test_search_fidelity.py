@@ -120,6 +120,44 @@ def test_successive_halving_promotes_the_best_and_never_retrains(tmp_path):
     assert all(e["search_fitness"]["rung"] == 2 for e in hof if "fresh_fitness" in e)
 
 
+def test_a_candidate_that_dies_when_promoted_leaves_the_hall_of_fame(tmp_path):
+    def dies_on_seed_2(job: FitnessJob) -> list[dict]:
+        out = noisy_job(job)
+        for obj, rec in zip(job.objectives, out, strict=True):
+            if job.seed == 2 and 9 in obj["digits"]:
+                rec.update(score=-math.inf, reason="non-finite gradient at step 9")
+        return out
+
+    _, evo = run(tmp_path / "r", config(), dies_on_seed_2)
+    died = [
+        k
+        for k, e in evo.cache.items()
+        if e["fitness"] == -math.inf and e["scores"].get("hopper-mixed-0.5/0", 0) > -math.inf
+    ]
+    assert died  # promoted on a good first seed, then diverged
+    assert not {e.key for e in evo.leaders} & set(died)
+    assert all(math.isfinite(evo.cache[e.key]["fitness"]) for e in evo.leaders)
+
+
+def test_hall_of_fame_ranks_rung_first_and_voids_a_cheaper_score():
+    from symmpo.search.halloffame import HallOfFame
+    from symmpo.search.strategy import Candidate, Leader
+
+    def leader(key, fitness, rung):
+        return Leader(Candidate(key, {}, "test", key, size=1), fitness, rung=rung)
+
+    hof = HallOfFame(2)
+    hof.update([leader("lucky", 50.0, 0), leader("solid", 10.0, 1)])
+    assert [e.key for e in hof.leaders] == ["solid", "lucky"]  # a one-seed 50 never outranks a full 10
+    assert not hof.admits(40.0, 0) and hof.admits(5.0, 1)  # below the last (rung 0, 50), or a higher rung
+    hof.update([leader("lucky", 12.0, 1)])  # promoted later: its full score replaces the cheap one
+    assert [(e.key, e.fitness) for e in hof.leaders] == [("lucky", 12.0), ("solid", 10.0)]
+    hof = HallOfFame(3)
+    hof.update([leader("lucky", 50.0, 0), leader("solid", 10.0, 1)])
+    hof.update([leader("lucky", -math.inf, 1)])  # promoted, then died on a new seed: it leaves
+    assert [e.key for e in hof.leaders] == ["solid"]
+
+
 class Stop(Exception):
     pass
 

@@ -36,8 +36,12 @@ class HallOfFame:
     def update(self, entering: Sequence[Leader]) -> None:
         by_key = {e.key: e for e in self.leaders}
         for c in entering:
-            if math.isfinite(c.fitness) and (c.key not in by_key or c.rung > by_key[c.key].rung):
-                by_key[c.key] = c  # a promoted candidate replaces its cheaper score
+            if c.key in by_key and c.rung > by_key[c.key].rung:
+                del by_key[
+                    c.key
+                ]  # promoted: its cheaper score is void (and it leaves if it died on a new seed)
+            if math.isfinite(c.fitness) and c.key not in by_key:
+                by_key[c.key] = c
         distinct: dict[str, Leader] = {}
         for leader in sorted(by_key.values(), key=rank_key):
             distinct.setdefault(leader.identity, leader)
