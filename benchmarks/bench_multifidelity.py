@@ -332,22 +332,23 @@ def main() -> None:
     rows = replay_report(studies, args.promote, args.generation, args.splits)
     print(
         f"\ntarget: >= {TARGET_RATIO:g}x the flat two-seed fitness's {BASELINE_PER_HOUR} candidates per hour on 2 "
-        f"cores at rho >= {TARGET_RHO:g} (whole-set replay):"
+        f"cores at rho >= {TARGET_RHO:g} (whole-set replay). A schedule whose first rung is one seed costs more "
+        "than one seed-training per candidate, so it stays below 2x by construction:"
     )
     for study in studies:
         mine = [r for r in rows if r["study"] == study["name"]]
-        ok = [r for r in mine if r["spearman"] >= TARGET_RHO]
-        best = max(ok, key=lambda r: r["ratio_to_flat2"]) if ok else max(mine, key=lambda r: r["spearman"])
+        halving = [r for r in mine if len(r["rungs"]) > 1]
+        ok = [r for r in halving if r["spearman"] >= TARGET_RHO]
+        best = max(ok, key=lambda r: r["ratio_to_flat2"]) if ok else max(halving, key=lambda r: r["spearman"])
         met = bool(ok) and best["ratio_to_flat2"] >= TARGET_RATIO
+        flat = {tuple(r["rungs"]): r for r in mine if len(r["rungs"]) == 1}
         print(
             f"  {study['name']}: {'MET' if met else 'not met'}; "
-            + (
-                f"cheapest at rho >= {TARGET_RHO:g}: "
-                if ok
-                else f"no variant reaches rho {TARGET_RHO:g}; best rho: "
-            )
-            + f"{best['variant']} rho {best['spearman']:.2f}, {best['ratio_to_flat2']:.2f}x = "
-            f"{best['ratio_to_flat2'] * BASELINE_PER_HOUR:.0f} per hour at the flat fitness's cost calibration"
+            + (f"cheapest halving at rho >= {TARGET_RHO:g}: " if ok else "best halving rho: ")
+            + f"{best['variant']} rho {best['spearman']:.2f}, {best['ratio_to_flat2']:.2f}x "
+            f"(= {best['ratio_to_flat2'] * BASELINE_PER_HOUR:.0f} per hour at the {BASELINE_PER_HOUR} calibration); "
+            f"flat 2 seeds rho {flat[(2,)]['spearman']:.2f}, flat 1 seed rho {flat[(1,)]['spearman']:.2f} at "
+            f"{flat[(1,)]['ratio_to_flat2']:.2f}x"
         )
     live_rows = live(args.out or Path(tempfile.gettempdir())) if args.live else []
     if args.out:
