@@ -12,7 +12,7 @@ seed's normalized score and the CPU time of each seed's training. For every stud
   successive halving that order is the hall of fame's: rung first (promoted objectives, scored on all seeds,
   above the rest), then fitness; unpromoted objectives keep their rung-1 score;
 * the cost: seed-trainings per candidate and core-seconds per candidate (the study's ``cpu_seconds`` per seed
-  over the objectives trained together, ``symmpo.search.fidelity.variant_scores``), hence candidates per
+  over the objectives trained together, ``symmpo.studies.fidelity.variant_scores``), hence candidates per
   core-hour, and the ratio to the flat two-seed fitness replayed from the same file.
 
 Promotion is replayed on the whole objective set as one generation (the CI is over objectives); and, since a
@@ -47,7 +47,7 @@ def load_studies(paths: Sequence[Path], episodes: int) -> list[dict]:
     """Per study: per-seed fitness scores, held-out scores and per-seed-training cost; studies without a
     held-out split yet (a study still running) are reported and skipped."""
     from symmpo import stats
-    from symmpo.search.fidelity import variant_scores
+    from symmpo.studies.fidelity import variant_scores
 
     raws = {path: json.loads(path.read_text()) for path in paths}
     out = []
