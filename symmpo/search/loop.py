@@ -160,10 +160,8 @@ class Search:
         missing = [e.key for e in self.hall_of_fame.leaders if e.key not in self.cache]
         if missing:  # the hall of fame refers to trainings the cache does not hold: an edited checkpoint
             raise ValueError(f"hall-of-fame entry {missing[0][:40]!r} has no cached fitness")
-        if self.fidelity is not None:
-            for (
-                entry
-            ) in self.cache.values():  # the rungs read per-seed scores; an edited checkpoint may lack them
+        if self.fidelity is not None:  # the rungs read per-seed scores; an edited checkpoint may lack them
+            for entry in self.cache.values():
                 if not isinstance(entry.get("scores"), dict) or not isinstance(entry.get("reasons"), list):
                     raise ValueError("a cached fitness has no per-seed scores")
         for leader in self.hall_of_fame.leaders:
