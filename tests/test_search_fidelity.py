@@ -206,3 +206,19 @@ def test_off_by_default_keeps_a_flat_run(tmp_path):
     assert all(set(e["search_fitness"]) == {"mean", "seeds", "tasks"} for e in hof)
     for entry in evo.cache.values():
         assert len(entry["scores"]) == len(SEEDS) * len(flat["tasks"])
+
+
+def test_a_fidelity_checkpoint_without_per_seed_scores_is_refused(tmp_path):
+    import json
+
+    from symmpo.search.rundir import RunDirError
+
+    cfg = apply_overrides(config(), generations=1)
+    run(tmp_path / "r", cfg)
+    path = tmp_path / "r" / "checkpoint.json"
+    payload = json.loads(path.read_text())
+    for entry in payload["state"]["cache"].values():
+        entry.pop("scores")
+    path.write_text(json.dumps(payload))
+    with pytest.raises(RunDirError, match="per-seed scores"):
+        run(tmp_path / "r", cfg)
