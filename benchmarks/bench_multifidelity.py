@@ -53,7 +53,7 @@ def load_studies(paths: Sequence[Path], episodes: int) -> list[dict]:
     out = []
     for path, raw in raws.items():
         for setting, entry in raw.items():
-            name = f"{path.parent.name} {setting}"
+            name = f"{path.parent.parent.name}/{path.parent.name} {setting}"
             if "fitness" not in entry:
                 continue
             fit, held = entry["fitness"], entry.get("heldout")
