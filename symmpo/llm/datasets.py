@@ -9,9 +9,9 @@ sorting suite):
    a prompt the K responses are stored ranked by reward (ascending, sampling order breaking ties), so that
    rank plays the part of the suites' behaviour level: the lower ``K // 2`` ranks are the *poor* responses.
 2. **Pairs** (cheap): only *informative* prompts (whose K rewards are not all equal) give pairs; pair i uses
-   informative prompt ``i % P'`` and is drawn by the suites' :func:`symmpo.suite.datasets.draw_pairs` (one
+   informative prompt ``i % P'`` and is drawn by the suites' :func:`symmpo.suite.pathologies.draw_pairs` (one
    response of the upper half against any other response of the prompt) and labelled by
-   :func:`symmpo.suite.datasets.label_pairs`, so every setting of one seed shares the draws:
+   :func:`symmpo.suite.pathologies.label_pairs`, so every setting of one seed shares the draws:
 
    * ``clean``: the response with the higher true reward is chosen (a tie keeps the pair's first draw, an upper-half response);
    * ``noisy-EPS``: the same uniform draws flip labels with probability EPS (nested in EPS);
@@ -37,7 +37,8 @@ import numpy as np
 from symmpo.errors import DataError
 from symmpo.llm.files import GGUF_SHA256
 from symmpo.llm.tasks import draw_keys, get_task
-from symmpo.suite.datasets import cached, config_key, default_cache_dir, draw_pairs, label_pairs, npz_bytes
+from symmpo.suite.datasets import cached, config_key, default_cache_dir, npz_bytes
+from symmpo.suite.pathologies import pairs_for
 from symmpo.text.datasets import canonical_setting, parse_setting
 
 FORMAT_VERSION = 1
@@ -157,24 +158,14 @@ def informative(pool: dict[str, np.ndarray]) -> np.ndarray:
 
 def derive_pairs(pool: dict[str, np.ndarray], cfg: LLMDataConfig) -> dict[str, np.ndarray]:
     """Pair indices (into the pool) and labels for ``cfg.setting``: the cached form of a dataset."""
-    kind, param = parse_setting(cfg.setting)
+    setting = parse_setting(cfg.setting)
     useful = informative(pool)
     if len(useful) == 0:
         raise DataError(
             f"{cfg.name}: every prompt's {cfg.samples} samples score the same; no pair is informative"
         )
-    k = pool["reward"].shape[1]
-    local, a, b, poor_pair = draw_pairs(cfg.seed, cfg.pairs, len(useful), k, 1, k // 2, kind, param)
-    context = useful[local]
-    a_better = pool["reward"][context, a] >= pool["reward"][context, b]
-    prefer = None
-    if kind == "length":
-        len_a, len_b = pool["length"][context, a], pool["length"][context, b]
-
-        def prefer(u: np.ndarray) -> np.ndarray:
-            return np.where(len_a != len_b, len_a > len_b, a_better)
-
-    return label_pairs(cfg.seed, kind, param, context, a, b, poor_pair, a_better, prefer)
+    k = pool["reward"].shape[1]  # one response a level; the lower half are the poor ones
+    return pairs_for(setting, cfg.seed, cfg.pairs, pool["reward"], pool["length"], 1, k // 2, rows=useful)
 
 
 @dataclass

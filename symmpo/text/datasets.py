@@ -32,7 +32,8 @@ from typing import Any
 import numpy as np
 
 from symmpo.errors import DataError
-from symmpo.suite.datasets import cached, config_key, default_cache_dir, draw_pairs, label_pairs, npz_bytes
+from symmpo.suite import pathologies
+from symmpo.suite.datasets import cached, config_key, default_cache_dir, npz_bytes
 from symmpo.text.behaviour import LEVELS, generate
 from symmpo.text.task import TaskSpec, distinct_prompts, prompt_text, response_text, reward
 
@@ -42,25 +43,12 @@ SETTINGS = ("clean", "noisy-0.2", "mixed-0.5", "length")
 
 
 def parse_setting(setting: str) -> tuple[str, float | None]:
-    """``clean``, ``noisy-EPS`` (0 <= EPS < 0.5), ``mixed-RHO`` (0 <= RHO <= 1) or ``length``."""
-    from symmpo.suite.tasks import parse_setting as suite_parse
-
-    if setting in ("clean", "length"):
-        return setting, None
-    if setting.startswith(("noisy-", "mixed-")):
-        try:
-            return suite_parse(setting)
-        except DataError:
-            pass
-    raise DataError(
-        f"unknown text setting {setting!r}; valid: clean, noisy-EPS (0 <= EPS < 0.5), mixed-RHO "
-        f"(0 <= RHO <= 1), length; e.g. {', '.join(SETTINGS)}"
-    )
+    """``clean``, ``noisy-EPS``, ``mixed-RHO`` or ``length``: the text suite's settings of the pathology registry."""
+    return pathologies.parse_setting(setting, "text", SETTINGS)
 
 
 def canonical_setting(setting: str) -> str:
-    kind, param = parse_setting(setting)
-    return kind if param is None else f"{kind}-{param:g}"
+    return pathologies.setting_name(*parse_setting(setting))
 
 
 def task_name(setting: str) -> str:
@@ -150,20 +138,15 @@ def build_pool(cfg: TextDataConfig) -> dict[str, np.ndarray]:
 
 def derive_pairs(pool: dict[str, np.ndarray], cfg: TextDataConfig) -> dict[str, np.ndarray]:
     """Pair indices and labels for ``cfg.setting`` (the cached form of a task)."""
-    kind, param = parse_setting(cfg.setting)
-    n, (c_total, m_total) = cfg.n_pairs, pool["length"].shape
-    context, a, b, poor_pair = draw_pairs(
-        cfg.seed, n, c_total, m_total, cfg.samples_per_level, cfg.poor_levels, kind, param
+    return pathologies.pairs_for(
+        parse_setting(cfg.setting),
+        cfg.seed,
+        cfg.n_pairs,
+        pool["reward"],
+        pool["length"],
+        cfg.samples_per_level,
+        cfg.poor_levels,
     )
-    a_better = pool["reward"][context, a] >= pool["reward"][context, b]
-    prefer = None
-    if kind == "length":  # the longer response wins; equal lengths keep the clean label
-        len_a, len_b = pool["length"][context, a], pool["length"][context, b]
-
-        def prefer(u: np.ndarray) -> np.ndarray:
-            return np.where(len_a != len_b, len_a > len_b, a_better)
-
-    return label_pairs(cfg.seed, kind, param, context, a, b, poor_pair, a_better, prefer)
 
 
 @dataclass
