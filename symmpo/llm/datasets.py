@@ -39,7 +39,7 @@ from symmpo.llm.files import GGUF_SHA256
 from symmpo.llm.tasks import draw_keys, get_task
 from symmpo.suite.datasets import cached, config_key, default_cache_dir, npz_bytes
 from symmpo.suite.pathologies import pairs_for
-from symmpo.text.datasets import canonical_setting, parse_setting
+from symmpo.text.datasets import TokenPairs, canonical_setting, pair_arrays, parse_setting
 
 FORMAT_VERSION = 1
 SETTINGS = ("clean", "noisy-0.2", "mixed-0.5", "length")
@@ -169,21 +169,8 @@ def derive_pairs(pool: dict[str, np.ndarray], cfg: LLMDataConfig) -> dict[str, n
 
 
 @dataclass
-class LLMDataset:
-    """Preference pairs as TRL reads them (``rows``: chat-rendered prompt, chosen, rejected) and per-pair
-    arrays for statistics."""
-
-    rows: list[dict[str, str]]
-    reward_chosen: np.ndarray
-    reward_rejected: np.ndarray
-    len_chosen: np.ndarray
-    len_rejected: np.ndarray
-    flipped: np.ndarray
-    poor_pair: np.ndarray
-    meta: dict[str, Any]
-
-    def __len__(self) -> int:
-        return len(self.rows)
+class LLMDataset(TokenPairs):
+    """The language-model suite's pairs (``rows``: chat-rendered prompt, chosen, rejected)."""
 
 
 def materialize(
@@ -198,16 +185,7 @@ def materialize(
         }
         for i, a, b in zip(c, yc, yr, strict=True)
     ]
-    return LLMDataset(
-        rows=rows,
-        reward_chosen=pool["reward"][c, yc],
-        reward_rejected=pool["reward"][c, yr],
-        len_chosen=pool["length"][c, yc],
-        len_rejected=pool["length"][c, yr],
-        flipped=pairs["flipped"].astype(bool),
-        poor_pair=pairs["poor_pair"].astype(bool),
-        meta=meta,
-    )
+    return LLMDataset(rows=rows, meta=meta, **pair_arrays(pool, pairs))
 
 
 def _meta(cfg: LLMDataConfig, pool: dict[str, np.ndarray], pool_sha: str, pairs_sha: str) -> dict[str, Any]:
@@ -258,7 +236,7 @@ def describe(ds: LLMDataset) -> dict[str, float]:
     from symmpo.text.datasets import describe as describe_text
 
     return {
-        **describe_text(ds),  # type: ignore[arg-type]  (the same reward and length fields)
+        **describe_text(ds),
         "flipped": float(np.mean(ds.flipped)),
         "poor_pairs": float(np.mean(ds.poor_pair)),
     }

@@ -150,22 +150,29 @@ def derive_pairs(pool: dict[str, np.ndarray], cfg: TextDataConfig) -> dict[str, 
 
 
 @dataclass
-class TextDataset:
-    """Preference pairs as TRL reads them (``rows``) and per-pair arrays for statistics and SFT."""
+class TokenPairs:
+    """Preference pairs as TRL reads them (``rows``: prompt, chosen, rejected text) and per-pair arrays for
+    statistics: what the text and the language-model suites' datasets share."""
 
-    rows: list[dict[str, str]]  # prompt, chosen, rejected (text)
+    rows: list[dict[str, str]]
     reward_chosen: np.ndarray
     reward_rejected: np.ndarray
     len_chosen: np.ndarray
     len_rejected: np.ndarray
-    level_chosen: np.ndarray
-    level_rejected: np.ndarray
     flipped: np.ndarray
     poor_pair: np.ndarray
     meta: dict[str, Any]
 
     def __len__(self) -> int:
         return len(self.rows)
+
+
+@dataclass
+class TextDataset(TokenPairs):
+    """The text suite's pairs, with the behaviour level of each response (for SFT and statistics)."""
+
+    level_chosen: np.ndarray
+    level_rejected: np.ndarray
 
 
 def _tokens(row: np.ndarray) -> list[int]:
@@ -186,16 +193,25 @@ def materialize(
     ]
     return TextDataset(
         rows=rows,
-        reward_chosen=pool["reward"][c, yc],
-        reward_rejected=pool["reward"][c, yr],
-        len_chosen=pool["length"][c, yc],
-        len_rejected=pool["length"][c, yr],
         level_chosen=pool["level"][c, yc],
         level_rejected=pool["level"][c, yr],
-        flipped=pairs["flipped"].astype(bool),
-        poor_pair=pairs["poor_pair"].astype(bool),
         meta=meta,
+        **pair_arrays(pool, pairs),
     )
+
+
+def pair_arrays(pool: dict[str, np.ndarray], pairs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The per-pair arrays both token-level suites keep beside their rows: true rewards and lengths of the
+    chosen and rejected responses, and the pathology's flags."""
+    c, yc, yr = pairs["context"], pairs["chosen"], pairs["rejected"]
+    return {
+        "reward_chosen": pool["reward"][c, yc],
+        "reward_rejected": pool["reward"][c, yr],
+        "len_chosen": pool["length"][c, yc],
+        "len_rejected": pool["length"][c, yr],
+        "flipped": pairs["flipped"].astype(bool),
+        "poor_pair": pairs["poor_pair"].astype(bool),
+    }
 
 
 def _meta(cfg: TextDataConfig, pool_sha: str, pairs_sha: str) -> dict[str, Any]:
@@ -233,7 +249,7 @@ def load_dataset(cfg: TextDataConfig, cache_dir: Path | str | None = None) -> Te
     return materialize(pool, pairs, _meta(cfg, pool_sha, pairs_sha))
 
 
-def describe(ds: TextDataset) -> dict[str, float]:
+def describe(ds: TokenPairs) -> dict[str, float]:
     """What a setting does to the labels: agreement with the true reward and the chosen-minus-rejected gaps."""
     rc, rr = ds.reward_chosen, ds.reward_rejected
     return {
