@@ -22,7 +22,7 @@ from symmpo.search.space import ObjectiveSpace
 try:
     from symmpo.objective import check_objective
 except ImportError:  # older versions, to compare against: the checker held it
-    from symmpo.symbolic.validity import check_objective
+    from symmpo.objective.component_checks import check_objective
 
 
 def full_check(obj) -> str | None:

@@ -27,7 +27,7 @@ def tiny_data(tmp_path, monkeypatch):
     monkeypatch.setattr(
         fitness_mod,
         "load_dataset",
-        lambda task, config, seed, cache_dir=None: data[
+        lambda task, config, seed, cache_dir=None, progress=False: data[
             config.dataset_seed if config.dataset_seed is not None else 0
         ],
     )

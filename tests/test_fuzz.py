@@ -31,7 +31,7 @@ from symmpo.objective import check_objective, sample_objective
 from symmpo.symbolic.grammar import Grammar
 from symmpo.symbolic.parser import parse
 from symmpo.symbolic.primitives import FUNCTIONS
-from symmpo.symbolic.validity import check_formula
+from symmpo.symbolic.tree_checks import check_formula
 
 ROOT = Path(__file__).resolve().parents[1]
 LIMIT_S = 10.0  # per example: "a few seconds" with room for a loaded CI machine

@@ -27,7 +27,7 @@ from symmpo.errors import FormulaError, ObjectiveError, SymmpoError
 from symmpo.symbolic.expr import Const, Node, Var
 from symmpo.symbolic.parser import parse
 from symmpo.symbolic.safeyaml import load_text
-from symmpo.symbolic.validity import check_formula
+from symmpo.symbolic.tree_checks import check_formula
 
 ROOT = Path(__file__).resolve().parents[1]
 

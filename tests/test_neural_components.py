@@ -14,7 +14,7 @@ from symmpo.neural.components import (
     NeuralPhiInv,
     objective_from_any,
 )
-from symmpo.neural.validity import check_callable, check_neural
+from symmpo.neural.network_checks import check_callable, check_neural
 from symmpo.objective import Objective
 
 torch.set_num_threads(1)

@@ -14,7 +14,7 @@ from symmpo.neural import sr
 from symmpo.neural.components import MonotoneNet, NeuralPhiInv
 from symmpo.neural.distill import distill_component, drop_offset, evaluate_tree, formula_to_tree, tidy
 from symmpo.symbolic.parser import parse
-from symmpo.symbolic.validity import check_tree
+from symmpo.symbolic.tree_checks import check_tree
 
 torch.set_num_threads(1)
 

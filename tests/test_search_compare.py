@@ -21,7 +21,9 @@ from symmpo.train.config import TrainConfig
 def setup(tmp_path, monkeypatch):
     torch.set_num_threads(1)
     data = build_dataset(DatasetConfig(env="hopper", setting="mixed-0.5", n_pairs=12, horizon=15, seed=0))
-    monkeypatch.setattr(fitness_mod, "load_dataset", lambda task, config, seed, cache_dir=None: data)
+    monkeypatch.setattr(
+        fitness_mod, "load_dataset", lambda task, config, seed, cache_dir=None, progress=False: data
+    )
     monkeypatch.setenv("SYMMPO_CACHE", str(tmp_path / "cache"))
     bench_dir = tmp_path / "bench"
     bench_dir.mkdir()

@@ -303,10 +303,12 @@ def test_a_fresh_run_with_the_real_trainer_prepares_its_data_first(tmp_path, mon
     from symmpo.search import jobs
 
     calls = []
-    monkeypatch.setattr(fitness, "prepare", lambda task, seed, config: calls.append((task, seed)))
+    monkeypatch.setattr(
+        fitness, "prepare", lambda task, seed, config, progress=False: calls.append((task, seed, progress))
+    )
     config = toy_config(generations=1)
     run = RunDir.create(tmp_path / "real", config)
-    evo = Evolution(config, run, ToySpace(), InlineExecutor(), job_fn=jobs.run_job, progress=False)
+    evo = Evolution(config, run, ToySpace(), InlineExecutor(), job_fn=jobs.run_job, progress=True)
 
     def stop(self):
         raise Stop
@@ -316,7 +318,8 @@ def test_a_fresh_run_with_the_real_trainer_prepares_its_data_first(tmp_path, mon
     with pytest.raises(Stop):
         evo.run()
     monkeypatch.setattr(Evolution, "step", step)
-    assert calls == [(t, int(s)) for t in config["tasks"] for s in config["seeds"]]
+    # progress reaches the pool's simulation: a fresh pool is minutes of work the outer bar shows as 0 %
+    assert calls == [(t, int(s), True) for t in config["tasks"] for s in config["seeds"]]
     calls.clear()
     evolve(tmp_path / "toy", toy_config(generations=1))  # a custom job function trains no real data
     assert calls == []

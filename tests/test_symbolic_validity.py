@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from symmpo.errors import FormulaError
-from symmpo.symbolic.validity import check_formula
+from symmpo.symbolic.tree_checks import check_formula
 
 VALID_PHI = ["log(p)", "log(p/(1-p))", "log(p) + p**2", "-p**(-0.5)", "(p**(-0.5) - 1)/(-0.5)"]
 INVALID_PHI = {

@@ -37,7 +37,7 @@ def patched(tiny_data, monkeypatch, tmp_path):
     monkeypatch.setattr(
         fitness_mod,
         "load_dataset",
-        lambda task, config, seed, cache_dir=None: tiny_data[task.split("-", 1)[1]],
+        lambda task, config, seed, cache_dir=None, progress=False: tiny_data[task.split("-", 1)[1]],
     )
     monkeypatch.setenv("SYMMPO_CACHE", str(tmp_path / "cache"))
     return tmp_path

@@ -17,7 +17,7 @@ from symmpo.cli import main
 from symmpo.objective import check_objective, sample_objective
 from symmpo.symbolic import expr as E
 from symmpo.symbolic.grammar import Grammar
-from symmpo.symbolic.validity import check_formula
+from symmpo.symbolic.tree_checks import check_formula
 
 # (formula, component, the property that fails, where the audit confirmed it)
 AUDIT_INVALID = [

@@ -81,3 +81,54 @@ def writable_dir(path: str | Path | None, option: str) -> None:
         raise SymmpoError(f"{option} {p}: {probe} is not a folder")
     if not os.access(probe, os.W_OK | os.X_OK):
         raise SymmpoError(f"{option} {p}: {probe} is not writable")
+
+
+# ---------------------------------------------------------------------------------------------------- parents
+# Options several commands share, written once: pass them as ``add_parser(..., parents=[...])``; a command
+# that wants another default sets it with ``p.set_defaults``.
+
+TRAINING_PRESETS = ("tiny", "default", "bench")
+
+
+def cache_parent(what: str = "dataset / reference cache", progress: bool = True) -> argparse.ArgumentParser:
+    """``--cache-dir`` and, where the command draws progress bars, ``--no-progress``."""
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--cache-dir", help=f"{what} (default: $SYMMPO_CACHE or ~/.cache/symmpo)")
+    if progress:
+        p.add_argument("--no-progress", action="store_true", help="no progress bars (logs, CI)")
+    return p
+
+
+def training_parent(presets: tuple[str, ...] = TRAINING_PRESETS) -> argparse.ArgumentParser:
+    """The MuJoCo training configuration: ``--preset`` and what may override it."""
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument(
+        "--preset",
+        default=presets[-1],
+        choices=list(presets),
+        help=f"training configuration (default: {presets[-1]}; bench = default + 10 eval episodes + curve)",
+    )
+    p.add_argument("--steps", type=int_in(1, MAX_STEPS), help="PO steps (overrides the preset)")
+    p.add_argument(
+        "--eval-episodes",
+        type=int_in(1, MAX_EPISODES),
+        help="evaluation episodes per seed (overrides the preset)",
+    )
+    p.add_argument(
+        "--sft-levels",
+        nargs="+",
+        metavar="LEVEL",
+        help="clone π_ref from every response of these behaviour levels in a separate pool (e.g. weak medium) "
+        "instead of from the chosen responses of the pairs",
+    )
+    return p
+
+
+def table_parent(dataset_seed: bool = True) -> argparse.ArgumentParser:
+    """What a resumable table reads: ``--report`` (rewrite from stored rows) and, where the table chooses its
+    held-out data, ``--dataset-seed``."""
+    p = argparse.ArgumentParser(add_help=False)
+    if dataset_seed:
+        p.add_argument("--dataset-seed", type=SEED, help="held-out dataset seed (default: the protocol's, 1)")
+    p.add_argument("--report", action="store_true", help="only rewrite the report from the stored results")
+    return p

@@ -14,10 +14,12 @@ from symmpo.search.presets import CLAIM_SEEDS
 
 
 def register(subparsers: Any) -> None:
+    from symmpo.commands._args import cache_parent, table_parent, training_parent
     from symmpo.studies.mujoco import ENVS, SETTINGS
 
     p = subparsers.add_parser(
         "bench",
+        parents=[table_parent(dataset_seed=False), training_parent(), cache_parent()],
         help="baseline table: named objectives + SFT-only on Hopper/HalfCheetah/Walker2d × data settings",
         description="Trains every named baseline (one population per task and seed) and the SFT-only reference "
         "on the held-out split (fresh dataset seed, training seeds and evaluation resets), writes "
@@ -31,7 +33,6 @@ def register(subparsers: Any) -> None:
         help="run the hyperparameter sweep on each column's fitness split (sweep.*)",
     )
     p.add_argument("--no-sweep", action="store_true", help="bench with the named defaults (no sweep needed)")
-    p.add_argument("--report", action="store_true", help="only rewrite the reports from the stored results")
     p.add_argument(
         "--baselines",
         nargs="+",
@@ -53,20 +54,6 @@ def register(subparsers: Any) -> None:
         help="number of training seeds: the sweep uses 0..N-1 (default 3), the table 1000..1000+N-1 (default 20, the paired seeds a claim needs)",
     )
     p.add_argument(
-        "--preset",
-        default="bench",
-        choices=["tiny", "default", "bench"],
-        help="training configuration (default: bench)",
-    )
-    p.add_argument("--steps", type=int, help="PO steps (overrides the preset)")
-    p.add_argument("--eval-episodes", type=int, help="evaluation episodes (overrides the preset)")
-    p.add_argument(
-        "--sft-levels",
-        nargs="+",
-        metavar="LEVEL",
-        help="clone π_ref from every response of these behaviour levels in a separate pool (e.g. weak medium)",
-    )
-    p.add_argument(
         "--suite",
         default="v2",
         help="dataset design (symmpo.suite.suites: v2, v3); columns become SETTING@SUITE, the PO steps default "
@@ -75,8 +62,6 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--out", default=None, help="output directory (default: results/bench, results/bench-SUITE)"
     )
-    p.add_argument("--cache-dir", help="dataset / reference cache (default: $SYMMPO_CACHE)")
-    p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run)
 
 

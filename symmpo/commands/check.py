@@ -43,7 +43,7 @@ def normalize_argv(argv: list[str]) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from symmpo.symbolic.validity import check_formula
+    from symmpo.symbolic.tree_checks import check_formula
 
     verdict = check_formula(args.formula, args.component)  # FormulaError -> exit 2 in symmpo.cli
     print(verdict.summary())

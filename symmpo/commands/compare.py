@@ -21,8 +21,13 @@ DEFAULT_TASKS = [
 
 
 def register(subparsers: Any) -> None:
+    from symmpo.commands._args import TRAINING_PRESETS, cache_parent, table_parent
+
+    preset = argparse.ArgumentParser(add_help=False)
+    preset.add_argument("--preset", default="bench", choices=TRAINING_PRESETS)
     p = subparsers.add_parser(
         "compare",
+        parents=[table_parent(), preset, cache_parent()],
         help="discovered objectives vs the tuned baselines, held out (and Walker2d transfer)",
         description="Trains discovered objectives (a finished run's best entry, or LABEL=FILE) together with every "
         "named baseline at the sweep's hyperparameters and the SFT-only reference, on the held-out split (a "
@@ -39,11 +44,9 @@ def register(subparsers: Any) -> None:
         default=CLAIM_SEEDS,
         help="held-out training seeds (default: 1000-1019, the 20 paired seeds a claim needs)",
     )
-    p.add_argument("--dataset-seed", type=int, help="held-out dataset seed (default: the protocol's, 1)")
     p.add_argument(
         "--reset-offset", type=int, help="first held-out evaluation reset (default: the protocol's, 50000)"
     )
-    p.add_argument("--preset", default="bench", choices=["tiny", "default", "bench"])
     p.add_argument(
         "--bench-dir",
         default=None,
@@ -56,9 +59,6 @@ def register(subparsers: Any) -> None:
         help="tune each file's beta × learning rate on each column's fitness split with the baselines' grid "
         "and the sweep's seeds (tune.md), as the baselines were; without it the files run as written",
     )
-    p.add_argument("--report", action="store_true", help="only rewrite the report from stored rows")
-    p.add_argument("--cache-dir", help="dataset / reference cache (default: $SYMMPO_CACHE)")
-    p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run)
 
 

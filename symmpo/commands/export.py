@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
 
     obj = resolve(args.objective)
     if args.format != "latex" and not args.allow_unproved:
-        from symmpo.objective.validity import require_proved
+        from symmpo.objective.component_checks import require_proved
 
         require_proved(obj, "--allow-unproved")
     if args.format == "trl":

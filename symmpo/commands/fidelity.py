@@ -22,8 +22,11 @@ def _setting(text: str):
 
 
 def register(subparsers: Any) -> None:
+    from symmpo.commands._args import cache_parent
+
     p = subparsers.add_parser(
         "fidelity",
+        parents=[cache_parent(progress=False)],
         help="Spearman rho between the search's fitness and held-out scores, per cost setting",
         description="Scores a fixed set of objectives (the 9 baselines, SFT-only and grammar samples) with the "
         "search's fitness (fitness split) and with the held-out protocol, for each training setting "
@@ -54,7 +57,6 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--sample-seed", type=int, default=0)
     p.add_argument("--out", default=None, help="output directory (default: results/fidelity/<task>)")
-    p.add_argument("--cache-dir", default=None)
     p.set_defaults(func=run)
 
 

@@ -11,13 +11,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from symmpo.commands._args import MAX_EPISODES, MAX_LR, MAX_STEPS, int_in, positive_float
+from symmpo.commands._args import MAX_LR, cache_parent, int_in, positive_float, training_parent
 from symmpo.errors import SymmpoError
 
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "train",
+        parents=[training_parent(), cache_parent()],
         help="train a policy with one PO objective and report its normalized score",
         description="Behaviour-clone the reference policy (cached), train with the objective for a fixed number of "
         "steps, evaluate the greedy policy on held-out reset seeds. Prints the D4RL-normalized score mean ± "
@@ -37,29 +38,8 @@ def register(subparsers: Any) -> None:
         metavar="NAME=VALUE",
         help="objective parameter, e.g. --param beta=0.1 (repeatable)",
     )
-    p.add_argument(
-        "--preset",
-        default="bench",
-        choices=["tiny", "default", "bench"],
-        help="training configuration (default: bench = default + 10 eval episodes + learning curve)",
-    )
-    p.add_argument("--steps", type=int_in(1, MAX_STEPS), help="PO steps (overrides the preset)")
     p.add_argument("--lr", type=positive_float(MAX_LR), help="learning rate (overrides the preset)")
-    p.add_argument(
-        "--eval-episodes",
-        type=int_in(1, MAX_EPISODES),
-        help="evaluation episodes per seed (overrides the preset)",
-    )
-    p.add_argument(
-        "--sft-levels",
-        nargs="+",
-        metavar="LEVEL",
-        help="clone π_ref from every response of these behaviour levels in a separate pool (e.g. weak medium) "
-        "instead of from the chosen responses of the pairs",
-    )
     p.add_argument("--out", help="output directory (default: results/train/<objective>-<task>)")
-    p.add_argument("--cache-dir", help="dataset / reference cache (default: $SYMMPO_CACHE)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
 

@@ -14,6 +14,7 @@ from symmpo.errors import SymmpoError
 
 
 def register(subparsers: Any) -> None:
+    from symmpo.commands._args import cache_parent, table_parent
     from symmpo.search.executors import EXECUTORS
     from symmpo.studies.members import BASELINES
     from symmpo.text.datasets import SETTINGS
@@ -28,7 +29,9 @@ def register(subparsers: Any) -> None:
         "command after an interruption.",
     )
     sub = p.add_subparsers(dest="suite", metavar="SUITE", required=True)
-    t = sub.add_parser("text", help="the sorting suite (see docs/transfer.md)")
+    t = sub.add_parser(
+        "text", parents=[table_parent(), cache_parent()], help="the sorting suite (see docs/transfer.md)"
+    )
     t.add_argument(
         "--objectives",
         nargs="+",
@@ -44,7 +47,6 @@ def register(subparsers: Any) -> None:
         default=None,
         help="number of training seeds of the table: 1000..1000+N-1 (default 5)",
     )
-    t.add_argument("--dataset-seed", type=int, help="held-out dataset seed (default: the protocol's, 1)")
     sweep_flags(t, 2, "on the fitness split of sort-clean")
     t.add_argument(
         "--file-lr",
@@ -52,7 +54,6 @@ def register(subparsers: Any) -> None:
         help="learning rate of the objective files: a number, or a swept baseline whose chosen rate they share "
         "(default: the configuration's; files are never tuned on text)",
     )
-    t.add_argument("--report", action="store_true", help="only rewrite the report from stored results")
     t.add_argument("--describe", action="store_true", help="print the suite (levels, settings) and exit")
     t.add_argument("--preset", default="default", choices=["default", "tiny"])
     t.add_argument("--out", default="results/transfer-text", help="output directory")
@@ -60,12 +61,11 @@ def register(subparsers: Any) -> None:
         "--executor", choices=EXECUTORS, default="local", help="where runs execute (default: local)"
     )
     t.add_argument("--workers", type=int, help="worker processes (default: all cores)")
-    t.add_argument("--cache-dir", help="dataset / reference cache (default: $SYMMPO_CACHE)")
-    t.add_argument("--no-progress", action="store_true")
     t.set_defaults(func=run)
 
     g = sub.add_parser(
         "llm",
+        parents=[table_parent(), cache_parent("model and dataset cache", progress=False)],
         help="SmolLM2-135M-Instruct with LoRA on on-policy data (see docs/llm.md)",
         description="Trains LoRA adapters of SmolLM2-135M-Instruct with every objective through MPOTrainer "
         "(reference log-probs precomputed) on cached on-policy preference data, scores greedy answers to "
@@ -100,13 +100,10 @@ def register(subparsers: Any) -> None:
         metavar="LR",
         help="LoRA learning rates (default: 1e-4 3e-4)",
     )
-    g.add_argument("--dataset-seed", type=int, help="held-out dataset seed (default: the protocol's, 1)")
     g.add_argument("--preset", default="default", choices=["default", "tiny"])
     g.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     g.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
-    g.add_argument("--report", action="store_true", help="only rewrite the report from stored results")
     g.add_argument("--out", default="results/transfer-llm", help="output directory")
-    g.add_argument("--cache-dir", help="model and dataset cache (default: $SYMMPO_CACHE)")
     g.set_defaults(func=run_llm)
 
 

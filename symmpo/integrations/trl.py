@@ -16,9 +16,9 @@ from typing import Any
 
 from symmpo.errors import ObjectiveError
 from symmpo.objective import NAMED, Objective, lookup, named_or_file
+from symmpo.objective.component_checks import require_proved
 from symmpo.objective.named import defaults
 from symmpo.objective.plain import PlainObjective
-from symmpo.objective.validity import require_proved
 
 if importlib.util.find_spec("trl") is None:
     raise ImportError("symmpo.integrations.trl needs TRL: pip install 'symmpo[trl]'")

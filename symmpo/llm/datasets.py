@@ -9,9 +9,9 @@ sorting suite):
    a prompt the K responses are stored ranked by reward (ascending, sampling order breaking ties), so that
    rank plays the part of the suites' behaviour level: the lower ``K // 2`` ranks are the *poor* responses.
 2. **Pairs** (cheap): only *informative* prompts (whose K rewards are not all equal) give pairs; pair i uses
-   informative prompt ``i % P'`` and is drawn by the suites' :func:`symmpo.suite.datasets.draw_pairs` (one
+   informative prompt ``i % P'`` and is drawn by the suites' :func:`symmpo.suite.pathologies.draw_pairs` (one
    response of the upper half against any other response of the prompt) and labelled by
-   :func:`symmpo.suite.datasets.label_pairs`, so every setting of one seed shares the draws:
+   :func:`symmpo.suite.pathologies.label_pairs`, so every setting of one seed shares the draws:
 
    * ``clean``: the response with the higher true reward is chosen (a tie keeps the pair's first draw, an upper-half response);
    * ``noisy-EPS``: the same uniform draws flip labels with probability EPS (nested in EPS);
@@ -37,8 +37,9 @@ import numpy as np
 from symmpo.errors import DataError
 from symmpo.llm.files import GGUF_SHA256
 from symmpo.llm.tasks import draw_keys, get_task
-from symmpo.suite.datasets import cached, config_key, default_cache_dir, draw_pairs, label_pairs, npz_bytes
-from symmpo.text.datasets import canonical_setting, parse_setting
+from symmpo.suite.datasets import cached, config_key, default_cache_dir, npz_bytes
+from symmpo.suite.pathologies import pairs_for
+from symmpo.text.datasets import TokenPairs, canonical_setting, pair_arrays, parse_setting
 
 FORMAT_VERSION = 1
 SETTINGS = ("clean", "noisy-0.2", "mixed-0.5", "length")
@@ -157,42 +158,19 @@ def informative(pool: dict[str, np.ndarray]) -> np.ndarray:
 
 def derive_pairs(pool: dict[str, np.ndarray], cfg: LLMDataConfig) -> dict[str, np.ndarray]:
     """Pair indices (into the pool) and labels for ``cfg.setting``: the cached form of a dataset."""
-    kind, param = parse_setting(cfg.setting)
+    setting = parse_setting(cfg.setting)
     useful = informative(pool)
     if len(useful) == 0:
         raise DataError(
             f"{cfg.name}: every prompt's {cfg.samples} samples score the same; no pair is informative"
         )
-    k = pool["reward"].shape[1]
-    local, a, b, poor_pair = draw_pairs(cfg.seed, cfg.pairs, len(useful), k, 1, k // 2, kind, param)
-    context = useful[local]
-    a_better = pool["reward"][context, a] >= pool["reward"][context, b]
-    prefer = None
-    if kind == "length":
-        len_a, len_b = pool["length"][context, a], pool["length"][context, b]
-
-        def prefer(u: np.ndarray) -> np.ndarray:
-            return np.where(len_a != len_b, len_a > len_b, a_better)
-
-    return label_pairs(cfg.seed, kind, param, context, a, b, poor_pair, a_better, prefer)
+    k = pool["reward"].shape[1]  # one response a level; the lower half are the poor ones
+    return pairs_for(setting, cfg.seed, cfg.pairs, pool["reward"], pool["length"], 1, k // 2, rows=useful)
 
 
 @dataclass
-class LLMDataset:
-    """Preference pairs as TRL reads them (``rows``: chat-rendered prompt, chosen, rejected) and per-pair
-    arrays for statistics."""
-
-    rows: list[dict[str, str]]
-    reward_chosen: np.ndarray
-    reward_rejected: np.ndarray
-    len_chosen: np.ndarray
-    len_rejected: np.ndarray
-    flipped: np.ndarray
-    poor_pair: np.ndarray
-    meta: dict[str, Any]
-
-    def __len__(self) -> int:
-        return len(self.rows)
+class LLMDataset(TokenPairs):
+    """The language-model suite's pairs (``rows``: chat-rendered prompt, chosen, rejected)."""
 
 
 def materialize(
@@ -207,16 +185,7 @@ def materialize(
         }
         for i, a, b in zip(c, yc, yr, strict=True)
     ]
-    return LLMDataset(
-        rows=rows,
-        reward_chosen=pool["reward"][c, yc],
-        reward_rejected=pool["reward"][c, yr],
-        len_chosen=pool["length"][c, yc],
-        len_rejected=pool["length"][c, yr],
-        flipped=pairs["flipped"].astype(bool),
-        poor_pair=pairs["poor_pair"].astype(bool),
-        meta=meta,
-    )
+    return LLMDataset(rows=rows, meta=meta, **pair_arrays(pool, pairs))
 
 
 def _meta(cfg: LLMDataConfig, pool: dict[str, np.ndarray], pool_sha: str, pairs_sha: str) -> dict[str, Any]:
@@ -267,7 +236,7 @@ def describe(ds: LLMDataset) -> dict[str, float]:
     from symmpo.text.datasets import describe as describe_text
 
     return {
-        **describe_text(ds),  # type: ignore[arg-type]  (the same reward and length fields)
+        **describe_text(ds),
         "flipped": float(np.mean(ds.flipped)),
         "poor_pairs": float(np.mean(ds.poor_pair)),
     }

@@ -204,13 +204,9 @@ def train(
     it a reference-using objective has TRL precompute them for this run.
     """
     import torch
-    from datasets import Dataset
-    from transformers import PrinterCallback
-    from trl import DPOConfig
 
-    from symmpo.integrations.trl import MPOTrainer, trl_beta
     from symmpo.llm.model import LoraSpec
-    from symmpo.text.lm import trainer_args
+    from symmpo.text.po import train_mpo, trainer_metrics
 
     torch.manual_seed(seed)
     lora = LoraSpec(r=cfg.lora_r, alpha=cfg.lora_alpha)
@@ -221,37 +217,20 @@ def train(
             {**row, "ref_chosen_logps": float(c), "ref_rejected_logps": float(r)}
             for row, c, r in zip(ds.rows, reference["chosen"], reference["rejected"], strict=True)
         ]
-    with _quiet(), tempfile.TemporaryDirectory() as work:
-        args = trainer_args(
-            DPOConfig,
-            work,
-            seed,
-            num_train_epochs=cfg.epochs,
-            per_device_train_batch_size=cfg.batch_size,
-            learning_rate=lr,
-            lr_scheduler_type="linear",
-            max_length=cfg.max_length,
-            precompute_ref_log_probs=objective.uses_reference and not given,
-            beta=trl_beta(objective),
-            logging_steps=10**6,  # one summary at the end
-            use_cpu=cfg.device == "cpu",
-        )
-        trainer = MPOTrainer(
-            objective=objective,
-            model=model,
-            ref_model=None,  # LoRA: the reference is the instruct model (adapters disabled)
-            args=args,
-            train_dataset=Dataset.from_list(rows),
-            processing_class=tokenizer,
-            peft_config=lora.peft_config(),
-            allow_unproved=True,  # search candidates are scored whatever their verdicts
-        )
-        if given:  # TRL's flag for "the batches carry the reference log-probs" (its collator passes them on)
-            trainer.precompute_ref_logps = True
-        trainer.remove_callback(PrinterCallback)
-        trainer.train()
-    from symmpo.text.po import trainer_metrics
-
+    trainer = train_mpo(
+        objective,
+        model,
+        rows,
+        tokenizer,
+        seed,
+        ref_in_rows=given,  # LoRA: the reference is the instruct model (adapters disabled)
+        peft_config=lora.peft_config(),
+        num_train_epochs=cfg.epochs,
+        per_device_train_batch_size=cfg.batch_size,
+        learning_rate=lr,
+        max_length=cfg.max_length,
+        use_cpu=cfg.device == "cpu",
+    )
     metrics = trainer_metrics(trainer)
     policy = trainer.model
     policy.eval()
@@ -278,10 +257,6 @@ def score(model: Any, tokenizer: Any, cfg: LLMConfig) -> dict[str, Any]:
         "answer_tokens": summary["answer_tokens"],
         "eval_seconds": s.seconds,
     }
-
-
-def _finite(model: Any) -> bool:
-    return all(bool(p.isfinite().all()) for p in model.parameters())
 
 
 def run(
@@ -314,7 +289,9 @@ def run(
         **metrics,
     }
     loss = metrics.get("train_loss", math.nan)
-    if not (_finite(policy) and math.isfinite(loss)):
+    from symmpo.text.po import finite
+
+    if not (finite(policy) and math.isfinite(loss)):
         return {**out, "score": -math.inf, "alive": False, "reason": f"non-finite weights or loss ({loss})"}
     return {**out, **score(policy, tokenizer, cfg), "alive": True, "reason": ""}
 

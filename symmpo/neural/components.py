@@ -372,7 +372,7 @@ class NeuralObjective:
             )
         # the architecture makes a valid mirror map by construction; weights from a file are checked anyway
         # (non-finite or overflowing values), with the core checker's numeric tests
-        from symmpo.neural.validity import check_neural
+        from symmpo.neural.network_checks import check_neural
 
         bad = [f"{k}: {v.failures()[0].name}" for k, v in check_neural(obj).items() if not v.valid]
         if bad:

@@ -33,7 +33,7 @@ from symmpo.symbolic.expr import Const, Expr, Node, Var, map_consts, size, subst
 from symmpo.symbolic.numeval import evaluate_exact
 from symmpo.symbolic.parser import parse, to_formula
 from symmpo.symbolic.rewrite import to_log_space
-from symmpo.symbolic.validity import check_tree
+from symmpo.symbolic.tree_checks import check_tree
 
 FEATURES = {"phi_inv": ["logp", "p"], "psi": ["logp", "p"], "g": ["lsz", "z"]}
 TAUS = (0.0, 0.25, 0.5, 0.75, 1.0)

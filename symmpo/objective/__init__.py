@@ -10,14 +10,14 @@ They build on :mod:`symmpo.symbolic`, which knows trees only, and import no modu
 training or command-line layers.
 """
 
+from symmpo.objective.component_checks import check_objective
 from symmpo.objective.core import Objective
 from symmpo.objective.files import FORMAT
-from symmpo.objective.grammar import annotate_objective, sample_objective
+from symmpo.objective.from_grammar import annotate_objective, sample_objective
 from symmpo.objective.named import ALIASES, NAMED, defaults, lookup
 from symmpo.objective.plain import PLAIN, PlainObjective
 from symmpo.objective.resolve import named_or_file
 from symmpo.objective.types import COMPONENTS, TIED, ObjectiveLike
-from symmpo.objective.validity import check_objective
 
 __all__ = [
     "ALIASES",

@@ -368,7 +368,7 @@ class Search:
 
             work = tqdm(work, desc="datasets and references", unit="task-seed")
         for task, seed in work:
-            prepare(task, seed, config)
+            prepare(task, seed, config, progress=self.progress)  # a pool's simulation has its own bar
 
     # -- the loop ---------------------------------------------------------------------------
     def run(self) -> Result:

@@ -29,7 +29,6 @@ import math
 import os
 import warnings
 import zipfile
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -39,6 +38,7 @@ import numpy as np
 from symmpo.errors import DataError
 from symmpo.suite.behaviour import BehaviourPolicy, assets_fingerprint, list_levels, load_behaviour
 from symmpo.suite.cache import default_cache_dir
+from symmpo.suite.pathologies import pairs_for, setting_name
 from symmpo.suite.sim import batch_sim
 from symmpo.suite.tasks import N_BINS, from_bins, get_env_spec, parse_setting, parse_task
 from symmpo.suite.types import PreferenceDataset
@@ -125,8 +125,7 @@ class DatasetConfig:
 
 
 def _canonical_setting(setting: str) -> str:
-    kind, param = parse_setting(setting)
-    return kind if param is None else f"{kind}-{param:g}"
+    return setting_name(*parse_setting(setting))
 
 
 def config_key(cfg: dict[str, Any]) -> str:
@@ -300,89 +299,18 @@ def build_pool(cfg: DatasetConfig, progress: bool = False, chunk: int = 64) -> R
 # ---------------------------------------------------------------------------------------------------- labels
 
 
-def draw_pairs(
-    seed: int,
-    n: int,
-    c_total: int,
-    m_total: int,
-    samples_per_level: int,
-    poor_levels: int,
-    kind: str,
-    param: float,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(context, a, b, poor_pair) of ``n`` pairs over a pool of ``c_total`` contexts × ``m_total`` responses
-    (levels of ``samples_per_level`` responses, weakest first). Shared by the MuJoCo and the text suites.
-
-    One random stream per purpose, shared by every setting of this seed: settings differ only in their
-    pathology. ``a`` is a response of a non-poor level, ``b`` any other response of the context; ``mixed``
-    replaces exactly round(param * n) pairs by two distinct responses of the poor levels (nested in param).
-    """
-    poor = np.flatnonzero(np.arange(m_total) // samples_per_level < poor_levels)
-    good = np.flatnonzero(np.arange(m_total) // samples_per_level >= poor_levels)
-    context = np.arange(n, dtype=np.int64) % c_total
-    r_pair = np.random.default_rng([seed, 101])
-    a = good[r_pair.integers(0, len(good), n)]
-    b = r_pair.integers(0, m_total - 1, n)
-    b = b + (b >= a)  # any other response of the context
-    poor_pair = np.zeros(n, dtype=bool)
-    if kind == "mixed":
-        order = np.random.default_rng([seed, 102]).permutation(n)
-        poor_pair[order[: int(round(param * n))]] = True
-        r_poor = np.random.default_rng([seed, 103])
-        ia = r_poor.integers(0, len(poor), n)
-        ib = r_poor.integers(0, len(poor) - 1, n)
-        ib = ib + (ib >= ia)  # two distinct poor responses
-        a, b = np.where(poor_pair, poor[ia], a), np.where(poor_pair, poor[ib], b)
-    return context, a, b, poor_pair
-
-
 def derive_pairs(pool: ResponsePool, cfg: DatasetConfig) -> dict[str, np.ndarray]:
     """Pair indices and labels for ``cfg.setting``: small arrays, the cached form of a task."""
-    kind, param = parse_setting(cfg.setting)
-    n, (c_total, m_total) = cfg.n_pairs, pool.length.shape[:2]
-    context, a, b, poor_pair = draw_pairs(
-        cfg.seed, n, c_total, m_total, cfg.samples_per_level, cfg.poor_levels, kind, param
+    return pairs_for(
+        parse_setting(cfg.setting),
+        cfg.seed,
+        cfg.n_pairs,
+        pool.ret,
+        pool.length,
+        cfg.samples_per_level,
+        cfg.poor_levels,
+        temperature=cfg.temperature,
     )
-    ret_a, ret_b = pool.ret[context, a], pool.ret[context, b]
-    prefer = None
-    if kind == "bt":
-        p_a = 0.5 * (1.0 + np.tanh((ret_a - ret_b) / (2.0 * cfg.temperature)))  # sigmoid, no overflow
-
-        def prefer(u: np.ndarray) -> np.ndarray:
-            return u < p_a
-
-    return label_pairs(cfg.seed, kind, param, context, a, b, poor_pair, ret_a >= ret_b, prefer)
-
-
-def label_pairs(
-    seed: int,
-    kind: str,
-    param: float,
-    context: np.ndarray,
-    a: np.ndarray,
-    b: np.ndarray,
-    poor_pair: np.ndarray,
-    a_better: np.ndarray,
-    prefer: Callable[[np.ndarray], np.ndarray] | None = None,
-) -> dict[str, np.ndarray]:
-    """Chosen and rejected of drawn pairs: the better response, except that ``noisy-ε`` flips labels with one
-    uniform draw per pair (shared by every ε, so flips are nested) and ``prefer(u)``, when given, decides
-    for a suite's own pathology (Bradley-Terry sampling, a length-biased judge) from the same draws."""
-    u = np.random.default_rng([seed, 104]).random(len(a))
-    if kind == "noisy":
-        prefer_a = a_better ^ (u < param)
-    elif prefer is not None:
-        prefer_a = prefer(u)
-    else:
-        prefer_a = a_better
-    chosen, rejected = np.where(prefer_a, a, b), np.where(prefer_a, b, a)
-    return {
-        "context": context,
-        "chosen": chosen.astype(np.int64),
-        "rejected": rejected.astype(np.int64),
-        "flipped": prefer_a != a_better,
-        "poor_pair": poor_pair,
-    }
 
 
 def materialize(pool: ResponsePool, pairs: dict[str, np.ndarray], meta: dict[str, Any]) -> PreferenceDataset:

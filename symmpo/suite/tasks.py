@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from symmpo.errors import DataError
+from symmpo.suite import pathologies
 from symmpo.suite.envs import ENVS as ENVS
 from symmpo.suite.envs import EnvSpec as EnvSpec
 from symmpo.suite.envs import get_env_spec as get_env_spec
@@ -65,7 +66,7 @@ class TaskSpec:
 
     @property
     def setting(self) -> str:
-        return self.kind if self.param is None else f"{self.kind}-{self.param:g}"
+        return pathologies.setting_name(self.kind, self.param)
 
 
 def all_task_names(envs: tuple[str, ...] | None = None) -> list[str]:
@@ -73,22 +74,8 @@ def all_task_names(envs: tuple[str, ...] | None = None) -> list[str]:
 
 
 def parse_setting(setting: str) -> tuple[str, float | None]:
-    """``noisy-0.2`` -> ("noisy", 0.2); any epsilon in [0, 0.5) or rho in [0, 1] is accepted, not only the presets."""
-    kind, _, value = setting.partition("-")
-    if kind in ("clean", "bt") and not value:
-        return kind, None
-    if kind in ("noisy", "mixed") and value:
-        try:
-            param = float(value)
-        except ValueError:
-            param = float("nan")
-        upper_ok = param < 0.5 if kind == "noisy" else param <= 1.0
-        if 0.0 <= param and upper_ok:
-            return kind, param
-    raise DataError(
-        f"unknown setting {setting!r}; valid: clean, noisy-EPS (0 <= EPS < 0.5), mixed-RHO (0 <= RHO <= 1), bt; "
-        f"presets: {', '.join(SETTINGS)}"
-    )
+    """``noisy-0.2`` -> ("noisy", 0.2): the MuJoCo suite's settings of the pathology registry."""
+    return pathologies.parse_setting(setting, "mujoco", SETTINGS)
 
 
 def parse_task(name: str) -> TaskSpec:
@@ -108,7 +95,7 @@ def parse_task(name: str) -> TaskSpec:
         kind, param = parse_setting(setting)
     except DataError as err:
         raise DataError(f"unknown task {name!r}: {err}") from None
-    canonical = f"{env}-{kind}" if param is None else f"{env}-{kind}-{param:g}"
+    canonical = f"{env}-{pathologies.setting_name(kind, param)}"
     if suite != DEFAULT_SUITE:
         canonical += f"@{suite}"
     return TaskSpec(canonical, env, kind, param, suite)

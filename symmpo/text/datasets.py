@@ -32,7 +32,8 @@ from typing import Any
 import numpy as np
 
 from symmpo.errors import DataError
-from symmpo.suite.datasets import cached, config_key, default_cache_dir, draw_pairs, label_pairs, npz_bytes
+from symmpo.suite import pathologies
+from symmpo.suite.datasets import cached, config_key, default_cache_dir, npz_bytes
 from symmpo.text.behaviour import LEVELS, generate
 from symmpo.text.task import TaskSpec, distinct_prompts, prompt_text, response_text, reward
 
@@ -42,25 +43,12 @@ SETTINGS = ("clean", "noisy-0.2", "mixed-0.5", "length")
 
 
 def parse_setting(setting: str) -> tuple[str, float | None]:
-    """``clean``, ``noisy-EPS`` (0 <= EPS < 0.5), ``mixed-RHO`` (0 <= RHO <= 1) or ``length``."""
-    from symmpo.suite.tasks import parse_setting as suite_parse
-
-    if setting in ("clean", "length"):
-        return setting, None
-    if setting.startswith(("noisy-", "mixed-")):
-        try:
-            return suite_parse(setting)
-        except DataError:
-            pass
-    raise DataError(
-        f"unknown text setting {setting!r}; valid: clean, noisy-EPS (0 <= EPS < 0.5), mixed-RHO "
-        f"(0 <= RHO <= 1), length; e.g. {', '.join(SETTINGS)}"
-    )
+    """``clean``, ``noisy-EPS``, ``mixed-RHO`` or ``length``: the text suite's settings of the pathology registry."""
+    return pathologies.parse_setting(setting, "text", SETTINGS)
 
 
 def canonical_setting(setting: str) -> str:
-    kind, param = parse_setting(setting)
-    return kind if param is None else f"{kind}-{param:g}"
+    return pathologies.setting_name(*parse_setting(setting))
 
 
 def task_name(setting: str) -> str:
@@ -150,39 +138,41 @@ def build_pool(cfg: TextDataConfig) -> dict[str, np.ndarray]:
 
 def derive_pairs(pool: dict[str, np.ndarray], cfg: TextDataConfig) -> dict[str, np.ndarray]:
     """Pair indices and labels for ``cfg.setting`` (the cached form of a task)."""
-    kind, param = parse_setting(cfg.setting)
-    n, (c_total, m_total) = cfg.n_pairs, pool["length"].shape
-    context, a, b, poor_pair = draw_pairs(
-        cfg.seed, n, c_total, m_total, cfg.samples_per_level, cfg.poor_levels, kind, param
+    return pathologies.pairs_for(
+        parse_setting(cfg.setting),
+        cfg.seed,
+        cfg.n_pairs,
+        pool["reward"],
+        pool["length"],
+        cfg.samples_per_level,
+        cfg.poor_levels,
     )
-    a_better = pool["reward"][context, a] >= pool["reward"][context, b]
-    prefer = None
-    if kind == "length":  # the longer response wins; equal lengths keep the clean label
-        len_a, len_b = pool["length"][context, a], pool["length"][context, b]
-
-        def prefer(u: np.ndarray) -> np.ndarray:
-            return np.where(len_a != len_b, len_a > len_b, a_better)
-
-    return label_pairs(cfg.seed, kind, param, context, a, b, poor_pair, a_better, prefer)
 
 
 @dataclass
-class TextDataset:
-    """Preference pairs as TRL reads them (``rows``) and per-pair arrays for statistics and SFT."""
+class TokenPairs:
+    """Preference pairs as TRL reads them (``rows``: prompt, chosen, rejected text) and per-pair arrays for
+    statistics: what the text and the language-model suites' datasets share."""
 
-    rows: list[dict[str, str]]  # prompt, chosen, rejected (text)
+    rows: list[dict[str, str]]
     reward_chosen: np.ndarray
     reward_rejected: np.ndarray
     len_chosen: np.ndarray
     len_rejected: np.ndarray
-    level_chosen: np.ndarray
-    level_rejected: np.ndarray
     flipped: np.ndarray
     poor_pair: np.ndarray
     meta: dict[str, Any]
 
     def __len__(self) -> int:
         return len(self.rows)
+
+
+@dataclass
+class TextDataset(TokenPairs):
+    """The text suite's pairs, with the behaviour level of each response (for SFT and statistics)."""
+
+    level_chosen: np.ndarray
+    level_rejected: np.ndarray
 
 
 def _tokens(row: np.ndarray) -> list[int]:
@@ -203,16 +193,25 @@ def materialize(
     ]
     return TextDataset(
         rows=rows,
-        reward_chosen=pool["reward"][c, yc],
-        reward_rejected=pool["reward"][c, yr],
-        len_chosen=pool["length"][c, yc],
-        len_rejected=pool["length"][c, yr],
         level_chosen=pool["level"][c, yc],
         level_rejected=pool["level"][c, yr],
-        flipped=pairs["flipped"].astype(bool),
-        poor_pair=pairs["poor_pair"].astype(bool),
         meta=meta,
+        **pair_arrays(pool, pairs),
     )
+
+
+def pair_arrays(pool: dict[str, np.ndarray], pairs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The per-pair arrays both token-level suites keep beside their rows: true rewards and lengths of the
+    chosen and rejected responses, and the pathology's flags."""
+    c, yc, yr = pairs["context"], pairs["chosen"], pairs["rejected"]
+    return {
+        "reward_chosen": pool["reward"][c, yc],
+        "reward_rejected": pool["reward"][c, yr],
+        "len_chosen": pool["length"][c, yc],
+        "len_rejected": pool["length"][c, yr],
+        "flipped": pairs["flipped"].astype(bool),
+        "poor_pair": pairs["poor_pair"].astype(bool),
+    }
 
 
 def _meta(cfg: TextDataConfig, pool_sha: str, pairs_sha: str) -> dict[str, Any]:
@@ -250,7 +249,7 @@ def load_dataset(cfg: TextDataConfig, cache_dir: Path | str | None = None) -> Te
     return materialize(pool, pairs, _meta(cfg, pool_sha, pairs_sha))
 
 
-def describe(ds: TextDataset) -> dict[str, float]:
+def describe(ds: TokenPairs) -> dict[str, float]:
     """What a setting does to the labels: agreement with the true reward and the chosen-minus-rejected gaps."""
     rc, rr = ds.reward_chosen, ds.reward_rejected
     return {

@@ -64,8 +64,61 @@ def load(setting: str, seed: int, cfg: TextConfig, cache_dir: Path) -> tuple[Tex
     return ds, ref, key, secs
 
 
-def _finite(model: Any) -> bool:
+def finite(model: Any) -> bool:
+    """Every weight finite (a diverged run scores −inf)."""
     return all(bool(p.isfinite().all()) for p in model.parameters())
+
+
+def train_mpo(
+    objective: Any,
+    model: Any,
+    rows: list[dict[str, Any]],
+    tokenizer: Any,
+    seed: int,
+    ref_model: Any = None,
+    ref_in_rows: bool = False,
+    peft_config: Any = None,
+    **dpo: Any,
+) -> Any:
+    """One PO run through ``MPOTrainer`` (TRL's DPOTrainer; linear schedule, one log summary at the end), as
+    both token-level suites train: the trainer after training.
+
+    ``ref_in_rows``: the rows carry ``ref_chosen_logps`` / ``ref_rejected_logps`` (no reference pass); without
+    them a reference-using objective has TRL precompute its log-probs. ``dpo``: the run's ``DPOConfig`` fields
+    (epochs, batch size, learning rate, maximum length, device).
+    """
+    from datasets import Dataset
+    from transformers import PrinterCallback
+    from trl import DPOConfig
+
+    from symmpo.integrations.trl import MPOTrainer, trl_beta
+
+    with quiet(), tempfile.TemporaryDirectory() as work:
+        args = lm.trainer_args(
+            DPOConfig,
+            work,
+            seed,
+            lr_scheduler_type="linear",
+            precompute_ref_log_probs=objective.uses_reference and not ref_in_rows,
+            beta=trl_beta(objective),  # the objective fixes beta; DPOConfig must agree
+            logging_steps=10**6,  # one summary at the end
+            **dpo,
+        )
+        trainer = MPOTrainer(
+            objective=objective,
+            model=model,
+            ref_model=ref_model,
+            args=args,
+            train_dataset=Dataset.from_list(rows),
+            processing_class=tokenizer,
+            allow_unproved=True,  # search candidates are scored whatever their verdicts
+            **({"peft_config": peft_config} if peft_config is not None else {}),
+        )
+        if ref_in_rows:  # TRL's flag: the batches carry the reference log-probs (its collator passes them on)
+            trainer.precompute_ref_logps = True
+        trainer.remove_callback(PrinterCallback)
+        trainer.train()
+    return trainer
 
 
 def train(
@@ -73,41 +126,23 @@ def train(
 ) -> tuple[Any, dict]:
     """The policy after PO (a fresh copy of π_ref) and the run's last logged training metrics."""
     import torch
-    from datasets import Dataset
-    from transformers import PrinterCallback
-    from trl import DPOConfig
-
-    from symmpo.integrations.trl import MPOTrainer, trl_beta
 
     torch.manual_seed(seed)
     state = lm.weights(reference)
     policy = lm.from_weights(cfg.model, state)
     ref = lm.from_weights(cfg.model, state) if objective.uses_reference else None
-    with quiet(), tempfile.TemporaryDirectory() as work:
-        args = lm.trainer_args(
-            DPOConfig,
-            work,
-            seed,
-            num_train_epochs=cfg.po_epochs,
-            per_device_train_batch_size=cfg.po_batch_size,
-            learning_rate=lr,
-            lr_scheduler_type="linear",
-            max_length=cfg.model.n_positions,
-            precompute_ref_log_probs=objective.uses_reference,
-            beta=trl_beta(objective),  # the objective fixes beta; DPOConfig must agree
-            logging_steps=10**6,  # one summary at the end
-        )
-        trainer = MPOTrainer(
-            objective=objective,
-            model=policy,
-            ref_model=ref,
-            args=args,
-            train_dataset=Dataset.from_list(ds.rows),
-            processing_class=lm.tokenizer(),
-            allow_unproved=True,  # search candidates are scored whatever their verdicts
-        )
-        trainer.remove_callback(PrinterCallback)
-        trainer.train()
+    trainer = train_mpo(
+        objective,
+        policy,
+        ds.rows,
+        lm.tokenizer(),
+        seed,
+        ref_model=ref,
+        num_train_epochs=cfg.po_epochs,
+        per_device_train_batch_size=cfg.po_batch_size,
+        learning_rate=lr,
+        max_length=cfg.model.n_positions,
+    )
     metrics = trainer_metrics(trainer)
     policy.eval()
     return policy, metrics
@@ -146,7 +181,7 @@ def run(
         **metrics,
     }
     loss = metrics.get("train_loss", math.nan)
-    if not (_finite(policy) and math.isfinite(loss)):
+    if not (finite(policy) and math.isfinite(loss)):
         return {**out, "score": -math.inf, "alive": False, "reason": f"non-finite weights or loss ({loss})"}
     with quiet():
         scores = lm.evaluate(policy, eval_prompts(cfg.spec, cfg.eval_split, cfg.eval_prompts), cfg.spec)

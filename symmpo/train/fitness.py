@@ -56,16 +56,21 @@ def make_evaluator(task: str, config: TrainConfig, workers: int = 1) -> Evaluato
     return run
 
 
-def load_dataset(task: str, config: TrainConfig, seed: int, cache_dir: str | Path | None = None):
+def load_dataset(
+    task: str, config: TrainConfig, seed: int, cache_dir: str | Path | None = None, progress: bool = False
+):
+    """The task's dataset for this seed (``progress``: a bar while a response pool is simulated)."""
     from symmpo.suite.datasets import load_task
 
     ds_seed = seed if config.dataset_seed is None else config.dataset_seed
-    return load_task(task, cache_dir=cache_dir, seed=ds_seed)
+    return load_task(task, cache_dir=cache_dir, seed=ds_seed, progress=progress)
 
 
-def prepare(task: str, seed: int, config: TrainConfig, cache_dir: str | Path | None = None):
-    """Dataset and cached π_ref for one (task, seed)."""
-    dataset = load_dataset(task, config, seed, cache_dir)
+def prepare(
+    task: str, seed: int, config: TrainConfig, cache_dir: str | Path | None = None, progress: bool = False
+):
+    """Dataset and cached π_ref for one (task, seed); ``progress`` shows a pool being simulated (minutes)."""
+    dataset = load_dataset(task, config, seed, cache_dir, progress)
     return dataset, get_reference(dataset, seed, config, cache_dir=cache_dir)
 
 

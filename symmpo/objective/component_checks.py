@@ -1,4 +1,4 @@
-"""Validity verdicts of an objective: the checker (:mod:`symmpo.symbolic.validity`) on each of its trees."""
+"""Validity verdicts of an objective: the checker (:mod:`symmpo.symbolic.tree_checks`) on each of its trees."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from symmpo.errors import ObjectiveError
 from symmpo.objective.types import ObjectiveLike
 from symmpo.symbolic.expr import is_tree
 from symmpo.symbolic.grammar import Grammar
-from symmpo.symbolic.validity import Verdict, check_tree, proved_by_grammar
+from symmpo.symbolic.tree_checks import Verdict, check_tree, proved_by_grammar
 
 
 def check_objective(
@@ -17,7 +17,7 @@ def check_objective(
     """Verdicts of every symbolic component of an objective (psi once when tied).
 
     With a grammar, a component derivable from it is proved by its typing; the others are checked
-    (``limits`` as in :func:`~symmpo.symbolic.validity.check_tree`).
+    (``limits`` as in :func:`~symmpo.symbolic.tree_checks.check_tree`).
     """
     out = {}
     for comp, tree in obj.components.items():

@@ -1,7 +1,7 @@
 """The core's numeric validity checks, applied to any callable component (a network, not a tree).
 
 Valid by construction is an argument; this is the independent second line, on the same dense grids as
-:mod:`symmpo.symbolic.validity` (p ∈ [e^-700, 1) in log space, z ∈ [-1000, 1000]) with the same
+:mod:`symmpo.symbolic.tree_checks` (p ∈ [e^-700, 1) in log space, z ∈ [-1000, 1000]) with the same
 probes: autograd slopes and value differences for monotonicity, values at p = e^-50 .. e^-700 for the
 −∞ limit, and the exponent α of |φ⁻¹| ~ p^-α from p = e^-300, e^-600 for integrability (α < 1).
 Evaluation is float64, like the core's exact evaluation.
@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from symmpo.symbolic.numeval import DOMAINS
-from symmpo.symbolic.validity import PropertyVerdict, Verdict
+from symmpo.symbolic.tree_checks import PropertyVerdict, Verdict
 
 Fn = Callable[[torch.Tensor, Any], torch.Tensor]
 
