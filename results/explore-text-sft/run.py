@@ -87,8 +87,10 @@ def main() -> None:
 
 def table(rows: list[dict]) -> str:
     lines = [
-        "| SFT levels | SFT epochs | setting | " + " | ".join(LABELS) + " | best PO − sft |",
-        "|---" * (len(LABELS) + 4) + "|",
+        "| SFT levels | SFT epochs | setting | "
+        + " | ".join(LABELS)
+        + " | best PO − sft | best PO − sft_chosen |",
+        "|---" * (len(LABELS) + 5) + "|",
     ]
     for levels, epochs in DESIGNS:
         for setting in SETTINGS:
@@ -109,6 +111,8 @@ def table(rows: list[dict]) -> str:
                 continue
             po_means = [v for k, v in means.items() if k not in ("sft", "sft_chosen (lr 1e-4)")]
             gap = f"{max(po_means) - means['sft']:+.1f}" if po_means and "sft" in means else "–"
+            cont = means.get("sft_chosen (lr 1e-4)")
+            gap += f" | {max(po_means) - cont:+.1f}" if po_means and cont is not None else " | –"
             lines.append(
                 f"| {'+'.join(levels)} | {epochs:g} | {setting} | " + " | ".join(cells) + f" | {gap} |"
             )
