@@ -41,6 +41,7 @@ LOSSES = {  # label: (objective, learning rate)
     "orpo (lam 0.5, lr 1e-4)": (Objective.named("orpo", lam=0.5), 1e-4),
     "ipo (default, lr 1e-4)": (Objective.named("ipo"), 1e-4),
     "simpo (default, lr 1e-4)": (Objective.named("simpo"), 1e-4),
+    "rpo (default, lr 1e-4)": (Objective.named("rpo"), 1e-4),
 }
 LABELS = ["sft", *LOSSES]
 
