@@ -227,3 +227,17 @@ def test_transfer_command_with_sft_levels(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "unknown behaviour level(s) 'weak'" in err and len(err.strip().splitlines()) == 1
     assert main([*argv[:-1], "0"]) == 2 and "--sft-epochs must be positive" in capsys.readouterr().err
+
+
+def test_continued_sft_runs_on_text(tmp_path):
+    """sft_chosen has no beta: TRL gets the objective's reward scale (it was a KeyError), the others their own."""
+    from symmpo.integrations.trl import trl_beta
+
+    sft_chosen = Objective.named("sft_chosen")
+    assert trl_beta(sft_chosen) == sft_chosen.beta
+    assert (
+        trl_beta(Objective.named("dpo", beta=0.3)) == 0.3
+        and trl_beta(Objective.named("orpo", lam=0.7)) == 0.7
+    )
+    r = po.run(sft_chosen, "clean", 1000, CFG, 1e-3, tmp_path)
+    assert r["alive"] and 0.0 <= r["score"] <= 100.0 and r["nll_chosen"] > 0
