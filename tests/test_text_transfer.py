@@ -190,3 +190,54 @@ def test_file_learning_rate(hof):
     ):
         with pytest.raises(Exception, match=match):
             study.with_params(members, chosen, bad)
+
+
+def test_separate_sft_data_gives_its_own_reference_shared_by_settings(tmp_path):
+    _, _, key, _ = po.load("clean", 1000, CFG, tmp_path)
+    _, _, same, _ = po.load("clean", 1000, dataclasses.replace(CFG, sft_levels=()), tmp_path)
+    assert same == key  # off: the reference of every earlier run
+    sep = dataclasses.replace(CFG, sft_levels=("poor", "fair"))
+    ds, ref, key_sep, secs = po.load("clean", 1000, sep, tmp_path)
+    assert key_sep != key and secs > 0
+    _, _, key_mixed, secs_mixed = po.load("mixed-0.5", 1000, sep, tmp_path)
+    assert key_mixed == key_sep and secs_mixed == 0  # labels play no part in SFT data
+    _, _, key_fair, _ = po.load("clean", 1000, dataclasses.replace(sep, sft_levels=("fair",)), tmp_path)
+    assert key_fair not in (key, key_sep)
+
+
+def test_transfer_command_with_sft_levels(tmp_path, capsys):
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    argv = ["transfer", "text", "--preset", "tiny", "--objectives", "dpo", "--settings", "clean"]
+    argv += ["--seeds", "2", "--no-sweep", "--executor", "inline", "--no-progress"]
+    argv += ["--out", str(out), "--cache-dir", str(cache)]
+    argv += ["--sft-levels", "fair", "poor", "--sft-epochs", "2"]
+    assert main(argv) == 0
+    st = json.loads((out / "stats.json").read_text())
+    assert st["config"]["sft_levels"] == ["poor", "fair"] and st["config"]["sft"]["epochs"] == 2.0
+    assert "separate data: poor and fair responses" in (out / "table.md").read_text()
+    rows = [json.loads(x) for x in (out / "transfer.jsonl").read_text().splitlines()]
+    assert len({r["config"] for r in rows}) == 1
+    # the same output directory without the option: other rows, never mixed with these
+    assert main(argv[:-5]) == 0
+    rows2 = [json.loads(x) for x in (out / "transfer.jsonl").read_text().splitlines()]
+    assert len(rows2) == 2 * len(rows) and len({r["config"] for r in rows2}) == 2
+    assert "sft_levels" not in json.loads((out / "stats.json").read_text())["config"]
+    capsys.readouterr()
+    assert main([*argv[:-3], "weak"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown behaviour level(s) 'weak'" in err and len(err.strip().splitlines()) == 1
+    assert main([*argv[:-1], "0"]) == 2 and "--sft-epochs must be positive" in capsys.readouterr().err
+
+
+def test_continued_sft_runs_on_text(tmp_path):
+    """sft_chosen has no beta: TRL gets the objective's reward scale (it was a KeyError), the others their own."""
+    from symmpo.integrations.trl import trl_beta
+
+    sft_chosen = Objective.named("sft_chosen")
+    assert trl_beta(sft_chosen) == sft_chosen.beta
+    assert (
+        trl_beta(Objective.named("dpo", beta=0.3)) == 0.3
+        and trl_beta(Objective.named("orpo", lam=0.7)) == 0.7
+    )
+    r = po.run(sft_chosen, "clean", 1000, CFG, 1e-3, tmp_path)
+    assert r["alive"] and 0.0 <= r["score"] <= 100.0 and r["nll_chosen"] > 0

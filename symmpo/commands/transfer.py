@@ -56,6 +56,14 @@ def register(subparsers: Any) -> None:
     )
     t.add_argument("--describe", action="store_true", help="print the suite (levels, settings) and exit")
     t.add_argument("--preset", default="default", choices=["default", "tiny"])
+    t.add_argument(
+        "--sft-levels",
+        nargs="+",
+        metavar="LEVEL",
+        help="train π_ref on separate SFT data: responses of these behaviour levels (e.g. poor fair) on prompts "
+        "disjoint from the pairs' (default: the chosen responses of the pairs)",
+    )
+    t.add_argument("--sft-epochs", type=float, help="SFT epochs of π_ref (overrides the preset)")
     t.add_argument("--out", default="results/transfer-text", help="output directory")
     t.add_argument(
         "--executor", choices=EXECUTORS, default="local", help="where runs execute (default: local)"
@@ -159,6 +167,22 @@ def describe(cfg: Any, settings: list[str], cache_dir: Path) -> str:
     return "\n".join(lines)
 
 
+def text_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """--sft-levels and --sft-epochs as TextConfig fields (recorded in the configuration and its hash)."""
+    out: dict[str, Any] = {}
+    if args.sft_levels:
+        out["sft_levels"] = tuple(args.sft_levels)
+    if args.sft_epochs is not None:
+        if not args.sft_epochs > 0:
+            raise SymmpoError(f"--sft-epochs must be positive, got {args.sft_epochs}")
+        import dataclasses
+
+        from symmpo.text.config import TextConfig
+
+        out["sft"] = dataclasses.replace(TextConfig.preset(args.preset).sft, epochs=args.sft_epochs)
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     if importlib.util.find_spec("trl") is None:
         raise SymmpoError("symmpo transfer text trains with TRL: pip install 'symmpo[trl]'")
@@ -172,7 +196,7 @@ def run(args: argparse.Namespace) -> int:
     if args.sweep and args.no_sweep:
         raise SymmpoError("--sweep and --no-sweep exclude each other")
     settings = list(dict.fromkeys(canonical_setting(s) for s in args.settings))  # a typo fails now
-    cfg = TextConfig.preset(args.preset).heldout(args.dataset_seed)
+    cfg = TextConfig.preset(args.preset, **text_overrides(args)).heldout(args.dataset_seed)
     cache_dir = Path(args.cache_dir) if args.cache_dir else default_cache_dir()
     if args.describe:
         print(describe(cfg, settings, cache_dir))

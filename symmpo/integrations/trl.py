@@ -53,7 +53,10 @@ _TRL_BETA = {"orpo": "lam"}
 def trl_beta(objective: Objective) -> float:
     """beta in TRL's meaning: a named baseline's own parameter when ``objective`` is one, else its reward scale."""
     published = _published(objective)
-    return published.params[_TRL_BETA.get(published.name, "beta")] if published else objective.beta
+    if published is None:
+        return objective.beta
+    # a loss without such a parameter (sft_chosen) keeps its reward scale: TRL needs some beta
+    return published.params.get(_TRL_BETA.get(published.name, "beta"), objective.beta)
 
 
 def _published(objective: Objective) -> Objective | None:

@@ -304,7 +304,7 @@ def write_report(
         f"answers to {cfg.eval_prompts} held-out prompts: **interquartile mean over training seeds {seeds}** with "
         f"its 95 % bootstrap CI. Held-out split: dataset seed {cfg.dataset_seed}, held-out evaluation prompts; the "
         "configuration and any sweep used dataset seed 0, other training seeds and the fitness prompts. **bold** = "
-        "highest IQM in the column. `sft` = π_ref (SFT on the chosen responses), where every PO run starts.",
+        f"highest IQM in the column. `sft` = π_ref ({sft_source(cfg)}), where every PO run starts.",
         "",
         *iqm_table(st, labels, tasks, len(seeds)),
     ]
@@ -350,6 +350,16 @@ def write_report(
     write_csv(out_dir / "table.csv", st, labels, tasks)
     plot(st, labels, tasks, out_dir / "table.png", found)
     return text
+
+
+def sft_source(cfg: TextConfig) -> str:
+    """What π_ref was trained on, in words."""
+    if not cfg.sft_levels:
+        return "SFT on the chosen responses"  # the wording of every table before sft_levels
+    return (
+        f"{cfg.sft.epochs:g} epochs of SFT on separate data: {' and '.join(cfg.sft_levels)} responses to prompts "
+        "disjoint from the pairs'"
+    )
 
 
 def _describe_member(label: str, p: tuple[dict, float], rows: list[dict]) -> str:

@@ -33,12 +33,20 @@ class TextConfig:
     eval_prompts: int = 512
     dataset_seed: int = 0
     eval_split: str = "fitness"  # fitness: what tuning may look at; heldout: what tables report
+    # π_ref's data: () = the chosen responses of the preference pairs; level names (e.g. poor fair) = separate
+    # SFT data of those behaviour levels on prompts of their own (symmpo.text.sft_data)
+    sft_levels: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.eval_split not in ROLES[1:]:
             raise SymmpoError(f"eval_split must be 'fitness' or 'heldout', got {self.eval_split!r}")
         if self.n_pairs < 1 or self.eval_prompts < 1 or self.po_batch_size < 1 or self.po_epochs <= 0:
             raise SymmpoError("n_pairs, eval_prompts, po_batch_size and po_epochs must be positive")
+        if isinstance(self.sft_levels, str) or not all(isinstance(x, str) for x in self.sft_levels):
+            raise SymmpoError(f"sft_levels must be a list of level names, got {self.sft_levels!r}")
+        from symmpo.text.sft_data import check_levels
+
+        object.__setattr__(self, "sft_levels", check_levels(tuple(self.sft_levels)))  # canonical order
 
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> TextConfig:
@@ -72,7 +80,11 @@ class TextConfig:
         return dataclasses.replace(self, dataset_seed=ds, eval_split="heldout")
 
     def to_dict(self) -> dict[str, Any]:
-        return json.loads(json.dumps(dataclasses.asdict(self)))
+        """JSON form; ``sft_levels`` only when set, so every configuration without it keeps its hash."""
+        d = json.loads(json.dumps(dataclasses.asdict(self)))
+        if not self.sft_levels:
+            del d["sft_levels"]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TextConfig:
@@ -80,6 +92,7 @@ class TextConfig:
         d["spec"] = TaskSpec(**d.get("spec", {}))
         d["model"] = ModelConfig(**d.get("model", {}))
         d["sft"] = SFTConfig(**d.get("sft", {}))
+        d["sft_levels"] = tuple(d.get("sft_levels", ()))
         return cls(**d)
 
     def hash(self) -> str:

@@ -4,7 +4,8 @@ Nothing is downloaded: the tokenizer is a word-level vocabulary of 14 tokens (``
 the ten digits) built with ``tokenizers``, and the model is ``transformers``' GPT-2 initialised from a seed.
 π_ref is that model after supervised fine-tuning (TRL's ``SFTTrainer``, loss on the completion tokens only)
 on the chosen responses of the preference dataset, as the MuJoCo suite's reference is behaviour cloning on
-its chosen responses; it is cached (safetensors) per (dataset SHA-256, seed, model and SFT config).
+its chosen responses, or on separate SFT data (:mod:`symmpo.text.sft_data`, as MuJoCo suite v3); it is cached
+(safetensors) per (SHA-256 of its data, seed, model and SFT config).
 Evaluation is the mean true reward of *greedy* generations on evaluation prompts.
 """
 

@@ -57,10 +57,14 @@ def data_config(setting: str, cfg: TextConfig) -> TextDataConfig:
 def load(setting: str, seed: int, cfg: TextConfig, cache_dir: Path) -> tuple[TextDataset, Any, str, float]:
     """(dataset, π_ref, reference key, seconds spent on SFT: 0 when cached) of one (setting, seed) cell."""
     ds = load_dataset(data_config(setting, cfg), cache_dir)
+    rows, sha = ds.rows, ds.meta["sha256"]
+    if cfg.sft_levels:  # separate SFT data (shared by every setting of the dataset seed)
+        from symmpo.text.sft_data import load_sft_data
+
+        sft = load_sft_data(data_config(setting, cfg), cfg.sft_levels, cache_dir)
+        rows, sha = sft.rows, sft.sha256
     with quiet(), tempfile.TemporaryDirectory() as work:
-        ref, key, secs = lm.reference(
-            ds.rows, ds.meta["sha256"], cfg.model, cfg.sft, seed, cache_dir, Path(work)
-        )
+        ref, key, secs = lm.reference(rows, sha, cfg.model, cfg.sft, seed, cache_dir, Path(work))
     return ds, ref, key, secs
 
 
