@@ -377,6 +377,20 @@ def test_compute_metrics_receives_logits_as_with_dpo_trainer(tmp_path):
 
 
 # ----- granularity=token: per-token log-probs and completion masks -----------------------------------------
+from symmpo.integrations.trl_trainer import _FUSED_HEAD  # noqa: E402
+
+# per-token reference log-probs exist from TRL 1.15 on; older TRL (CI's lowest-version venv) gets a clear error
+needs_token_trl = pytest.mark.skipif(not _FUSED_HEAD, reason="granularity=token needs TRL >= 1.15")
+
+
+@pytest.mark.skipif(_FUSED_HEAD, reason="this TRL has per-token reference log-probs")
+def test_token_objective_on_old_trl_is_refused_with_the_version(tmp_path):
+    obj = Objective.named("dpo").with_granularity("token")
+    with pytest.raises(ObjectiveError, match="TRL >= 1.15"):
+        _trainer(MPOTrainer, tmp_path / "mpo", obj)
+
+
+@needs_token_trl
 def test_token_dpo_logs_the_same_as_trl_sigmoid(tmp_path):
     """Per-token DPO is DPO: inside TRL it trains and logs as DPOTrainer's sigmoid loss."""
     obj = Objective.named("dpo").with_granularity("token")
@@ -404,6 +418,7 @@ class TokenRecording(MPOTrainer):
         return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
 
 
+@needs_token_trl
 def test_token_objective_inside_trl_and_exported_file_read_per_token_log_probs(tmp_path):
     """MPOTrainer hands a token objective per-token log-probs (recomputed here from plain logits, the
     reference's too) with the completion masks; its loss is Objective.loss on them; the exported TRL file
