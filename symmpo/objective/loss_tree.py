@@ -41,6 +41,7 @@ primitive registry's templates (:func:`symmpo.objective.export.expr_source`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from symmpo.objective.types import ObjectiveLike
@@ -274,15 +275,7 @@ def build(obj: ObjectiveLike) -> LossTree:
             f"log_ratio_{side}",
             phi if psi_cancels else Op("sub", (phi, Apply("psi", Ref(f"ref_logp_{side}")))),
         )
-    add("reward_chosen", Op("beta", (Ref("log_ratio_chosen"),)), batch=True)
-    add("reward_rejected", Op("beta", (Ref("log_ratio_rejected"),)), batch=True)
-    add("margin", Op("beta", (Op("sub", (Ref("log_ratio_chosen"), Ref("log_ratio_rejected"))),)), batch=True)
-    g = Apply("g", Ref("margin"))
-    add(
-        "preference",
-        Op("neg", (g if _is_one(obj, "w_po") else Op("mul", (Apply("w_po", Ref("tau")), g)),)),
-        batch=True,
-    )
+    _add_rewards_and_preference(add, obj)
     if imitation:
         add("nll_chosen", Op("neg", (Op("div", (Arg(PC), Ref("len_chosen"))),)))
         add(
@@ -344,15 +337,7 @@ def build_token(obj: ObjectiveLike) -> LossTree:
         add(f"token_ratio_{side}", token)
         total = Op("tsum", (Ref(f"token_ratio_{side}"), mask))
         add(f"log_ratio_{side}", Op("div", (total, Ref(f"len_{side}"))) if mean else total)
-    add("reward_chosen", Op("beta", (Ref("log_ratio_chosen"),)), batch=True)
-    add("reward_rejected", Op("beta", (Ref("log_ratio_rejected"),)), batch=True)
-    add("margin", Op("beta", (Op("sub", (Ref("log_ratio_chosen"), Ref("log_ratio_rejected"))),)), batch=True)
-    g = Apply("g", Ref("margin"))
-    add(
-        "preference",
-        Op("neg", (g if _is_one(obj, "w_po") else Op("mul", (Apply("w_po", Ref("tau")), g)),)),
-        batch=True,
-    )
+    _add_rewards_and_preference(add, obj)
     if imitation:
         add(
             "nll_chosen",
@@ -372,4 +357,17 @@ def build_token(obj: ObjectiveLike) -> LossTree:
         add(LOSS, Ref("preference"))
     return LossTree(
         tuple(Step(k, v) for k, v in steps.items()), (LEN_C, LEN_R), "granularity=token", imitation, True
+    )
+
+
+def _add_rewards_and_preference(add: Callable[..., None], obj: ObjectiveLike) -> None:
+    """The steps both granularities share once each side has its log-ratio: rewards, margin, preference term."""
+    add("reward_chosen", Op("beta", (Ref("log_ratio_chosen"),)), batch=True)
+    add("reward_rejected", Op("beta", (Ref("log_ratio_rejected"),)), batch=True)
+    add("margin", Op("beta", (Op("sub", (Ref("log_ratio_chosen"), Ref("log_ratio_rejected"))),)), batch=True)
+    g = Apply("g", Ref("margin"))
+    add(
+        "preference",
+        Op("neg", (g if _is_one(obj, "w_po") else Op("mul", (Apply("w_po", Ref("tau")), g)),)),
+        batch=True,
     )
