@@ -276,18 +276,7 @@ def build(obj: ObjectiveLike) -> LossTree:
             phi if psi_cancels else Op("sub", (phi, Apply("psi", Ref(f"ref_logp_{side}")))),
         )
     _add_rewards_and_preference(add, obj)
-    if imitation:
-        add("nll_chosen", Op("neg", (Op("div", (Arg(PC), Ref("len_chosen"))),)))
-        add(
-            "imitation",
-            Ref("nll_chosen")
-            if _is_one(obj, "w_sft")
-            else Op("mul", (Apply("w_sft", Ref("tau")), Ref("nll_chosen"))),
-        )
-        add(LOSS, Op("add", (Ref("preference"), Ref("imitation"))))
-    else:
-        add("imitation", Op("zeros"))
-        add(LOSS, Ref("preference"))
+    _add_imitation_and_loss(add, obj, Op("div", (Arg(PC), Ref("len_chosen"))) if imitation else None)
     tree = LossTree(tuple(Step(k, v) for k, v in steps.items()), (), "", imitation)
     read = args_read(tree, (LOSS, *PARTS))
     lengths = tuple(a for a in (LEN_C, LEN_R) if a in read)
@@ -338,23 +327,13 @@ def build_token(obj: ObjectiveLike) -> LossTree:
         total = Op("tsum", (Ref(f"token_ratio_{side}"), mask))
         add(f"log_ratio_{side}", Op("div", (total, Ref(f"len_{side}"))) if mean else total)
     _add_rewards_and_preference(add, obj)
-    if imitation:
-        add(
-            "nll_chosen",
-            Op(
-                "neg", (Op("div", (Op("tsum", (Ref("logp_chosen"), Ref("mask_chosen"))), Ref("len_chosen"))),)
-            ),
-        )
-        add(
-            "imitation",
-            Ref("nll_chosen")
-            if _is_one(obj, "w_sft")
-            else Op("mul", (Apply("w_sft", Ref("tau")), Ref("nll_chosen"))),
-        )
-        add(LOSS, Op("add", (Ref("preference"), Ref("imitation"))))
-    else:
-        add("imitation", Op("zeros"))
-        add(LOSS, Ref("preference"))
+    _add_imitation_and_loss(
+        add,
+        obj,
+        Op("div", (Op("tsum", (Ref("logp_chosen"), Ref("mask_chosen"))), Ref("len_chosen")))
+        if imitation
+        else None,
+    )
     return LossTree(
         tuple(Step(k, v) for k, v in steps.items()), (LEN_C, LEN_R), "granularity=token", imitation, True
     )
@@ -371,3 +350,21 @@ def _add_rewards_and_preference(add: Callable[..., None], obj: ObjectiveLike) ->
         Op("neg", (g if _is_one(obj, "w_po") else Op("mul", (Apply("w_po", Ref("tau")), g)),)),
         batch=True,
     )
+
+
+def _add_imitation_and_loss(
+    add: Callable[..., None], obj: ObjectiveLike, mean_logp_chosen: Term | None
+) -> None:
+    """The imitation term (the chosen responses' NLL, weighted by w_sft) and the loss; None: no imitation term."""
+    if mean_logp_chosen is None:
+        add("imitation", Op("zeros"))
+        add(LOSS, Ref("preference"))
+        return
+    add("nll_chosen", Op("neg", (mean_logp_chosen,)))
+    add(
+        "imitation",
+        Ref("nll_chosen")
+        if _is_one(obj, "w_sft")
+        else Op("mul", (Apply("w_sft", Ref("tau")), Ref("nll_chosen"))),
+    )
+    add(LOSS, Op("add", (Ref("preference"), Ref("imitation"))))
