@@ -26,6 +26,10 @@ from typing import Any
 from symmpo.errors import SymmpoError
 
 FITNESS_DATASET_SEED = 0
+# More fitness-side preference datasets, for a fitness averaged over dataset draws (``symmpo fidelity
+# --fitness-datasets``). Seed 1 is the held-out split and seed 2 the fresh split of results/explore-validity, so
+# these start at 3.
+FITNESS_EXTRA_DATASET_SEEDS = (3, 4, 5)
 HELDOUT_DATASET_SEED = 1
 HELDOUT_SEED_MIN = 1000
 HELDOUT_RESET_OFFSET = 50_000
