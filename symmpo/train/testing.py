@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from symmpo.objective.types import LossArgs
-from symmpo.suite.types import PreferenceDataset
+from symmpo.suite.types import PreferenceDataset, Responses
 
 
 def synthetic_dataset(
@@ -36,19 +36,11 @@ def synthetic_dataset(
         act[pad] = 0
         return obs, act, lens
 
-    obs_c, act_c, len_c = side(True)
-    obs_r, act_r, len_r = side(False)
-    return PreferenceDataset(
-        obs_chosen=obs_c,
-        act_chosen=act_c,
-        len_chosen=len_c,
-        obs_rejected=obs_r,
-        act_rejected=act_r,
-        len_rejected=len_r,
-        ret_chosen=rng.normal(1.0, 0.1, n_pairs).astype(np.float32),
-        ret_rejected=rng.normal(0.0, 0.1, n_pairs).astype(np.float32),
-        flipped=np.zeros(n_pairs, bool),
-        poor_pair=np.zeros(n_pairs, bool),
+    chosen, rejected = side(True), side(False)
+    ret_chosen, ret_rejected = rng.normal(1.0, 0.1, n_pairs), rng.normal(0.0, 0.1, n_pairs)
+    return PreferenceDataset.from_sides(
+        Responses(*chosen, ret_chosen.astype(np.float32)),
+        Responses(*rejected, ret_rejected.astype(np.float32)),
         context_seed=np.arange(n_pairs, dtype=np.int64),
         meta={"task": "synthetic", "K": n_bins, "H": horizon, "setting": "clean", "seed": seed},
     )
