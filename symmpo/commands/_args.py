@@ -8,10 +8,12 @@ The bounds are listed in docs/search.md ("Limits of a configuration").
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 from symmpo.errors import SymmpoError
 
@@ -54,6 +56,14 @@ def positive_float(hi: float) -> Callable[[str], float]:
 
 
 SEED = int_in(0, MAX_SEED)
+Config = TypeVar("Config")
+
+
+def config_from_args(cls: Callable[..., Config], args: argparse.Namespace, **values: Any) -> Config:
+    """A dataclass configuration from the options named after its fields (a field with no option keeps its
+    default); ``values`` give the fields the options do not. The configuration validates itself."""
+    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+    return cls(**{f.name: getattr(args, f.name) for f in fields if hasattr(args, f.name)}, **values)
 
 
 def check_workers(workers: int | None, executor: str, oversubscribe: bool) -> None:

@@ -137,19 +137,9 @@ class Objective(LossCalls):
             except FormulaError as err:
                 raise FormulaError(f"component {comp}: {err}") from None
 
-        return cls(
-            tree("phi_inv", phi_inv),
-            Const(0.0) if tied else tree("psi", psi),
-            tree("g", g),
-            tree("w_po", w_po),
-            tree("w_sft", w_sft),
-            beta=beta,
-            reduce=reduce,
-            name=name,
-            psi_tied=tied,
-            params=params,
-            granularity=granularity,
-        )
+        given = {"phi_inv": phi_inv, "psi": psi, "g": g, "w_po": w_po, "w_sft": w_sft}
+        trees = {k: Const(0.0) if k == "psi" and tied else tree(k, c) for k, c in given.items()}
+        return cls(*(trees[k] for k in COMPONENTS), beta, reduce, name, tied, params, granularity)
 
     def _replace(
         self,
@@ -157,6 +147,7 @@ class Objective(LossCalls):
         beta: float | None = None,
         name: str | None = None,
         psi_tied: bool | None = None,
+        granularity: str | None = None,
     ) -> Objective:
         """A copy with the given fields changed (the one place that re-assembles an Objective)."""
         c = self._components if components is None else components
@@ -167,7 +158,7 @@ class Objective(LossCalls):
             self.name if name is None else name,
             self.psi_tied if psi_tied is None else psi_tied,
             self.params,
-            self.granularity,
+            self.granularity if granularity is None else granularity,
         )
 
     def with_components(self, **new: Component) -> Objective:
@@ -182,15 +173,7 @@ class Objective(LossCalls):
 
     def with_granularity(self, granularity: str) -> Objective:
         """The same components at another granularity ("sequence" or "token")."""
-        return Objective(
-            *(self._components[k] for k in COMPONENTS),
-            self.beta,
-            self.reduce,
-            self.name,
-            self.psi_tied,
-            self.params,
-            granularity,
-        )
+        return self._replace(granularity=granularity)
 
     def with_beta(self, beta: float) -> Objective:
         return self._replace(beta=beta)
