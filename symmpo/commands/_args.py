@@ -11,7 +11,7 @@ import argparse
 import dataclasses
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -132,6 +132,15 @@ def training_parent(presets: tuple[str, ...] = TRAINING_PRESETS) -> argparse.Arg
         "instead of from the chosen responses of the pairs",
     )
     return p
+
+
+def table_columns(
+    p: argparse.ArgumentParser, settings: Sequence[str], seeds: int | None, seeds_help: str
+) -> None:
+    """``--settings`` (a table's columns, by default ``settings``) and ``--seeds`` (training seeds per cell),
+    as every table command has them; the seeds' meaning (which seeds, what default) is the command's."""
+    p.add_argument("--settings", nargs="+", default=list(settings), help=f"default: {' '.join(settings)}")
+    p.add_argument("--seeds", type=int, default=seeds, help=seeds_help)
 
 
 def table_parent(dataset_seed: bool = True) -> argparse.ArgumentParser:
