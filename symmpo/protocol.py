@@ -6,7 +6,8 @@ new responses and new pairs), the **training seeds** (π_ref, minibatches) and t
 MuJoCo start states). A held-out measurement changes all three:
 
 * fitness (search, sweeps): dataset seed ``FITNESS_DATASET_SEED`` (0), the run's fitness seeds, evaluation
-  resets ``[0, eval_episodes)``;
+  resets ``[0, eval_episodes)``; a fitness over several datasets (``TrainConfig.dataset_seeds``, e.g. ``(0, 3)``)
+  draws them from 0 and ``FITNESS_EXTRA_DATASET_SEEDS``;
 * held out (end-of-run re-score, ``symmpo compare``, the baseline table): dataset seed ``HELDOUT_DATASET_SEED``
   (1), training seeds from ``HELDOUT_SEED_MIN`` (1000) up, evaluation resets from ``HELDOUT_RESET_OFFSET``
   (50,000) up.
@@ -48,9 +49,14 @@ class Split:
     train_seeds: tuple[int, ...]
     reset_offset: int
     episodes: int
+    dataset_cycle: tuple[
+        int, ...
+    ] = ()  # training seed s uses dataset_cycle[s % len] (overrides dataset_seed)
 
     @property
     def dataset_seeds(self) -> set[int]:
+        if self.dataset_cycle:
+            return {self.dataset_cycle[s % len(self.dataset_cycle)] for s in self.train_seeds}
         return set(self.train_seeds) if self.dataset_seed is None else {self.dataset_seed}
 
     @property
@@ -80,6 +86,7 @@ def split_of(train: dict[str, Any], seeds: Iterable[int]) -> Split:
         train_seeds=tuple(int(s) for s in seeds),
         reset_offset=int(train.get("eval_reset_offset", 0)),
         episodes=int(train.get("eval_episodes", 0)),
+        dataset_cycle=tuple(int(x) for x in train.get("dataset_seeds", ())),
     )
 
 

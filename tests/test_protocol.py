@@ -6,7 +6,8 @@ import pytest
 
 from symmpo import protocol
 from symmpo.cli import main
-from symmpo.search.presets import apply_overrides, preset_config
+from symmpo.errors import SymmpoError
+from symmpo.search.presets import apply_overrides, fitness_train_config, preset_config
 from symmpo.train.config import TrainConfig, heldout_train
 
 
@@ -75,3 +76,46 @@ def test_evolve_command_refuses_walker_without_the_flag(tmp_path, capsys):
     assert main(argv) == 2
     assert "held out for transfer" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+def test_a_fitness_over_several_datasets_cycles_them_and_the_rescore_leaves_them():
+    cfg = TrainConfig.preset("default", dataset_seeds=(0, 3))
+    assert [cfg.dataset_seed_of(s) for s in (0, 1, 2, 3)] == [0, 3, 0, 3]
+    assert TrainConfig.from_dict(cfg.to_dict()) == cfg
+    # absent from the dict when unused, so stored configurations and their hashes stay what they were
+    assert "dataset_seeds" not in TrainConfig.preset("default").to_dict()
+    fit = protocol.split_of(cfg.to_dict(), (0, 1))
+    assert fit.dataset_seeds == {0, 3}
+    held = heldout_train(cfg.to_dict())
+    assert "dataset_seeds" not in held and held["dataset_seed"] == protocol.HELDOUT_DATASET_SEED
+    protocol.check_run_heldout(cfg.to_dict(), (0, 1), held, range(1000, 1005))
+    # a cycle through the held-out dataset is refused
+    bad = TrainConfig.preset("default", dataset_seeds=(0, protocol.HELDOUT_DATASET_SEED)).to_dict()
+    with pytest.raises(protocol.ProtocolError, match="dataset seed \\[1\\]"):
+        protocol.check_run_heldout(bad, (0, 1), heldout_train(bad), range(1000, 1005))
+    with pytest.raises(SymmpoError, match="dataset_seeds must be distinct"):
+        TrainConfig(dataset_seeds=(3, 3))
+    with pytest.raises(SymmpoError, match="dataset_seeds"):
+        TrainConfig(dataset_seeds=(-1,))
+
+
+def test_the_search_config_takes_dataset_seeds_and_checks_them():
+    from symmpo.search.presets import heldout_train_config
+
+    cfg = preset_config("tiny")
+
+    def with_seeds(seeds):
+        return {
+            **cfg,
+            "train": {
+                **cfg["train"],
+                "overrides": {**cfg["train"].get("overrides", {}), "dataset_seeds": seeds},
+            },
+        }
+
+    assert fitness_train_config(with_seeds([0, 3]))["dataset_seeds"] == [0, 3]
+    assert "dataset_seeds" not in heldout_train_config(with_seeds([0, 3]))
+    with pytest.raises(protocol.ProtocolError, match="dataset seed \\[1\\]"):
+        heldout_train_config(with_seeds([1, 3]))  # seed 0 trains on dataset 1
+    with pytest.raises(SymmpoError, match="dataset_seeds must be distinct"):
+        fitness_train_config(with_seeds([3, 3]))

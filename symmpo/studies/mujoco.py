@@ -68,7 +68,10 @@ def fitness_config(config: TrainConfig) -> TrainConfig:
 def heldout_config(config: TrainConfig) -> TrainConfig:
     """The configuration on the held-out split (what tables and comparisons report)."""
     return dataclasses.replace(
-        config, dataset_seed=protocol.HELDOUT_DATASET_SEED, eval_reset_offset=protocol.HELDOUT_RESET_OFFSET
+        config,
+        dataset_seed=protocol.HELDOUT_DATASET_SEED,
+        dataset_seeds=(),
+        eval_reset_offset=protocol.HELDOUT_RESET_OFFSET,
     )
 
 
@@ -79,6 +82,7 @@ def split(config: TrainConfig, seeds: Sequence[int]) -> protocol.Split:
         train_seeds=tuple(int(s) for s in seeds),
         reset_offset=config.eval_reset_offset,
         episodes=config.eval_episodes,
+        dataset_cycle=config.dataset_seeds,
     )
 
 
