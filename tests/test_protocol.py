@@ -6,8 +6,8 @@ import pytest
 
 from symmpo import protocol
 from symmpo.cli import main
-from symmpo.search.presets import apply_overrides, preset_config
-from symmpo.train.config import TrainConfig, heldout_train
+from symmpo.search.config import SearchConfig
+from symmpo.train.config import TrainConfig
 
 
 def split(ds=0, seeds=(0, 1), offset=0, episodes=5):
@@ -37,9 +37,14 @@ def test_dataset_seed_following_the_training_seed_is_an_overlap_too():
     )
 
 
-def test_heldout_train_moves_data_and_resets():
+def test_the_heldout_split_moves_data_and_resets_and_nothing_else():
+    config = SearchConfig.from_preset("default")
+    split = config.heldout_split
+    assert split.train_seeds == config.rescore_seeds
     base = TrainConfig.preset("default").to_dict()
-    held = heldout_train(base)
+    held = split.apply(TrainConfig.preset("default")).to_dict()
+    assert held == config.heldout_train.to_dict()
+    assert config.fitness_split.apply(config.train) == config.train
     assert held["dataset_seed"] == protocol.HELDOUT_DATASET_SEED
     assert held["eval_reset_offset"] == protocol.HELDOUT_RESET_OFFSET
     assert held["eval_episodes"] == protocol.HELDOUT_EPISODES
@@ -49,16 +54,14 @@ def test_heldout_train_moves_data_and_resets():
 
 
 def test_search_config_refuses_overlapping_rescore_and_heldout_env():
-    cfg = preset_config("tiny")
+    cfg = SearchConfig.from_preset("tiny")
     with pytest.raises(protocol.ProtocolError, match="dataset seed \\[0\\]"):
-        apply_overrides({**cfg, "heldout": {"dataset_seed": 0, "reset_offset": 50_000, "eval_episodes": 2}})
+        cfg.override(heldout={"dataset_seed": 0, "reset_offset": 50_000, "eval_episodes": 2})
     with pytest.raises(protocol.ProtocolError, match="evaluation resets"):
-        apply_overrides({**cfg, "heldout": {"dataset_seed": 1, "reset_offset": 0, "eval_episodes": 2}})
+        cfg.override(heldout={"dataset_seed": 1, "reset_offset": 0, "eval_episodes": 2})
     with pytest.raises(protocol.ProtocolError, match="walker2d is held out"):
-        apply_overrides(cfg, tasks=["walker2d-clean"])
-    assert apply_overrides(cfg, tasks=["walker2d-clean"], allow_heldout_env=True)["tasks"] == [
-        "walker2d-clean"
-    ]
+        cfg.override(tasks=["walker2d-clean"])
+    assert cfg.override(tasks=["walker2d-clean"], allow_heldout_env=True).tasks == ("walker2d-clean",)
 
 
 def test_evolve_command_refuses_walker_without_the_flag(tmp_path, capsys):
