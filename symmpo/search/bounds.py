@@ -28,32 +28,6 @@ MAX_CMAES_POPSIZE = 1_000
 MAX_CMAES_ITERATIONS = 1_000
 MAX_SIGMA0 = 100.0
 
-REQUIRED = (
-    "tasks",
-    "seeds",
-    "rescore_seeds",
-    "generations",
-    "population",
-    "seed",
-    "chunk",
-    "train",
-    "cmaes",
-    "hall_of_fame",
-    "rescore_top",
-    "reference",
-)
-OPTIONAL = (
-    "grammar",
-    "grammar_name",
-    "preset",
-    "heldout",
-    "allow_heldout_env",
-    "gp",
-    "kind",
-    "neural",
-    "fidelity",
-)
-
 
 class ConfigError(SymmpoError):
     """A configuration value has the wrong type or lies outside its range."""
