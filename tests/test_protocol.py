@@ -7,8 +7,8 @@ import pytest
 from symmpo import protocol
 from symmpo.cli import main
 from symmpo.errors import SymmpoError
-from symmpo.search.presets import apply_overrides, fitness_train_config, preset_config
-from symmpo.train.config import TrainConfig, heldout_train
+from symmpo.search.config import SearchConfig
+from symmpo.train.config import TrainConfig
 
 
 def split(ds=0, seeds=(0, 1), offset=0, episodes=5):
@@ -38,9 +38,14 @@ def test_dataset_seed_following_the_training_seed_is_an_overlap_too():
     )
 
 
-def test_heldout_train_moves_data_and_resets():
+def test_the_heldout_split_moves_data_and_resets_and_nothing_else():
+    config = SearchConfig.from_preset("default")
+    split = config.heldout_split
+    assert split.train_seeds == config.rescore_seeds
     base = TrainConfig.preset("default").to_dict()
-    held = heldout_train(base)
+    held = split.apply(TrainConfig.preset("default")).to_dict()
+    assert held == config.heldout_train.to_dict()
+    assert config.fitness_split.apply(config.train) == config.train
     assert held["dataset_seed"] == protocol.HELDOUT_DATASET_SEED
     assert held["eval_reset_offset"] == protocol.HELDOUT_RESET_OFFSET
     assert held["eval_episodes"] == protocol.HELDOUT_EPISODES
@@ -50,16 +55,14 @@ def test_heldout_train_moves_data_and_resets():
 
 
 def test_search_config_refuses_overlapping_rescore_and_heldout_env():
-    cfg = preset_config("tiny")
+    cfg = SearchConfig.from_preset("tiny")
     with pytest.raises(protocol.ProtocolError, match="dataset seed \\[0\\]"):
-        apply_overrides({**cfg, "heldout": {"dataset_seed": 0, "reset_offset": 50_000, "eval_episodes": 2}})
+        cfg.override(heldout={"dataset_seed": 0, "reset_offset": 50_000, "eval_episodes": 2})
     with pytest.raises(protocol.ProtocolError, match="evaluation resets"):
-        apply_overrides({**cfg, "heldout": {"dataset_seed": 1, "reset_offset": 0, "eval_episodes": 2}})
+        cfg.override(heldout={"dataset_seed": 1, "reset_offset": 0, "eval_episodes": 2})
     with pytest.raises(protocol.ProtocolError, match="walker2d is held out"):
-        apply_overrides(cfg, tasks=["walker2d-clean"])
-    assert apply_overrides(cfg, tasks=["walker2d-clean"], allow_heldout_env=True)["tasks"] == [
-        "walker2d-clean"
-    ]
+        cfg.override(tasks=["walker2d-clean"])
+    assert cfg.override(tasks=["walker2d-clean"], allow_heldout_env=True).tasks == ("walker2d-clean",)
 
 
 def test_evolve_command_refuses_walker_without_the_flag(tmp_path, capsys):
@@ -84,15 +87,8 @@ def test_a_fitness_over_several_datasets_cycles_them_and_the_rescore_leaves_them
     assert TrainConfig.from_dict(cfg.to_dict()) == cfg
     # absent from the dict when unused, so stored configurations and their hashes stay what they were
     assert "dataset_seeds" not in TrainConfig.preset("default").to_dict()
-    fit = protocol.split_of(cfg.to_dict(), (0, 1))
-    assert fit.dataset_seeds == {0, 3}
-    held = heldout_train(cfg.to_dict())
-    assert "dataset_seeds" not in held and held["dataset_seed"] == protocol.HELDOUT_DATASET_SEED
-    protocol.check_run_heldout(cfg.to_dict(), (0, 1), held, range(1000, 1005))
-    # a cycle through the held-out dataset is refused
-    bad = TrainConfig.preset("default", dataset_seeds=(0, protocol.HELDOUT_DATASET_SEED)).to_dict()
-    with pytest.raises(protocol.ProtocolError, match="dataset seed \\[1\\]"):
-        protocol.check_run_heldout(bad, (0, 1), heldout_train(bad), range(1000, 1005))
+    assert protocol.Split.of(cfg, (0, 1)).dataset_seeds == {0, 3}
+    assert protocol.Split.of(cfg, (0,)).dataset_seeds == {0}
     with pytest.raises(SymmpoError, match="dataset_seeds must be distinct"):
         TrainConfig(dataset_seeds=(3, 3))
     with pytest.raises(SymmpoError, match="dataset_seeds"):
@@ -100,22 +96,20 @@ def test_a_fitness_over_several_datasets_cycles_them_and_the_rescore_leaves_them
 
 
 def test_the_search_config_takes_dataset_seeds_and_checks_them():
-    from symmpo.search.presets import heldout_train_config
-
-    cfg = preset_config("tiny")
+    base = SearchConfig.from_preset("tiny").override(seeds=[0, 1], rescore_seeds=[1000, 1001])
 
     def with_seeds(seeds):
-        return {
-            **cfg,
-            "train": {
-                **cfg["train"],
-                "overrides": {**cfg["train"].get("overrides", {}), "dataset_seeds": seeds},
-            },
-        }
+        return base.override(train={"preset": "tiny", "overrides": {"dataset_seeds": seeds}})
 
-    assert fitness_train_config(with_seeds([0, 3]))["dataset_seeds"] == [0, 3]
-    assert "dataset_seeds" not in heldout_train_config(with_seeds([0, 3]))
+    cfg = with_seeds([0, 3])
+    assert cfg.train.dataset_seeds == (0, 3)
+    assert cfg.fitness_split.dataset_seeds == {0, 3}
+    assert (
+        cfg.heldout_train.dataset_seeds == ()
+        and cfg.heldout_train.dataset_seed == protocol.HELDOUT_DATASET_SEED
+    )
+    assert SearchConfig.from_mapping(cfg.to_mapping()) == cfg
     with pytest.raises(protocol.ProtocolError, match="dataset seed \\[1\\]"):
-        heldout_train_config(with_seeds([1, 3]))  # seed 0 trains on dataset 1
+        with_seeds([0, 1])  # seed 1 would train on the held-out dataset
     with pytest.raises(SymmpoError, match="dataset_seeds must be distinct"):
-        fitness_train_config(with_seeds([3, 3]))
+        with_seeds([3, 3])

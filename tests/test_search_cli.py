@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from symmpo.cli import main
 from symmpo.commands.evolve import report
+from symmpo.search.config import SearchConfig
 from symmpo.search.rundir import RunDir
 
 
@@ -38,13 +39,13 @@ def test_resume_of_a_missing_or_foreign_directory(tmp_path, capsys):
 
 
 def test_resume_refuses_a_changed_configuration(tmp_path, capsys):
-    RunDir.create(tmp_path / "r", {"grammar": "grammars/mirror.yaml"})
+    RunDir.create(tmp_path / "r", SearchConfig.from_preset("tiny"))
     code, text = run_cli(["evolve", "--resume", str(tmp_path / "r"), "--population", "9"], capsys)
     assert code == 2 and "only --generations" in text
 
 
 def test_existing_run_directory_is_not_overwritten(tmp_path, capsys):
-    RunDir.create(tmp_path / "r", {"grammar": "grammars/mirror.yaml"})
+    RunDir.create(tmp_path / "r", SearchConfig.from_preset("tiny"))
     code, text = run_cli(["evolve", "--preset", "tiny", "--out", str(tmp_path / "r")], capsys)
     assert code == 2 and "already holds a run" in text
 
@@ -78,7 +79,7 @@ def test_report_puts_best_next_to_dpo():
     text = report(
         hof,
         {"mean": 40.0, "se": 1.5, "seeds": [1000, 1001]},
-        {"tasks": ["hopper-mixed-0.5"], "reference": {"beta": 0.1}},
+        SearchConfig.from_preset("tiny"),
         60.0,
     )
     best_line = next(line for line in text.splitlines() if "best discovered" in line)

@@ -6,9 +6,12 @@ import argparse
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from symmpo.errors import SymmpoError
+
+if TYPE_CHECKING:
+    from symmpo.search.config import SearchConfig
 
 # Configuration keys the command line may set on a new run; --resume accepts only --generations.
 SEARCH_KEYS = ("tasks", "generations", "population", "seeds", "rescore_seeds", "seed", "allow_heldout_env")
@@ -76,19 +79,18 @@ def add_run_arguments(p: argparse.ArgumentParser, command: str, population_help:
     p.add_argument("--no-progress", action="store_true", help="no progress bar (logs, CI)")
 
 
-def new_config(args: argparse.Namespace) -> dict[str, Any]:
+def new_config(args: argparse.Namespace) -> SearchConfig:
     """The preset's configuration with the command line's values."""
-    from symmpo.search.presets import apply_overrides, preset_config, validate
+    from symmpo.search.config import SearchConfig
 
-    config = apply_overrides(
-        preset_config(args.preset or "default"), **{k: getattr(args, k) for k in SEARCH_KEYS}
+    config = SearchConfig.from_preset(args.preset or "default").override(
+        **{k: getattr(args, k) for k in SEARCH_KEYS}
     )
     rungs, share = getattr(args, "fidelity_rungs", None), getattr(args, "promote", None)
     if share is not None and rungs is None:
         raise SymmpoError("--promote needs --fidelity-rungs (e.g. --fidelity-rungs 1 3 --promote 0.33)")
     if rungs is not None:
-        config["fidelity"] = {"rungs": list(rungs), "promote": 0.33 if share is None else share}
-        validate(config)
+        config = config.override(fidelity={"rungs": list(rungs), "promote": 0.33 if share is None else share})
     return config
 
 
@@ -96,14 +98,13 @@ def open_run(
     args: argparse.Namespace,
     command: str,
     prefix: str,
-    make_config: Callable[[argparse.Namespace], dict[str, Any]],
+    make_config: Callable[[argparse.Namespace], SearchConfig],
     fixed: Sequence[str] = (),
-) -> tuple[Any, dict[str, Any]]:
+) -> tuple[Any, SearchConfig]:
     """(run directory, configuration): a resumed run keeps its configuration (only --generations may change;
     ``fixed`` names further options that must not be given) and must have been started by ``command`` (the
     strategy registry, :mod:`symmpo.strategies`, says which); a new one is created from ``make_config``."""
     from symmpo.commands._args import check_workers, writable_dir
-    from symmpo.search.presets import apply_overrides
     from symmpo.search.rundir import RunDir, resolve_run
     from symmpo.strategies import method_of
 
@@ -131,13 +132,13 @@ def open_run(
                 f"{run_dir.path}"
             )
         if args.generations is not None:
-            config = apply_overrides(config, generations=args.generations)
+            config = config.override(generations=args.generations)
             run_dir.write_config(config)
         return run_dir, config
     writable_dir(args.out, "--out")
     config = make_config(args)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    out = Path(args.out) if args.out else Path(args.results) / f"{prefix}-{config['preset']}-{stamp}"
+    out = Path(args.out) if args.out else Path(args.results) / f"{prefix}-{config.preset}-{stamp}"
     return RunDir.create(out, config), config
 
 

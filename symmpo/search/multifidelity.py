@@ -34,14 +34,6 @@ class Fidelity:
     rungs: tuple[int, ...]
     promote: float
 
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> Fidelity | None:
-        """The configuration's ``fidelity`` section (checked by :mod:`symmpo.search.bounds`); None when absent."""
-        spec = config.get("fidelity")
-        if spec is None:
-            return None
-        return cls(tuple(int(r) for r in spec["rungs"]), float(spec["promote"]))
-
     def seeds(self, seeds: Sequence[int], rung: int) -> list[int]:
         """The fitness seeds of ``rung`` (0-based): a prefix of the run's seeds."""
         return [int(s) for s in seeds[: self.rungs[rung]]]

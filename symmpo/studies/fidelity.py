@@ -62,7 +62,7 @@ def objective_set(grammar: str, n_samples: int, seed: int = 0) -> list[tuple[str
     from symmpo.studies.members import BASELINES
 
     out: list[tuple[str, Any]] = [(name, Objective.named(name)) for name in BASELINES]
-    space = ObjectiveSpace.from_config({"grammar": grammar})
+    space = ObjectiveSpace.load(grammar)
     rng = np.random.default_rng([seed, 7])
     seen = {o.canonical_key() for _, o in out}
     tries = 0

@@ -77,13 +77,7 @@ def heldout_config(config: TrainConfig) -> TrainConfig:
 
 def split(config: TrainConfig, seeds: Sequence[int]) -> protocol.Split:
     """The data, training seeds and evaluation resets ``config`` measures on with ``seeds``."""
-    return protocol.Split(
-        dataset_seed=config.dataset_seed,
-        train_seeds=tuple(int(s) for s in seeds),
-        reset_offset=config.eval_reset_offset,
-        episodes=config.eval_episodes,
-        dataset_cycle=config.dataset_seeds,
-    )
+    return protocol.Split.of(config, seeds)
 
 
 def config_hash(config: TrainConfig) -> str:

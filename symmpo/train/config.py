@@ -6,7 +6,6 @@ import dataclasses
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 
 @dataclass(frozen=True)
@@ -158,20 +157,3 @@ class TrainConfig:
             if k in d:
                 d[k] = tuple(d[k])
         return cls(**d)
-
-
-def heldout_train(train: dict[str, Any], heldout: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The fitness trainer configuration moved to held-out data and resets (``symmpo.protocol``'s defaults;
-    ``heldout`` overrides)."""
-    from symmpo import protocol
-
-    h = {**protocol.default_heldout(), **(heldout or {})}
-    cfg = TrainConfig.from_dict(train)
-    cfg = dataclasses.replace(
-        cfg,
-        dataset_seed=int(h["dataset_seed"]),
-        dataset_seeds=(),
-        eval_reset_offset=int(h["reset_offset"]),
-        eval_episodes=int(h["eval_episodes"]),
-    )
-    return cfg.to_dict()
