@@ -88,3 +88,19 @@ def test_report_puts_best_next_to_dpo():
     assert "41.2 ± 2.5" in best_line and "rank 1" in best_line
     assert "40.0 ± 1.5" in next(line for line in text.splitlines() if "DPO" in line)
     assert r"LaTeX:   \ell = x" in text
+
+
+def test_dataset_seeds_reach_the_fitness_and_a_heldout_one_is_refused(tmp_path, capsys):
+    import argparse
+
+    from symmpo.commands._runs import new_config
+
+    args = argparse.Namespace(preset="tiny", dataset_seeds=[0, 3], fidelity_rungs=None, promote=None)
+    for key in ("tasks", "generations", "population", "seeds", "rescore_seeds", "allow_heldout_env", "seed"):
+        setattr(args, key, None)
+    config = new_config(args)
+    assert config.train.dataset_seeds == (0, 3) and config.train_section.preset == "tiny"
+    assert config.heldout_train.dataset_seeds == ()
+    argv = ["evolve", "--preset", "tiny", "--seeds", "0", "1", "--dataset-seeds", "1", "3"]
+    code, text = run_cli([*argv, "--out", str(tmp_path / "run")], capsys)
+    assert code == 2 and "dataset seed [1]" in text and not (tmp_path / "run").exists()

@@ -43,6 +43,14 @@ def add_run_arguments(p: argparse.ArgumentParser, command: str, population_help:
         "--rescore-seeds", type=SEED, nargs="+", help="fresh seeds for the final hall-of-fame scores"
     )
     p.add_argument(
+        "--dataset-seeds",
+        type=SEED,
+        nargs="+",
+        metavar="DS",
+        help="a fitness over several preference datasets: fitness seed s trains on the (s mod n)-th, e.g. 0 3 "
+        "(extra ones from 3 up; 1 is the held-out data; default: dataset 0 only)",
+    )
+    p.add_argument(
         "--allow-heldout-env",
         action="store_const",
         const=True,
@@ -86,6 +94,10 @@ def new_config(args: argparse.Namespace) -> SearchConfig:
     config = SearchConfig.from_preset(args.preset or "default").override(
         **{k: getattr(args, k) for k in SEARCH_KEYS}
     )
+    if (seeds := getattr(args, "dataset_seeds", None)) is not None:
+        train = config.train_section
+        overrides = {**dict(train.overrides), "dataset_seeds": list(seeds)}
+        config = config.override(train={"preset": train.preset, "overrides": overrides})
     rungs, share = getattr(args, "fidelity_rungs", None), getattr(args, "promote", None)
     if share is not None and rungs is None:
         raise SymmpoError("--promote needs --fidelity-rungs (e.g. --fidelity-rungs 1 3 --promote 0.33)")
@@ -115,6 +127,7 @@ def open_run(
             *[k for k in SEARCH_KEYS if k != "generations"],
             "fidelity_rungs",
             "promote",
+            "dataset_seeds",
             *fixed,
         )
         given = [k for k in keys if getattr(args, k, None) is not None]
