@@ -45,6 +45,7 @@ from symmpo.studies.rows import Rows, ident, member_row
 from symmpo.studies.rows import current_rows as config_rows
 from symmpo.studies.sweep import choice_of, choose
 from symmpo.studies.tables import report_start, table_of
+from symmpo.studies.text_validity import fitness_best_po, validity, validity_lines
 from symmpo.text.config import DEV_SEEDS, TextConfig
 from symmpo.text.datasets import SETTINGS, load_dataset, setting_of, task_name
 
@@ -296,8 +297,12 @@ def write_report(
     t = table_of(current_rows(out_dir / "transfer.jsonl", cfg), SFT, labels, discovered, _ordered, missing)
     rows, tasks, labels, found = t.rows, t.tasks, t.labels, t.found
     st = table_stats.table_stats(rows, labels, tasks, baselines=t.baselines, judged=found or None)
+    check = validity_check(out_dir, cfg, rows, tasks)
+    extra = {"validity": check[0]} if check else {}
     title = "Transfer to text: the sorting suite (held-out split)"
-    seeds, md = report_start(out_dir, st, rows, cfg.to_dict(), title, header, score=SCORE, cost=cost(rows))
+    seeds, md = report_start(
+        out_dir, st, rows, cfg.to_dict(), title, header, score=SCORE, cost=cost(rows), **extra
+    )
     params = {r["label"]: (r["params"], r.get("lr") or cfg.lr) for r in rows if r["label"] != SFT}
     md += [
         "Score = 100 × mean true reward (normalized Levenshtein similarity to the sorted prompt) of the greedy "
@@ -318,6 +323,8 @@ def write_report(
             v.replace("every objective against", "every discovered objective against") for v in verdicts
         ]
     md += verdicts
+    if check:
+        md += validity_lines(*check)
     md += [
         "",
         "Greedy answer length minus target length (mean over seeds; > 0: answers run long):",
@@ -350,6 +357,20 @@ def write_report(
     write_csv(out_dir / "table.csv", st, labels, tasks)
     plot(st, labels, tasks, out_dir / "table.png", found)
     return text
+
+
+def validity_check(
+    out_dir: Path, cfg: TextConfig, rows: Sequence[dict[str, Any]], tasks: Sequence[str]
+) -> tuple[dict[str, Any], float] | None:
+    """The suite's validity check (``text_validity``) and the chosen loss's fitness score, when this
+    configuration has a sweep whose best PO baseline is in the table (None otherwise)."""
+    path = out_dir / "sweep.jsonl"
+    if not path.exists():
+        return None
+    picked = fitness_best_po(current_rows(path, cfg.fitness()), SFT)
+    if picked is None or not any(r["label"] == picked[0] for r in rows):
+        return None
+    return validity(rows, tasks, picked[0], SFT), picked[1]
 
 
 def sft_source(cfg: TextConfig) -> str:
