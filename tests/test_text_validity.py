@@ -59,10 +59,13 @@ def test_validity_tests_and_target():
                 held_row("sft", task, s, 80.0 + 0.3 * i),
                 held_row("orpo", task, s, 80.0 + 0.3 * i + gain + noise),
                 held_row(CONTROL, task, s, 80.0 + 0.3 * i + gain + 0.2 * noise),
-                held_row("dpo", task, s, 99.0),  # best on held-out: irrelevant to the check
+                held_row("dpo", task, s, 99.0 - 0.1 * i),  # best held out: tested, never chosen
             ]
     v = validity(rows, ["sort-clean", "sort-mixed-0.5"], "orpo", "sft")
-    assert v["best_po"] == "orpo" and len(v["tests"]) == 6
+    assert v["best_po"] == "orpo" and len(v["tests"]) == 10  # (orpo, dpo) x (sft, control), control - sft
+    assert ("sort-mixed-0.5", "dpo", CONTROL) in {
+        (c["task"], c["objective"], c["against"]) for c in v["tests"]
+    }
     raw = [c["p"] for c in v["tests"]]
     assert [c["p_holm"] for c in v["tests"]] == pytest.approx(stats.holm(raw))
     first = v["tests"][0]
@@ -104,6 +107,6 @@ def test_transfer_report_carries_the_check(tmp_path):
     assert "best PO baseline chosen on the fitness split is **orpo**" in text  # not dpo, best held out
     assert "| sort-clean | orpo − sft_chosen |" in text
     st = json.loads((tmp_path / "stats.json").read_text())
-    assert st["validity"]["best_po"] == "orpo" and len(st["validity"]["tests"]) == 3
+    assert st["validity"]["best_po"] == "orpo" and len(st["validity"]["tests"]) == 5
     (tmp_path / "sweep.jsonl").unlink()  # without a sweep there is no fitness choice, so no check
     assert "Validity check" not in study.write_report(tmp_path, cfg, ["dpo", "orpo", CONTROL, "d"], ["d"])

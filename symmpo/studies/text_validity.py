@@ -3,9 +3,10 @@
 A table can only rank PO losses if some PO loss improves on the reference it starts from. The check: the best
 PO baseline *chosen on the fitness split* (the sweep's best mean score at its chosen setting; never the held-out
 scores it is then judged on) against π_ref (``sft``) in every column of the held-out table; and, because a loss
-with an NLL term may gain only by imitating the chosen answers, both against continued SFT on the chosen
-responses (``sft_chosen``, the control). Its own Holm family (separate from the table's verdicts on the
-discovered objectives), with each test's paired SD and minimum detectable effect (80 % power, first Holm step).
+with an NLL term may gain only by imitating the chosen answers, against continued SFT on the chosen responses
+(``sft_chosen``, the control). DPO, which has no NLL term, is tested the same way. Its own Holm family
+(separate from the table's verdicts on the discovered objectives), with each test's paired SD and minimum
+detectable effect (80 % power, first Holm step).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from symmpo import stats
 from symmpo.studies.sweep import choose
 
 CONTROL = "sft_chosen"
+PURE = "dpo"  # tested beside the best loss: does a loss without an imitation term gain too?
 
 
 def fitness_best_po(sweep_rows: Sequence[dict[str, Any]], reference: str) -> tuple[str, float] | None:
@@ -33,17 +35,24 @@ def fitness_best_po(sweep_rows: Sequence[dict[str, Any]], reference: str) -> tup
 
 
 def validity(
-    rows: Sequence[dict[str, Any]], tasks: Sequence[str], best: str, reference: str
+    rows: Sequence[dict[str, Any]],
+    tasks: Sequence[str],
+    best: str,
+    reference: str,
+    also: Sequence[str] = (PURE,),
 ) -> dict[str, Any]:
-    """Per column: ``best`` against ``reference`` and against the control, and the control against
-    ``reference`` (those present with >= 2 common seeds), Holm-corrected together."""
+    """Per column: ``best`` and each of ``also`` (by default DPO, a preference loss without an NLL term)
+    against ``reference`` and against the control, and the control against ``reference`` (those present with
+    >= 2 common seeds), Holm-corrected together."""
     tests: list[dict[str, Any]] = []
+    losses = list(dict.fromkeys([best, *also]))
+    pairs = [(lab, against) for lab in losses for against in (reference, CONTROL)] + [(CONTROL, reference)]
     for t in tasks:
         by = {
             lab: {int(r["seed"]): float(r["score"]) for r in rows if r["task"] == t and r["label"] == lab}
-            for lab in (best, CONTROL, reference)
+            for lab in (*losses, CONTROL, reference)
         }
-        for lab, against in ((best, reference), (best, CONTROL), (CONTROL, reference)):
+        for lab, against in pairs:
             common = sorted(set(by[lab]) & set(by[against]))
             if len(common) < 2:
                 continue
@@ -74,7 +83,8 @@ def validity_lines(v: dict[str, Any], fitness: float, target: float = 5.0) -> li
     lines = [
         "",
         f"Validity check (issue 23 item 6): the best PO baseline chosen on the fitness split is **{v['best_po']}** "
-        f"(fitness score {fitness:.1f}; `{CONTROL}` and π_ref are not PO losses, so never chosen). Paired t-tests "
+        f"(fitness score {fitness:.1f}; `{CONTROL}` and π_ref are not PO losses, so never chosen); {PURE}, "
+        "without an NLL term, is tested beside it. Paired t-tests "
         f"on common seeds, Holm over these {len(v['tests'])} tests; MDE = the difference detected with 80 % "
         f"power at α / m = {v['mde_alpha']:.2g}.",
         "",
