@@ -108,5 +108,9 @@ def test_transfer_report_carries_the_check(tmp_path):
     assert "| sort-clean | orpo − sft_chosen |" in text
     st = json.loads((tmp_path / "stats.json").read_text())
     assert st["validity"]["best_po"] == "orpo" and len(st["validity"]["tests"]) == 5
+    # the verdicts' best baseline is the fitness choice too (the control here), not dpo, the best held out
+    assert st["tasks"]["sort-clean"]["best_baseline"] == CONTROL
+    assert "sort-clean: sft_chosen (chosen on the fitness split)" in text
     (tmp_path / "sweep.jsonl").unlink()  # without a sweep there is no fitness choice, so no check
-    assert "Validity check" not in study.write_report(tmp_path, cfg, ["dpo", "orpo", CONTROL, "d"], ["d"])
+    text = study.write_report(tmp_path, cfg, ["dpo", "orpo", CONTROL, "d"], ["d"])
+    assert "Validity check" not in text and "sort-clean: dpo (the highest IQM in this table" in text

@@ -34,6 +34,19 @@ def fitness_best_po(sweep_rows: Sequence[dict[str, Any]], reference: str) -> tup
     return best, col.fitness[best]
 
 
+def fitness_best_baseline(
+    sweep_rows: Sequence[dict[str, Any]], reference: str, eligible: Sequence[str]
+) -> str | None:
+    """The baseline (π_ref and the control included) with the best fitness score among ``eligible``: the
+    column's best baseline that the table's verdicts test against, chosen without its held-out scores."""
+    fit = dict(choose([r for r in sweep_rows if r["label"] != reference]).fitness) if sweep_rows else {}
+    ref = [r["score"] for r in sweep_rows if r["label"] == reference]
+    if ref:
+        fit[reference] = sum(ref) / len(ref)
+    fit = {k: v for k, v in fit.items() if k in eligible}
+    return max(fit, key=lambda k: fit[k]) if fit else None
+
+
 def validity(
     rows: Sequence[dict[str, Any]],
     tasks: Sequence[str],
