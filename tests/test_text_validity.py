@@ -106,6 +106,7 @@ def test_transfer_report_carries_the_check(tmp_path):
     text = study.write_report(tmp_path, cfg, ["dpo", "orpo", CONTROL, "d"], ["d"])
     assert "best PO baseline chosen on the fitness split is **orpo**" in text  # not dpo, best held out
     assert "| sort-clean | orpo − sft_chosen |" in text
+    assert "sft_chosen (lr 0.0001)" in text  # a loss without parameters: its learning rate alone
     st = json.loads((tmp_path / "stats.json").read_text())
     assert st["validity"]["best_po"] == "orpo" and len(st["validity"]["tests"]) == 5
     # the verdicts' best baseline is the fitness choice too (the control here), not dpo, the best held out

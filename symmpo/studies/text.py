@@ -418,7 +418,7 @@ def _describe_member(label: str, p: tuple[dict, float], rows: list[dict]) -> str
     params, lr = p
     path = next((r.get("path") for r in rows if r["label"] == label and r.get("path")), None)
     what = f"`{path}`" if path else ", ".join(f"{k}={v:g}" for k, v in params.items())
-    return f"{label} ({what}, lr {lr:g})"
+    return f"{label} ({what + ', ' if what else ''}lr {lr:g})"  # sft_chosen has no parameter
 
 
 def cost(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
