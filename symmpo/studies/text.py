@@ -45,6 +45,12 @@ from symmpo.studies.rows import Rows, ident, member_row
 from symmpo.studies.rows import current_rows as config_rows
 from symmpo.studies.sweep import choice_of, choose
 from symmpo.studies.tables import report_start, table_of
+from symmpo.studies.text_validity import (
+    fitness_best_baseline,
+    fitness_best_po,
+    validity,
+    validity_lines,
+)
 from symmpo.text.config import DEV_SEEDS, TextConfig
 from symmpo.text.datasets import SETTINGS, load_dataset, setting_of, task_name
 
@@ -295,9 +301,22 @@ def write_report(
     missing = f"no transfer results for this configuration in {out_dir / 'transfer.jsonl'}"
     t = table_of(current_rows(out_dir / "transfer.jsonl", cfg), SFT, labels, discovered, _ordered, missing)
     rows, tasks, labels, found = t.rows, t.tasks, t.labels, t.found
-    st = table_stats.table_stats(rows, labels, tasks, baselines=t.baselines, judged=found or None)
+    sweep = sweep_rows(out_dir, cfg)
+    best = fitness_best_baseline(sweep, SFT, t.baselines) if SWEEP_TASK in tasks else None
+    st = table_stats.table_stats(
+        rows,
+        labels,
+        tasks,
+        baselines=t.baselines,
+        judged=found or None,
+        chosen_best={SWEEP_TASK: best} if best else None,
+    )
+    check = validity_check(out_dir, cfg, rows, tasks)
+    extra = {"validity": check[0]} if check else {}
     title = "Transfer to text: the sorting suite (held-out split)"
-    seeds, md = report_start(out_dir, st, rows, cfg.to_dict(), title, header, score=SCORE, cost=cost(rows))
+    seeds, md = report_start(
+        out_dir, st, rows, cfg.to_dict(), title, header, score=SCORE, cost=cost(rows), **extra
+    )
     params = {r["label"]: (r["params"], r.get("lr") or cfg.lr) for r in rows if r["label"] != SFT}
     md += [
         "Score = 100 × mean true reward (normalized Levenshtein similarity to the sorted prompt) of the greedy "
@@ -317,7 +336,9 @@ def write_report(
         verdicts = [
             v.replace("every objective against", "every discovered objective against") for v in verdicts
         ]
-    md += verdicts
+    md += verdicts + ["", best_baseline_line(st, tasks)]
+    if check:
+        md += validity_lines(*check)
     md += [
         "",
         "Greedy answer length minus target length (mean over seeds; > 0: answers run long):",
@@ -352,6 +373,37 @@ def write_report(
     return text
 
 
+def sweep_rows(out_dir: Path, cfg: TextConfig) -> list[dict[str, Any]]:
+    """This configuration's sweep rows (fitness split; none without a sweep)."""
+    path = out_dir / "sweep.jsonl"
+    return current_rows(path, cfg.fitness()) if path.exists() else []
+
+
+def best_baseline_line(st: dict[str, Any], tasks: Sequence[str]) -> str:
+    """Where each column's best baseline (the verdicts' second comparison) came from."""
+    cols = []
+    for t in tasks:
+        cell = st["tasks"][t]
+        how = (
+            "chosen on the fitness split"
+            if cell["best_baseline_from"] == "fitness"
+            else "the highest IQM in this table, winner-biased: no fitness choice for this column"
+        )
+        cols.append(f"{t}: {cell['best_baseline']} ({how})")
+    return "Best baseline per column: " + "; ".join(cols) + "."
+
+
+def validity_check(
+    out_dir: Path, cfg: TextConfig, rows: Sequence[dict[str, Any]], tasks: Sequence[str]
+) -> tuple[dict[str, Any], float] | None:
+    """The suite's validity check (``text_validity``) and the chosen loss's fitness score, when this
+    configuration has a sweep whose best PO baseline is in the table (None otherwise)."""
+    picked = fitness_best_po(sweep_rows(out_dir, cfg), SFT)
+    if picked is None or not any(r["label"] == picked[0] for r in rows):
+        return None
+    return validity(rows, tasks, picked[0], SFT), picked[1]
+
+
 def sft_source(cfg: TextConfig) -> str:
     """What π_ref was trained on, in words."""
     if not cfg.sft_levels:
@@ -366,7 +418,7 @@ def _describe_member(label: str, p: tuple[dict, float], rows: list[dict]) -> str
     params, lr = p
     path = next((r.get("path") for r in rows if r["label"] == label and r.get("path")), None)
     what = f"`{path}`" if path else ", ".join(f"{k}={v:g}" for k, v in params.items())
-    return f"{label} ({what}, lr {lr:g})"
+    return f"{label} ({what + ', ' if what else ''}lr {lr:g})"  # sft_chosen has no parameter
 
 
 def cost(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
