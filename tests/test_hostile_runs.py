@@ -287,9 +287,9 @@ def test_property_command_line_values_are_accepted_or_refused_in_one_line(
 ):
     """A value either opens a run (its configuration then passes the same validation) or is refused in one
     line; no search runs here (``drive`` is replaced)."""
-    import symmpo.commands.evolve as evolve_cmd
+    import symmpo.commands._runs as runs
 
-    monkeypatch.setattr(evolve_cmd, "drive", lambda args, command, run_dir, body: 0)
+    monkeypatch.setattr(runs, "drive", lambda args, command, run_dir, body: 0)
     out = tmp_path_factory.mktemp("cli") / "run"
     argv = ["evolve", "--preset", "tiny", "--out", str(out), f"{option}={value}"]
     code, err = _cli(argv, capsys)

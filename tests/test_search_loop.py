@@ -154,6 +154,24 @@ def test_duplicates_are_never_retrained(tmp_path):
     assert sum(h["candidates"] for h in evo.history) > len({k for k, _, _ in pairs})  # the cache did work
 
 
+def test_the_fitness_plot_is_drawn_every_generation_and_the_objective_files_once_rescored(tmp_path):
+    run = tmp_path / "r"
+    seen = []
+
+    def look(gen, evo):
+        seen.append(
+            (
+                (run / "plots" / "fitness.png").is_file(),
+                (run / "plots" / "components.png").exists(),
+                (run / "objectives" / "hof_01.yaml").exists(),
+            )
+        )
+
+    evolve(run, toy_config(generations=2), hook=look)
+    assert seen == [(True, False, False)] * 2  # the search's plot at once; the representation's files wait
+    assert (run / "plots" / "components.png").is_file() and (run / "objectives" / "hof_01.yaml").is_file()
+
+
 def test_hall_of_fame_contract(tmp_path):
     result, evo = evolve(tmp_path / "r", toy_config())
     hof = yaml.safe_load((tmp_path / "r" / "hall_of_fame.yaml").read_text())["hall_of_fame"]

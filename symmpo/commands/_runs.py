@@ -1,10 +1,13 @@
-"""What ``symmpo evolve`` and ``symmpo evolve-neural`` share: run arguments, run directories, the interrupt."""
+"""What ``symmpo evolve`` and ``symmpo evolve-neural`` share: their parser's run options, run directories, the
+opening line, the timed search and the interrupt (:func:`search_parser`, :func:`run_search`); each command adds
+only its strategy's options, configuration and closing report."""
 
 from __future__ import annotations
 
 import argparse
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +15,7 @@ from symmpo.errors import SymmpoError
 
 if TYPE_CHECKING:
     from symmpo.search.config import SearchConfig
+    from symmpo.search.loop import Result, Search
 
 # Configuration keys the command line may set on a new run; --resume accepts only --generations.
 SEARCH_KEYS = ("tasks", "generations", "population", "seeds", "rescore_seeds", "seed", "allow_heldout_env")
@@ -106,16 +110,25 @@ def new_config(args: argparse.Namespace) -> SearchConfig:
     return config
 
 
-def open_run(
-    args: argparse.Namespace,
-    command: str,
-    prefix: str,
-    make_config: Callable[[argparse.Namespace], SearchConfig],
-    fixed: Sequence[str] = (),
-) -> tuple[Any, SearchConfig]:
+@dataclass(frozen=True)
+class SearchCommand:
+    """A search command apart from the run options every search takes: its name, its run directories' default
+    prefix, how its command line becomes a new run's configuration, its ``--help`` texts, and the further options
+    of it (``fixed``) that a resumed run refuses."""
+
+    name: str
+    prefix: str
+    configure: Callable[[argparse.Namespace], SearchConfig]
+    help: str
+    description: str
+    fixed: Sequence[str] = ()
+    population_help: str | None = None
+
+
+def open_run(args: argparse.Namespace, command: SearchCommand) -> tuple[Any, SearchConfig]:
     """(run directory, configuration): a resumed run keeps its configuration (only --generations may change;
-    ``fixed`` names further options that must not be given) and must have been started by ``command`` (the
-    strategy registry, :mod:`symmpo.strategies`, says which); a new one is created from ``make_config``."""
+    ``command.fixed`` names further options that must not be given) and must have been started by ``command``
+    (the strategy registry, :mod:`symmpo.strategies`, says which); a new one is created by ``command.configure``."""
     from symmpo.commands._args import check_workers, writable_dir
     from symmpo.search.rundir import RunDir, resolve_run
     from symmpo.strategies import method_of
@@ -128,7 +141,7 @@ def open_run(
             "fidelity_rungs",
             "promote",
             "dataset_seeds",
-            *fixed,
+            *command.fixed,
         )
         given = [k for k in keys if getattr(args, k, None) is not None]
         if given:
@@ -139,7 +152,7 @@ def open_run(
         run_dir = resolve_run(args.resume, args.results)
         config = run_dir.read_config()
         started_by = method_of(config).command
-        if started_by != command:
+        if started_by != command.name:
             raise SymmpoError(
                 f"{run_dir.path} was started by symmpo {started_by}: resume it with symmpo {started_by} --resume "
                 f"{run_dir.path}"
@@ -149,9 +162,9 @@ def open_run(
             run_dir.write_config(config)
         return run_dir, config
     writable_dir(args.out, "--out")
-    config = make_config(args)
+    config = command.configure(args)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    out = Path(args.out) if args.out else Path(args.results) / f"{prefix}-{config.preset}-{stamp}"
+    out = Path(args.out) if args.out else Path(args.results) / f"{command.prefix}-{config.preset}-{stamp}"
     return RunDir.create(out, config), config
 
 
@@ -182,3 +195,48 @@ def drive(args: argparse.Namespace, command: str, run_dir: Any, body: Callable[[
             executor.close()
     print(text)
     return 0
+
+
+def search_parser(
+    subparsers: Any, command: SearchCommand, run: Callable[[argparse.Namespace], int]
+) -> argparse.ArgumentParser:
+    """The parser of a search command with the run options every search takes and ``run`` as its ``func``; the
+    command adds its strategy's own options to it."""
+    p = subparsers.add_parser(command.name, help=command.help, description=command.description)
+    add_run_arguments(p, command.prefix, command.population_help)
+    p.set_defaults(func=run)
+    return p
+
+
+def run_search(
+    args: argparse.Namespace,
+    command: SearchCommand,
+    report: Callable[[Result, SearchConfig, float], str],
+    sizes: Callable[[SearchConfig, Search], str] | None = None,
+    check: Callable[[SearchConfig], None] | None = None,
+) -> int:
+    """Start or resume a run (:func:`open_run`; ``check`` refuses a resumed configuration the command line
+    contradicts), print its opening line (``sizes``: its population, generations and what else sizes it), run
+    its search (:mod:`symmpo.strategies`) under :func:`drive` and print ``report(result, config, seconds)``."""
+    from symmpo.strategies import open_search
+
+    run_dir, config = open_run(args, command)
+    if check is not None:
+        check(config)
+
+    def body(executor: Any) -> str:
+        t0 = time.perf_counter()
+        search = open_search(config, run_dir, executor, progress=not args.no_progress)
+        size = (
+            sizes(config, search)
+            if sizes
+            else f"population {config.population} · generations {config.generations}"
+        )
+        print(
+            f"tasks {', '.join(config.tasks)} · seeds {list(config.seeds)} · {size} · executor {executor.name} × "
+            f"{executor.workers}"
+        )
+        result = search.run()
+        return report(result, config, time.perf_counter() - t0)
+
+    return drive(args, command.name, run_dir, body)

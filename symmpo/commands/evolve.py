@@ -3,32 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import time
 from typing import TYPE_CHECKING, Any
 
-from symmpo.commands._runs import add_run_arguments, drive, new_config, open_run
+from symmpo.commands._runs import SearchCommand, new_config, run_search, search_parser
 from symmpo.errors import SymmpoError
 from symmpo.report import fmt_mean_se
 from symmpo.search.presets import CLAIM_SEEDS
 
 if TYPE_CHECKING:
     from symmpo.search.config import SearchConfig
-
-
-def register(subparsers: Any) -> None:
-    p = subparsers.add_parser(
-        "evolve",
-        help="discover a preference-optimization loss (typed GP + CMA-ES on constants)",
-        description="Evolve MPO objectives over a grammar. With no option besides --grammar it runs the small "
-        "'default' preset (about ten minutes on two cores) and prints the best formula in LaTeX next to DPO's "
-        "score on the same fresh seeds.",
-    )
-    p.add_argument(
-        "--grammar",
-        help="a grammar file, or a shipped grammar by name: mirror, mirror.yaml, ta_mirror (default: mirror)",
-    )
-    add_run_arguments(p, "evolve")
-    p.set_defaults(func=run)
+    from symmpo.search.loop import Result
 
 
 def evolve_config(args: argparse.Namespace) -> SearchConfig:
@@ -41,27 +25,37 @@ def evolve_config(args: argparse.Namespace) -> SearchConfig:
     return config.override(grammar_name=ObjectiveSpace.from_config(config).grammar_name)
 
 
+COMMAND = SearchCommand(
+    "evolve",
+    "evolve",
+    evolve_config,
+    help="discover a preference-optimization loss (typed GP + CMA-ES on constants)",
+    description="Evolve MPO objectives over a grammar. With no option besides --grammar it runs the small "
+    "'default' preset (about ten minutes on two cores) and prints the best formula in LaTeX next to DPO's score "
+    "on the same fresh seeds.",
+)
+
+
+def register(subparsers: Any) -> None:
+    p = search_parser(subparsers, COMMAND, run)
+    p.add_argument(
+        "--grammar",
+        help="a grammar file, or a shipped grammar by name: mirror, mirror.yaml, ta_mirror (default: mirror)",
+    )
+
+
 def run(args: argparse.Namespace) -> int:
-    from symmpo.strategies import open_search
+    def same_grammar(config: SearchConfig) -> None:
+        if args.resume and args.grammar:
+            from symmpo.symbolic.grammar import grammar_spec
 
-    run_dir, config = open_run(args, "evolve", "evolve", evolve_config)
-    if args.resume and args.grammar:
-        from symmpo.symbolic.grammar import grammar_spec
+            if grammar_spec(args.grammar) != grammar_spec(config.grammar):
+                raise SymmpoError(f"--resume: the run used grammar {config.grammar}, not {args.grammar}")
 
-        if grammar_spec(args.grammar) != grammar_spec(config.grammar):
-            raise SymmpoError(f"--resume: the run used grammar {config.grammar}, not {args.grammar}")
+    def closing(result: Result, config: SearchConfig, seconds: float) -> str:
+        return report(result.hall_of_fame, result.reference, config, seconds, result.run.read_summary())
 
-    def body(executor: Any) -> str:
-        print(
-            f"tasks {', '.join(config.tasks)} · seeds {list(config.seeds)} · population {config.population} · "
-            f"generations {config.generations} · executor {executor.name} × {executor.workers}"
-        )
-        t0 = time.perf_counter()
-        result = open_search(config, run_dir, executor, progress=not args.no_progress).run()
-        seconds = time.perf_counter() - t0
-        return report(result.hall_of_fame, result.reference, config, seconds, run_dir.read_summary())
-
-    return drive(args, "evolve", run_dir, body)
+    return run_search(args, COMMAND, closing, check=same_grammar)
 
 
 def report(

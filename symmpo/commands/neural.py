@@ -4,26 +4,40 @@ run directories as ``symmpo evolve``. Distil the result with ``symmpo distill RU
 from __future__ import annotations
 
 import argparse
-import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from symmpo.commands._runs import add_run_arguments, drive, new_config, open_run
+from symmpo.commands._runs import SearchCommand, new_config, run_search, search_parser
 from symmpo.report import fmt_mean_se
 
 if TYPE_CHECKING:
     from symmpo.search.config import SearchConfig
+    from symmpo.search.loop import Result, Search
+
+
+_NEURAL_FLAGS = ("phi_hidden", "g_hidden", "psi", "tau", "beta", "reduce", "sigma0", "init_seed")
+
+
+def _new_config(args: argparse.Namespace) -> SearchConfig:
+    from symmpo.neural.es import neural_config
+
+    return neural_config(new_config(args), **{k: getattr(args, k) for k in _NEURAL_FLAGS})
+
+
+COMMAND = SearchCommand(
+    "evolve-neural",
+    "neural",
+    _new_config,
+    help="learn phi_inv and g as monotone networks with CMA-ES (then: symmpo distill RUN)",
+    description="Evolve the weights of neural MPO components (valid by construction) with CMA-ES (separable "
+    "above 20 parameters). Presets, seeds, executors, run directories and --resume are those of symmpo evolve; "
+    "population = CMA-ES population size.",
+    fixed=_NEURAL_FLAGS,
+    population_help="CMA-ES population size",
+)
 
 
 def register(subparsers: Any) -> None:
-    p = subparsers.add_parser(
-        "evolve-neural",
-        help="learn phi_inv and g as monotone networks with CMA-ES (then: symmpo distill RUN)",
-        description="Evolve the weights of neural MPO components (valid by construction) with CMA-ES "
-        "(separable above 20 parameters). Presets, seeds, executors, run directories and --resume are those of "
-        "symmpo evolve; population = CMA-ES population size.",
-    )
-    add_run_arguments(p, "neural", population_help="CMA-ES population size")
+    p = search_parser(subparsers, COMMAND, run)
     p.add_argument(
         "--phi-hidden", type=int, nargs="+", help="hidden widths of the phi_inv network (default: 8)"
     )
@@ -38,51 +52,28 @@ def register(subparsers: Any) -> None:
     p.add_argument("--reduce", choices=("sum", "mean"), help="log-likelihood reduction (default sum)")
     p.add_argument("--sigma0", type=float, help="CMA-ES initial step size on the raw weights (default 0.3)")
     p.add_argument("--init-seed", type=int, help="seed of the deterministic initial weights (default 0)")
-    p.set_defaults(func=run)
-
-
-_NEURAL_FLAGS = ("phi_hidden", "g_hidden", "psi", "tau", "beta", "reduce", "sigma0", "init_seed")
-
-
-def _new_config(args: argparse.Namespace) -> SearchConfig:
-    from symmpo.neural.es import neural_config
-
-    return neural_config(new_config(args), **{k: getattr(args, k) for k in _NEURAL_FLAGS})
 
 
 def run(args: argparse.Namespace) -> int:
-    from symmpo.strategies import open_search
-
-    run_dir, config = open_run(args, "evolve-neural", "neural", _new_config, fixed=_NEURAL_FLAGS)
-
-    def body(executor: Any) -> str:
-        t0 = time.perf_counter()
-        evo = open_search(config, run_dir, executor, progress=not args.no_progress)
-        size = evo.representation.arch.size
-        print(
-            f"tasks {', '.join(config.tasks)} · seeds {list(config.seeds)} · CMA-ES population "
-            f"{config.population} · generations {config.generations} · {size} weights "
-            f"({'separable' if size > 20 else 'full'} covariance) · executor {executor.name} × "
-            f"{executor.workers}"
-        )
-        result = evo.run()
-        return report(result.hall_of_fame, result.reference, config, time.perf_counter() - t0, run_dir.path)
-
-    return drive(args, "evolve-neural", run_dir, body)
+    return run_search(args, COMMAND, report, sizes=_sizes)
 
 
-def report(
-    entries: list[dict[str, Any]],
-    reference: dict[str, Any],
-    config: SearchConfig,
-    seconds: float,
-    path: Path,
-) -> str:
+def _sizes(config: SearchConfig, search: Search) -> str:
+    size = search.representation.arch.size  # type: ignore[attr-defined]
+    return (
+        f"CMA-ES population {config.population} · generations {config.generations} · {size} weights "
+        f"({'separable' if size > 20 else 'full'} covariance)"
+    )
+
+
+def report(result: Result, config: SearchConfig, seconds: float) -> str:
+    """The closing summary: each re-scored network next to DPO on the same fresh seeds, and how to distil them."""
+    reference, path = result.reference, result.run.path
     lines = [
         f"\nfinished in {seconds / 60:.1f} min; normalized scores, mean ± s.e. over fresh seeds "
         f"{reference['seeds']} on {', '.join(config.tasks)}"
     ]
-    for e in entries:
+    for e in result.hall_of_fame:
         if "fresh_fitness" in e:
             f = e["fresh_fitness"]
             lines.append(

@@ -82,11 +82,7 @@ class WeightStrategy:
         return [self.networks.network(x, f"neural-g{generation}-{i}") for i, x in enumerate(asked)]
 
     def tell(
-        self,
-        asked: list[Candidate],
-        fitness: list[float],
-        rng: np.random.Generator,
-        leaders: Sequence[Leader],
+        self, fitness: list[float], rng: np.random.Generator, leaders: Sequence[Leader]
     ) -> dict[str, Any]:
         self.cma.tell(fitness)
         return {"sigma": self.cma.sigma}
@@ -135,14 +131,9 @@ class NetworkRepresentation:
         }
 
     def save(
-        self,
-        run: RunDir,
-        leaders: Sequence[Leader],
-        entries: list[dict[str, Any]],
-        history: list[dict[str, Any]],
-        finished: bool,
+        self, run: RunDir, leaders: Sequence[Leader], entries: list[dict[str, Any]], finished: bool
     ) -> None:
-        """Every leader as a network file (YAML + npz, with its scores), and the fitness plot."""
+        """Every leader as a network file (YAML + npz, with its scores), after every generation."""
         for entry, leader in zip(entries, leaders, strict=True):
             run.file(str(Path(entry["file"]).with_suffix(".npz")))  # the weights beside it: checked too
             theta = np.asarray(leader.candidate.objective["theta"])
@@ -150,11 +141,6 @@ class NetworkRepresentation:
                 run.file(entry["file"]),
                 extra={k: entry[k] for k in ("search_fitness", "fresh_fitness") if k in entry},
             )
-        if history:
-            from symmpo.search.plots import plot_fitness
-
-            run.file("plots").mkdir(exist_ok=True)
-            plot_fitness(history, run.file("plots", "fitness.png"))
 
 
 class NeuralEvolution(Search):

@@ -100,11 +100,7 @@ class GPStrategy:
         return [gp.screen_one(self.space, g, check=False) for g in genomes]
 
     def tell(
-        self,
-        asked: list[Candidate],
-        fitness: list[float],
-        rng: np.random.Generator,
-        leaders: Sequence[Leader],
+        self, fitness: list[float], rng: np.random.Generator, leaders: Sequence[Leader]
     ) -> dict[str, Any]:
         for ind, f in zip(self.children + self.tuning, fitness, strict=True):
             ind.fitness = f
@@ -239,20 +235,16 @@ class FormulaRepresentation:
         }
 
     def save(
-        self,
-        run: RunDir,
-        leaders: Sequence[Leader],
-        entries: list[dict[str, Any]],
-        history: list[dict[str, Any]],
-        finished: bool,
+        self, run: RunDir, leaders: Sequence[Leader], entries: list[dict[str, Any]], finished: bool
     ) -> None:
-        """Once re-scored: fitness and component plots, and the leaders (pruned) as objective files."""
+        """Once re-scored: the re-scored leaders (pruned) as objective files, and their components plotted."""
         if not finished:
             return
-        from symmpo.search import plots
+        from symmpo.search.plots import plot_components
 
         top = [e.shown.genome for e in leaders[: self.config.rescore_top]]
-        plots.write_all(run, history, self.space, top)
+        run.file("plots").mkdir(parents=True, exist_ok=True)
+        plot_components(self.space, top, run.file("plots", "components.png"))
         for rank, genome in enumerate(top, start=1):
             self.space.save(self._named(genome, rank), run.file("objectives", f"hof_{rank:02d}.yaml"))
 

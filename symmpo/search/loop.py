@@ -274,7 +274,7 @@ class Search:
             trained, rungs = self.climb(distinct, reference)
         fitness = [float(self.cache[c.key]["fitness"]) for c in asked]
         self.enter(distinct, trained)
-        extra = self.strategy.tell(asked, fitness, self.rng, self.leaders)
+        extra = self.strategy.tell(fitness, self.rng, self.leaders)
         population = [float(self.cache[c.key]["fitness"]) for c in distinct]
         finite = [f for f in population if math.isfinite(f)]
         seconds = time.perf_counter() - t0
@@ -454,13 +454,18 @@ class Search:
 
     def write_outputs(self) -> list[dict[str, Any]]:
         """``hall_of_fame.yaml`` (with the reference's held-out score once there is one), ``summary.json`` (the
-        share of dead terms) when the representation prunes, and the representation's own files; returns the
-        entries."""
+        share of dead terms) when the representation prunes, ``plots/fitness.png`` (the generations so far) and the
+        representation's own files; returns the entries."""
         entries = self.hall_of_fame_entries()
         self.run_dir.write_hall_of_fame(entries, (self.final or {}).get("reference"))
         if self.prunes:
             from symmpo.objective.prune import THRESHOLD
 
             self.run_dir.write_summary({"pruning": pruning_summary(self.pruning, self.leaders, THRESHOLD)})
-        self.representation.save(self.run_dir, self.leaders, entries, self.history, self.final is not None)
+        if self.history:  # the generations' record is the search's, whatever is evolved
+            from symmpo.search.plots import plot_fitness
+
+            self.run_dir.file("plots").mkdir(parents=True, exist_ok=True)
+            plot_fitness(self.history, self.run_dir.file("plots", "fitness.png"))
+        self.representation.save(self.run_dir, self.leaders, entries, self.final is not None)
         return entries

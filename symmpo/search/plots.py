@@ -88,11 +88,3 @@ def plot_components(space: Any, discovered: Sequence[Any], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
-
-
-def write_all(run: Any, history: Sequence[dict[str, Any]], space: Any, discovered: Sequence[Any]) -> None:
-    """``plots/fitness.png`` and ``plots/components.png`` of a run (a RunDir: paths checked to stay inside)."""
-    run.file("plots").mkdir(parents=True, exist_ok=True)
-    if history:
-        plot_fitness(history, run.file("plots", "fitness.png"))
-    plot_components(space, discovered, run.file("plots", "components.png"))

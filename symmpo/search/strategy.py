@@ -4,7 +4,7 @@ In the spirit of pycma and evosax, a :class:`Strategy` only optimises: it propos
 from their fitness (``tell``) and hands over what a checkpoint needs to rebuild it (``state`` / ``restore``). How
 a candidate travels to a fitness job, is kept in a checkpoint, described in ``hall_of_fame.yaml`` and saved as a
 file is its :class:`Representation`'s business. Everything else (the DPO reference, evaluation and its cache,
-the hall of fame, dead-term pruning, checkpoints, the held-out re-score) is the search loop's
+the hall of fame, dead-term pruning, checkpoints, the fitness plot, the held-out re-score) is the search loop's
 (:mod:`symmpo.search.loop`), written once for every strategy. Strategies are looked up by name in
 :mod:`symmpo.strategies`.
 """
@@ -90,7 +90,9 @@ class Leader:
 
 class Strategy(Protocol):
     """The optimiser. ``leaders`` is the search's hall of fame, best first (strategies that keep an archive of
-    elites breed from it); ``tell`` returns extra fields for the generation's history record."""
+    elites breed from it); ``tell`` gets the fitness of what ``ask`` proposed, in its order (a strategy keeps what
+    it asked, as pycma's and the project's own CMA-ES do), and returns extra fields for the generation's history
+    record."""
 
     def restore(self, state: dict[str, Any] | None, rng: np.random.Generator) -> None: ...  # None: a new run
     def state(self) -> dict[str, Any]: ...  # JSON-able; merged into the checkpoint's state
@@ -98,11 +100,7 @@ class Strategy(Protocol):
         self, rng: np.random.Generator, generation: int, leaders: Sequence[Leader]
     ) -> list[Candidate]: ...
     def tell(
-        self,
-        asked: list[Candidate],
-        fitness: list[float],
-        rng: np.random.Generator,
-        leaders: Sequence[Leader],
+        self, fitness: list[float], rng: np.random.Generator, leaders: Sequence[Leader]
     ) -> dict[str, Any]: ...
 
 
@@ -122,12 +120,8 @@ class Representation(Protocol):
     def leader_from_state(self, state: dict[str, Any]) -> Leader: ...
     def describe(self, leader: Leader, rank: int) -> dict[str, Any]: ...  # its hall-of-fame fields
     def save(
-        self,
-        run: RunDir,
-        leaders: Sequence[Leader],
-        entries: list[dict[str, Any]],
-        history: list[dict[str, Any]],
-        finished: bool,
-    ) -> (
-        None
-    ): ...  # files beside hall_of_fame.yaml (objective files, networks, plots); ``finished``: re-scored
+        self, run: RunDir, leaders: Sequence[Leader], entries: list[dict[str, Any]], finished: bool
+    ) -> None:
+        """Its own files beside ``hall_of_fame.yaml`` (objective files, networks, their plots), called after every
+        generation with the entries just written (``finished``: the run is re-scored). The fitness plot is the
+        search's (:meth:`symmpo.search.loop.Search.write_outputs`)."""

@@ -271,28 +271,29 @@ def _minmax_mono(a: str, b: str) -> str:
     return "any"
 
 
-def minimum(a: Props, b: Props) -> Props:
+def _extreme(a: Props, b: Props, lower: bool) -> Props:
+    """min (``lower``) or max of two functions, written once since each is the other's mirror: for min, being
+    bounded above or falling to -inf at 0 holds if either does and being bounded below only if both do; for max
+    the reverse."""
+    ceiling, floor = (any, all) if lower else (all, any)
+    pick = min if lower else max
     return Props(
         mono=_minmax_mono(a.mono, b.mono),
-        lo=min(a.lo, b.lo),
-        hi=min(a.hi, b.hi),
-        lb=a.lb and b.lb,
-        ub=a.ub or b.ub,
-        neginf0=a.neginf0 or b.neginf0,
+        lo=pick(a.lo, b.lo),
+        hi=pick(a.hi, b.hi),
+        lb=floor((a.lb, b.lb)),
+        ub=ceiling((a.ub, b.ub)),
+        neginf0=ceiling((a.neginf0, b.neginf0)),
         integrable=a.integrable and b.integrable,
     )
+
+
+def minimum(a: Props, b: Props) -> Props:
+    return _extreme(a, b, lower=True)
 
 
 def maximum(a: Props, b: Props) -> Props:
-    return Props(
-        mono=_minmax_mono(a.mono, b.mono),
-        lo=max(a.lo, b.lo),
-        hi=max(a.hi, b.hi),
-        lb=a.lb or b.lb,
-        ub=a.ub and b.ub,
-        neginf0=a.neginf0 and b.neginf0,
-        integrable=a.integrable and b.integrable,
-    )
+    return _extreme(a, b, lower=False)
 
 
 def log1p(a: Props) -> Props:
