@@ -63,6 +63,14 @@ def add_run_arguments(p: argparse.ArgumentParser, command: str, population_help:
         help="share of a rung's candidates promoted to the next, in (0, 1) (default 0.33; with --fidelity-rungs)",
     )
     p.add_argument(
+        "--fidelity-steps",
+        type=int_in(1, 10**7),
+        nargs="+",
+        metavar="STEPS",
+        help="PO steps per rung, e.g. 250 1000 (the last = the run's own; with --fidelity-rungs): a cheap first "
+        "rung trains fewer steps (default: every rung at the run's steps)",
+    )
+    p.add_argument(
         "--executor", choices=EXECUTORS, default="local", help="where trainings run (default: local)"
     )
     p.add_argument("--workers", type=int_in(1, 4096), help="worker processes (default: all cores)")
@@ -84,10 +92,16 @@ def new_config(args: argparse.Namespace) -> dict[str, Any]:
         preset_config(args.preset or "default"), **{k: getattr(args, k) for k in SEARCH_KEYS}
     )
     rungs, share = getattr(args, "fidelity_rungs", None), getattr(args, "promote", None)
-    if share is not None and rungs is None:
-        raise SymmpoError("--promote needs --fidelity-rungs (e.g. --fidelity-rungs 1 3 --promote 0.33)")
+    steps = getattr(args, "fidelity_steps", None)
+    if (share is not None or steps is not None) and rungs is None:
+        raise SymmpoError(
+            f"--{'promote' if share is not None else 'fidelity-steps'} needs --fidelity-rungs "
+            "(e.g. --fidelity-rungs 1 3 --promote 0.33)"
+        )
     if rungs is not None:
         config["fidelity"] = {"rungs": list(rungs), "promote": 0.33 if share is None else share}
+        if steps is not None:
+            config["fidelity"]["steps"] = list(steps)
         validate(config)
     return config
 
@@ -114,6 +128,7 @@ def open_run(
             *[k for k in SEARCH_KEYS if k != "generations"],
             "fidelity_rungs",
             "promote",
+            "fidelity_steps",
             *fixed,
         )
         given = [k for k in keys if getattr(args, k, None) is not None]

@@ -24,6 +24,7 @@ MAX_HALL_OF_FAME = 1_000
 MAX_CMAES_POPSIZE = 1_000
 MAX_CMAES_ITERATIONS = 1_000
 MAX_SIGMA0 = 100.0
+MAX_STEPS = 10**7  # PO steps of a fidelity rung (the trainer's own bound)
 
 REQUIRED = (
     "tasks",
@@ -150,18 +151,36 @@ def check_config(config: Any) -> dict[str, Any]:
 
 def _fidelity(value: Any, n_seeds: int) -> None:
     """``fidelity: {rungs: [1, 3], promote: 0.33}``: seed counts per rung, increasing from 1 or more to every
-    fitness seed (so a promoted candidate's fitness is the flat one), at least two rungs; a share in (0, 1)."""
+    fitness seed (so a promoted candidate's fitness is the flat one), at least two rungs; a share in (0, 1).
+    With ``steps: [250, 1000]`` (PO steps per rung, non-decreasing; the last must be the run's own, which
+    :class:`symmpo.search.multifidelity.Fidelity` checks) the seed counts need only not decrease, as long as
+    every rung raises its seeds or its steps."""
     spec = _mapping(value, "fidelity")
-    unknown = sorted(set(spec) - {"rungs", "promote"})
+    unknown = sorted(set(spec) - {"rungs", "promote", "steps"})
     if unknown or not {"rungs", "promote"} <= set(spec):
-        raise ConfigError(f"fidelity must have exactly 'rungs' and 'promote', got {shown(sorted(spec))}")
+        raise ConfigError(
+            f"fidelity must have exactly 'rungs' and 'promote' (and optionally 'steps'), got {shown(sorted(spec))}"
+        )
     rungs = spec["rungs"]
     if not isinstance(rungs, list) or not 2 <= len(rungs) <= MAX_SEEDS:
         raise ConfigError(f"fidelity.rungs must be a list of 2 or more seed counts, got {shown(rungs)}")
     counts = [_int(r, "each of fidelity.rungs", 1, MAX_SEEDS) for r in rungs]
-    if any(b <= a for a, b in zip(counts, counts[1:], strict=False)) or counts[-1] != n_seeds:
+    steps = spec.get("steps")
+    if steps is None:
+        pairs = [(c, 0) for c in counts]
+    else:
+        if not isinstance(steps, list) or len(steps) != len(counts):
+            raise ConfigError(
+                f"fidelity.steps must list one PO step count per rung ({len(counts)}), got {shown(steps)}"
+            )
+        pairs = list(
+            zip(counts, [_int(s, "each of fidelity.steps", 1, MAX_STEPS) for s in steps], strict=True)
+        )
+    rising = all(b[0] >= a[0] and b[1] >= a[1] and b != a for a, b in zip(pairs, pairs[1:], strict=False))
+    if not rising or counts[-1] != n_seeds:
+        what = "increase" if steps is None else "not decrease (nor fidelity.steps), each rung raising one"
         raise ConfigError(
-            f"fidelity.rungs must increase and end at the number of fitness seeds ({n_seeds}), got {shown(rungs)}"
+            f"fidelity.rungs must {what} and end at the number of fitness seeds ({n_seeds}), got {shown(rungs)}"
         )
     share = _positive(spec["promote"], "fidelity.promote", 1.0)
     if share >= 1.0:

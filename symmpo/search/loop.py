@@ -41,7 +41,7 @@ import numpy as np
 from symmpo.search.executors import Executor, check_interrupt
 from symmpo.search.halloffame import PRUNING_ZERO, HallOfFame, pruning_summary
 from symmpo.search.jobs import FitnessJob, JobFn, aggregate, run_job, seed_summary, train_objectives
-from symmpo.search.multifidelity import Fidelity, promote, rung_fitness, rung_of
+from symmpo.search.multifidelity import Fidelity, promote, rekey, rung_fitness, rung_of, score_key
 from symmpo.search.presets import fitness_train_config, heldout_train_config
 from symmpo.search.rundir import RunDir
 from symmpo.search.strategy import Candidate, Leader, Representation, Strategy
@@ -118,7 +118,7 @@ class Search:
         self.heldout_train = heldout_train_config(config)
         self.reference = representation.reference(dict(config["reference"]))
         self.prunes = hasattr(representation, "prune")
-        self.fidelity = Fidelity.from_config(config)
+        self.fidelity = Fidelity.from_config(config, int(self.train["steps"]))
         state = run.load_checkpoint()
         try:
             self._restore(state)
@@ -191,10 +191,16 @@ class Search:
 
     # -- evaluation -------------------------------------------------------------------------
     def evaluate(
-        self, candidates: list[Candidate], seeds: list[int], phase: str, train: dict[str, Any]
+        self,
+        candidates: list[Candidate],
+        seeds: list[int],
+        phase: str,
+        train: dict[str, Any],
+        steps: int | None = None,
     ) -> dict[str, dict[str, Any]]:
         """Train each distinct candidate on tasks × ``seeds`` with trainer config ``train``, logging every
-        training; ``{key: {"scores": {task/seed: score}, "reasons": [...]}}``."""
+        training (with ``steps`` when a fidelity rung trains at fewer PO steps than the run);
+        ``{key: {"scores": {task/seed: score}, "reasons": [...]}}``."""
         distinct: dict[str, Candidate] = {}
         for c in candidates:
             distinct.setdefault(c.key, c)
@@ -214,6 +220,7 @@ class Search:
                         "score": rec["score"],
                         "reason": rec.get("reason"),
                         "seconds": round(float(rec.get("seconds", 0.0)), 3),
+                        **({} if steps is None else {"steps": steps}),
                     }
                     for i, rec in zip(idx, records, strict=True)
                 ]
@@ -307,22 +314,25 @@ class Search:
         new = {c.key for c in [*distinct, reference] if c.key not in self.cache}
         pool, per_rung, trainings = list(distinct), [], 0
         for i in range(len(fid.rungs)):
-            rung_seeds = fid.seeds(seeds, i)
+            rung_seeds, steps = fid.seeds(seeds, i), fid.steps_of(i)
+            train = self.train if steps is None else {**self.train, "steps": steps}
             per_rung.append(len(pool))
             members = list({c.key: c for c in [*pool, reference]}.values())
             groups: dict[tuple[int, ...], list[Candidate]] = {}
             for c in members:
                 scores = self.cache.get(c.key, {}).get("scores", {})
-                lack = tuple(s for s in rung_seeds if any(f"{t}/{s}" not in scores for t in tasks))
+                lack = tuple(
+                    s for s in rung_seeds if any(score_key(t, s, steps) not in scores for t in tasks)
+                )
                 if lack:
                     groups.setdefault(lack, []).append(c)
             for lack, group in groups.items():
-                results = self.evaluate(group, list(lack), "search", self.train)
+                results = self.evaluate(group, list(lack), "search", train, steps)
                 trainings += len(group) * len(lack) * len(tasks)
                 for key, res in results.items():
-                    self.merge(key, res)
+                    self.merge(key, rekey(res, steps))
             if i + 1 < len(fid.rungs):
-                score = {c.key: rung_fitness(self.cache[c.key], tasks, rung_seeds) for c in pool}
+                score = {c.key: rung_fitness(self.cache[c.key], tasks, rung_seeds, steps) for c in pool}
                 keep = set(
                     promote(
                         [c.key for c in pool],
@@ -343,8 +353,9 @@ class Search:
         if self.prunes and res.get("occurring"):
             entry.setdefault("occurring", {}).update(res["occurring"])
         assert self.fidelity is not None
-        reached = self.fidelity.seeds(self.config["seeds"], self.rung(key))
-        entry["fitness"] = rung_fitness(entry, self.config["tasks"], reached)
+        rung = self.rung(key)
+        reached = self.fidelity.seeds(self.config["seeds"], rung)
+        entry["fitness"] = rung_fitness(entry, self.config["tasks"], reached, self.fidelity.steps_of(rung))
 
     def rescore(self) -> dict[str, Any]:
         """The top ``rescore_top`` leaders (as shown) and the reference on the held-out split (fresh dataset,
@@ -441,6 +452,10 @@ class Search:
                 entry["search_fitness"]["seeds"] = self.fidelity.seeds(self.config["seeds"], rung)
                 entry["search_fitness"]["rung"] = rung + 1
                 entry["search_fitness"]["rungs"] = len(self.fidelity.rungs)
+                if self.fidelity.steps is not None:
+                    entry["search_fitness"]["steps"] = self.fidelity.steps_of(rung) or int(
+                        self.train["steps"]
+                    )
             if leader.key in scores:
                 s = scores[leader.key]
                 entry["fresh_fitness"] = {

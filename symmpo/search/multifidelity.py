@@ -14,6 +14,13 @@ scored on fewer seeds therefore never ranks above one scored on all of them, is 
 candidate's mean over the seeds it has; a strategy's elites are re-asked, compete for promotion again and so
 reach the full fidelity when they keep winning.
 
+**Cheaper rungs by PO steps**: ``fidelity: {rungs: [1, 2], promote: 0.33, steps: [250, 1000]}`` also sets each
+rung's PO steps (non-decreasing, the last one the run's own ``train`` steps, so the top rung is still the flat
+fitness): rung 1 then trains every candidate for 250 steps on one seed, the promoted share trains afresh for the
+run's steps on two. A rung below the run's steps keeps its scores under ``task/seed@steps`` (and its log lines
+carry ``steps``), apart from the full-step ``task/seed`` ones, so the two never mix and a resumed run finds both.
+Without ``steps`` every rung trains at the run's steps and the keys are those above.
+
 Off by default (no ``fidelity`` key): runs, checkpoints and their outputs are exactly those of a flat fitness.
 """
 
@@ -24,37 +31,81 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Fidelity", "promote", "rung_of"]
+__all__ = ["Fidelity", "promote", "rekey", "rung_of", "score_key"]
+
+
+def score_key(task: str, seed: int, steps: int | None = None) -> str:
+    """Where a per-seed score is cached: ``task/seed`` at the run's PO steps (``steps`` None), ``task/seed@steps``
+    on a cheaper rung."""
+    return f"{task}/{seed}" if steps is None else f"{task}/{seed}@{steps}"
+
+
+def rekey(result: dict[str, Any], steps: int | None) -> dict[str, Any]:
+    """A training result of a cheaper rung (``{"scores": {task/seed: ..}, "occurring": .., "reasons": [..]}``)
+    under that rung's keys, so that it never stands in for a score at the run's steps."""
+    if steps is None:
+        return result
+    return {
+        **result,
+        "scores": {f"{k}@{steps}": v for k, v in result["scores"].items()},
+        "occurring": {f"{k}@{steps}": v for k, v in (result.get("occurring") or {}).items()},
+        "reasons": [r.replace(": ", f"@{steps}: ", 1) for r in result["reasons"]],
+    }
 
 
 @dataclass(frozen=True)
 class Fidelity:
-    """Seed counts per rung (increasing, the last one every fitness seed) and the share promoted per rung."""
+    """Seed counts per rung (non-decreasing, the last one every fitness seed), the share promoted per rung and,
+    optionally, PO steps per rung (None: the run's own steps)."""
 
     rungs: tuple[int, ...]
     promote: float
+    steps: tuple[int | None, ...] | None = None
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> Fidelity | None:
-        """The configuration's ``fidelity`` section (checked by :mod:`symmpo.search.bounds`); None when absent."""
+    def from_config(cls, config: dict[str, Any], full_steps: int | None = None) -> Fidelity | None:
+        """The configuration's ``fidelity`` section (checked by :mod:`symmpo.search.bounds`); None when absent.
+        ``full_steps`` is the run's PO steps: the last rung's ``steps`` must be it (the top rung is the flat
+        fitness), and a rung at those steps shares the flat fitness's scores."""
         spec = config.get("fidelity")
         if spec is None:
             return None
-        return cls(tuple(int(r) for r in spec["rungs"]), float(spec["promote"]))
+        steps = None
+        if spec.get("steps") is not None:
+            from symmpo.search.bounds import ConfigError
+
+            given = [int(s) for s in spec["steps"]]
+            if full_steps is None or given[-1] != full_steps:
+                raise ConfigError(
+                    f"fidelity.steps must end at the run's PO steps ({full_steps}), got {given}"
+                )
+            steps = tuple(None if s == full_steps else s for s in given)
+        return cls(tuple(int(r) for r in spec["rungs"]), float(spec["promote"]), steps)
 
     def seeds(self, seeds: Sequence[int], rung: int) -> list[int]:
         """The fitness seeds of ``rung`` (0-based): a prefix of the run's seeds."""
         return [int(s) for s in seeds[: self.rungs[rung]]]
+
+    def steps_of(self, rung: int) -> int | None:
+        """The PO steps of ``rung`` (0-based) when below the run's own; None at the run's steps."""
+        return None if self.steps is None else self.steps[rung]
+
+    def keys(self, tasks: Sequence[str], seeds: Sequence[int], rung: int) -> list[str]:
+        """The per-seed score keys ``rung`` (0-based) needs: tasks × its seeds at its steps."""
+        return [score_key(t, s, self.steps_of(rung)) for t in tasks for s in self.seeds(seeds, rung)]
 
     def promoted_count(self, n: int) -> int:
         """How many of ``n`` candidates go on to the next rung: the promoted share, rounded up, at least one."""
         return min(n, max(1, math.ceil(self.promote * n - 1e-9)))
 
     def expected_trainings(self) -> float:
-        """Seed-trainings per candidate in a large generation (a flat fitness: ``rungs[-1]``)."""
+        """Seed-trainings per candidate in a large generation (a flat fitness: ``rungs[-1]``); a rung at other
+        steps than the one before trains all its seeds afresh."""
         total, share = 0.0, 1.0
         previous = 0
-        for r in self.rungs:
+        for i, r in enumerate(self.rungs):
+            if i and self.steps_of(i) != self.steps_of(i - 1):
+                previous = 0
             total += share * (r - previous)
             previous = r
             share *= self.promote
@@ -71,18 +122,20 @@ def rung_of(
     scores = entry.get("scores", {})
     reached = 0
     for i in range(len(fidelity.rungs)):
-        if all(f"{t}/{s}" in scores for t in tasks for s in fidelity.seeds(seeds, i)):
+        if all(k in scores for k in fidelity.keys(tasks, seeds, i)):
             reached = i
         else:
             break
     return reached
 
 
-def rung_fitness(entry: dict[str, Any], tasks: Sequence[str], seeds: Sequence[int]) -> float:
-    """Mean normalized score over tasks × ``seeds`` (−inf if one of those runs died)."""
+def rung_fitness(
+    entry: dict[str, Any], tasks: Sequence[str], seeds: Sequence[int], steps: int | None = None
+) -> float:
+    """Mean normalized score over tasks × ``seeds`` at ``steps`` (−inf if one of those runs died)."""
     from symmpo.search.jobs import aggregate
 
-    return aggregate([entry["scores"][f"{t}/{s}"] for t in tasks for s in seeds])
+    return aggregate([entry["scores"][score_key(t, s, steps)] for t in tasks for s in seeds])
 
 
 def promote(keys: Sequence[str], score: dict[str, float], size: dict[str, int], count: int) -> list[str]:
