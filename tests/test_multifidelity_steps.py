@@ -1,6 +1,6 @@
-"""Successive halving whose first rung trains fewer PO steps (``fidelity.steps``), on the toy space of
-tests/test_search_loop.py: a cheap rung's scores are kept apart from the run's own, promotion retrains at the
-run's steps, and a resumed run equals an uninterrupted one."""
+"""Successive halving whose first rung trains fewer PO steps (``fidelity.steps``), optionally at its own learning
+rate (``fidelity.lr``), on the toy space of tests/test_search_loop.py: a cheap rung's scores are kept apart from
+the run's own, promotion retrains as the run trains, and a resumed run equals an uninterrupted one."""
 
 from __future__ import annotations
 
@@ -20,22 +20,26 @@ from tests.test_search_loop import toy_config
 
 FULL = 6  # the tiny preset's PO steps
 CHEAP = 3
+LR, FAST = 3e-4, 1e-3  # the tiny preset's learning rate, a cheap rung's
 TASK = "hopper-mixed-0.5"
 
 
 def stepped_job(job: FitnessJob) -> list[dict]:
-    """The noisy toy fitness, shifted by a steps-dependent amount (so a cheap score is told from a full one)
-    and recording the steps each job trained."""
+    """The noisy toy fitness, shifted by a steps- and rate-dependent amount (so a cheap score is told from a full
+    one)."""
     out = noisy_job(job)
     for rec in out:
-        rec["score"] += 0.01 * job.train["steps"]
-        rec["steps"] = job.train["steps"]
+        rec["score"] += 0.01 * job.train["steps"] + 100 * job.train["lr"]
     return out
 
 
-def config(steps=(CHEAP, FULL), rungs=(1, 3), **overrides):
+def config(steps=(CHEAP, FULL), rungs=(1, 3), lr=None, **overrides):
     base = toy_config(seeds=SEEDS, **{"generations": 4, **overrides})
-    base["fidelity"] = {"rungs": list(rungs), "promote": 0.34, "steps": list(steps)}
+    base["fidelity"] = {"rungs": list(rungs), "promote": 0.34}
+    if steps is not None:
+        base["fidelity"]["steps"] = list(steps)
+    if lr is not None:
+        base["fidelity"]["lr"] = list(lr)
     return apply_overrides(base)
 
 
@@ -52,12 +56,29 @@ def test_steps_are_checked():
         config(steps=(CHEAP, 5))
     with pytest.raises(SymmpoError, match="each of fidelity.steps"):
         config(steps=(0, FULL))
+    assert config(steps=None, rungs=(3, 3), lr=(FAST, LR))["fidelity"]["lr"] == [FAST, LR]  # a rate alone
+    with pytest.raises(SymmpoError, match="one learning rate per rung"):
+        config(lr=(FAST,))
+    with pytest.raises(SymmpoError, match=r"fidelity.lr must end at the run's learning rate \(0.0003\)"):
+        config(lr=(FAST, FAST))
+    with pytest.raises(SymmpoError, match="each rung changing one"):
+        config(steps=None, rungs=(3, 3), lr=(LR, LR))
+    with pytest.raises(SymmpoError, match="each of fidelity.lr"):
+        config(lr=(-1e-3, LR))
 
 
 def test_expected_trainings_count_a_fresh_rung():
     assert Fidelity((1, 2), 0.25, (250, None)).expected_trainings() == pytest.approx(1 + 0.25 * 2)
     assert Fidelity((1, 3), 0.33, (None, None)).expected_trainings() == pytest.approx(1.66)
     assert Fidelity((2, 2), 0.5, (250, None)).expected_trainings() == pytest.approx(2 + 0.5 * 2)
+    assert Fidelity((2, 2), 0.5, None, (1e-3, None), 1000).expected_trainings() == pytest.approx(2 + 0.5 * 2)
+
+
+def test_a_rung_s_tag_names_what_it_changes():
+    fid = Fidelity((1, 2, 2), 0.5, (250, None, None), (1e-3, 1e-3, None), 1000)
+    assert [fid.tag(i) for i in range(3)] == ["250:0.001", "1000:0.001", None]
+    assert [fid.overrides(i) for i in range(3)] == [{"steps": 250, "lr": 1e-3}, {"lr": 1e-3}, {}]
+    assert Fidelity((1, 2), 0.5, (250, None)).tag(0) == "250"
 
 
 def test_rekey_keeps_a_cheap_rung_apart():
@@ -71,12 +92,15 @@ def test_rekey_keeps_a_cheap_rung_apart():
     assert score_key("t", 0) == "t/0" and score_key("t", 0, 250) == "t/0@250"
 
 
-def test_a_cheap_first_rung_trains_fewer_steps_and_promotes_to_full(tmp_path):
-    cfg = config()
+@pytest.mark.parametrize("lr", [None, (FAST, LR)], ids=["steps", "steps-and-lr"])
+def test_a_cheap_first_rung_trains_fewer_steps_and_promotes_to_full(tmp_path, lr):
+    cfg = config(lr=lr)
+    tag = f"{CHEAP}" if lr is None else f"{CHEAP}:{FAST:g}"
     _, evo = run(tmp_path / "r", cfg, stepped_job)
     log = [r for r in RunDir(tmp_path / "r").read_evaluations() if r["phase"] == "search"]
     cheap = [r for r in log if r.get("steps") == CHEAP]
-    full = [r for r in log if "steps" not in r]
+    full = [r for r in log if "steps" not in r and "lr" not in r]
+    assert all(r.get("lr") == (None if lr is None else FAST) for r in cheap)
     assert cheap and full and len(cheap) + len(full) == len(log)
     assert {r["seed"] for r in cheap} == {0}  # rung 1: one seed, cheap
     ref = evo.reference.key
@@ -92,16 +116,16 @@ def test_a_cheap_first_rung_trains_fewer_steps_and_promotes_to_full(tmp_path):
         assert h["seed_trainings"] == len(gen)
     for key, entry in evo.cache.items():
         scores = entry["scores"]
-        assert f"{TASK}/0@{CHEAP}" in scores
+        assert f"{TASK}/0@{tag}" in scores
         if not all(math.isfinite(v) for v in scores.values()):
             continue
         if key in promoted or key == ref:  # the fitness is the flat one: the full-step seeds only
             full_scores = [scores[f"{TASK}/{s}"] for s in SEEDS]
             assert entry["fitness"] == pytest.approx(sum(full_scores) / len(SEEDS))
-            assert scores[f"{TASK}/0"] != scores[f"{TASK}/0@{CHEAP}"]
+            assert scores[f"{TASK}/0"] != scores[f"{TASK}/0@{tag}"]
         else:
-            assert set(scores) == {f"{TASK}/0@{CHEAP}"}
-            assert entry["fitness"] == scores[f"{TASK}/0@{CHEAP}"]
+            assert set(scores) == {f"{TASK}/0@{tag}"}
+            assert entry["fitness"] == scores[f"{TASK}/0@{tag}"]
     # the first generation promoted its best by the cheap score
     g0 = [r for r in cheap if r["generation"] == 0 and r["key"] != ref]
     best = sorted(g0, key=lambda r: -r["score"])[: evo.history[0]["per_rung"][1]]
@@ -112,6 +136,7 @@ def test_a_cheap_first_rung_trains_fewer_steps_and_promotes_to_full(tmp_path):
     for e in hof:
         sf = e["search_fitness"]
         assert (sf["seeds"], sf["steps"]) == ((SEEDS, FULL) if sf["rung"] == 2 else ([0], CHEAP))
+        assert sf.get("lr") == (None if lr is None else (LR if sf["rung"] == 2 else FAST))
 
 
 def test_steps_at_the_run_s_own_are_the_plain_schedule(tmp_path):
@@ -162,12 +187,26 @@ def test_command_line_sets_fidelity_steps():
     args["allow_heldout_env"] = None
     args["tasks"] = ["hopper-mixed-0.5@v3"]  # a suite v3 task: 1000 PO steps
     ns = argparse.Namespace(
-        **args, seeds=[0, 1], fidelity_rungs=[1, 2], promote=0.25, fidelity_steps=[250, 1000]
+        **args,
+        seeds=[0, 1],
+        fidelity_rungs=[2, 2],
+        promote=0.125,
+        fidelity_steps=[250, 1000],
+        fidelity_lr=[1e-3, 3e-4],
     )
-    assert new_config(ns)["fidelity"] == {"rungs": [1, 2], "promote": 0.25, "steps": [250, 1000]}
+    assert new_config(ns)["fidelity"] == {
+        "rungs": [2, 2],
+        "promote": 0.125,
+        "steps": [250, 1000],
+        "lr": [1e-3, 3e-4],
+    }
     with pytest.raises(SymmpoError, match="--fidelity-steps needs --fidelity-rungs"):
         new_config(
             argparse.Namespace(**args, seeds=[0, 1], fidelity_rungs=None, promote=None, fidelity_steps=[1])
+        )
+    with pytest.raises(SymmpoError, match="--fidelity-lr needs --fidelity-rungs"):
+        new_config(
+            argparse.Namespace(**args, seeds=[0, 1], fidelity_rungs=None, promote=None, fidelity_lr=[1])
         )
     with pytest.raises(SymmpoError, match=r"end at the run's PO steps \(1000\)"):
         new_config(

@@ -71,6 +71,14 @@ def add_run_arguments(p: argparse.ArgumentParser, command: str, population_help:
         "rung trains fewer steps (default: every rung at the run's steps)",
     )
     p.add_argument(
+        "--fidelity-lr",
+        type=float,
+        nargs="+",
+        metavar="LR",
+        help="learning rate per rung, e.g. 1e-3 3e-4 (the last = the run's own; with --fidelity-rungs): a short "
+        "first rung at a higher rate (default: every rung at the run's rate)",
+    )
+    p.add_argument(
         "--executor", choices=EXECUTORS, default="local", help="where trainings run (default: local)"
     )
     p.add_argument("--workers", type=int_in(1, 4096), help="worker processes (default: all cores)")
@@ -92,16 +100,14 @@ def new_config(args: argparse.Namespace) -> dict[str, Any]:
         preset_config(args.preset or "default"), **{k: getattr(args, k) for k in SEARCH_KEYS}
     )
     rungs, share = getattr(args, "fidelity_rungs", None), getattr(args, "promote", None)
-    steps = getattr(args, "fidelity_steps", None)
-    if (share is not None or steps is not None) and rungs is None:
-        raise SymmpoError(
-            f"--{'promote' if share is not None else 'fidelity-steps'} needs --fidelity-rungs "
-            "(e.g. --fidelity-rungs 1 3 --promote 0.33)"
-        )
+    per_rung = {"steps": getattr(args, "fidelity_steps", None), "lr": getattr(args, "fidelity_lr", None)}
+    flags = {"--promote": share, "--fidelity-steps": per_rung["steps"], "--fidelity-lr": per_rung["lr"]}
+    given = [flag for flag, v in flags.items() if v is not None]
+    if given and rungs is None:
+        raise SymmpoError(f"{given[0]} needs --fidelity-rungs (e.g. --fidelity-rungs 1 3 --promote 0.33)")
     if rungs is not None:
         config["fidelity"] = {"rungs": list(rungs), "promote": 0.33 if share is None else share}
-        if steps is not None:
-            config["fidelity"]["steps"] = list(steps)
+        config["fidelity"].update({k: list(v) for k, v in per_rung.items() if v is not None})
         validate(config)
     return config
 
@@ -129,6 +135,7 @@ def open_run(
             "fidelity_rungs",
             "promote",
             "fidelity_steps",
+            "fidelity_lr",
             *fixed,
         )
         given = [k for k in keys if getattr(args, k, None) is not None]

@@ -152,36 +152,50 @@ def check_config(config: Any) -> dict[str, Any]:
 def _fidelity(value: Any, n_seeds: int) -> None:
     """``fidelity: {rungs: [1, 3], promote: 0.33}``: seed counts per rung, increasing from 1 or more to every
     fitness seed (so a promoted candidate's fitness is the flat one), at least two rungs; a share in (0, 1).
-    With ``steps: [250, 1000]`` (PO steps per rung, non-decreasing; the last must be the run's own, which
-    :class:`symmpo.search.multifidelity.Fidelity` checks) the seed counts need only not decrease, as long as
-    every rung raises its seeds or its steps."""
+    With ``steps: [250, 1000]`` (PO steps per rung, non-decreasing) and/or ``lr: [1e-3, 3e-4]`` (learning rate per
+    rung), whose last entries must be the run's own (:class:`symmpo.search.multifidelity.Fidelity` checks), the
+    seed counts need only not decrease, as long as every rung changes its seeds, steps or rate."""
     spec = _mapping(value, "fidelity")
-    unknown = sorted(set(spec) - {"rungs", "promote", "steps"})
+    unknown = sorted(set(spec) - {"rungs", "promote", "steps", "lr"})
     if unknown or not {"rungs", "promote"} <= set(spec):
         raise ConfigError(
-            f"fidelity must have exactly 'rungs' and 'promote' (and optionally 'steps'), got {shown(sorted(spec))}"
+            "fidelity must have exactly 'rungs' and 'promote' (and optionally 'steps', 'lr'), "
+            f"got {shown(sorted(spec))}"
         )
     rungs = spec["rungs"]
     if not isinstance(rungs, list) or not 2 <= len(rungs) <= MAX_SEEDS:
         raise ConfigError(f"fidelity.rungs must be a list of 2 or more seed counts, got {shown(rungs)}")
     counts = [_int(r, "each of fidelity.rungs", 1, MAX_SEEDS) for r in rungs]
-    steps = spec.get("steps")
-    if steps is None:
-        pairs = [(c, 0) for c in counts]
-    else:
-        if not isinstance(steps, list) or len(steps) != len(counts):
-            raise ConfigError(
-                f"fidelity.steps must list one PO step count per rung ({len(counts)}), got {shown(steps)}"
-            )
-        pairs = list(
-            zip(counts, [_int(s, "each of fidelity.steps", 1, MAX_STEPS) for s in steps], strict=True)
+    steps = _rung_list(spec, "steps", "PO step count", len(counts))
+    lr = _rung_list(spec, "lr", "learning rate", len(counts))
+    per_rung = [
+        (
+            c,
+            _int(s, "each of fidelity.steps", 1, MAX_STEPS) if steps else 0,
+            _positive(r, "each of fidelity.lr", 1.0) if lr else 0,
         )
-    rising = all(b[0] >= a[0] and b[1] >= a[1] and b != a for a, b in zip(pairs, pairs[1:], strict=False))
+        for c, s, r in zip(counts, steps or counts, lr or counts, strict=True)
+    ]
+    rising = all(
+        b[0] >= a[0] and b[1] >= a[1] and b != a for a, b in zip(per_rung, per_rung[1:], strict=False)
+    )
     if not rising or counts[-1] != n_seeds:
-        what = "increase" if steps is None else "not decrease (nor fidelity.steps), each rung raising one"
+        what = (
+            "increase" if not (steps or lr) else "not decrease (nor fidelity.steps), each rung changing one"
+        )
         raise ConfigError(
             f"fidelity.rungs must {what} and end at the number of fitness seeds ({n_seeds}), got {shown(rungs)}"
         )
     share = _positive(spec["promote"], "fidelity.promote", 1.0)
     if share >= 1.0:
         raise ConfigError(f"fidelity.promote must be below 1 (1 promotes every candidate), got {share:g}")
+
+
+def _rung_list(spec: dict[str, Any], key: str, what: str, n: int) -> list[Any] | None:
+    """``fidelity.<key>``: absent, or one value per rung."""
+    values = spec.get(key)
+    if values is None:
+        return None
+    if not isinstance(values, list) or len(values) != n:
+        raise ConfigError(f"fidelity.{key} must list one {what} per rung ({n}), got {shown(values)}")
+    return values

@@ -118,7 +118,7 @@ class Search:
         self.heldout_train = heldout_train_config(config)
         self.reference = representation.reference(dict(config["reference"]))
         self.prunes = hasattr(representation, "prune")
-        self.fidelity = Fidelity.from_config(config, int(self.train["steps"]))
+        self.fidelity = Fidelity.from_config(config, int(self.train["steps"]), float(self.train["lr"]))
         state = run.load_checkpoint()
         try:
             self._restore(state)
@@ -196,10 +196,10 @@ class Search:
         seeds: list[int],
         phase: str,
         train: dict[str, Any],
-        steps: int | None = None,
+        rung: dict[str, Any] | None = None,
     ) -> dict[str, dict[str, Any]]:
         """Train each distinct candidate on tasks × ``seeds`` with trainer config ``train``, logging every
-        training (with ``steps`` when a fidelity rung trains at fewer PO steps than the run);
+        training (with ``rung``, the ``steps`` and ``lr`` a fidelity rung trains at other than the run's);
         ``{key: {"scores": {task/seed: score}, "reasons": [...]}}``."""
         distinct: dict[str, Candidate] = {}
         for c in candidates:
@@ -220,7 +220,7 @@ class Search:
                         "score": rec["score"],
                         "reason": rec.get("reason"),
                         "seconds": round(float(rec.get("seconds", 0.0)), 3),
-                        **({} if steps is None else {"steps": steps}),
+                        **(rung or {}),
                     }
                     for i, rec in zip(idx, records, strict=True)
                 ]
@@ -314,25 +314,23 @@ class Search:
         new = {c.key for c in [*distinct, reference] if c.key not in self.cache}
         pool, per_rung, trainings = list(distinct), [], 0
         for i in range(len(fid.rungs)):
-            rung_seeds, steps = fid.seeds(seeds, i), fid.steps_of(i)
-            train = self.train if steps is None else {**self.train, "steps": steps}
+            rung_seeds, tag, overrides = fid.seeds(seeds, i), fid.tag(i), fid.overrides(i)
+            train = {**self.train, **overrides}
             per_rung.append(len(pool))
             members = list({c.key: c for c in [*pool, reference]}.values())
             groups: dict[tuple[int, ...], list[Candidate]] = {}
             for c in members:
                 scores = self.cache.get(c.key, {}).get("scores", {})
-                lack = tuple(
-                    s for s in rung_seeds if any(score_key(t, s, steps) not in scores for t in tasks)
-                )
+                lack = tuple(s for s in rung_seeds if any(score_key(t, s, tag) not in scores for t in tasks))
                 if lack:
                     groups.setdefault(lack, []).append(c)
             for lack, group in groups.items():
-                results = self.evaluate(group, list(lack), "search", train, steps)
+                results = self.evaluate(group, list(lack), "search", train, overrides)
                 trainings += len(group) * len(lack) * len(tasks)
                 for key, res in results.items():
-                    self.merge(key, rekey(res, steps))
+                    self.merge(key, rekey(res, tag))
             if i + 1 < len(fid.rungs):
-                score = {c.key: rung_fitness(self.cache[c.key], tasks, rung_seeds, steps) for c in pool}
+                score = {c.key: rung_fitness(self.cache[c.key], tasks, rung_seeds, tag) for c in pool}
                 keep = set(
                     promote(
                         [c.key for c in pool],
@@ -355,7 +353,7 @@ class Search:
         assert self.fidelity is not None
         rung = self.rung(key)
         reached = self.fidelity.seeds(self.config["seeds"], rung)
-        entry["fitness"] = rung_fitness(entry, self.config["tasks"], reached, self.fidelity.steps_of(rung))
+        entry["fitness"] = rung_fitness(entry, self.config["tasks"], reached, self.fidelity.tag(rung))
 
     def rescore(self) -> dict[str, Any]:
         """The top ``rescore_top`` leaders (as shown) and the reference on the held-out split (fresh dataset,
@@ -452,10 +450,11 @@ class Search:
                 entry["search_fitness"]["seeds"] = self.fidelity.seeds(self.config["seeds"], rung)
                 entry["search_fitness"]["rung"] = rung + 1
                 entry["search_fitness"]["rungs"] = len(self.fidelity.rungs)
-                if self.fidelity.steps is not None:
-                    entry["search_fitness"]["steps"] = self.fidelity.steps_of(rung) or int(
-                        self.train["steps"]
-                    )
+                fid = self.fidelity
+                if fid.steps is not None:
+                    entry["search_fitness"]["steps"] = fid.steps_of(rung) or int(self.train["steps"])
+                if fid.lr is not None:
+                    entry["search_fitness"]["lr"] = fid.lr_of(rung) or float(self.train["lr"])
             if leader.key in scores:
                 s = scores[leader.key]
                 entry["fresh_fitness"] = {

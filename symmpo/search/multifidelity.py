@@ -19,7 +19,10 @@ rung's PO steps (non-decreasing, the last one the run's own ``train`` steps, so 
 fitness): rung 1 then trains every candidate for 250 steps on one seed, the promoted share trains afresh for the
 run's steps on two. A rung below the run's steps keeps its scores under ``task/seed@steps`` (and its log lines
 carry ``steps``), apart from the full-step ``task/seed`` ones, so the two never mix and a resumed run finds both.
-Without ``steps`` every rung trains at the run's steps and the keys are those above.
+Without ``steps`` every rung trains at the run's steps and the keys are those above. ``lr: [1e-3, 3e-4]`` (the
+last one the run's own) likewise sets a rung's learning rate: fewer steps at a higher rate move the policy about
+as far as the run's training does, and rank losses better than fewer steps alone (``results/multifidelity``). A
+rung that sets its own rate keeps its scores under ``task/seed@steps:lr`` (``@1000:0.001`` at the run's steps).
 
 Off by default (no ``fidelity`` key): runs, checkpoints and their outputs are exactly those of a flat fitness.
 """
@@ -34,53 +37,49 @@ from typing import Any
 __all__ = ["Fidelity", "promote", "rekey", "rung_of", "score_key"]
 
 
-def score_key(task: str, seed: int, steps: int | None = None) -> str:
-    """Where a per-seed score is cached: ``task/seed`` at the run's PO steps (``steps`` None), ``task/seed@steps``
-    on a cheaper rung."""
-    return f"{task}/{seed}" if steps is None else f"{task}/{seed}@{steps}"
+def score_key(task: str, seed: int, tag: int | str | None = None) -> str:
+    """Where a per-seed score is cached: ``task/seed`` at the run's training (``tag`` None), ``task/seed@tag`` on a
+    rung that trains otherwise (:meth:`Fidelity.tag`: ``250`` or ``250:0.001``)."""
+    return f"{task}/{seed}" if tag is None else f"{task}/{seed}@{tag}"
 
 
-def rekey(result: dict[str, Any], steps: int | None) -> dict[str, Any]:
+def rekey(result: dict[str, Any], tag: int | str | None) -> dict[str, Any]:
     """A training result of a cheaper rung (``{"scores": {task/seed: ..}, "occurring": .., "reasons": [..]}``)
-    under that rung's keys, so that it never stands in for a score at the run's steps."""
-    if steps is None:
+    under that rung's keys, so that it never stands in for a score of the run's own training."""
+    if tag is None:
         return result
     return {
         **result,
-        "scores": {f"{k}@{steps}": v for k, v in result["scores"].items()},
-        "occurring": {f"{k}@{steps}": v for k, v in (result.get("occurring") or {}).items()},
-        "reasons": [r.replace(": ", f"@{steps}: ", 1) for r in result["reasons"]],
+        "scores": {f"{k}@{tag}": v for k, v in result["scores"].items()},
+        "occurring": {f"{k}@{tag}": v for k, v in (result.get("occurring") or {}).items()},
+        "reasons": [r.replace(": ", f"@{tag}: ", 1) for r in result["reasons"]],
     }
 
 
 @dataclass(frozen=True)
 class Fidelity:
     """Seed counts per rung (non-decreasing, the last one every fitness seed), the share promoted per rung and,
-    optionally, PO steps per rung (None: the run's own steps)."""
+    optionally, PO steps and learning rate per rung (None: the run's own, ``full_steps``)."""
 
     rungs: tuple[int, ...]
     promote: float
     steps: tuple[int | None, ...] | None = None
+    lr: tuple[float | None, ...] | None = None
+    full_steps: int | None = None
 
     @classmethod
-    def from_config(cls, config: dict[str, Any], full_steps: int | None = None) -> Fidelity | None:
+    def from_config(
+        cls, config: dict[str, Any], full_steps: int | None = None, full_lr: float | None = None
+    ) -> Fidelity | None:
         """The configuration's ``fidelity`` section (checked by :mod:`symmpo.search.bounds`); None when absent.
-        ``full_steps`` is the run's PO steps: the last rung's ``steps`` must be it (the top rung is the flat
-        fitness), and a rung at those steps shares the flat fitness's scores."""
+        ``full_steps`` and ``full_lr`` are the run's PO steps and learning rate: the last rung's ``steps`` and
+        ``lr`` must be them (the top rung is the flat fitness), and a rung trained so shares its scores."""
         spec = config.get("fidelity")
         if spec is None:
             return None
-        steps = None
-        if spec.get("steps") is not None:
-            from symmpo.search.bounds import ConfigError
-
-            given = [int(s) for s in spec["steps"]]
-            if full_steps is None or given[-1] != full_steps:
-                raise ConfigError(
-                    f"fidelity.steps must end at the run's PO steps ({full_steps}), got {given}"
-                )
-            steps = tuple(None if s == full_steps else s for s in given)
-        return cls(tuple(int(r) for r in spec["rungs"]), float(spec["promote"]), steps)
+        steps = _per_rung(spec, "steps", "PO steps", int, full_steps)
+        lr = _per_rung(spec, "lr", "learning rate", float, full_lr)
+        return cls(tuple(int(r) for r in spec["rungs"]), float(spec["promote"]), steps, lr, full_steps)
 
     def seeds(self, seeds: Sequence[int], rung: int) -> list[int]:
         """The fitness seeds of ``rung`` (0-based): a prefix of the run's seeds."""
@@ -90,26 +89,55 @@ class Fidelity:
         """The PO steps of ``rung`` (0-based) when below the run's own; None at the run's steps."""
         return None if self.steps is None else self.steps[rung]
 
+    def lr_of(self, rung: int) -> float | None:
+        """The learning rate of ``rung`` (0-based) when not the run's own; None at the run's."""
+        return None if self.lr is None else self.lr[rung]
+
+    def overrides(self, rung: int) -> dict[str, Any]:
+        """What ``rung`` (0-based) changes in the run's trainer config: ``{}`` at the run's own training."""
+        steps, lr = self.steps_of(rung), self.lr_of(rung)
+        return {**({} if steps is None else {"steps": steps}), **({} if lr is None else {"lr": lr})}
+
+    def tag(self, rung: int) -> str | None:
+        """The suffix of ``rung``'s score keys: None at the run's training, ``250`` with its own steps,
+        ``250:0.001`` (or ``1000:0.001`` at the run's steps) with its own learning rate."""
+        steps, lr = self.steps_of(rung), self.lr_of(rung)
+        if lr is None:
+            return None if steps is None else str(steps)
+        return f"{self.full_steps if steps is None else steps}:{lr:g}"
+
     def keys(self, tasks: Sequence[str], seeds: Sequence[int], rung: int) -> list[str]:
-        """The per-seed score keys ``rung`` (0-based) needs: tasks × its seeds at its steps."""
-        return [score_key(t, s, self.steps_of(rung)) for t in tasks for s in self.seeds(seeds, rung)]
+        """The per-seed score keys ``rung`` (0-based) needs: tasks × its seeds, trained as it says."""
+        return [score_key(t, s, self.tag(rung)) for t in tasks for s in self.seeds(seeds, rung)]
 
     def promoted_count(self, n: int) -> int:
         """How many of ``n`` candidates go on to the next rung: the promoted share, rounded up, at least one."""
         return min(n, max(1, math.ceil(self.promote * n - 1e-9)))
 
     def expected_trainings(self) -> float:
-        """Seed-trainings per candidate in a large generation (a flat fitness: ``rungs[-1]``); a rung at other
-        steps than the one before trains all its seeds afresh."""
+        """Seed-trainings per candidate in a large generation (a flat fitness: ``rungs[-1]``); a rung trained
+        otherwise than the one before (steps, learning rate) trains all its seeds afresh."""
         total, share = 0.0, 1.0
         previous = 0
         for i, r in enumerate(self.rungs):
-            if i and self.steps_of(i) != self.steps_of(i - 1):
+            if i and self.tag(i) != self.tag(i - 1):
                 previous = 0
             total += share * (r - previous)
             previous = r
             share *= self.promote
         return total
+
+
+def _per_rung(spec: dict[str, Any], key: str, what: str, kind: type, full: Any) -> tuple[Any, ...] | None:
+    """``spec[key]`` per rung with the run's own value as None; the last rung's must be the run's."""
+    if spec.get(key) is None:
+        return None
+    from symmpo.search.bounds import ConfigError
+
+    given = [kind(v) for v in spec[key]]
+    if full is None or given[-1] != full:
+        raise ConfigError(f"fidelity.{key} must end at the run's {what} ({full}), got {given}")
+    return tuple(None if v == full else v for v in given)
 
 
 def rung_of(
@@ -130,12 +158,12 @@ def rung_of(
 
 
 def rung_fitness(
-    entry: dict[str, Any], tasks: Sequence[str], seeds: Sequence[int], steps: int | None = None
+    entry: dict[str, Any], tasks: Sequence[str], seeds: Sequence[int], tag: str | None = None
 ) -> float:
-    """Mean normalized score over tasks × ``seeds`` at ``steps`` (−inf if one of those runs died)."""
+    """Mean normalized score over tasks × ``seeds`` of the rung tagged ``tag`` (−inf if one of those runs died)."""
     from symmpo.search.jobs import aggregate
 
-    return aggregate([entry["scores"][score_key(t, s, steps)] for t in tasks for s in seeds])
+    return aggregate([entry["scores"][score_key(t, s, tag)] for t in tasks for s in seeds])
 
 
 def promote(keys: Sequence[str], score: dict[str, float], size: dict[str, int], count: int) -> list[str]:

@@ -129,10 +129,11 @@ def validate(config: dict[str, Any]) -> None:
 
     protocol.check_fitness_tasks(config["tasks"], bool(config.get("allow_heldout_env", False)))
     heldout_train_config(config)  # raises ProtocolError when the final re-score would not be held out
-    if config.get("fidelity") is not None:  # a rung's PO steps end at the run's own
+    if config.get("fidelity") is not None:  # a rung's PO steps and learning rate end at the run's own
         from symmpo.search.multifidelity import Fidelity
 
-        Fidelity.from_config(config, int(fitness_train_config(config)["steps"]))
+        train = fitness_train_config(config)
+        Fidelity.from_config(config, int(train["steps"]), float(train["lr"]))
     if "gp" in config:
         from symmpo.search.gp import GPConfig
 
