@@ -1,6 +1,7 @@
 """Multi-fidelity selection (successive halving over fitness seeds) against today's flat two-seed fitness.
 
     python benchmarks/bench_multifidelity.py [--raw results/fidelity/.../raw.json ...] [--promote 0.25 0.33 0.5]
+        [--rung-raw results/multifidelity/rung-steps/<task>/raw.json ...] [--rung-episodes 10 5]
         [--generation 16] [--splits 200] [--live] [--out results/multifidelity]
 
 **Replay** (equal data, no training): the fidelity studies (``symmpo fidelity``) trained a fixed set of objectives
@@ -19,8 +20,15 @@ Promotion is replayed on the whole objective set as one generation (the CI is ov
 search promotes within each generation, also on ``--splits`` random partitions into generations of
 ``--generation`` objectives (mean ρ and its 5-95 % range over partitions).
 
+**Mixed-step schedules** (``--rung-raw``): the same objectives' fitness split at fewer PO steps and/or another
+learning rate (``benchmarks/rung_steps.py``, one raw.json per task folder) joins the ``--raw`` study of the same
+task folder as a cheaper source (per ``--rung-episodes``); schedules whose first rung is 1 or 2 seeds on it and
+whose last is two seeds at the study's own steps (``fidelity: {rungs: [2, 2], steps: [250, 1000], lr: [1e-3,
+3e-4]}``) are replayed against the flat two-seed fitness, with the cheaper fitness on its own for comparison.
+
 **Live** (``--live``): the tiny preset (`symmpo evolve --preset tiny`, real trainer, in-process executor) with
-fitness seeds 0 1 2, flat on two seeds, flat on three, and halving ``--fidelity-rungs 1 3 --promote 0.33``:
+fitness seeds 0 1 2, flat on two seeds, flat on three, halving ``--fidelity-rungs 1 3 --promote 0.33`` and the same
+with a first rung of half the tiny preset's 6 PO steps at lr 1e-3 (``--fidelity-steps 3 6 --fidelity-lr 1e-3 3e-4``):
 wall and CPU time of the search generations, candidates, seed-trainings. The tiny trainer makes these seconds
 meaningless as a cost (a different search path follows each fitness); they show the code path runs.
 """
@@ -436,6 +444,26 @@ def live(out: Path) -> list[dict]:
             "halving [1, 3] promote 0.33",
             ["--seeds", "0", "1", "2", "--fidelity-rungs", "1", "3", "--promote", "0.33"],
         ),
+        (
+            "halving [1@3:1e-3, 3@6] p 0.33",
+            [
+                "--seeds",
+                "0",
+                "1",
+                "2",
+                "--fidelity-rungs",
+                "1",
+                "3",
+                "--fidelity-steps",
+                "3",
+                "6",
+                "--fidelity-lr",
+                "1e-3",
+                "3e-4",
+                "--promote",
+                "0.33",
+            ],
+        ),  # fmt: skip
     ]
     print(
         "\nlive: symmpo evolve --preset tiny --executor inline --no-progress --generations 3 --population 9 ..."
@@ -471,7 +499,7 @@ def live(out: Path) -> list[dict]:
             )
             rows.append(row)
             print(
-                f"  {label:<28} search {row['search_seconds']:6.1f} s (total {row['wall_seconds_total']:.1f} s), "
+                f"  {label:<30} search {row['search_seconds']:6.1f} s (total {row['wall_seconds_total']:.1f} s), "
                 f"{row['candidates_trained']} candidates, {row['seed_trainings']} seed-trainings "
                 f"({row['seed_trainings'] / max(1, row['candidates_trained']):.2f} per candidate), "
                 f"{row['candidates_per_search_minute']} candidates per minute; per rung {row['per_rung']}"
