@@ -31,7 +31,7 @@ def main() -> None:
     from symmpo.train.trainer import train_population
 
     cfg = TrainConfig.preset("default")
-    space = ObjectiveSpace.from_config({"grammar": args.grammar})
+    space = ObjectiveSpace.load(args.grammar)
     rng = np.random.default_rng(0)
     objs = []
     while len(objs) < args.population:

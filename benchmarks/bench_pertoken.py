@@ -28,18 +28,19 @@ import numpy as np
 import torch
 
 from symmpo.objective import prune as pruning
+from symmpo.search.config import HeldoutSection
 from symmpo.search.space import ObjectiveSpace
 from symmpo.symbolic.expr import get_at, variables
 from symmpo.symbolic.parser import to_formula
 from symmpo.train import fitness
-from symmpo.train.config import TrainConfig, heldout_train
+from symmpo.train.config import TrainConfig
 from symmpo.train.occurring import occurring_sketches
 from symmpo.train.trainer import train_population
 
 
 def samples(n: int, seed: int) -> list:
     """n distinct (by canonical key) checker-valid objectives from the mirror grammar."""
-    space = ObjectiveSpace.from_config({"grammar": "mirror"})
+    space = ObjectiveSpace.load("mirror")
     rng = np.random.default_rng([seed, 19])
     out, seen = [], set()
     while len(out) < n:
@@ -93,7 +94,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
     base = TrainConfig.preset("default", [args.task], **({"steps": args.steps} if args.steps else {}))
-    config = TrainConfig.from_dict(heldout_train(base.to_dict(), {"eval_episodes": args.episodes}))
+    config = HeldoutSection(eval_episodes=args.episodes).split(()).apply(base)
     seq = samples(args.samples, args.sample_seed)
     tok = [o.with_granularity("token") for o in seq]
     objs = seq + tok

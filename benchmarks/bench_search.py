@@ -26,10 +26,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
+from symmpo.search.config import SearchConfig
 from symmpo.search.evolve import Evolution, FormulaRepresentation, GPStrategy
 from symmpo.search.executors import make_executor
 from symmpo.search.loop import Search
-from symmpo.search.presets import apply_overrides, preset_config
 from symmpo.search.rundir import RunDir
 from symmpo.search.space import ObjectiveSpace
 
@@ -59,7 +59,7 @@ class WaitClock:
         self.inner.close()
 
 
-def measure(config: dict, workers: int, root: Path, screen_in_main: bool = False) -> dict[str, float]:
+def measure(config: SearchConfig, workers: int, root: Path, screen_in_main: bool = False) -> dict[str, float]:
     """Candidates trained, wall seconds and the main process's busy seconds of the search generations
     (without the final re-scoring)."""
     name = f"w{workers}{'-main' if screen_in_main else ''}"
@@ -75,7 +75,7 @@ def measure(config: dict, workers: int, root: Path, screen_in_main: bool = False
             evo = Evolution(config, run, space, clock, progress=False)
         list(clock.inner.imap(len, [()] * workers))  # start the workers before the clock runs
         wall = busy = 0.0
-        while evo.generation < int(config["generations"]):
+        while evo.generation < config.generations:
             t0, w0 = time.perf_counter(), clock.waiting
             evo.step()
             seconds = time.perf_counter() - t0
@@ -101,12 +101,12 @@ def main() -> None:
         "--compare-main", action="store_true", help="also run with the checks in the main process"
     )
     args = parser.parse_args()
-    config = apply_overrides(
-        preset_config(args.preset), generations=args.generations, population=args.population
+    config = SearchConfig.from_preset(args.preset).override(
+        generations=args.generations, population=args.population
     )
     with tempfile.TemporaryDirectory() as tmp:
         # warm the dataset and reference-policy caches so no run pays for building them
-        measure(apply_overrides(config, generations=1, population=2), 1, Path(tmp) / "warm")
+        measure(config.override(generations=1, population=2), 1, Path(tmp) / "warm")
         rates = {}
         runs = [(w, False) for w in args.workers] + ([(max(args.workers), True)] if args.compare_main else [])
         for workers, in_main in runs:

@@ -42,7 +42,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     torch.set_num_threads(1)
-    space = ObjectiveSpace.from_config({"grammar": args.grammar})
+    space = ObjectiveSpace.load(args.grammar)
     rng = np.random.default_rng(args.seed)
     samples = [space.sample(rng) for _ in range(args.n)]
     children = [c for c in (space.mutate(s, "point", rng) for s in samples) if c is not None]

@@ -5,6 +5,9 @@ Every error caused by user input is a :class:`SymmpoError`; catch that to catch 
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
+
 
 class SymmpoError(Exception):
     """Base class for errors caused by user input (files, formulas, arguments)."""
@@ -36,3 +39,14 @@ class FormulaError(ObjectiveError):
 
 class DataError(SymmpoError):
     """A dataset, cache entry or task name is invalid."""
+
+
+def exit_status(prog: str, work: Callable[[], object]) -> int:
+    """A script's exit status: 0, or 2 after one ``PROG: error: MESSAGE`` line on stderr when ``work`` raises a
+    :class:`SymmpoError` (the ``python -m symmpo.suite.*`` scripts; ``symmpo`` itself has more cases)."""
+    try:
+        work()
+    except SymmpoError as err:
+        print(f"{prog}: error: {err}", file=sys.stderr)
+        return 2
+    return 0

@@ -6,7 +6,8 @@ new responses and new pairs), the **training seeds** (π_ref, minibatches) and t
 MuJoCo start states). A held-out measurement changes all three:
 
 * fitness (search, sweeps): dataset seed ``FITNESS_DATASET_SEED`` (0), the run's fitness seeds, evaluation
-  resets ``[0, eval_episodes)``;
+  resets ``[0, eval_episodes)``; a fitness over several datasets (``TrainConfig.dataset_seeds``, e.g. ``(0, 3)``)
+  draws them from 0 and ``FITNESS_EXTRA_DATASET_SEEDS``;
 * held out (end-of-run re-score, ``symmpo compare``, the baseline table): dataset seed ``HELDOUT_DATASET_SEED``
   (1), training seeds from ``HELDOUT_SEED_MIN`` (1000) up, evaluation resets from ``HELDOUT_RESET_OFFSET``
   (50,000) up.
@@ -19,13 +20,18 @@ evaluation reset with the fitness it judges.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from symmpo.errors import SymmpoError
 
 FITNESS_DATASET_SEED = 0
+# More fitness-side preference datasets, for a fitness averaged over dataset draws (``symmpo fidelity
+# --fitness-datasets``). Seed 1 is the held-out split and seed 2 the fresh split of results/explore-validity, so
+# these start at 3.
+FITNESS_EXTRA_DATASET_SEEDS = (3, 4, 5)
 HELDOUT_DATASET_SEED = 1
 HELDOUT_SEED_MIN = 1000
 HELDOUT_RESET_OFFSET = 50_000
@@ -36,6 +42,23 @@ class ProtocolError(SymmpoError):
     """A held-out measurement would reuse something the fitness saw."""
 
 
+class Measuring(Protocol):
+    """What a split measures with: a trainer configuration (``symmpo.train.config.TrainConfig``, a frozen
+    dataclass; named structurally, since the protocol sits below the trainer)."""
+
+    @property
+    def dataset_seed(self) -> int | None: ...
+    @property
+    def eval_reset_offset(self) -> int: ...
+    @property
+    def eval_episodes(self) -> int: ...
+    @property
+    def dataset_seeds(self) -> tuple[int, ...]: ...
+
+
+M = TypeVar("M", bound=Measuring)
+
+
 @dataclass(frozen=True)
 class Split:
     """The data, training seeds and evaluation resets one measurement uses."""
@@ -44,9 +67,13 @@ class Split:
     train_seeds: tuple[int, ...]
     reset_offset: int
     episodes: int
+    # training seed s uses dataset_cycle[s % len] (overrides dataset_seed): a fitness over several datasets
+    dataset_cycle: tuple[int, ...] = ()
 
     @property
     def dataset_seeds(self) -> set[int]:
+        if self.dataset_cycle:
+            return {self.dataset_cycle[s % len(self.dataset_cycle)] for s in self.train_seeds}
         return set(self.train_seeds) if self.dataset_seed is None else {self.dataset_seed}
 
     @property
@@ -60,23 +87,34 @@ class Split:
             f"evaluation resets [{r.start}, {r.stop})"
         )
 
+    @classmethod
+    def of(cls, train: Measuring, seeds: Iterable[int]) -> Split:
+        """The split trainer configuration ``train`` measures on with training seeds ``seeds``."""
+        return cls(
+            train.dataset_seed,
+            tuple(int(s) for s in seeds),
+            train.eval_reset_offset,
+            train.eval_episodes,
+            tuple(train.dataset_seeds),
+        )
+
+    def apply(self, train: M) -> M:
+        """``train`` measuring on this split: its dataset seed, first evaluation reset and episode count (the
+        training seeds are the jobs' own)."""
+        return dataclasses.replace(
+            train,
+            dataset_seed=self.dataset_seed,
+            dataset_seeds=self.dataset_cycle,
+            eval_reset_offset=self.reset_offset,
+            eval_episodes=self.episodes,
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "dataset_seeds": sorted(self.dataset_seeds),
             "train_seeds": list(self.train_seeds),
             "resets": [self.resets.start, self.resets.stop],
         }
-
-
-def split_of(train: dict[str, Any], seeds: Iterable[int]) -> Split:
-    """The split a trainer configuration dict (``TrainConfig.to_dict()``) measures on with ``seeds``."""
-    ds = train.get("dataset_seed", FITNESS_DATASET_SEED)
-    return Split(
-        dataset_seed=None if ds is None else int(ds),
-        train_seeds=tuple(int(s) for s in seeds),
-        reset_offset=int(train.get("eval_reset_offset", 0)),
-        episodes=int(train.get("eval_episodes", 0)),
-    )
 
 
 def overlaps(fitness: Split, heldout: Split) -> list[str]:
@@ -106,14 +144,6 @@ def check_heldout(fitness: Split, heldout: Split, what: str = "held-out evaluati
         )
 
 
-def default_heldout() -> dict[str, Any]:
-    return {
-        "dataset_seed": HELDOUT_DATASET_SEED,
-        "reset_offset": HELDOUT_RESET_OFFSET,
-        "eval_episodes": HELDOUT_EPISODES,
-    }
-
-
 def check_fitness_tasks(tasks: Sequence[str], allow_heldout_env: bool = False) -> None:
     """Refuse a fitness on a held-out environment unless explicitly allowed."""
     from symmpo.suite.tasks import ENVS, parse_task
@@ -125,14 +155,3 @@ def check_fitness_tasks(tasks: Sequence[str], allow_heldout_env: bool = False) -
             f"{', '.join(bad)}: {held} is held out for transfer and cannot be a fitness "
             "task; pass --allow-heldout-env to search on it anyway (its transfer results then mean nothing)"
         )
-
-
-def check_run_heldout(
-    fitness_train: dict[str, Any],
-    fitness_seeds: Sequence[int],
-    heldout_train: dict[str, Any],
-    heldout_seeds: Sequence[int],
-    what: str = "the held-out evaluation",
-) -> None:
-    """Refuse a held-out measurement of a search run that overlaps the run's fitness (trainer config dicts)."""
-    check_heldout(split_of(fitness_train, fitness_seeds), split_of(heldout_train, heldout_seeds), what)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from symmpo.errors import SymmpoError
+from symmpo.search.config import SearchConfig
 from symmpo.search.executors import Executor
 from symmpo.search.loop import Search
 from symmpo.search.rundir import RunDir
@@ -25,14 +26,14 @@ from symmpo.search.rundir import RunDir
 DEFAULT = "gp"
 
 
-def _gp(config: dict[str, Any], run: RunDir, executor: Executor, **options: Any) -> Search:
+def _gp(config: SearchConfig, run: RunDir, executor: Executor, **options: Any) -> Search:
     from symmpo.search.evolve import Evolution
     from symmpo.search.space import ObjectiveSpace
 
     return Evolution(config, run, ObjectiveSpace.from_config(config), executor, **options)
 
 
-def _neural(config: dict[str, Any], run: RunDir, executor: Executor, **options: Any) -> Search:
+def _neural(config: SearchConfig, run: RunDir, executor: Executor, **options: Any) -> Search:
     from symmpo.neural.es import NeuralEvolution
 
     return NeuralEvolution(config, run, executor, **options)
@@ -50,7 +51,7 @@ def _network(run: RunDir, rank: int, entry: dict[str, Any]) -> Any:
     return NeuralObjective.load(run.best(rank).file)
 
 
-def _neural_config(config: dict[str, Any]) -> dict[str, Any]:
+def _neural_config(config: SearchConfig) -> SearchConfig:
     from symmpo.neural.es import neural_config
 
     return neural_config(config)
@@ -64,7 +65,7 @@ class Method:
 
     name: str
     command: str
-    configure: Callable[[dict[str, Any]], dict[str, Any]]
+    configure: Callable[[SearchConfig], SearchConfig]
     build: Callable[..., Search]
     leader: Callable[[RunDir, int, dict[str, Any]], Any]
 
@@ -85,12 +86,12 @@ def method(name: str) -> Method:
     return METHODS[name]
 
 
-def method_of(config: dict[str, Any]) -> Method:
+def method_of(config: SearchConfig) -> Method:
     """The strategy that started the run of ``config`` (its ``kind``; none: the GP strategy)."""
-    return method(str(config.get("kind", DEFAULT)))
+    return method(config.kind or DEFAULT)
 
 
-def open_search(config: dict[str, Any], run: RunDir, executor: Executor, **options: Any) -> Search:
+def open_search(config: SearchConfig, run: RunDir, executor: Executor, **options: Any) -> Search:
     """The search loop of the run in ``run`` (new or to resume), built by the strategy its configuration names.
     ``options`` are :class:`~symmpo.search.loop.Search`'s (``job_fn``, ``progress``, ``on_generation``)."""
     return method_of(config).build(config, run, executor, **options)
@@ -173,7 +174,6 @@ def run_search(
     import time
 
     from symmpo.search.executors import make_executor
-    from symmpo.search.presets import apply_overrides, preset_config
 
     m = method(strategy)
     if out is not None and (Path(out) / "config.yaml").is_file():
@@ -182,7 +182,7 @@ def run_search(
         if method_of(config) is not m:
             raise SymmpoError(f"{out} holds a {method_of(config).name} run, not a {m.name} one")
         if generations is not None:
-            config = apply_overrides(config, generations=generations)
+            config = config.override(generations=generations)
             run.write_config(config)
     else:
         if grammar is not None and m.name != "gp":
@@ -198,16 +198,12 @@ def run_search(
             seed=seed,
             grammar=grammar_spec(grammar) if grammar else None,
         )
-        base = preset_config(preset)
-        if fidelity is not None:
-            base["fidelity"] = dict(fidelity)
-        config = m.configure(apply_overrides(base, **overrides))
+        config = m.configure(SearchConfig.from_preset(preset).override(fidelity=fidelity, **overrides))
         if m.name == "gp":
             from symmpo.search.space import ObjectiveSpace
 
-            config["grammar_name"] = ObjectiveSpace.from_config(
-                config
-            ).grammar_name  # a bad grammar fails here
+            # a bad grammar fails here
+            config = config.override(grammar_name=ObjectiveSpace.from_config(config).grammar_name)
         stamp = time.strftime("%Y%m%d-%H%M%S")
         run = RunDir.create(
             Path(out) if out is not None else Path("results") / f"search-{preset}-{stamp}", config

@@ -9,6 +9,7 @@ import torch
 
 from symmpo import Objective
 from symmpo.cli import main
+from symmpo.studies import fidelity
 from symmpo.studies.members import BASELINES
 from symmpo.suite.datasets import DatasetConfig, build_dataset
 from symmpo.train import fitness as fitness_mod
@@ -22,7 +23,7 @@ def tiny_data(tmp_path, monkeypatch):
     torch.set_num_threads(1)
     data = {
         s: build_dataset(DatasetConfig(env="hopper", setting="mixed-0.5", n_pairs=12, horizon=15, seed=s))
-        for s in (0, 1)
+        for s in (0, 1, 3)
     }
     monkeypatch.setattr(
         fitness_mod,
@@ -94,6 +95,33 @@ def test_fidelity_command_writes_spearman_with_ci(tiny_data, tmp_path, capsys):
     assert main(argv) == 0  # resumed: nothing retrained
     assert (out / "raw.json").read_text() == raw
     assert "spearman" in capsys.readouterr().out
+
+    # a second fitness dataset (seed 3) added to the finished study: only its fitness runs are trained
+    before = json.loads(raw)
+    assert main([*argv, "--fitness-datasets", "2"]) == 0
+    after = json.loads((out / "raw.json").read_text())
+    entry = after["steps=6,lr=0.0003"]
+    assert entry["fitness"] == before["steps=6,lr=0.0003"]["fitness"]
+    assert entry["heldout"] == before["steps=6,lr=0.0003"]["heldout"]
+    assert list(entry["fitness_datasets"]) == ["3"]
+    res = json.loads((out / "fidelity.json").read_text())
+    assert [(v["fitness_datasets"], v["fitness_seeds"]) for v in res["variants"]] == [
+        (1, 1),
+        (1, 2),
+        (2, 1),
+        (2, 2),
+    ]
+    one, two = res["variants"][1], res["variants"][3]
+    other = fidelity.variant_scores(entry["fitness_datasets"]["3"], 2, 1, 1)
+    for lab, x in two["fitness_scores"].items():
+        assert x == pytest.approx((one["fitness_scores"][lab] + other["scores"][lab]) / 2)
+    assert two["core_seconds_per_candidate"] > one["core_seconds_per_candidate"]
+    assert two["heldout_scores"] == one["heldout_scores"]
+
+
+def test_fidelity_refuses_a_bad_dataset_count(capsys):
+    assert main(["fidelity", "--fitness-datasets", "9"]) == 2
+    assert "--fitness-datasets must be 1..4" in capsys.readouterr().err
 
 
 def test_data_levels_json_parses(capsys):

@@ -32,11 +32,11 @@ def slow_job(job):
 '''
 
 SEARCH = """
-import argparse, sys
+import argparse, dataclasses, sys
 from slowjob import slow_job
 from symmpo.commands._runs import drive
 from symmpo.search.evolve import Evolution
-from symmpo.search.presets import apply_overrides, preset_config
+from symmpo.search.config import SearchConfig
 from symmpo.search.rundir import RunDir
 from symmpo.search.space import ObjectiveSpace
 
@@ -45,8 +45,8 @@ if resume:
     run = RunDir.open(out)
     config = run.read_config()
 else:
-    config = apply_overrides(preset_config("tiny"), generations=4, population=4)
-    config["cmaes"]["enabled"] = False
+    config = SearchConfig.from_preset("tiny").override(generations=4, population=4)
+    config = dataclasses.replace(config, cmaes=dataclasses.replace(config.cmaes, enabled=False))
     run = RunDir.create(out, config)
 
 

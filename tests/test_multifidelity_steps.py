@@ -13,7 +13,6 @@ import yaml
 from symmpo.errors import SymmpoError
 from symmpo.search.jobs import FitnessJob
 from symmpo.search.multifidelity import Fidelity, rekey, score_key
-from symmpo.search.presets import apply_overrides
 from symmpo.search.rundir import RunDir
 from tests.test_search_fidelity import SEEDS, Stop, noisy_job, run
 from tests.test_search_loop import toy_config
@@ -29,23 +28,23 @@ def stepped_job(job: FitnessJob) -> list[dict]:
     one)."""
     out = noisy_job(job)
     for rec in out:
-        rec["score"] += 0.01 * job.train["steps"] + 100 * job.train["lr"]
+        rec["score"] += 0.01 * job.train.steps + 100 * job.train.lr
     return out
 
 
 def config(steps=(CHEAP, FULL), rungs=(1, 3), lr=None, **overrides):
-    base = toy_config(seeds=SEEDS, **{"generations": 4, **overrides})
-    base["fidelity"] = {"rungs": list(rungs), "promote": 0.34}
+    fidelity = {"rungs": list(rungs), "promote": 0.34}
     if steps is not None:
-        base["fidelity"]["steps"] = list(steps)
+        fidelity["steps"] = list(steps)
     if lr is not None:
-        base["fidelity"]["lr"] = list(lr)
-    return apply_overrides(base)
+        fidelity["lr"] = list(lr)
+    return toy_config(seeds=SEEDS, fidelity=fidelity, **{"generations": 4, **overrides})
 
 
 def test_steps_are_checked():
     ok = config(steps=(CHEAP, FULL), rungs=(3, 3))  # same seeds, more steps: a rung of its own
-    assert ok["fidelity"]["rungs"] == [3, 3]
+    assert ok.fidelity.rungs == (3, 3) and ok.fidelity.tag(0) == str(CHEAP) and ok.fidelity.tag(1) is None
+    assert ok.to_mapping()["fidelity"] == {"rungs": [3, 3], "promote": 0.34, "steps": [CHEAP, FULL]}
     with pytest.raises(SymmpoError, match="one PO step count per rung"):
         config(steps=(CHEAP,))
     with pytest.raises(SymmpoError, match="not decrease"):
@@ -56,7 +55,7 @@ def test_steps_are_checked():
         config(steps=(CHEAP, 5))
     with pytest.raises(SymmpoError, match="each of fidelity.steps"):
         config(steps=(0, FULL))
-    assert config(steps=None, rungs=(3, 3), lr=(FAST, LR))["fidelity"]["lr"] == [FAST, LR]  # a rate alone
+    assert config(steps=None, rungs=(3, 3), lr=(FAST, LR)).fidelity.lr == (FAST, LR)  # a rate alone
     with pytest.raises(SymmpoError, match="one learning rate per rung"):
         config(lr=(FAST,))
     with pytest.raises(SymmpoError, match=r"fidelity.lr must end at the run's learning rate \(0.0003\)"):
@@ -68,17 +67,20 @@ def test_steps_are_checked():
 
 
 def test_expected_trainings_count_a_fresh_rung():
-    assert Fidelity((1, 2), 0.25, (250, None)).expected_trainings() == pytest.approx(1 + 0.25 * 2)
-    assert Fidelity((1, 3), 0.33, (None, None)).expected_trainings() == pytest.approx(1.66)
-    assert Fidelity((2, 2), 0.5, (250, None)).expected_trainings() == pytest.approx(2 + 0.5 * 2)
-    assert Fidelity((2, 2), 0.5, None, (1e-3, None), 1000).expected_trainings() == pytest.approx(2 + 0.5 * 2)
+    assert Fidelity((1, 2), 0.25, (250, 1000)).bind(1000, LR).expected_trainings() == pytest.approx(1.5)
+    assert Fidelity((1, 3), 0.33, (1000, 1000)).bind(1000, LR).expected_trainings() == pytest.approx(1.66)
+    assert Fidelity((2, 2), 0.5, (250, 1000)).bind(1000, LR).expected_trainings() == pytest.approx(3)
+    assert Fidelity((2, 2), 0.5, None, (FAST, LR)).bind(1000, LR).expected_trainings() == pytest.approx(3)
 
 
 def test_a_rung_s_tag_names_what_it_changes():
-    fid = Fidelity((1, 2, 2), 0.5, (250, None, None), (1e-3, 1e-3, None), 1000)
+    fid = Fidelity((1, 2, 2), 0.5, (250, 1000, 1000), (FAST, FAST, LR)).bind(1000, LR)
     assert [fid.tag(i) for i in range(3)] == ["250:0.001", "1000:0.001", None]
-    assert [fid.overrides(i) for i in range(3)] == [{"steps": 250, "lr": 1e-3}, {"lr": 1e-3}, {}]
-    assert Fidelity((1, 2), 0.5, (250, None)).tag(0) == "250"
+    assert [fid.overrides(i) for i in range(3)] == [{"steps": 250, "lr": FAST}, {"lr": FAST}, {}]
+    assert Fidelity((1, 2), 0.5, (250, 1000)).bind(1000, LR).tag(0) == "250"
+    assert fid == Fidelity((1, 2, 2), 0.5, (250, 1000, 1000), (FAST, FAST, LR))  # the binding is derived
+    with pytest.raises(SymmpoError, match=r"fidelity.steps must end at the run's PO steps \(300\)"):
+        Fidelity((1, 2), 0.5, (250, 1000)).bind(300, LR)
 
 
 def test_rekey_keeps_a_cheap_rung_apart():
@@ -140,9 +142,8 @@ def test_a_cheap_first_rung_trains_fewer_steps_and_promotes_to_full(tmp_path, lr
 
 
 def test_steps_at_the_run_s_own_are_the_plain_schedule(tmp_path):
-    plain = toy_config(seeds=SEEDS, generations=3)
-    plain["fidelity"] = {"rungs": [1, 3], "promote": 0.34}
-    _, a = run(tmp_path / "plain", apply_overrides(plain), stepped_job)
+    plain = toy_config(seeds=SEEDS, generations=3, fidelity={"rungs": [1, 3], "promote": 0.34})
+    _, a = run(tmp_path / "plain", plain, stepped_job)
     _, b = run(tmp_path / "steps", config(steps=(FULL, FULL), generations=3), stepped_job)
     assert a.cache == b.cache
     assert all("steps" not in r for r in RunDir(tmp_path / "steps").read_evaluations())
@@ -154,7 +155,7 @@ def test_resume_between_cheap_and_full_rung_equals_uninterrupted(tmp_path):
     seen = {"full_jobs": 0}
 
     def stop_in_a_later_generation(job: FitnessJob) -> list[dict]:
-        if job.train["steps"] == FULL:
+        if job.train.steps == FULL:
             seen["full_jobs"] += 1
             if seen["full_jobs"] == 8:  # past generation 0's full rung (reference + promoted on 3 seeds)
                 raise Stop
@@ -165,7 +166,7 @@ def test_resume_between_cheap_and_full_rung_equals_uninterrupted(tmp_path):
     cut = RunDir(tmp_path / "cut")
     lines = cut.read_evaluations()  # before load_checkpoint, which cuts the unfinished generation's lines
     generation = cut.load_checkpoint()["generation"]
-    assert 1 <= generation < cfg["generations"]
+    assert 1 <= generation < cfg.generations
     unfinished = [r for r in lines if r["generation"] == generation]
     assert unfinished and any(r.get("steps") == CHEAP for r in unfinished)  # cut after the cheap rung
     _, resumed = run(tmp_path / "cut", cfg, stepped_job)
@@ -194,7 +195,7 @@ def test_command_line_sets_fidelity_steps():
         fidelity_steps=[250, 1000],
         fidelity_lr=[1e-3, 3e-4],
     )
-    assert new_config(ns)["fidelity"] == {
+    assert new_config(ns).to_mapping()["fidelity"] == {
         "rungs": [2, 2],
         "promote": 0.125,
         "steps": [250, 1000],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -14,9 +15,9 @@ from symmpo.cli import main
 from symmpo.neural.components import FORMAT, NeuralObjective
 from symmpo.neural.es import NeuralEvolution, load_best, neural_config
 from symmpo.objective import Objective
+from symmpo.search.config import SearchConfig
 from symmpo.search.executors import InlineExecutor
 from symmpo.search.jobs import FitnessJob
-from symmpo.search.presets import apply_overrides, preset_config
 from symmpo.search.rundir import RunDir
 
 torch.set_num_threads(1)
@@ -35,7 +36,7 @@ def toy_job(job: FitnessJob) -> list[dict]:
 
 
 def toy_config(generations=4):
-    config = apply_overrides(preset_config("tiny"), generations=generations, population=5, seeds=[0, 1])
+    config = SearchConfig.from_preset("tiny").override(generations=generations, population=5, seeds=[0, 1])
     return neural_config(config, phi_hidden=[4], g_hidden=[3])
 
 
@@ -86,8 +87,7 @@ def test_resume_refuses_other_settings_and_symbolic_runs(tmp_path, capsys):
     evolve(tmp_path / "r", config)
     assert main(["evolve-neural", "--resume", str(tmp_path / "r"), "--psi", "free"]) == 2
     assert "only --generations" in capsys.readouterr().err
-    sym = dict(config)
-    sym.pop("kind")
+    sym = dataclasses.replace(config, kind=None)
     with pytest.raises(Exception, match="not a neural run"):
         NeuralEvolution(sym, RunDir(tmp_path / "r"), InlineExecutor(), job_fn=toy_job, progress=False)
 
@@ -157,7 +157,7 @@ def test_tiny_neural_run_then_distill_end_to_end(tmp_path, capsys):
 def test_resume_with_the_real_trainer_on_the_tiny_preset(tmp_path):
     """The same guarantee through real fitness jobs (tiny training), interrupted after generation 1 of 2."""
     config = neural_config(
-        apply_overrides(preset_config("tiny"), generations=2, population=3, rescore_seeds=[1000]),
+        SearchConfig.from_preset("tiny").override(generations=2, population=3, rescore_seeds=[1000]),
         phi_hidden=[3],
         g_hidden=[3],
     )

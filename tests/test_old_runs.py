@@ -9,6 +9,7 @@ stand-in fitness jobs, so the test takes seconds.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import sys
 from pathlib import Path
@@ -17,9 +18,9 @@ import numpy as np
 
 from symmpo.objective import Objective
 from symmpo.objective.prune import sketch
+from symmpo.search.config import SearchConfig
 from symmpo.search.executors import InlineExecutor
 from symmpo.search.jobs import FitnessJob
-from symmpo.search.presets import apply_overrides, preset_config
 from symmpo.search.rundir import RunDir
 
 DATA = Path(__file__).parent / "data" / "old_runs"
@@ -50,16 +51,15 @@ def neural_job(job: FitnessJob) -> list[dict]:
     return out
 
 
-def symbolic_config() -> dict:
-    config = apply_overrides(preset_config("tiny"), population=6, generations=4)
-    config["cmaes"]["max_iterations"] = 1
-    return config
+def symbolic_config() -> SearchConfig:
+    config = SearchConfig.from_preset("tiny").override(population=6, generations=4)
+    return dataclasses.replace(config, cmaes=dataclasses.replace(config.cmaes, max_iterations=1))
 
 
-def neural_config_() -> dict:
+def neural_config_() -> SearchConfig:
     from symmpo.neural.es import neural_config
 
-    config = apply_overrides(preset_config("tiny"), generations=4, population=5, seeds=[0, 1])
+    config = SearchConfig.from_preset("tiny").override(generations=4, population=5, seeds=[0, 1])
     return neural_config(config, phi_hidden=[4], g_hidden=[3])
 
 

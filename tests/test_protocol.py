@@ -6,8 +6,9 @@ import pytest
 
 from symmpo import protocol
 from symmpo.cli import main
-from symmpo.search.presets import apply_overrides, preset_config
-from symmpo.train.config import TrainConfig, heldout_train
+from symmpo.errors import SymmpoError
+from symmpo.search.config import SearchConfig
+from symmpo.train.config import TrainConfig
 
 
 def split(ds=0, seeds=(0, 1), offset=0, episodes=5):
@@ -37,9 +38,14 @@ def test_dataset_seed_following_the_training_seed_is_an_overlap_too():
     )
 
 
-def test_heldout_train_moves_data_and_resets():
+def test_the_heldout_split_moves_data_and_resets_and_nothing_else():
+    config = SearchConfig.from_preset("default")
+    split = config.heldout_split
+    assert split.train_seeds == config.rescore_seeds
     base = TrainConfig.preset("default").to_dict()
-    held = heldout_train(base)
+    held = split.apply(TrainConfig.preset("default")).to_dict()
+    assert held == config.heldout_train.to_dict()
+    assert config.fitness_split.apply(config.train) == config.train
     assert held["dataset_seed"] == protocol.HELDOUT_DATASET_SEED
     assert held["eval_reset_offset"] == protocol.HELDOUT_RESET_OFFSET
     assert held["eval_episodes"] == protocol.HELDOUT_EPISODES
@@ -49,16 +55,14 @@ def test_heldout_train_moves_data_and_resets():
 
 
 def test_search_config_refuses_overlapping_rescore_and_heldout_env():
-    cfg = preset_config("tiny")
+    cfg = SearchConfig.from_preset("tiny")
     with pytest.raises(protocol.ProtocolError, match="dataset seed \\[0\\]"):
-        apply_overrides({**cfg, "heldout": {"dataset_seed": 0, "reset_offset": 50_000, "eval_episodes": 2}})
+        cfg.override(heldout={"dataset_seed": 0, "reset_offset": 50_000, "eval_episodes": 2})
     with pytest.raises(protocol.ProtocolError, match="evaluation resets"):
-        apply_overrides({**cfg, "heldout": {"dataset_seed": 1, "reset_offset": 0, "eval_episodes": 2}})
+        cfg.override(heldout={"dataset_seed": 1, "reset_offset": 0, "eval_episodes": 2})
     with pytest.raises(protocol.ProtocolError, match="walker2d is held out"):
-        apply_overrides(cfg, tasks=["walker2d-clean"])
-    assert apply_overrides(cfg, tasks=["walker2d-clean"], allow_heldout_env=True)["tasks"] == [
-        "walker2d-clean"
-    ]
+        cfg.override(tasks=["walker2d-clean"])
+    assert cfg.override(tasks=["walker2d-clean"], allow_heldout_env=True).tasks == ("walker2d-clean",)
 
 
 def test_evolve_command_refuses_walker_without_the_flag(tmp_path, capsys):
@@ -75,3 +79,37 @@ def test_evolve_command_refuses_walker_without_the_flag(tmp_path, capsys):
     assert main(argv) == 2
     assert "held out for transfer" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+def test_a_fitness_over_several_datasets_cycles_them_and_the_rescore_leaves_them():
+    cfg = TrainConfig.preset("default", dataset_seeds=(0, 3))
+    assert [cfg.dataset_seed_of(s) for s in (0, 1, 2, 3)] == [0, 3, 0, 3]
+    assert TrainConfig.from_dict(cfg.to_dict()) == cfg
+    # absent from the dict when unused, so stored configurations and their hashes stay what they were
+    assert "dataset_seeds" not in TrainConfig.preset("default").to_dict()
+    assert protocol.Split.of(cfg, (0, 1)).dataset_seeds == {0, 3}
+    assert protocol.Split.of(cfg, (0,)).dataset_seeds == {0}
+    with pytest.raises(SymmpoError, match="dataset_seeds must be distinct"):
+        TrainConfig(dataset_seeds=(3, 3))
+    with pytest.raises(SymmpoError, match="dataset_seeds"):
+        TrainConfig(dataset_seeds=(-1,))
+
+
+def test_the_search_config_takes_dataset_seeds_and_checks_them():
+    base = SearchConfig.from_preset("tiny").override(seeds=[0, 1], rescore_seeds=[1000, 1001])
+
+    def with_seeds(seeds):
+        return base.override(train={"preset": "tiny", "overrides": {"dataset_seeds": seeds}})
+
+    cfg = with_seeds([0, 3])
+    assert cfg.train.dataset_seeds == (0, 3)
+    assert cfg.fitness_split.dataset_seeds == {0, 3}
+    assert (
+        cfg.heldout_train.dataset_seeds == ()
+        and cfg.heldout_train.dataset_seed == protocol.HELDOUT_DATASET_SEED
+    )
+    assert SearchConfig.from_mapping(cfg.to_mapping()) == cfg
+    with pytest.raises(protocol.ProtocolError, match="dataset seed \\[1\\]"):
+        with_seeds([0, 1])  # seed 1 would train on the held-out dataset
+    with pytest.raises(SymmpoError, match="dataset_seeds must be distinct"):
+        with_seeds([3, 3])

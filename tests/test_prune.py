@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -20,11 +21,11 @@ from symmpo.objective.prune import (
     sketch,
     term_paths,
 )
+from symmpo.search.config import SearchConfig
 from symmpo.search.evolve import Evolution, candidate
 from symmpo.search.executors import InlineExecutor
 from symmpo.search.halloffame import pruning_summary
 from symmpo.search.jobs import FitnessJob
-from symmpo.search.presets import apply_overrides, preset_config
 from symmpo.search.rundir import RunDir
 from symmpo.search.space import ObjectiveSpace
 from symmpo.search.strategy import Candidate
@@ -127,7 +128,7 @@ def _candidate(space: ObjectiveSpace, obj: Objective) -> Candidate:
 
 
 def test_hall_of_fame_entries_that_differ_by_a_dead_term_are_one(tmp_path):
-    config = preset_config("tiny")
+    config = SearchConfig.from_preset("tiny")
     space = ObjectiveSpace(Grammar.load("mirror"), "mirror")
     plain = _candidate(space, _obj("log(p)"))
     dead = _candidate(space, _obj("log(p) + c0*p"))  # the better one: it stays, shown pruned
@@ -171,8 +172,8 @@ def _sum_scale_job(job: FitnessJob) -> list[dict]:
 
 
 def test_search_prints_no_dead_terms_resumes_identically_and_reports_the_share(tmp_path):
-    config = apply_overrides(preset_config("tiny"), population=6, generations=3)
-    config["cmaes"]["max_iterations"] = 1
+    config = SearchConfig.from_preset("tiny").override(population=6, generations=3)
+    config = dataclasses.replace(config, cmaes=dataclasses.replace(config.cmaes, max_iterations=1))
     space = ObjectiveSpace.from_config(config)
 
     def go(path, hook=None):

@@ -13,7 +13,7 @@ import symmpo.search.loop  # importing a submodule must not unbind the callable
 from symmpo.cli import main
 from symmpo.errors import SymmpoError
 from symmpo.objective import Objective
-from symmpo.search.presets import preset_config
+from symmpo.search.config import SearchConfig
 from symmpo.search.rundir import RunDir, RunDirError
 from symmpo.strategies import METHODS, method, method_of
 
@@ -44,11 +44,14 @@ def test_search_from_python_returns_the_hall_of_fame(tmp_path):
 
 
 def test_one_registry_names_every_strategy_and_the_command_that_resumes_it(tmp_path, capsys):
-    assert method_of({}) is METHODS["gp"]  # runs written before neural runs had no kind
-    assert method_of({"kind": "neural"}).command == "evolve-neural"
+    tiny = SearchConfig.from_preset("tiny")
+    assert (
+        tiny.kind is None and method_of(tiny) is METHODS["gp"]
+    )  # runs written before neural runs had no kind
+    neural = METHODS["neural"].configure(tiny)
+    assert neural.kind == "neural" and method_of(neural).command == "evolve-neural"
     with pytest.raises(SymmpoError, match="unknown search strategy 'cma'; known: gp, neural"):
         method("cma")
-    neural = METHODS["neural"].configure(preset_config("tiny"))
     run = RunDir.create(tmp_path / "n", neural)
     assert main(["evolve", "--resume", str(run.path)]) == 2  # started by evolve-neural: it says so
     assert f"symmpo evolve-neural --resume {run.path}" in capsys.readouterr().err

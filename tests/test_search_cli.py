@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from symmpo.cli import main
 from symmpo.commands.evolve import report
+from symmpo.search.config import SearchConfig
 from symmpo.search.rundir import RunDir
 
 
@@ -38,13 +39,13 @@ def test_resume_of_a_missing_or_foreign_directory(tmp_path, capsys):
 
 
 def test_resume_refuses_a_changed_configuration(tmp_path, capsys):
-    RunDir.create(tmp_path / "r", {"grammar": "grammars/mirror.yaml"})
+    RunDir.create(tmp_path / "r", SearchConfig.from_preset("tiny"))
     code, text = run_cli(["evolve", "--resume", str(tmp_path / "r"), "--population", "9"], capsys)
     assert code == 2 and "only --generations" in text
 
 
 def test_existing_run_directory_is_not_overwritten(tmp_path, capsys):
-    RunDir.create(tmp_path / "r", {"grammar": "grammars/mirror.yaml"})
+    RunDir.create(tmp_path / "r", SearchConfig.from_preset("tiny"))
     code, text = run_cli(["evolve", "--preset", "tiny", "--out", str(tmp_path / "r")], capsys)
     assert code == 2 and "already holds a run" in text
 
@@ -78,7 +79,7 @@ def test_report_puts_best_next_to_dpo():
     text = report(
         hof,
         {"mean": 40.0, "se": 1.5, "seeds": [1000, 1001]},
-        {"tasks": ["hopper-mixed-0.5"], "reference": {"beta": 0.1}},
+        SearchConfig.from_preset("tiny"),
         60.0,
     )
     best_line = next(line for line in text.splitlines() if "best discovered" in line)
@@ -87,3 +88,19 @@ def test_report_puts_best_next_to_dpo():
     assert "41.2 ± 2.5" in best_line and "rank 1" in best_line
     assert "40.0 ± 1.5" in next(line for line in text.splitlines() if "DPO" in line)
     assert r"LaTeX:   \ell = x" in text
+
+
+def test_dataset_seeds_reach_the_fitness_and_a_heldout_one_is_refused(tmp_path, capsys):
+    import argparse
+
+    from symmpo.commands._runs import new_config
+
+    args = argparse.Namespace(preset="tiny", dataset_seeds=[0, 3], fidelity_rungs=None, promote=None)
+    for key in ("tasks", "generations", "population", "seeds", "rescore_seeds", "allow_heldout_env", "seed"):
+        setattr(args, key, None)
+    config = new_config(args)
+    assert config.train.dataset_seeds == (0, 3) and config.train_section.preset == "tiny"
+    assert config.heldout_train.dataset_seeds == ()
+    argv = ["evolve", "--preset", "tiny", "--seeds", "0", "1", "--dataset-seeds", "1", "3"]
+    code, text = run_cli([*argv, "--out", str(tmp_path / "run")], capsys)
+    assert code == 2 and "dataset seed [1]" in text and not (tmp_path / "run").exists()

@@ -10,7 +10,7 @@ import torch
 from symmpo import Objective
 from symmpo.cli import main
 from symmpo.files import dump_yaml, read_jsonl
-from symmpo.search.presets import preset_config
+from symmpo.search.config import SearchConfig
 from symmpo.studies import members, mujoco
 from symmpo.suite.datasets import DatasetConfig, build_dataset
 from symmpo.train import fitness as fitness_mod
@@ -95,8 +95,8 @@ def test_compare_refuses_overlap_with_the_run_and_the_sweep(setup, capsys):
     tmp, bench_dir, found = setup
     run = tmp / "run"
     (run / "objectives").mkdir(parents=True)
-    config = {**preset_config("tiny"), "seeds": [0, 7]}
-    (run / "config.yaml").write_text(dump_yaml(config))
+    config = SearchConfig.from_preset("tiny").override(seeds=[0, 7])
+    (run / "config.yaml").write_text(dump_yaml(config.to_mapping()))
     hof = run / "objectives" / "hof_01.yaml"
     hof.write_text(found.read_text())
     (run / "hall_of_fame.yaml").write_text(dump_yaml({"hall_of_fame": [{"rank": 1}]}))

@@ -15,7 +15,6 @@ from symmpo.search.evolve import Evolution
 from symmpo.search.executors import InlineExecutor
 from symmpo.search.jobs import FitnessJob
 from symmpo.search.multifidelity import Fidelity
-from symmpo.search.presets import apply_overrides
 from symmpo.search.rundir import RunDir
 from tests.test_search_loop import ToySpace, toy_config
 
@@ -37,9 +36,7 @@ def noisy_job(job: FitnessJob) -> list[dict]:
 
 
 def config(**overrides):
-    base = toy_config(seeds=SEEDS, generations=4, **overrides)
-    base["fidelity"] = dict(FIDELITY)
-    return apply_overrides(base)
+    return toy_config(seeds=SEEDS, generations=4, fidelity=dict(FIDELITY), **overrides)
 
 
 def run(path, cfg, job_fn=noisy_job):
@@ -49,20 +46,20 @@ def run(path, cfg, job_fn=noisy_job):
 
 
 def per_seed(evo, key, seeds):
-    return sum(evo.cache[key]["scores"][f"{t}/{s}"] for t in evo.config["tasks"] for s in seeds) / (
-        len(seeds) * len(evo.config["tasks"])
+    return sum(evo.cache[key]["scores"][f"{t}/{s}"] for t in evo.config.tasks for s in seeds) / (
+        len(seeds) * len(evo.config.tasks)
     )
 
 
 def test_configuration_is_checked():
     with pytest.raises(SymmpoError, match="end at the number of fitness seeds"):
-        apply_overrides({**toy_config(seeds=SEEDS), "fidelity": {"rungs": [1, 2], "promote": 0.3}})
+        toy_config(seeds=SEEDS, fidelity={"rungs": [1, 2], "promote": 0.3})
     with pytest.raises(SymmpoError, match="increase"):
-        apply_overrides({**toy_config(seeds=SEEDS), "fidelity": {"rungs": [2, 1, 3], "promote": 0.3}})
+        toy_config(seeds=SEEDS, fidelity={"rungs": [2, 1, 3], "promote": 0.3})
     with pytest.raises(SymmpoError, match="below 1"):
-        apply_overrides({**toy_config(seeds=SEEDS), "fidelity": {"rungs": [1, 3], "promote": 1}})
+        toy_config(seeds=SEEDS, fidelity={"rungs": [1, 3], "promote": 1})
     with pytest.raises(SymmpoError, match="exactly"):
-        apply_overrides({**toy_config(seeds=SEEDS), "fidelity": {"rungs": [1, 3]}})
+        toy_config(seeds=SEEDS, fidelity={"rungs": [1, 3]})
     assert Fidelity((1, 3), 0.33).expected_trainings() == pytest.approx(1.66)
     assert Fidelity((1, 3), 0.33).promoted_count(16) == 6
 
@@ -73,11 +70,11 @@ def test_command_line_sets_fidelity():
     args = {k: None for k in ("preset", "tasks", "generations", "population", "rescore_seeds", "seed")}
     args["allow_heldout_env"] = None
     ns = argparse.Namespace(**args, seeds=[0, 1, 2], fidelity_rungs=[1, 3], promote=0.25)
-    assert new_config(ns)["fidelity"] == {"rungs": [1, 3], "promote": 0.25}
+    assert new_config(ns).fidelity == Fidelity((1, 3), 0.25)
     with pytest.raises(SymmpoError, match="needs --fidelity-rungs"):
         new_config(argparse.Namespace(**args, seeds=[0, 1], fidelity_rungs=None, promote=0.5))
-    assert "fidelity" not in new_config(
-        argparse.Namespace(**args, seeds=None, fidelity_rungs=None, promote=None)
+    assert (
+        new_config(argparse.Namespace(**args, seeds=None, fidelity_rungs=None, promote=None)).fidelity is None
     )
 
 
@@ -108,7 +105,7 @@ def test_successive_halving_promotes_the_best_and_never_retrains(tmp_path):
     assert unpromoted  # halving saved trainings
     # the first generation's promoted are its best by seed-0 score
     g0 = {r["key"] for r in log if r["generation"] == 0 and r["seed"] == 0} - {ref}
-    seed0 = sorted(g0, key=lambda k: -evo.cache[k]["scores"][f"{evo.config['tasks'][0]}/0"])
+    seed0 = sorted(g0, key=lambda k: -evo.cache[k]["scores"][f"{evo.config.tasks[0]}/0"])
     assert by_gen[0][1] - {ref} == set(seed0[: evo.history[0]["per_rung"][1]])
     # the hall of fame: every full-fidelity entry above every rung-1 entry, each marked with its seeds
     hof = yaml.safe_load((tmp_path / "r" / "hall_of_fame.yaml").read_text())["hall_of_fame"]
@@ -179,7 +176,7 @@ def test_resume_between_rungs_equals_uninterrupted(tmp_path):
     cut = RunDir(tmp_path / "cut")
     lines = cut.read_evaluations()  # before load_checkpoint, which cuts the unfinished generation's lines
     generation = cut.load_checkpoint()["generation"]
-    assert 1 <= generation < cfg["generations"]
+    assert 1 <= generation < cfg.generations
     rung1_lines = [r for r in lines if r["generation"] == generation]
     assert rung1_lines and all(r["seed"] == 0 for r in rung1_lines)  # interrupted between the rungs
     _, resumed = run(tmp_path / "cut", cfg)
@@ -199,13 +196,13 @@ def test_resume_between_rungs_equals_uninterrupted(tmp_path):
 
 def test_off_by_default_keeps_a_flat_run(tmp_path):
     flat = toy_config(seeds=SEEDS, generations=2)
-    assert "fidelity" not in flat
+    assert flat.fidelity is None
     _, evo = run(tmp_path / "flat", flat)
     assert all("per_rung" not in h for h in evo.history)
     hof = yaml.safe_load((tmp_path / "flat" / "hall_of_fame.yaml").read_text())["hall_of_fame"]
     assert all(set(e["search_fitness"]) == {"mean", "seeds", "tasks"} for e in hof)
     for entry in evo.cache.values():
-        assert len(entry["scores"]) == len(SEEDS) * len(flat["tasks"])
+        assert len(entry["scores"]) == len(SEEDS) * len(flat.tasks)
 
 
 def test_a_fidelity_checkpoint_without_per_seed_scores_is_refused(tmp_path):
@@ -213,7 +210,7 @@ def test_a_fidelity_checkpoint_without_per_seed_scores_is_refused(tmp_path):
 
     from symmpo.search.rundir import RunDirError
 
-    cfg = apply_overrides(config(), generations=1)
+    cfg = config().override(generations=1)
     run(tmp_path / "r", cfg)
     path = tmp_path / "r" / "checkpoint.json"
     payload = json.loads(path.read_text())

@@ -13,9 +13,9 @@ from symmpo import files as files_mod
 from symmpo.errors import SymmpoError
 from symmpo.files import atomic_write_text
 from symmpo.search.cmaes import ConstantSearch
+from symmpo.search.config import SearchConfig
 from symmpo.search.executors import ExecutorError, InlineExecutor, LocalExecutor, make_executor
 from symmpo.search.jobs import aggregate, make_jobs
-from symmpo.search.presets import preset_config
 from symmpo.search.rundir import RunDir, RunDirError, resolve_run
 from symmpo.stats import standard_error
 
@@ -41,7 +41,7 @@ def test_atomic_write_leaves_old_file_when_interrupted(tmp_path, monkeypatch):
 
 
 def test_checkpoint_roundtrip_and_log_cut_back(tmp_path):
-    config = preset_config("tiny")
+    config = SearchConfig.from_preset("tiny")
     run = RunDir.create(tmp_path / "r", config)
     run.log_evaluations([{"x": 1}, {"x": 2}])
     rng = np.random.default_rng(5)
@@ -59,9 +59,10 @@ def test_checkpoint_roundtrip_and_log_cut_back(tmp_path):
 
 
 def test_run_dir_refuses_bad_inputs(tmp_path):
-    RunDir.create(tmp_path / "r", {})
+    config = SearchConfig.from_preset("tiny")
+    RunDir.create(tmp_path / "r", config)
     with pytest.raises(RunDirError, match="already holds a run"):
-        RunDir.create(tmp_path / "r", {})
+        RunDir.create(tmp_path / "r", config)
     with pytest.raises(RunDirError, match="does not exist"):
         RunDir.open(tmp_path / "missing")
     (tmp_path / "empty").mkdir()
@@ -74,8 +75,8 @@ def test_run_dir_refuses_bad_inputs(tmp_path):
 
 
 def test_resolve_run_by_name(tmp_path):
-    RunDir.create(tmp_path / "myrun", preset_config("tiny"))
-    assert resolve_run("myrun", results_dir=tmp_path).read_config()["preset"] == "tiny"
+    RunDir.create(tmp_path / "myrun", SearchConfig.from_preset("tiny"))
+    assert resolve_run("myrun", results_dir=tmp_path).read_config().preset == "tiny"
 
 
 # -- executors ------------------------------------------------------------------------------------

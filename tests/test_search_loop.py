@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 import yaml
 
+from symmpo.search.config import SearchConfig
 from symmpo.search.evolve import Evolution
 from symmpo.search.executors import InlineExecutor
 from symmpo.search.jobs import FitnessJob
-from symmpo.search.presets import apply_overrides, preset_config
 from symmpo.search.rundir import RunDir
 
 
@@ -102,9 +102,9 @@ def toy_job(job: FitnessJob) -> list[dict]:
 
 
 def toy_config(**overrides):
-    config = preset_config("tiny")
-    config.update({"population": 8, "generations": 5, "chunk": 3, "hall_of_fame": 5, "rescore_top": 3})
-    return apply_overrides(config, **overrides)
+    config = SearchConfig.from_preset("tiny")
+    config = config.override(population=8, generations=5, chunk=3, hall_of_fame=5, rescore_top=3)
+    return config.override(**overrides)
 
 
 def evolve(path, config, hook=None):
@@ -188,7 +188,7 @@ def test_cmaes_tunes_constants_of_a_leader(tmp_path):
 def test_extending_a_finished_run(tmp_path):
     config = toy_config(generations=3)
     evolve(tmp_path / "r", config)
-    longer = apply_overrides(config, generations=4)
+    longer = config.override(generations=4)
     RunDir(tmp_path / "r").write_config(longer)
     _, evo = evolve(tmp_path / "r", longer)
     assert evo.generation == 4 and len(evo.history) == 4
@@ -199,7 +199,7 @@ def test_bad_configurations_are_refused():
     from symmpo.errors import SymmpoError
 
     with pytest.raises(SymmpoError, match="unknown preset"):
-        preset_config("gigantic")
+        SearchConfig.from_preset("gigantic")
     with pytest.raises(SymmpoError, match="fresh"):
         toy_config(seeds=[1000])
     with pytest.raises(SymmpoError, match="population"):
@@ -283,14 +283,14 @@ def test_final_rescore_is_held_out(tmp_path):
     seen = []
 
     def recording_job(job: FitnessJob) -> list[dict]:
-        seen.append((job.seed, job.train["dataset_seed"], job.train["eval_reset_offset"]))
+        seen.append((job.seed, job.train.dataset_seed, job.train.eval_reset_offset))
         return toy_job(job)
 
     config = toy_config(generations=2)
     run = RunDir.create(tmp_path / "r", config)
     Evolution(config, run, ToySpace(), InlineExecutor(), job_fn=recording_job, progress=False).run()
-    fitness = {s for s in seen if s[0] in config["seeds"]}
-    heldout = {s for s in seen if s[0] in config["rescore_seeds"]}
+    fitness = {s for s in seen if s[0] in config.seeds}
+    heldout = {s for s in seen if s[0] in config.rescore_seeds}
     assert fitness and heldout and len(fitness) + len(heldout) == len(set(seen))
     assert {(d, r) for _, d, r in fitness} == {(protocol.FITNESS_DATASET_SEED, 0)}
     assert {(d, r) for _, d, r in heldout} == {(protocol.HELDOUT_DATASET_SEED, protocol.HELDOUT_RESET_OFFSET)}
@@ -319,7 +319,7 @@ def test_a_fresh_run_with_the_real_trainer_prepares_its_data_first(tmp_path, mon
         evo.run()
     monkeypatch.setattr(Evolution, "step", step)
     # progress reaches the pool's simulation: a fresh pool is minutes of work the outer bar shows as 0 %
-    assert calls == [(t, int(s), True) for t in config["tasks"] for s in config["seeds"]]
+    assert calls == [(t, s, True) for t in config.tasks for s in config.seeds]
     calls.clear()
     evolve(tmp_path / "toy", toy_config(generations=1))  # a custom job function trains no real data
     assert calls == []

@@ -12,14 +12,14 @@ import sys
 import pytest
 
 from symmpo.objective import Objective
+from symmpo.search.config import SearchConfig
 from symmpo.search.evolve import Evolution
 from symmpo.search.executors import ExecutorError, LocalExecutor, make_executor
 from symmpo.search.jobs import FitnessJob
-from symmpo.search.presets import apply_overrides, preset_config
 from symmpo.search.rundir import RunDir
 from symmpo.search.space import ObjectiveSpace
 from symmpo.suite.datasets import DatasetConfig, build_dataset
-from symmpo.train import TrainConfig, train_population
+from symmpo.train import train_population
 from symmpo.train.fitness import make_evaluator
 from symmpo.train.reference import get_reference
 
@@ -46,7 +46,7 @@ def require_ray():
 
 def tiny_training_job(job: FitnessJob) -> list[dict]:
     """``run_job`` on a 12-pair dataset built in the worker (the full task takes minutes to build)."""
-    config = TrainConfig.from_dict(job.train)
+    config = job.train
     data_seed = job.seed if config.dataset_seed is None else config.dataset_seed  # the held-out re-score: 1
     if data_seed not in _DATASETS:
         _DATASETS[data_seed] = build_dataset(
@@ -104,9 +104,12 @@ def test_ray_executor_keeps_job_order(ray_instance):
 
 
 def test_ray_hall_of_fame_equals_local_byte_for_byte(ray_instance, tmp_path):
-    config = apply_overrides(preset_config("tiny"), population=4, generations=2)
-    config["cmaes"].update(popsize=2, max_iterations=1)
-    config["chunk"] = 2
+    config = SearchConfig.from_preset("tiny").override(
+        population=4,
+        generations=2,
+        chunk=2,
+        cmaes={"enabled": True, "popsize": 2, "sigma0": 0.5, "max_iterations": 1},
+    )
     hofs = {}
     for name, executor in [("local", LocalExecutor(workers=2)), ("ray", make_executor("ray", workers=2))]:
         run = RunDir.create(tmp_path / name, config)

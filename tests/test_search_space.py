@@ -6,6 +6,7 @@ the objective round trip a worker does (file format → Objective → torch) in 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -16,10 +17,10 @@ import torch
 from symmpo.errors import SymmpoError
 from symmpo.objective import Objective, check_objective
 from symmpo.search import gp
+from symmpo.search.config import SearchConfig
 from symmpo.search.evolve import Evolution
 from symmpo.search.executors import InlineExecutor
 from symmpo.search.jobs import FitnessJob
-from symmpo.search.presets import apply_overrides, preset_config
 from symmpo.search.rundir import RunDir
 from symmpo.search.space import ObjectiveSpace, tree_from_json, tree_to_json
 from symmpo.symbolic import expr as E
@@ -27,7 +28,7 @@ from symmpo.symbolic import expr as E
 
 @pytest.fixture(scope="module")
 def space() -> ObjectiveSpace:
-    return ObjectiveSpace.from_config({"grammar": "grammars/mirror.yaml"})
+    return ObjectiveSpace.load("grammars/mirror.yaml")
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +117,7 @@ def test_cmaes_vector_includes_log_beta(space, population):
 
 def test_unknown_grammar_is_refused():
     with pytest.raises(SymmpoError):
-        ObjectiveSpace.from_config({"grammar": "grammars/nope.yaml"})
+        ObjectiveSpace.load("grammars/nope.yaml")
 
 
 def loss_fitness_job(job: FitnessJob) -> list[dict]:
@@ -141,8 +142,8 @@ def loss_fitness_job(job: FitnessJob) -> list[dict]:
 
 @pytest.mark.parametrize("grammar", ["grammars/mirror.yaml", "grammars/ta_mirror.yaml"])
 def test_short_search_with_resume_on_the_real_space(tmp_path, grammar):
-    config = apply_overrides(preset_config("tiny"), grammar=grammar, population=5, generations=3)
-    config["cmaes"]["max_iterations"] = 1
+    config = SearchConfig.from_preset("tiny").override(grammar=grammar, population=5, generations=3)
+    config = dataclasses.replace(config, cmaes=dataclasses.replace(config.cmaes, max_iterations=1))
     space = ObjectiveSpace.from_config(config)
 
     def go(path, hook=None):

@@ -1,5 +1,7 @@
 """Every shipped behaviour level loads without an RL library and reproduces its stored returns."""
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -47,3 +49,48 @@ def test_stored_greedy_return_reproduced(env, level):
     stored = np.array(pol.info["eval_greedy"]["episode_returns"][:2])
     got = measure(env, [pol], 2, greedy=True)[0]
     np.testing.assert_allclose(got, stored, rtol=0.02, atol=5.0)
+
+
+class _FakeModel:
+    """What the training script's state helpers read of an SB3 model (no RL library needed)."""
+
+    num_timesteps = 0
+    ep_info_buffer = [{"r": 1.0}, {"r": 3.0}]
+
+    def save(self, path):
+        path.write_text("model")
+
+
+def test_training_state_is_renamed_into_place(tmp_path):
+    from symmpo.suite.train_behaviour import _save_state
+
+    latest, replay = tmp_path / "latest.zip", tmp_path / "latest_replay.pkl"
+    latest.write_text("old")
+    _save_state(_FakeModel(), latest, replay, lambda path: path.write_text("replay"))
+    assert (latest.read_text(), replay.read_text()) == ("model", "replay")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["latest.zip", "latest_replay.pkl"]  # no .tmp left
+
+
+def test_training_start_snapshots_a_fresh_run_and_logs_progress(tmp_path):
+    from symmpo.suite.train_behaviour import _start
+
+    saved: list[int] = []
+    model = _FakeModel()
+    _, log_progress = _start(model, saved.append, 1.0, tmp_path / "train.log")
+    model.num_timesteps = 10
+    _start(model, saved.append, 1.0, tmp_path / "train.log")  # a resumed run: no second step-0 snapshot
+    assert saved == [0]
+    log_progress(10)
+    line = (tmp_path / "train.log").read_text().splitlines()[-1]
+    assert re.search(r" step 10 fps \d+ train-episode-return\(last 2\) 2\.0$", line), line
+
+
+def test_scripts_exit_2_with_one_line(capsys):
+    from symmpo.errors import DataError, exit_status
+
+    def fail() -> None:
+        raise DataError("no snapshots")
+
+    assert exit_status("export_behaviour", fail) == 2
+    assert capsys.readouterr().err == "export_behaviour: error: no snapshots\n"
+    assert exit_status("export_behaviour", lambda: None) == 0

@@ -58,11 +58,12 @@ def test_suite_steps_default_and_mixed_suites_refused():
 
 
 def test_a_search_on_suite_v3_trains_at_the_suites_steps():
-    from symmpo.search.presets import fitness_train_config
+    from symmpo.search.config import SearchConfig
     from symmpo.suite.suites import design
 
-    v3 = {"train": {"preset": "default"}, "tasks": ["hopper-clean@v3"]}
-    assert fitness_train_config(v3)["steps"] == design("v3", "hopper").po_steps
-    mine = {"train": {"preset": "default", "overrides": {"steps": 7}}, "tasks": ["hopper-clean@v3"]}
-    assert fitness_train_config(mine)["steps"] == 7  # an explicit choice wins
-    assert fitness_train_config({"train": {"preset": "default"}, "tasks": ["hopper-clean"]})["steps"] == 300
+    default = SearchConfig.from_preset("default")
+    v3 = default.override(tasks=["hopper-clean@v3"])
+    assert v3.train.steps == design("v3", "hopper").po_steps
+    mine = v3.override(train={"preset": "default", "overrides": {"steps": 7}})
+    assert mine.train.steps == 7  # an explicit choice wins
+    assert default.override(tasks=["hopper-clean"]).train.steps == 300

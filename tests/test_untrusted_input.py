@@ -371,13 +371,13 @@ def test_evolve_accepts_the_readme_grammar_spelling(where, tmp_path, monkeypatch
     monkeypatch.chdir(ROOT if where == "root" else tmp_path)
     args = build_parser().parse_args(["evolve", "--preset", "tiny", "--grammar", "mirror.yaml"])
     config = evolve_config(args)
-    assert config["grammar"] == "mirror" and config["grammar_name"] == "mirror"
+    assert config.grammar == "mirror" and config.grammar_name == "mirror"
     monkeypatch.chdir("/")
     assert ObjectiveSpace.from_config(config).grammar.name == "mirror"
     args.grammar = "grammars/mirror.yaml"
     if where == "root":
         monkeypatch.chdir(ROOT)
-        path = evolve_config(args)["grammar"]  # a path is recorded absolute, so --resume works anywhere
+        path = evolve_config(args).grammar  # a path is recorded absolute, so --resume works anywhere
         assert Path(path).is_absolute() and Path(path).is_file()
 
 

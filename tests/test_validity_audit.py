@@ -6,6 +6,7 @@ must never call it proved and must reject it with a witness. Each valid case mus
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import mpmath
@@ -135,7 +136,7 @@ def test_grammar_derivations_are_proved_by_typing():
 def test_search_admits_only_proved_or_not_disproved_and_says_which():
     from symmpo.search.space import ObjectiveSpace
 
-    space = ObjectiveSpace.from_config({"grammar": "mirror"})
+    space = ObjectiveSpace.load("mirror")
     rng = np.random.default_rng(2)
     sample = space.sample(rng)
     assert space.check(sample) is None and space.validity(sample)["status"] == "proved"
@@ -155,9 +156,9 @@ def test_hall_of_fame_entries_carry_the_verdict(tmp_path):
     disproved."""
     import yaml
 
+    from symmpo.search.config import SearchConfig
     from symmpo.search.evolve import Evolution
     from symmpo.search.executors import InlineExecutor
-    from symmpo.search.presets import apply_overrides, preset_config
     from symmpo.search.rundir import RunDir
     from symmpo.search.space import ObjectiveSpace
 
@@ -168,8 +169,8 @@ def test_hall_of_fame_entries_carry_the_verdict(tmp_path):
             out.append({"score": -float(obj.size()), "reason": None, "seconds": 0.0})
         return out
 
-    config = apply_overrides(preset_config("tiny"), generations=2, population=4)
-    config["cmaes"]["enabled"] = False
+    config = SearchConfig.from_preset("tiny").override(generations=2, population=4)
+    config = dataclasses.replace(config, cmaes=dataclasses.replace(config.cmaes, enabled=False))
     run = RunDir.create(tmp_path / "run", config)
     evo = Evolution(
         config, run, ObjectiveSpace.from_config(config), InlineExecutor(), job_fn=job, progress=False

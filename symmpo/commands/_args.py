@@ -8,10 +8,12 @@ The bounds are listed in docs/search.md ("Limits of a configuration").
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any, TypeVar
 
 from symmpo.errors import SymmpoError
 
@@ -54,6 +56,14 @@ def positive_float(hi: float) -> Callable[[str], float]:
 
 
 SEED = int_in(0, MAX_SEED)
+Config = TypeVar("Config")
+
+
+def config_from_args(cls: Callable[..., Config], args: argparse.Namespace, **values: Any) -> Config:
+    """A dataclass configuration from the options named after its fields (a field with no option keeps its
+    default); ``values`` give the fields the options do not. The configuration validates itself."""
+    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+    return cls(**{f.name: getattr(args, f.name) for f in fields if hasattr(args, f.name)}, **values)
 
 
 def check_workers(workers: int | None, executor: str, oversubscribe: bool) -> None:
@@ -122,6 +132,15 @@ def training_parent(presets: tuple[str, ...] = TRAINING_PRESETS) -> argparse.Arg
         "instead of from the chosen responses of the pairs",
     )
     return p
+
+
+def table_columns(
+    p: argparse.ArgumentParser, settings: Sequence[str], seeds: int | None, seeds_help: str
+) -> None:
+    """``--settings`` (a table's columns, by default ``settings``) and ``--seeds`` (training seeds per cell),
+    as every table command has them; the seeds' meaning (which seeds, what default) is the command's."""
+    p.add_argument("--settings", nargs="+", default=list(settings), help=f"default: {' '.join(settings)}")
+    p.add_argument("--seeds", type=int, default=seeds, help=seeds_help)
 
 
 def table_parent(dataset_seed: bool = True) -> argparse.ArgumentParser:

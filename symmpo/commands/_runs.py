@@ -6,9 +6,12 @@ import argparse
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from symmpo.errors import SymmpoError
+
+if TYPE_CHECKING:
+    from symmpo.search.config import SearchConfig
 
 # Configuration keys the command line may set on a new run; --resume accepts only --generations.
 SEARCH_KEYS = ("tasks", "generations", "population", "seeds", "rescore_seeds", "seed", "allow_heldout_env")
@@ -38,6 +41,14 @@ def add_run_arguments(p: argparse.ArgumentParser, command: str, population_help:
     )
     p.add_argument(
         "--rescore-seeds", type=SEED, nargs="+", help="fresh seeds for the final hall-of-fame scores"
+    )
+    p.add_argument(
+        "--dataset-seeds",
+        type=SEED,
+        nargs="+",
+        metavar="DS",
+        help="a fitness over several preference datasets: fitness seed s trains on the (s mod n)-th, e.g. 0 3 "
+        "(extra ones from 3 up; 1 is the held-out data; default: dataset 0 only)",
     )
     p.add_argument(
         "--allow-heldout-env",
@@ -92,13 +103,17 @@ def add_run_arguments(p: argparse.ArgumentParser, command: str, population_help:
     p.add_argument("--no-progress", action="store_true", help="no progress bar (logs, CI)")
 
 
-def new_config(args: argparse.Namespace) -> dict[str, Any]:
+def new_config(args: argparse.Namespace) -> SearchConfig:
     """The preset's configuration with the command line's values."""
-    from symmpo.search.presets import apply_overrides, preset_config, validate
+    from symmpo.search.config import SearchConfig
 
-    config = apply_overrides(
-        preset_config(args.preset or "default"), **{k: getattr(args, k) for k in SEARCH_KEYS}
+    config = SearchConfig.from_preset(args.preset or "default").override(
+        **{k: getattr(args, k) for k in SEARCH_KEYS}
     )
+    if (seeds := getattr(args, "dataset_seeds", None)) is not None:
+        train = config.train_section
+        overrides = {**dict(train.overrides), "dataset_seeds": list(seeds)}
+        config = config.override(train={"preset": train.preset, "overrides": overrides})
     rungs, share = getattr(args, "fidelity_rungs", None), getattr(args, "promote", None)
     per_rung = {"steps": getattr(args, "fidelity_steps", None), "lr": getattr(args, "fidelity_lr", None)}
     flags = {"--promote": share, "--fidelity-steps": per_rung["steps"], "--fidelity-lr": per_rung["lr"]}
@@ -106,9 +121,9 @@ def new_config(args: argparse.Namespace) -> dict[str, Any]:
     if given and rungs is None:
         raise SymmpoError(f"{given[0]} needs --fidelity-rungs (e.g. --fidelity-rungs 1 3 --promote 0.33)")
     if rungs is not None:
-        config["fidelity"] = {"rungs": list(rungs), "promote": 0.33 if share is None else share}
-        config["fidelity"].update({k: list(v) for k, v in per_rung.items() if v is not None})
-        validate(config)
+        fidelity = {"rungs": list(rungs), "promote": 0.33 if share is None else share}
+        fidelity.update({k: list(v) for k, v in per_rung.items() if v is not None})
+        config = config.override(fidelity=fidelity)
     return config
 
 
@@ -116,14 +131,13 @@ def open_run(
     args: argparse.Namespace,
     command: str,
     prefix: str,
-    make_config: Callable[[argparse.Namespace], dict[str, Any]],
+    make_config: Callable[[argparse.Namespace], SearchConfig],
     fixed: Sequence[str] = (),
-) -> tuple[Any, dict[str, Any]]:
+) -> tuple[Any, SearchConfig]:
     """(run directory, configuration): a resumed run keeps its configuration (only --generations may change;
     ``fixed`` names further options that must not be given) and must have been started by ``command`` (the
     strategy registry, :mod:`symmpo.strategies`, says which); a new one is created from ``make_config``."""
     from symmpo.commands._args import check_workers, writable_dir
-    from symmpo.search.presets import apply_overrides
     from symmpo.search.rundir import RunDir, resolve_run
     from symmpo.strategies import method_of
 
@@ -136,6 +150,7 @@ def open_run(
             "promote",
             "fidelity_steps",
             "fidelity_lr",
+            "dataset_seeds",
             *fixed,
         )
         given = [k for k in keys if getattr(args, k, None) is not None]
@@ -153,13 +168,13 @@ def open_run(
                 f"{run_dir.path}"
             )
         if args.generations is not None:
-            config = apply_overrides(config, generations=args.generations)
+            config = config.override(generations=args.generations)
             run_dir.write_config(config)
         return run_dir, config
     writable_dir(args.out, "--out")
     config = make_config(args)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    out = Path(args.out) if args.out else Path(args.results) / f"{prefix}-{config['preset']}-{stamp}"
+    out = Path(args.out) if args.out else Path(args.results) / f"{prefix}-{config.preset}-{stamp}"
     return RunDir.create(out, config), config
 
 

@@ -14,7 +14,7 @@ from symmpo.search.presets import CLAIM_SEEDS
 
 
 def register(subparsers: Any) -> None:
-    from symmpo.commands._args import cache_parent, table_parent, training_parent
+    from symmpo.commands._args import cache_parent, table_columns, table_parent, training_parent
     from symmpo.studies.mujoco import ENVS, SETTINGS
 
     p = subparsers.add_parser(
@@ -46,12 +46,11 @@ def register(subparsers: Any) -> None:
         default=None,
         help=f"default: {' '.join(ENVS)} (with --sweep: the non-transfer ones; Walker2d reuses Hopper's choices)",
     )
-    p.add_argument("--settings", nargs="+", default=list(SETTINGS), help=f"default: {' '.join(SETTINGS)}")
-    p.add_argument(
-        "--seeds",
-        type=int,
-        default=None,
-        help="number of training seeds: the sweep uses 0..N-1 (default 3), the table 1000..1000+N-1 (default 20, the paired seeds a claim needs)",
+    table_columns(
+        p,
+        SETTINGS,
+        None,
+        "number of training seeds: the sweep uses 0..N-1 (default 3), the table 1000..1000+N-1 (default 20, the paired seeds a claim needs)",
     )
     p.add_argument(
         "--suite",

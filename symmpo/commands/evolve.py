@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from symmpo.commands._runs import add_run_arguments, drive, new_config, open_run
 from symmpo.errors import SymmpoError
 from symmpo.report import fmt_mean_se
 from symmpo.search.presets import CLAIM_SEEDS
+
+if TYPE_CHECKING:
+    from symmpo.search.config import SearchConfig
 
 
 def register(subparsers: Any) -> None:
@@ -28,15 +31,14 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
-def evolve_config(args: argparse.Namespace) -> dict[str, Any]:
-    from symmpo.search.presets import apply_overrides
+def evolve_config(args: argparse.Namespace) -> SearchConfig:
     from symmpo.search.space import ObjectiveSpace
     from symmpo.symbolic.grammar import grammar_spec
 
     grammar = grammar_spec(args.grammar) if args.grammar else None
-    config = apply_overrides(new_config(args), grammar=grammar)
-    config["grammar_name"] = ObjectiveSpace.from_config(config).grammar_name  # a bad grammar fails here
-    return config
+    config = new_config(args).override(grammar=grammar)
+    # a bad grammar fails here
+    return config.override(grammar_name=ObjectiveSpace.from_config(config).grammar_name)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -46,13 +48,13 @@ def run(args: argparse.Namespace) -> int:
     if args.resume and args.grammar:
         from symmpo.symbolic.grammar import grammar_spec
 
-        if grammar_spec(args.grammar) != grammar_spec(config["grammar"]):
-            raise SymmpoError(f"--resume: the run used grammar {config['grammar']}, not {args.grammar}")
+        if grammar_spec(args.grammar) != grammar_spec(config.grammar):
+            raise SymmpoError(f"--resume: the run used grammar {config.grammar}, not {args.grammar}")
 
     def body(executor: Any) -> str:
         print(
-            f"tasks {', '.join(config['tasks'])} · seeds {config['seeds']} · population {config['population']} · "
-            f"generations {config['generations']} · executor {executor.name} × {executor.workers}"
+            f"tasks {', '.join(config.tasks)} · seeds {list(config.seeds)} · population {config.population} · "
+            f"generations {config.generations} · executor {executor.name} × {executor.workers}"
         )
         t0 = time.perf_counter()
         result = open_search(config, run_dir, executor, progress=not args.no_progress).run()
@@ -65,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
 def report(
     hall_of_fame: list[dict[str, Any]],
     reference: dict[str, Any],
-    config: dict[str, Any],
+    config: SearchConfig,
     seconds: float,
     summary: dict[str, Any] | None = None,
 ) -> str:
@@ -73,7 +75,7 @@ def report(
     terms pruned (``summary``: the run's ``summary.json``)."""
     lines = [
         f"\nfinished in {seconds / 60:.1f} min; scores are normalized returns (D4RL-style), mean ± s.e. over "
-        f"fresh seeds {reference['seeds']} on {', '.join(config['tasks'])}"
+        f"fresh seeds {reference['seeds']} on {', '.join(config.tasks)}"
     ]
     if len(reference["seeds"]) < len(CLAIM_SEEDS):
         lines.append(
@@ -93,7 +95,7 @@ def report(
         "the held-out column is for reading, not for choosing)"
     )
     lines.append(
-        f"  DPO (β={config['reference'].get('beta')})      {fmt_mean_se(reference['mean'], reference['se']):>14}"
+        f"  DPO (β={config.reference.get('beta')})      {fmt_mean_se(reference['mean'], reference['se']):>14}"
     )
     lines.append(f"\n  formula: {best['formula']}")
     if "validity" in best:

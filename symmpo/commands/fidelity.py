@@ -50,6 +50,12 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--fitness-episodes", type=int, nargs="+", default=[5, 10], help="evaluation episodes of the variants"
     )
+    p.add_argument(
+        "--fitness-datasets",
+        type=int,
+        default=1,
+        help="fitness-side preference datasets (dataset seed 0, then 3, 4, 5); variants average over 1..D",
+    )
     p.add_argument("--heldout-seeds", type=int, default=5, help="held-out training seeds (from 1000)")
     p.add_argument("--heldout-episodes", type=int, default=10)
     p.add_argument(
@@ -74,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(1)
     parse_task(args.task)
+    fidelity.extra_dataset_seeds(args.fitness_datasets)  # a bad count fails before any training
     if args.samples < 0 or args.fitness_seeds < 1 or args.heldout_seeds < 2:
         raise SymmpoError("--samples >= 0, --fitness-seeds >= 1 and --heldout-seeds >= 2 are needed")
     settings = args.settings or [
@@ -94,12 +101,15 @@ def run(args: argparse.Namespace) -> int:
         args.heldout_episodes,
         out,
         cache_dir=args.cache_dir,
+        fitness_datasets=args.fitness_datasets,
     )
     print(f"fitness fidelity on {args.task} ({len(objectives) + 1} objectives incl. SFT):")
-    print(f"{'setting':22s} {'seeds':>5s} {'episodes':>8s} {'core-s/cand':>11s}  spearman [95% CI]")
+    print(
+        f"{'setting':22s} {'data':>4s} {'seeds':>5s} {'episodes':>8s} {'core-s/cand':>11s}  spearman [95% CI]"
+    )
     for v in res["variants"]:
         print(
-            f"{v['setting']:22s} {v['fitness_seeds']:5d} {v['eval_episodes']:8d} "
+            f"{v['setting']:22s} {v['fitness_datasets']:4d} {v['fitness_seeds']:5d} {v['eval_episodes']:8d} "
             f"{v['core_seconds_per_candidate']:11.2f}  {v['spearman']:.2f} [{v['ci'][0]:.2f}, {v['ci'][1]:.2f}]"
         )
     print(f"results in {out}/ (fidelity.json, fidelity_vs_cost.png, scatter.png)")

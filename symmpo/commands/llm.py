@@ -7,6 +7,8 @@ import json
 import time
 from pathlib import Path
 
+from symmpo.commands._args import config_from_args
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -116,21 +118,8 @@ def cmd_data(args: argparse.Namespace) -> int:
     from symmpo.llm.datasets import LLMDataConfig, describe, load_dataset
 
     _threads(args)
-    configs = [
-        LLMDataConfig(
-            task=args.task,
-            setting=setting,
-            seed=args.seed,
-            n_prompts=args.n_prompts,
-            samples=args.samples,
-            n_pairs=args.n_pairs,
-            temperature=args.temperature,
-            max_new_tokens=args.max_new_tokens,
-            batch_size=args.batch_size,
-            device=args.device,
-        )
-        for setting in args.settings
-    ]  # a bad setting fails before any generation
+    # the options are named after the configuration's fields; a bad setting fails before any generation
+    configs = [config_from_args(LLMDataConfig, args, setting=setting) for setting in args.settings]
     rows = []
     for cfg in configs:
         start = time.perf_counter()

@@ -6,10 +6,13 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from symmpo.commands._runs import add_run_arguments, drive, new_config, open_run
 from symmpo.report import fmt_mean_se
+
+if TYPE_CHECKING:
+    from symmpo.search.config import SearchConfig
 
 
 def register(subparsers: Any) -> None:
@@ -41,7 +44,7 @@ def register(subparsers: Any) -> None:
 _NEURAL_FLAGS = ("phi_hidden", "g_hidden", "psi", "tau", "beta", "reduce", "sigma0", "init_seed")
 
 
-def _new_config(args: argparse.Namespace) -> dict[str, Any]:
+def _new_config(args: argparse.Namespace) -> SearchConfig:
     from symmpo.neural.es import neural_config
 
     return neural_config(new_config(args), **{k: getattr(args, k) for k in _NEURAL_FLAGS})
@@ -57,8 +60,8 @@ def run(args: argparse.Namespace) -> int:
         evo = open_search(config, run_dir, executor, progress=not args.no_progress)
         size = evo.representation.arch.size
         print(
-            f"tasks {', '.join(config['tasks'])} · seeds {config['seeds']} · CMA-ES population "
-            f"{config['population']} · generations {config['generations']} · {size} weights "
+            f"tasks {', '.join(config.tasks)} · seeds {list(config.seeds)} · CMA-ES population "
+            f"{config.population} · generations {config.generations} · {size} weights "
             f"({'separable' if size > 20 else 'full'} covariance) · executor {executor.name} × "
             f"{executor.workers}"
         )
@@ -71,13 +74,13 @@ def run(args: argparse.Namespace) -> int:
 def report(
     entries: list[dict[str, Any]],
     reference: dict[str, Any],
-    config: dict[str, Any],
+    config: SearchConfig,
     seconds: float,
     path: Path,
 ) -> str:
     lines = [
         f"\nfinished in {seconds / 60:.1f} min; normalized scores, mean ± s.e. over fresh seeds "
-        f"{reference['seeds']} on {', '.join(config['tasks'])}"
+        f"{reference['seeds']} on {', '.join(config.tasks)}"
     ]
     for e in entries:
         if "fresh_fitness" in e:
@@ -87,7 +90,7 @@ def report(
                 f"{e['search_fitness']['mean']:.1f}, generation {e['generation']})  {path / e['file']}"
             )
     lines.append(
-        f"  DPO (β={config['reference'].get('beta')})  {fmt_mean_se(reference['mean'], reference['se']):>14}"
+        f"  DPO (β={config.reference.get('beta')})  {fmt_mean_se(reference['mean'], reference['se']):>14}"
     )
     lines.append(f"\n  distil into formulas: symmpo distill {path}")
     return "\n".join(lines)

@@ -14,7 +14,7 @@ from symmpo.errors import SymmpoError
 
 
 def register(subparsers: Any) -> None:
-    from symmpo.commands._args import cache_parent, table_parent
+    from symmpo.commands._args import cache_parent, table_columns, table_parent
     from symmpo.search.executors import EXECUTORS
     from symmpo.studies.members import BASELINES
     from symmpo.text.datasets import SETTINGS
@@ -40,13 +40,7 @@ def register(subparsers: Any) -> None:
         help="named losses and objective files, e.g. dpo simpo results/RUN/objectives/hof_01.yaml "
         f"(default: {' '.join(BASELINES)}); the SFT reference is always in the table",
     )
-    t.add_argument("--settings", nargs="+", default=list(SETTINGS), help=f"default: {' '.join(SETTINGS)}")
-    t.add_argument(
-        "--seeds",
-        type=int,
-        default=None,
-        help="number of training seeds of the table: 1000..1000+N-1 (default 5)",
-    )
+    table_columns(t, SETTINGS, None, "number of training seeds of the table: 1000..1000+N-1 (default 5)")
     sweep_flags(t, 2, "on the fitness split of sort-clean")
     t.add_argument(
         "--file-lr",
@@ -88,8 +82,7 @@ def register(subparsers: Any) -> None:
         metavar="NAME|FILE|LABEL=FILE",
         help="named losses and objective files (default: dpo ipo orpo simpo); the instruct model is always in",
     )
-    g.add_argument("--settings", nargs="+", default=["clean", "mixed-0.5"], help="default: clean mixed-0.5")
-    g.add_argument("--seeds", type=int, default=3, help="training seeds 1000..1000+N-1 (default 3)")
+    table_columns(g, ("clean", "mixed-0.5"), 3, "training seeds 1000..1000+N-1 (default 3)")
     g.add_argument("--task", default="sort", help="sort, add or words (default sort)")
     sweep_flags(g, 1, "on each column's fitness split")
     g.add_argument(

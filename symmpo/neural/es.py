@@ -20,48 +20,39 @@ import numpy as np
 from symmpo.errors import SymmpoError
 from symmpo.neural.components import NeuralArch, NeuralObjective, objective_from_any
 from symmpo.search.cmaes import ConstantSearch
+from symmpo.search.config import NeuralSection, ReferenceSpec, SearchConfig
 from symmpo.search.executors import Executor
 from symmpo.search.loop import Search
 from symmpo.search.rundir import RunDir
 from symmpo.search.strategy import Candidate, Leader
 
-NEURAL_DEFAULTS: dict[str, Any] = {
-    "phi_hidden": [8],
-    "g_hidden": [8],
-    "psi": "tied",
-    "tau": False,
-    "g_scale": 0.5,
-    "beta": 0.1,
-    "reduce": "sum",
-    "sigma0": 0.3,
-    "bound": 8.0,
-    "init_seed": 0,
-}
 BEST_DIR = "neural"
 KIND = "neural"  # the strategy's name in symmpo.strategies and in a run's config.yaml
 
 
-def neural_config(search_config: dict[str, Any], **neural: Any) -> dict[str, Any]:
-    """A search preset's configuration with the neural section added (``None`` values keep defaults)."""
-    config = dict(search_config)
-    config["kind"] = KIND
-    config["neural"] = {**NEURAL_DEFAULTS, **{k: v for k, v in neural.items() if v is not None}}
-    config.pop("grammar", None)
-    config.pop("gp", None)
-    NeuralArch.from_dict(arch_dict(config))  # refuse a bad architecture before any work
+def neural_config(search_config: SearchConfig, **neural: Any) -> SearchConfig:
+    """A search preset's configuration made a neural run's: ``kind``, the ``neural`` section (``None`` values keep
+    :class:`~symmpo.search.config.NeuralSection`'s defaults), without the GP strategy's grammar and ``gp``."""
+    given = {k: v for k, v in neural.items() if v is not None}
+    config = search_config.without("grammar", "gp").override(
+        kind=KIND, neural={**NeuralSection().to_mapping(), **given}
+    )
+    NeuralArch.from_dict(config_arch(config))  # refuse a bad architecture before any work
     return config
 
 
-def arch_dict(config: dict[str, Any]) -> dict[str, Any]:
-    n = config["neural"]
-    return {k: n[k] for k in ("phi_hidden", "g_hidden", "psi", "tau", "g_scale", "beta", "reduce")}
+def config_arch(config: SearchConfig) -> dict[str, Any]:
+    """The architecture fields of a neural run's configuration."""
+    if config.neural is None:
+        raise SymmpoError("the configuration has no neural section (it is not a neural run's)")
+    return config.neural.arch()
 
 
 class WeightStrategy:
     """CMA-ES over a neural objective's flat weight vector (the optimiser of
     :class:`symmpo.search.strategy.Strategy`)."""
 
-    def __init__(self, config: dict[str, Any]):
+    def __init__(self, config: SearchConfig):
         self.config = config
         self.networks = NetworkRepresentation(config)
 
@@ -70,16 +61,16 @@ class WeightStrategy:
         if state is not None:
             self.cma = ConstantSearch.from_state(state["cmaes"])
             return
-        n = self.config["neural"]
+        n = self.networks.section
         arch = self.networks.arch
         self.cma = ConstantSearch(
             "neural",
             arch.to_dict(),
-            arch.init(int(n["init_seed"])).tolist(),
-            float(n["sigma0"]),
-            int(self.config["population"]),
+            arch.init(n.init_seed).tolist(),
+            n.sigma0,
+            self.config.population,
             int(rng.integers(2**31)),
-            float(n["bound"]),
+            n.bound,
         )
 
     def state(self) -> dict[str, Any]:
@@ -109,14 +100,14 @@ class NetworkRepresentation:
     label = "evolve-neural"
     load = staticmethod(objective_from_any)
 
-    def __init__(self, config: dict[str, Any]):
+    def __init__(self, config: SearchConfig):
         self.config = config
-        self.arch = NeuralArch.from_dict(arch_dict(config))
+        self.arch = NeuralArch.from_dict(config_arch(config))
+        assert config.neural is not None
+        self.section = config.neural
 
-    def reference(self, spec: dict[str, Any]) -> Candidate:
-        from symmpo.objective import Objective
-
-        obj = Objective.named(spec.pop("name"), **spec)
+    def reference(self, spec: ReferenceSpec) -> Candidate:
+        obj = spec.objective()
         d = obj.to_dict()
         return Candidate("reference:" + obj.canonical_key(), d, "reference", d.get("g"))
 
@@ -170,8 +161,8 @@ class NeuralEvolution(Search):
     """A neural run (CMA-ES over network weights) bound to its run directory; ``run()`` continues it.
     ``options`` are :class:`~symmpo.search.loop.Search`'s (``job_fn``, ``progress``, ``on_generation``)."""
 
-    def __init__(self, config: dict[str, Any], run: RunDir, executor: Executor, **options: Any):
-        if config.get("kind") != KIND:
+    def __init__(self, config: SearchConfig, run: RunDir, executor: Executor, **options: Any):
+        if config.kind != KIND:
             raise SymmpoError(
                 f"{run.path} is not a neural run (use symmpo evolve --resume for symbolic runs)"
             )

@@ -24,10 +24,11 @@ from symmpo.neural.distill import ComponentFit, distill_component, distilled_obj
 from symmpo.neural.es import load_best
 from symmpo.objective import Objective
 from symmpo.report import fmt_mean_se
+from symmpo.search.config import SearchConfig
 from symmpo.search.executors import Executor
 from symmpo.search.jobs import seed_summary, train_objectives
-from symmpo.search.presets import fitness_train_config, heldout_train_config
 from symmpo.search.rundir import RunDir
+from symmpo.train.config import TrainConfig
 
 OUT_DIR = "distill"
 
@@ -47,27 +48,27 @@ class DistillSettings:
 
 def score(
     dicts: list[dict[str, Any]],
-    config: dict[str, Any],
+    config: SearchConfig,
     seeds: list[int],
     executor: Executor,
-    train: dict[str, Any] | None = None,
+    train: TrainConfig | None = None,
 ) -> list[dict[str, Any]]:
     """Train objective dicts (neural or symbolic) together on the run's tasks × ``seeds`` (fitness config
     unless ``train``); per objective mean ± s.e. over seeds."""
     results = train_objectives(
         executor,
         dicts,
-        config["tasks"],
+        config.tasks,
         seeds,
-        train or fitness_train_config(config),
+        train or config.train,
         max(len(dicts), 1),
         load=objective_from_any,
     )
-    return [seed_summary(res, config["tasks"], seeds) for res in results]
+    return [seed_summary(res, config.tasks, seeds) for res in results]
 
 
 def refit_constants(
-    obj: Objective, config: dict[str, Any], executor: Executor, s: DistillSettings
+    obj: Objective, config: SearchConfig, executor: Executor, s: DistillSettings
 ) -> tuple[Objective, list[dict[str, Any]]]:
     """CMA-ES on the raw constants against the run's fitness; returns the best objective and the history.
 
@@ -76,7 +77,7 @@ def refit_constants(
     """
     from symmpo.search.cmaes import ConstantSearch
 
-    seeds = [int(x) for x in config["seeds"]]
+    seeds = list(config.seeds)
     x0 = obj.constant_vector()
     base = score([obj.to_dict()], config, seeds, executor)[0]["mean"]
     history = [{"iteration": 0, "fitness": [base], "valid": [True]}]
@@ -124,20 +125,19 @@ def distill_run(run: RunDir, executor: Executor, s: DistillSettings, log: Any = 
         raise RuntimeError(f"distilled objective failed the checker: {why}")
     log(
         f"refitting constants with CMA-ES ({s.refit_iterations} iterations × {s.refit_popsize}) on seeds "
-        f"{config['seeds']} ..."
+        f"{list(config.seeds)} ..."
     )
     refit, history = refit_constants(sr_obj, config, executor, s)
     refit = refit.renamed("distilled")
-    rescore = [int(x) for x in config["rescore_seeds"]]
-    ref = dict(config["reference"])
-    dpo = Objective.named(ref.pop("name"), **ref)
+    rescore = list(config.rescore_seeds)
+    dpo = config.reference.objective()
     log(f"scoring neural, distilled (before/after refit) and {dpo.name} held out, seeds {rescore} ...")
     scores = score(
         [neural.to_dict(), sr_obj.to_dict(), refit.to_dict(), dpo.to_dict()],
         config,
         rescore,
         executor,
-        heldout_train_config(config),
+        config.heldout_train,
     )
     run.file(OUT_DIR).mkdir(parents=True, exist_ok=True)
     sr_obj.save(run.file(OUT_DIR, "distilled_sr.yaml"))
@@ -168,7 +168,7 @@ def distill_run(run: RunDir, executor: Executor, s: DistillSettings, log: Any = 
         "latex": {"loss": refit.latex(), **{k: v for k, v in refit.component_latex().items() if k in fits}},
         "refit_history": history,
         "scores": dict(zip(("neural", "distilled_sr", "distilled", dpo.name), scores, strict=True)),
-        "tasks": list(config["tasks"]),
+        "tasks": list(config.tasks),
         "seconds": round(time.perf_counter() - t0, 1),
     }
     atomic_write_text(run.file(OUT_DIR, "report.yaml"), dump_yaml(_plain(report)))

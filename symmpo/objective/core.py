@@ -25,14 +25,14 @@ import torch
 from symmpo.errors import FormulaError, ObjectiveError, SymmpoError
 from symmpo.objective import canonical, export, files, loss, loss_tree, named
 from symmpo.objective.plain import PlainObjective
-from symmpo.objective.types import COMPONENTS, TIED, Component
+from symmpo.objective.types import COMPONENTS, TIED, Component, LossArgs, LossCalls
 from symmpo.symbolic import limits
 from symmpo.symbolic.component import ExternalComponent
 from symmpo.symbolic.expr import Const, constants, is_tree, map_consts, size, subtrees
 from symmpo.symbolic.parser import parse, to_formula
 
 
-class Objective:
+class Objective(LossCalls):
     """An MPO loss. Build with :meth:`named`, :meth:`from_components`, :meth:`load` or :meth:`from_dict`."""
 
     def __init__(
@@ -89,8 +89,7 @@ class Objective:
         self.name = name
         self.psi_tied = bool(psi_tied)
         self.params = dict(params or {})
-        self._compiled: Any = None
-        self._parts: Any = None
+        self._compiled: dict[str, Any] = {}  # "loss" / "parts" -> the compiled closure
         self._tree: loss_tree.LossTree | None = None
         self._key: str | None = None
 
@@ -138,19 +137,9 @@ class Objective:
             except FormulaError as err:
                 raise FormulaError(f"component {comp}: {err}") from None
 
-        return cls(
-            tree("phi_inv", phi_inv),
-            Const(0.0) if tied else tree("psi", psi),
-            tree("g", g),
-            tree("w_po", w_po),
-            tree("w_sft", w_sft),
-            beta=beta,
-            reduce=reduce,
-            name=name,
-            psi_tied=tied,
-            params=params,
-            granularity=granularity,
-        )
+        given = {"phi_inv": phi_inv, "psi": psi, "g": g, "w_po": w_po, "w_sft": w_sft}
+        trees = {k: Const(0.0) if k == "psi" and tied else tree(k, c) for k, c in given.items()}
+        return cls(*(trees[k] for k in COMPONENTS), beta, reduce, name, tied, params, granularity)
 
     def _replace(
         self,
@@ -158,6 +147,7 @@ class Objective:
         beta: float | None = None,
         name: str | None = None,
         psi_tied: bool | None = None,
+        granularity: str | None = None,
     ) -> Objective:
         """A copy with the given fields changed (the one place that re-assembles an Objective)."""
         c = self._components if components is None else components
@@ -168,7 +158,7 @@ class Objective:
             self.name if name is None else name,
             self.psi_tied if psi_tied is None else psi_tied,
             self.params,
-            self.granularity,
+            self.granularity if granularity is None else granularity,
         )
 
     def with_components(self, **new: Component) -> Objective:
@@ -183,15 +173,7 @@ class Objective:
 
     def with_granularity(self, granularity: str) -> Objective:
         """The same components at another granularity ("sequence" or "token")."""
-        return Objective(
-            *(self._components[k] for k in COMPONENTS),
-            self.beta,
-            self.reduce,
-            self.name,
-            self.psi_tied,
-            self.params,
-            granularity,
-        )
+        return self._replace(granularity=granularity)
 
     def with_beta(self, beta: float) -> Objective:
         return self._replace(beta=beta)
@@ -278,70 +260,16 @@ class Objective:
             self._tree = loss_tree.build(self)
         return self._tree
 
-    def _require_lengths(self, chosen_lengths: Any, rejected_lengths: Any) -> None:
-        """The lengths the tree reads must be given (reduce=mean: both; an imitation term: the chosen)."""
-        given = {loss_tree.LEN_C: chosen_lengths, loss_tree.LEN_R: rejected_lengths}
+    def _evaluate(self, kind: str, args: LossArgs) -> Any:
+        """``loss`` and ``parts`` (:class:`~symmpo.objective.types.LossCalls`): the tree compiled once per
+        kind; the lengths it reads must be given (reduce=mean: both; an imitation term: the chosen)."""
         tree = self.tree()
-        if any(given[k] is None for k in tree.lengths):
+        if any(getattr(args, k) is None for k in tree.lengths):
             raise ObjectiveError("objective " + repr(self.name) + tree.lengths_suffix)
-
-    def _compile(self) -> Any:
-        if self._compiled is None:
-            self._compiled = loss.compile_objective(self, self.tree())
-        return self._compiled
-
-    def loss(
-        self,
-        policy_chosen_logps: Any,
-        policy_rejected_logps: Any,
-        reference_chosen_logps: Any,
-        reference_rejected_logps: Any,
-        chosen_lengths: Any = None,
-        rejected_lengths: Any = None,
-        progress: Any = 0.0,
-    ) -> Any:
-        """Per-example loss from summed log-probs (TRL convention), or per-token log-probs [B, T] with lengths or
-        masks for granularity=token. progress = tau in [0, 1]."""
-        self._require_lengths(chosen_lengths, rejected_lengths)
-        return self._compile()(
-            policy_chosen_logps,
-            policy_rejected_logps,
-            reference_chosen_logps,
-            reference_rejected_logps,
-            chosen_lengths,
-            rejected_lengths,
-            progress,
-        )
-
-    __call__ = loss
-
-    def parts(
-        self,
-        policy_chosen_logps: Any,
-        policy_rejected_logps: Any,
-        reference_chosen_logps: Any,
-        reference_rejected_logps: Any,
-        chosen_lengths: Any = None,
-        rejected_lengths: Any = None,
-        progress: Any = 0.0,
-    ) -> dict[str, Any]:
-        """The loss split for logging, per example: implicit rewards, margin z, preference and imitation terms.
-
-        Same arguments as :meth:`loss`; ``preference + imitation`` is ``loss`` (the same tree steps). Keys:
-        reward_chosen, reward_rejected, margin, preference, imitation.
-        """
-        self._require_lengths(chosen_lengths, rejected_lengths)
-        if self._parts is None:
-            self._parts = loss.compile_parts(self, self.tree())
-        return self._parts(
-            policy_chosen_logps,
-            policy_rejected_logps,
-            reference_chosen_logps,
-            reference_rejected_logps,
-            chosen_lengths,
-            rejected_lengths,
-            progress,
-        )
+        if kind not in self._compiled:
+            compile_kind = loss.compile_objective if kind == "loss" else loss.compile_parts
+            self._compiled[kind] = compile_kind(self, tree)
+        return self._compiled[kind](*args)
 
     def curve(self, component: str, x: Any, progress: float = 0.0) -> np.ndarray:
         """One component evaluated on a grid exactly as it is compiled into the loss (for plots and checks).

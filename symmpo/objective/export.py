@@ -146,15 +146,20 @@ def _balanced(text: str) -> bool:
     return depth == 0
 
 
-def function_source(obj: ObjectiveLike, function_name: str, targets: tuple[str, ...], doc: str = "") -> str:
-    """A function of ``ARGS`` (with TRL's defaults) computing ``targets`` of the objective's loss tree."""
+def def_lines(function_name: str) -> list[str]:
+    """The ``def`` of an exported loss function (the name checked): ``ARGS`` with TRL's defaults."""
     check_function_name(function_name)
-    tree = loss_tree.build(obj)
-    lines = [
+    return [
         f"def {function_name}(policy_chosen_logps, policy_rejected_logps, reference_chosen_logps,",
         f"{' ' * (len(function_name) + 5)}reference_rejected_logps, chosen_lengths=None, rejected_lengths=None,"
         " progress=0.0):",
     ]
+
+
+def function_source(obj: ObjectiveLike, function_name: str, targets: tuple[str, ...], doc: str = "") -> str:
+    """A function of ``ARGS`` (with TRL's defaults) computing ``targets`` of the objective's loss tree."""
+    lines = def_lines(function_name)
+    tree = loss_tree.build(obj)
     if doc:
         lines.append(f"    {doc!r}")  # a fixed text of ours, through repr all the same
     return "\n".join(lines + ["    " + b for b in steps_source(obj, tree, targets)]) + "\n"

@@ -44,21 +44,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from symmpo.objective.types import ObjectiveLike
+from symmpo.objective.types import LossArgs, ObjectiveLike
 from symmpo.symbolic.compile import fold
 from symmpo.symbolic.component import COMPONENTS
 from symmpo.symbolic.expr import Const, Expr, is_tree, variables
 from symmpo.symbolic.rewrite import to_log_space
 
 # The loss's arguments, in order (TRL's names; the exported functions take exactly these).
-PC, PR, RC, RR = (
-    "policy_chosen_logps",
-    "policy_rejected_logps",
-    "reference_chosen_logps",
-    "reference_rejected_logps",
-)
-LEN_C, LEN_R, PROGRESS = "chosen_lengths", "rejected_lengths", "progress"
-ARGS = (PC, PR, RC, RR, LEN_C, LEN_R, PROGRESS)
+ARGS: tuple[str, ...] = LossArgs._fields
+PC, PR, RC, RR, LEN_C, LEN_R, PROGRESS = ARGS
 # The named parts Objective.parts returns (preference + imitation is the loss), and the loss itself.
 PARTS = ("reward_chosen", "reward_rejected", "margin", "preference", "imitation")
 LOSS = "loss"
@@ -246,18 +240,9 @@ def build(obj: ObjectiveLike) -> LossTree:
     """The loss tree of an objective (symbolic or not; only a symbolic one can be printed as source)."""
     if granularity(obj) == "token":
         return build_token(obj)
-    mean = obj.reduce == "mean"
-    w_sft = _const(obj, "w_sft")
-    imitation = not (w_sft is not None and w_sft.value == 0.0)
+    mean, imitation = obj.reduce == "mean", _has_imitation(obj)
     psi_cancels = _const(obj, "psi") is not None
-    steps: dict[str, Term] = {}
-
-    def add(name: str, term: Term, batch: bool = False) -> None:
-        if batch and not reads_data(obj, steps, term):
-            term = Op("batch", (term,))
-        steps[name] = term
-
-    add("tau", Op("progress", (Arg(PROGRESS),)) if uses_tau(obj) else Arg(PROGRESS))
+    steps, add = _begin(obj)
     if mean or imitation:
         add("len_chosen", Op("lengths", (Arg(LEN_C),)))
     if mean:
@@ -293,19 +278,10 @@ def build_token(obj: ObjectiveLike) -> LossTree:
     c cancels from the margin only when it is 0 or reduce=mean (with reduce=sum it adds -beta c (|y+| - |y-|)),
     and is then left out; the NLL is the mean over the chosen response's tokens.
     """
-    mean = obj.reduce == "mean"
-    w_sft = _const(obj, "w_sft")
-    imitation = not (w_sft is not None and w_sft.value == 0.0)
+    mean, imitation = obj.reduce == "mean", _has_imitation(obj)
     psi_const = _const(obj, "psi")
     psi_cancels = psi_const is not None and (psi_const.value == 0.0 or mean)
-    steps: dict[str, Term] = {}
-
-    def add(name: str, term: Term, batch: bool = False) -> None:
-        if batch and not reads_data(obj, steps, term):
-            term = Op("batch", (term,))
-        steps[name] = term
-
-    add("tau", Op("progress", (Arg(PROGRESS),)) if uses_tau(obj) else Arg(PROGRESS))
+    steps, add = _begin(obj)
     add("mask_chosen", Op("mask", (Arg(LEN_C),)))
     add("mask_rejected", Op("mask", (Arg(LEN_R),)))
     if mean or imitation:
@@ -337,6 +313,26 @@ def build_token(obj: ObjectiveLike) -> LossTree:
     return LossTree(
         tuple(Step(k, v) for k, v in steps.items()), (LEN_C, LEN_R), "granularity=token", imitation, True
     )
+
+
+def _has_imitation(obj: ObjectiveLike) -> bool:
+    """An imitation (NLL) term unless w_sft is the constant 0."""
+    w_sft = _const(obj, "w_sft")
+    return not (w_sft is not None and w_sft.value == 0.0)
+
+
+def _begin(obj: ObjectiveLike) -> tuple[dict[str, Term], Callable[..., None]]:
+    """The steps of a tree being built (in order) and their ``add``, which wraps a term that reads no data in
+    ``batch`` when asked; the first step, ``tau``, is in already (both granularities start alike)."""
+    steps: dict[str, Term] = {}
+
+    def add(name: str, term: Term, batch: bool = False) -> None:
+        if batch and not reads_data(obj, steps, term):
+            term = Op("batch", (term,))
+        steps[name] = term
+
+    add("tau", Op("progress", (Arg(PROGRESS),)) if uses_tau(obj) else Arg(PROGRESS))
+    return steps, add
 
 
 def _add_rewards_and_preference(add: Callable[..., None], obj: ObjectiveLike) -> None:

@@ -3,12 +3,12 @@
 A loss is in MPO when it is a function g of the reward margin z = r(y+) - r(y-) (plus an imitation term);
 these are not, so they are not forced into the grammar. They read the chosen and rejected implicit rewards
 r = beta * (log pi - log pi_ref) separately (nca, bco, sppo, apo_zero, apo_down), or pair responses by rank
-within the batch (aot, aot_unpaired). Each takes exactly ``Objective.loss``'s arguments (summed log-probs of
-policy and reference for chosen and rejected, lengths, progress) and returns one loss per element; the
-:class:`PlainObjective` wrapping it satisfies ``ObjectiveLike`` where it can, so ``symmpo train``, ``bench``,
+within the batch (aot, aot_unpaired). Each takes what it reads of ``Objective.loss``'s arguments (the summed
+log-probs of policy and reference for chosen and rejected; none reads lengths or progress) and ``beta``, and
+returns one loss per element; the :class:`PlainObjective` wrapping it takes the whole argument list and satisfies ``ObjectiveLike`` where it can, so ``symmpo train``, ``bench``,
 ``compare`` and the trainers accept the name like a named MPO loss. They are never sampled by a grammar and have
 no formula: printing, saving or exporting them as LaTeX/MPO is a one-line ``ObjectiveError``;
-``to_torch_source`` prints the function below.
+``to_torch_source`` prints the function below and a wrapper with the whole argument list.
 
 TRL 1.16 counterparts (DPOTrainer ``loss_type``; the only parameter is ``beta``), equal to float32 rounding
 (tests/test_integrations_trl_named.py):
@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import keyword
 from typing import Any
 
 import torch
@@ -39,56 +38,49 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from symmpo.errors import ObjectiveError
-from symmpo.objective.types import Entry
+from symmpo.objective.export import def_lines
+from symmpo.objective.types import Entry, LossArgs, LossCalls
 
 MARK = "plain baseline, outside the MPO family"
 
 
-def nca(pc: Tensor, pr: Tensor, rc: Tensor, rr: Tensor, lc: Any, lr: Any, tau: Any, *, beta: float) -> Tensor:
+def nca(pc: Tensor, pr: Tensor, rc: Tensor, rr: Tensor, *, beta: float) -> Tensor:
     """NCA (Chen et al. 2024): raise the chosen reward in absolute terms, push both rewards down softly."""
     chosen, rejected = beta * (pc - rc), beta * (pr - rr)
     return -F.logsigmoid(chosen) - 0.5 * F.logsigmoid(-chosen) - 0.5 * F.logsigmoid(-rejected)
 
 
-def bco(pc: Tensor, pr: Tensor, rc: Tensor, rr: Tensor, lc: Any, lr: Any, tau: Any, *, beta: float) -> Tensor:
+def bco(pc: Tensor, pr: Tensor, rc: Tensor, rr: Tensor, *, beta: float) -> Tensor:
     """BCO (Jung et al. 2024), paired and without the running reward mean: classify chosen vs rejected."""
     chosen, rejected = beta * (pc - rc), beta * (pr - rr)
     return -F.logsigmoid(chosen) - F.logsigmoid(-rejected)
 
 
-def sppo(
-    pc: Tensor, pr: Tensor, rc: Tensor, rr: Tensor, lc: Any, lr: Any, tau: Any, *, beta: float
-) -> Tensor:
+def sppo(pc: Tensor, pr: Tensor, rc: Tensor, rr: Tensor, *, beta: float) -> Tensor:
     """SPPO (Wu et al. 2024) with hard win probabilities: log-ratios regressed to +-1/(2 beta)."""
     return (pc - rc - 0.5 / beta) ** 2 + (pr - rr + 0.5 / beta) ** 2
 
 
-def aot(pc: Tensor, pr: Tensor, rc: Tensor, rr: Tensor, lc: Any, lr: Any, tau: Any, *, beta: float) -> Tensor:
+def aot(pc: Tensor, pr: Tensor, rc: Tensor, rr: Tensor, *, beta: float) -> Tensor:
     """AOT (Melnyk et al. 2024), paired: policy and reference log-prob margins matched by rank in the batch."""
     policy, _ = torch.sort(pc - pr, dim=0)
     reference, _ = torch.sort(rc - rr, dim=0)
     return -F.logsigmoid(beta * (policy - reference))
 
 
-def aot_unpaired(
-    pc: Tensor, pr: Tensor, rc: Tensor, rr: Tensor, lc: Any, lr: Any, tau: Any, *, beta: float
-) -> Tensor:
+def aot_unpaired(pc: Tensor, pr: Tensor, rc: Tensor, rr: Tensor, *, beta: float) -> Tensor:
     """AOT, unpaired: chosen and rejected log-ratios matched by rank in the batch."""
     chosen, _ = torch.sort(pc - rc, dim=0)
     rejected, _ = torch.sort(pr - rr, dim=0)
     return -F.logsigmoid(beta * (chosen - rejected))
 
 
-def apo_zero(
-    pc: Tensor, pr: Tensor, rc: Tensor, rr: Tensor, lc: Any, lr: Any, tau: Any, *, beta: float
-) -> Tensor:
+def apo_zero(pc: Tensor, pr: Tensor, rc: Tensor, rr: Tensor, *, beta: float) -> Tensor:
     """APO-zero (D'Oosterlinck et al. 2024): chosen better than the model's own outputs; raise it, lower rejected."""
     return 1 - torch.sigmoid(beta * (pc - rc)) + torch.sigmoid(beta * (pr - rr))
 
 
-def apo_down(
-    pc: Tensor, pr: Tensor, rc: Tensor, rr: Tensor, lc: Any, lr: Any, tau: Any, *, beta: float
-) -> Tensor:
+def apo_down(pc: Tensor, pr: Tensor, rc: Tensor, rr: Tensor, *, beta: float) -> Tensor:
     """APO-down: chosen worse than the model's own outputs; lower it, and the rejected one more."""
     chosen, rejected = beta * (pc - rc), beta * (pr - rr)
     return torch.sigmoid(chosen) + 1 - torch.sigmoid(chosen - rejected)
@@ -117,7 +109,7 @@ PLAIN: dict[str, Entry] = {
 }
 
 
-class PlainObjective:
+class PlainObjective(LossCalls):
     """A plain baseline with checked parameters: ``loss`` like ``Objective.loss``, but no MPO components.
 
     Build with ``Objective.named(NAME, **params)``. What needs a formula (LaTeX, the YAML file format,
@@ -144,53 +136,15 @@ class PlainObjective:
     def description(self) -> str:
         return f"{MARK}: {PLAIN[self.name].description}"
 
-    def loss(
-        self,
-        policy_chosen_logps: Any,
-        policy_rejected_logps: Any,
-        reference_chosen_logps: Any,
-        reference_rejected_logps: Any,
-        chosen_lengths: Any = None,
-        rejected_lengths: Any = None,
-        progress: Any = 0.0,
-    ) -> Any:
-        """One loss per element from summed log-probs (TRL convention); lengths and progress are unused."""
-        return self._fn(
-            policy_chosen_logps,
-            policy_rejected_logps,
-            reference_chosen_logps,
-            reference_rejected_logps,
-            chosen_lengths,
-            rejected_lengths,
-            progress,
-            **self.params,
-        )
-
-    __call__ = loss
-
-    def parts(
-        self,
-        policy_chosen_logps: Any,
-        policy_rejected_logps: Any,
-        reference_chosen_logps: Any,
-        reference_rejected_logps: Any,
-        chosen_lengths: Any = None,
-        rejected_lengths: Any = None,
-        progress: Any = 0.0,
-    ) -> dict[str, Any]:
-        """``Objective.parts``' keys for logging: the rewards TRL logs (beta times the log-ratios), their
-        margin, the whole loss as ``preference`` and a zero ``imitation``."""
-        r_c = self.beta * (policy_chosen_logps - reference_chosen_logps)
-        r_r = self.beta * (policy_rejected_logps - reference_rejected_logps)
-        out = self.loss(
-            policy_chosen_logps,
-            policy_rejected_logps,
-            reference_chosen_logps,
-            reference_rejected_logps,
-            chosen_lengths,
-            rejected_lengths,
-            progress,
-        )
+    def _evaluate(self, kind: str, args: LossArgs) -> Any:
+        """``loss`` (:class:`~symmpo.objective.types.LossCalls`) from summed log-probs (TRL convention);
+        lengths and progress are unused. ``parts``: ``Objective.parts``' keys, with the rewards TRL logs (beta
+        times the log-ratios), their margin, the whole loss as ``preference`` and a zero ``imitation``."""
+        pc, pr, rc, rr = args[:4]
+        out = self._fn(pc, pr, rc, rr, **self.params)
+        if kind == "loss":
+            return out
+        r_c, r_r = self.beta * (pc - rc), self.beta * (pr - rr)
         return {
             "reward_chosen": r_c,
             "reward_rejected": r_r,
@@ -239,8 +193,6 @@ class PlainObjective:
 
     def to_torch_source(self, function_name: str = "loss") -> str:
         """Standalone source (imports torch only): the loss function and a wrapper binding the parameters."""
-        if not (function_name.isidentifier() and function_name.isascii()) or keyword.iskeyword(function_name):
-            raise ObjectiveError(f"function name {function_name!r} is not a Python identifier")
         fn = PLAIN[self.name].build
         helper = f"_{fn.__name__}" if fn.__name__ == function_name else fn.__name__
         source = inspect.getsource(fn).replace(f"def {fn.__name__}(", f"def {helper}(", 1)
@@ -252,8 +204,6 @@ class PlainObjective:
                 "Arguments are summed log-probs per response (TRL convention); returns one loss per element.",
                 '"""',
                 "",
-                "from typing import Any",
-                "",
                 "import torch",
                 "import torch.nn.functional as F",
                 "from torch import Tensor",
@@ -262,10 +212,9 @@ class PlainObjective:
                 source.rstrip("\n"),
                 "",
                 "",
-                f"def {function_name}(policy_chosen_logps, policy_rejected_logps, reference_chosen_logps,",
-                "         reference_rejected_logps, chosen_lengths=None, rejected_lengths=None, progress=0.0):",
+                *def_lines(function_name),
                 f"    return {helper}(policy_chosen_logps, policy_rejected_logps, reference_chosen_logps,",
-                f"        reference_rejected_logps, chosen_lengths, rejected_lengths, progress, {params})",
+                f"        reference_rejected_logps, {params})",
                 "",
             ]
         )

@@ -8,15 +8,70 @@ class back, so the package has no import cycle.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any, NamedTuple, Protocol
 
 from symmpo.symbolic.component import COMPONENTS
 
-__all__ = ["COMPONENTS", "TIED", "Component", "Entry", "ObjectiveLike"]
+__all__ = ["COMPONENTS", "TIED", "Component", "Entry", "LossArgs", "LossCalls", "ObjectiveLike"]
 TIED = "phi_inv"  # the formula string meaning "psi is the same function as phi_inv"
 
 Component = Any  # an expression tree or an ExternalComponent
+
+
+class LossArgs(NamedTuple):
+    """A loss's arguments, in TRL's order and with its names: what every objective's ``loss`` and ``parts``
+    take, and the exported functions too.
+
+    The policy's and the reference's log-probs of the chosen and rejected responses (summed over the response;
+    per token ``[B, T]`` for granularity=token), the responses' lengths (or token masks) where the loss reads
+    them, and the training progress tau in [0, 1].
+    """
+
+    policy_chosen_logps: Any
+    policy_rejected_logps: Any
+    reference_chosen_logps: Any
+    reference_rejected_logps: Any
+    chosen_lengths: Any = None
+    rejected_lengths: Any = None
+    progress: Any = 0.0
+
+
+class LossCalls:
+    """``loss`` (also ``__call__``) and ``parts`` over :class:`LossArgs`, written once for every objective
+    class, so the argument list and its defaults cannot differ between them. A class implements
+    ``_evaluate(kind, args)``: kind "loss" gives one loss per example, "parts" the dict of named parts."""
+
+    def _evaluate(self, kind: str, args: LossArgs) -> Any:
+        raise NotImplementedError
+
+    def loss(self, *args: Any, **kwargs: Any) -> Any:
+        """One loss per example; the arguments of :class:`LossArgs`, by position or by name."""
+        return self._evaluate("loss", LossArgs(*args, **kwargs))
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.loss(*args, **kwargs)
+
+    def parts(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """The loss split for logging, per example: reward_chosen, reward_rejected, margin, preference and
+        imitation (``preference + imitation`` is ``loss``); arguments as :meth:`loss`."""
+        return self._evaluate("parts", LossArgs(*args, **kwargs))
+
+
+# help() and inspect show LossArgs' parameters rather than *args, **kwargs
+_PARAMETER = inspect.Parameter.POSITIONAL_OR_KEYWORD
+_SIGNATURE = inspect.Signature(
+    [inspect.Parameter("self", _PARAMETER)]
+    + [
+        inspect.Parameter(
+            name, _PARAMETER, default=LossArgs._field_defaults.get(name, inspect.Parameter.empty)
+        )
+        for name in LossArgs._fields
+    ]
+)
+for _method in (LossCalls.loss, LossCalls.__call__, LossCalls.parts):
+    _method.__signature__ = _SIGNATURE  # type: ignore[attr-defined]
 
 
 class ObjectiveLike(Protocol):

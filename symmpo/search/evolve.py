@@ -25,6 +25,7 @@ import numpy as np
 
 from symmpo.search import gp
 from symmpo.search.cmaes import ConstantSearch
+from symmpo.search.config import ReferenceSpec, SearchConfig
 from symmpo.search.executors import Executor
 from symmpo.search.loop import Search
 from symmpo.search.rundir import RunDir
@@ -35,10 +36,10 @@ class GPStrategy:
     """Typed GP over a search space's genomes plus CMA-ES on one structure's constants (the optimiser of
     :class:`symmpo.search.strategy.Strategy`)."""
 
-    def __init__(self, config: dict[str, Any], space: Any, executor: Executor | None = None):
+    def __init__(self, config: SearchConfig, space: Any, executor: Executor | None = None):
         self.config = config
         self.space = space
-        self.gp_config = gp.GPConfig(**config.get("gp", {}))
+        self.gp_config = config.gp or gp.GPConfig()
         # children are screened (checker + canonical key) in the workers, a batch at a time
         self.screen = gp.executor_screen(space, executor) if executor else gp.screen_here(space)
         self.keys = gp.executor_screen(space, executor, check=False) if executor else self._keys_here
@@ -71,7 +72,7 @@ class GPStrategy:
         return candidate(self.space, ind.genome, ind.key, ind.size, ind.origin)
 
     def ask(self, rng: np.random.Generator, generation: int, leaders: Sequence[Leader]) -> list[Candidate]:
-        n = int(self.config["population"])
+        n = self.config.population
         self.breeding = {"invalid": 0, "duplicate": 0, "failed": 0}
         if generation == 0:
             self.children = gp.initial_population(
@@ -118,12 +119,10 @@ class GPStrategy:
 
     def _update_cma(self, rng: np.random.Generator, leaders: Sequence[Leader]) -> None:
         """Keep tuning while it pays; else start on the best structure with constants not tuned yet."""
-        cfg = self.config["cmaes"]
-        if not cfg.get("enabled", True):
+        cfg = self.config.cmaes
+        if not cfg.enabled:
             return
-        if self.cma is not None and not (
-            self.cma.stopped() or self.cma.iterations >= int(cfg["max_iterations"])
-        ):
+        if self.cma is not None and not (self.cma.stopped() or self.cma.iterations >= cfg.max_iterations):
             return
         self.cma = None
         for leader in leaders:
@@ -137,8 +136,8 @@ class GPStrategy:
                 structure,
                 self.space.to_dict(genome),
                 x0,
-                float(cfg["sigma0"]),
-                int(cfg["popsize"]),
+                cfg.sigma0,
+                cfg.popsize,
                 int(rng.integers(2**31)),
             )
             return
@@ -162,12 +161,12 @@ class FormulaRepresentation:
     label = "evolve"
     load = None  # candidates travel as objective files
 
-    def __init__(self, config: dict[str, Any], space: Any):
+    def __init__(self, config: SearchConfig, space: Any):
         self.config = config
         self.space = space
 
-    def reference(self, spec: dict[str, Any]) -> Candidate:
-        genome = self.space.reference(spec.pop("name"), **spec)
+    def reference(self, spec: ReferenceSpec) -> Candidate:
+        genome = self.space.reference(spec.name, **dict(spec.params))
         return candidate(self.space, genome, self.space.key(genome), self.space.size(genome), "reference")
 
     # -- pruning ----------------------------------------------------------------------------
@@ -222,7 +221,7 @@ class FormulaRepresentation:
     def _named(self, genome: Any, rank: int) -> Any:
         """A hall-of-fame objective named for what found it, e.g. ``evolved-hopper-mixed-0.5-01``."""
         rename = getattr(genome, "renamed", None)  # spaces whose genomes are not Objectives keep theirs
-        return rename(f"evolved-{'+'.join(self.config['tasks'])}-{rank:02d}") if rename else genome
+        return rename(f"evolved-{'+'.join(self.config.tasks)}-{rank:02d}") if rename else genome
 
     def describe(self, leader: Leader, rank: int) -> dict[str, Any]:
         shown = leader.shown
@@ -252,7 +251,7 @@ class FormulaRepresentation:
             return
         from symmpo.search import plots
 
-        top = [e.shown.genome for e in leaders[: int(self.config["rescore_top"])]]
+        top = [e.shown.genome for e in leaders[: self.config.rescore_top]]
         plots.write_all(run, history, self.space, top)
         for rank, genome in enumerate(top, start=1):
             self.space.save(self._named(genome, rank), run.file("objectives", f"hof_{rank:02d}.yaml"))
@@ -262,6 +261,6 @@ class Evolution(Search):
     """A discovery run (GP + CMA-ES over ``space``) bound to its run directory; ``run()`` continues it.
     ``options`` are :class:`~symmpo.search.loop.Search`'s (``job_fn``, ``progress``, ``on_generation``)."""
 
-    def __init__(self, config: dict[str, Any], run: RunDir, space: Any, executor: Executor, **options: Any):
+    def __init__(self, config: SearchConfig, run: RunDir, space: Any, executor: Executor, **options: Any):
         strategy = GPStrategy(config, space, executor)
         super().__init__(config, run, strategy, FormulaRepresentation(config, space), executor, **options)

@@ -16,9 +16,12 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from symmpo.stats import standard_error
+
+if TYPE_CHECKING:
+    from symmpo.train.config import TrainConfig
 
 JobFn = Callable[["FitnessJob"], list[dict[str, Any]]]
 
@@ -34,7 +37,7 @@ class FitnessJob:
     objectives: tuple[dict[str, Any], ...]
     task: str
     seed: int
-    train: dict[str, Any]  # TrainConfig.to_dict()
+    train: TrainConfig
     load: Callable[[dict[str, Any]], Any] | None = None
 
 
@@ -67,7 +70,7 @@ def make_jobs(
     objectives: Sequence[dict[str, Any]],
     tasks: Sequence[str],
     seeds: Sequence[int],
-    train: dict[str, Any],
+    train: TrainConfig,
     chunk: int,
     load: Callable[[dict[str, Any]], Any] | None = None,
 ) -> list[tuple[FitnessJob, list[int]]]:
@@ -99,7 +102,7 @@ def train_objectives(
     objectives: Sequence[dict[str, Any]],
     tasks: Sequence[str],
     seeds: Sequence[int],
-    train: dict[str, Any],
+    train: TrainConfig,
     chunk: int,
     *,
     job_fn: JobFn = run_job,

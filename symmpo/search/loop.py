@@ -27,6 +27,7 @@ GP + CMA-ES in :mod:`symmpo.search.evolve`, network weights by CMA-ES in :mod:`s
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import signal
 import statistics
@@ -38,13 +39,14 @@ from typing import Any
 
 import numpy as np
 
+from symmpo.search.config import SearchConfig
 from symmpo.search.executors import Executor, check_interrupt
 from symmpo.search.halloffame import PRUNING_ZERO, HallOfFame, pruning_summary
 from symmpo.search.jobs import FitnessJob, JobFn, aggregate, run_job, seed_summary, train_objectives
-from symmpo.search.multifidelity import Fidelity, promote, rekey, rung_fitness, rung_of, score_key
-from symmpo.search.presets import fitness_train_config, heldout_train_config
+from symmpo.search.multifidelity import promote, rekey, rung_fitness, rung_of, score_key
 from symmpo.search.rundir import RunDir
 from symmpo.search.strategy import Candidate, Leader, Representation, Strategy
+from symmpo.train.config import TrainConfig
 
 __all__ = ["Candidate", "Result", "Search"]
 
@@ -96,7 +98,7 @@ class Search:
 
     def __init__(
         self,
-        config: dict[str, Any],
+        config: SearchConfig,
         run: RunDir,
         strategy: Strategy,
         representation: Representation,
@@ -114,11 +116,11 @@ class Search:
         self.job_fn = job_fn
         self.progress = progress
         self.on_generation = on_generation
-        self.train = fitness_train_config(config)
-        self.heldout_train = heldout_train_config(config)
-        self.reference = representation.reference(dict(config["reference"]))
+        self.train = config.train  # the fitness split
+        self.heldout_train = config.heldout_train  # the held-out split (the end-of-run re-score)
+        self.reference = representation.reference(config.reference)
         self.prunes = hasattr(representation, "prune")
-        self.fidelity = Fidelity.from_config(config, int(self.train["steps"]), float(self.train["lr"]))
+        self.fidelity = config.fidelity
         state = run.load_checkpoint()
         try:
             self._restore(state)
@@ -138,10 +140,10 @@ class Search:
             for key, ok in STATE_FIELDS.items():
                 if key not in state or not ok(state[key]):
                     raise ValueError(f"the state's {key!r} is missing or malformed")
-        self.hall_of_fame = HallOfFame(int(self.config["hall_of_fame"]))
+        self.hall_of_fame = HallOfFame(self.config.hall_of_fame)
         if state is None:
             self.generation = 0
-            self.rng = np.random.default_rng(int(self.config["seed"]))
+            self.rng = np.random.default_rng(self.config.seed)
             self.cache: dict[str, dict[str, Any]] = {}
             self.history: list[dict[str, Any]] = []
             self.final: dict[str, Any] | None = None
@@ -169,7 +171,7 @@ class Search:
 
     def rung(self, key: str) -> int:
         """The fidelity rung a cached candidate's fitness was measured at (0 for a flat fitness)."""
-        return rung_of(self.cache[key], self.config["tasks"], self.config["seeds"], self.fidelity)
+        return rung_of(self.cache[key], self.config.tasks, self.config.seeds, self.fidelity)
 
     def state(self) -> dict[str, Any]:
         """What a checkpoint holds: the loop's fields, the hall of fame, and the strategy's own."""
@@ -195,7 +197,7 @@ class Search:
         candidates: list[Candidate],
         seeds: list[int],
         phase: str,
-        train: dict[str, Any],
+        train: TrainConfig,
         rung: dict[str, Any] | None = None,
     ) -> dict[str, dict[str, Any]]:
         """Train each distinct candidate on tasks × ``seeds`` with trainer config ``train``, logging every
@@ -229,10 +231,10 @@ class Search:
         results = train_objectives(
             self.executor,
             [c.objective for c in unique],
-            self.config["tasks"],
+            self.config.tasks,
             seeds,
             train,
-            int(self.config["chunk"]),
+            self.config.chunk,
             job_fn=self.job_fn,
             load=self.representation.load,
             on_job=log,
@@ -267,7 +269,7 @@ class Search:
         rungs: dict[str, Any] = {}
         if self.fidelity is None:
             fresh = [c for c in [*asked, reference] if c.key not in self.cache]
-            results = self.evaluate(fresh, [int(s) for s in self.config["seeds"]], "search", self.train)
+            results = self.evaluate(fresh, list(self.config.seeds), "search", self.train)
             for key, res in results.items():
                 self.cache[key] = {
                     "fitness": aggregate(list(res["scores"].values())),
@@ -310,12 +312,12 @@ class Search:
         on; each trains only the seeds its cache entry lacks. The reference climbs every rung. Returns the keys
         new to the cache and the history fields (candidates per rung, seed-trainings)."""
         assert self.fidelity is not None
-        fid, tasks, seeds = self.fidelity, self.config["tasks"], self.config["seeds"]
+        fid, tasks, seeds = self.fidelity, self.config.tasks, self.config.seeds
         new = {c.key for c in [*distinct, reference] if c.key not in self.cache}
         pool, per_rung, trainings = list(distinct), [], 0
         for i in range(len(fid.rungs)):
             rung_seeds, tag, overrides = fid.seeds(seeds, i), fid.tag(i), fid.overrides(i)
-            train = {**self.train, **overrides}
+            train = dataclasses.replace(self.train, **overrides) if overrides else self.train
             per_rung.append(len(pool))
             members = list({c.key: c for c in [*pool, reference]}.values())
             groups: dict[tuple[int, ...], list[Candidate]] = {}
@@ -352,32 +354,31 @@ class Search:
             entry.setdefault("occurring", {}).update(res["occurring"])
         assert self.fidelity is not None
         rung = self.rung(key)
-        reached = self.fidelity.seeds(self.config["seeds"], rung)
-        entry["fitness"] = rung_fitness(entry, self.config["tasks"], reached, self.fidelity.tag(rung))
+        reached = self.fidelity.seeds(self.config.seeds, rung)
+        entry["fitness"] = rung_fitness(entry, self.config.tasks, reached, self.fidelity.tag(rung))
 
     def rescore(self) -> dict[str, Any]:
         """The top ``rescore_top`` leaders (as shown) and the reference on the held-out split (fresh dataset,
         training seeds and resets; see ``symmpo.protocol``): per-seed means over tasks, mean ± standard error."""
-        top = [e.shown for e in self.leaders[: int(self.config["rescore_top"])]]
+        top = [e.shown for e in self.leaders[: self.config.rescore_top]]
         reference = self.reference
-        seeds = [int(s) for s in self.config["rescore_seeds"]]
+        seeds = list(self.config.rescore_seeds)
         results = self.evaluate([*top, reference], seeds, "rescore", self.heldout_train)
-        summary = {key: seed_summary(res, self.config["tasks"], seeds) for key, res in results.items()}
+        summary = {key: seed_summary(res, self.config.tasks, seeds) for key, res in results.items()}
         return {"scores": summary, "reference": {"key": reference.key, **summary[reference.key]}}
 
     def prepare_data(self) -> None:
         """Build (or load) every fitness dataset and π_ref before the first generation, behind a progress bar of
         its own: on a fresh machine this is minutes of work a generation bar would show as 0 %."""
-        from symmpo.train.fitness import as_config, prepare
+        from symmpo.train.fitness import prepare
 
-        config = as_config(self.train)
-        work = [(t, int(s)) for t in self.config["tasks"] for s in self.config["seeds"]]
+        work = [(t, s) for t in self.config.tasks for s in self.config.seeds]
         if self.progress:
             from tqdm import tqdm
 
             work = tqdm(work, desc="datasets and references", unit="task-seed")
         for task, seed in work:
-            prepare(task, seed, config, progress=self.progress)  # a pool's simulation has its own bar
+            prepare(task, seed, self.train, progress=self.progress)  # a pool's simulation has its own bar
 
     # -- the loop ---------------------------------------------------------------------------
     def run(self) -> Result:
@@ -386,7 +387,7 @@ class Search:
         Extending a finished run (a larger ``--generations``) makes its final scores stale, so they are
         recomputed. A progress bar when ``progress``, else one log line per generation.
         """
-        total = int(self.config["generations"])
+        total = self.config.generations
         label = self.representation.label
         if self.generation == 0 and not self.cache and self.job_fn is run_job:
             self.prepare_data()
@@ -441,20 +442,20 @@ class Search:
                 **self.representation.describe(leader, rank),
                 "search_fitness": {
                     "mean": self.cache[leader.key]["fitness"],
-                    "seeds": list(self.config["seeds"]),
-                    "tasks": list(self.config["tasks"]),
+                    "seeds": list(self.config.seeds),
+                    "tasks": list(self.config.tasks),
                 },
             }
             if self.fidelity is not None:  # the seeds it was measured on, and its rung (1-based) of how many
                 rung = self.rung(leader.key)
-                entry["search_fitness"]["seeds"] = self.fidelity.seeds(self.config["seeds"], rung)
+                entry["search_fitness"]["seeds"] = self.fidelity.seeds(self.config.seeds, rung)
                 entry["search_fitness"]["rung"] = rung + 1
                 entry["search_fitness"]["rungs"] = len(self.fidelity.rungs)
                 fid = self.fidelity
                 if fid.steps is not None:
-                    entry["search_fitness"]["steps"] = fid.steps_of(rung) or int(self.train["steps"])
+                    entry["search_fitness"]["steps"] = fid.steps[rung]
                 if fid.lr is not None:
-                    entry["search_fitness"]["lr"] = fid.lr_of(rung) or float(self.train["lr"])
+                    entry["search_fitness"]["lr"] = fid.lr[rung]
             if leader.key in scores:
                 s = scores[leader.key]
                 entry["fresh_fitness"] = {

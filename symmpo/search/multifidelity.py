@@ -14,36 +14,37 @@ scored on fewer seeds therefore never ranks above one scored on all of them, is 
 candidate's mean over the seeds it has; a strategy's elites are re-asked, compete for promotion again and so
 reach the full fidelity when they keep winning.
 
-**Cheaper rungs by PO steps**: ``fidelity: {rungs: [1, 2], promote: 0.33, steps: [250, 1000]}`` also sets each
-rung's PO steps (non-decreasing, the last one the run's own ``train`` steps, so the top rung is still the flat
-fitness): rung 1 then trains every candidate for 250 steps on one seed, the promoted share trains afresh for the
-run's steps on two. A rung below the run's steps keeps its scores under ``task/seed@steps`` (and its log lines
-carry ``steps``), apart from the full-step ``task/seed`` ones, so the two never mix and a resumed run finds both.
-Without ``steps`` every rung trains at the run's steps and the keys are those above. ``lr: [1e-3, 3e-4]`` (the
-last one the run's own) likewise sets a rung's learning rate: fewer steps at a higher rate move the policy about
-as far as the run's training does, and rank losses better than fewer steps alone (``results/multifidelity``). A
-rung that sets its own rate keeps its scores under ``task/seed@steps:lr`` (``@1000:0.001`` at the run's steps).
+**Cheaper rungs by PO steps and learning rate**: ``fidelity: {rungs: [2, 2], promote: 0.125, steps: [250, 1000],
+lr: [1e-3, 3e-4]}`` also sets each rung's PO steps (non-decreasing) and learning rate, the last ones the run's own
+(its ``train`` steps and lr), so the top rung is still the flat fitness: rung 1 then trains every candidate for 250
+steps at lr 1e-3 on two seeds, the promoted share trains afresh as the run trains. A short rung at a higher rate
+moves the policy about as far as the run's training and ranks losses far better than a short rung at the run's
+rate (``results/multifidelity``). A rung trained otherwise than the run keeps its scores under
+``task/seed@250`` (steps only) or ``task/seed@250:0.001`` (with its rate), and its log lines carry ``steps`` and
+``lr``, so they never mix with the ``task/seed`` ones and a resumed run finds both. Without ``steps`` and ``lr``
+every rung trains as the run does and the keys are those above.
 
 Off by default (no ``fidelity`` key): runs, checkpoints and their outputs are exactly those of a flat fitness.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["Fidelity", "promote", "rekey", "rung_of", "score_key"]
 
 
-def score_key(task: str, seed: int, tag: int | str | None = None) -> str:
+def score_key(task: str, seed: int, tag: str | None = None) -> str:
     """Where a per-seed score is cached: ``task/seed`` at the run's training (``tag`` None), ``task/seed@tag`` on a
     rung that trains otherwise (:meth:`Fidelity.tag`: ``250`` or ``250:0.001``)."""
     return f"{task}/{seed}" if tag is None else f"{task}/{seed}@{tag}"
 
 
-def rekey(result: dict[str, Any], tag: int | str | None) -> dict[str, Any]:
+def rekey(result: dict[str, Any], tag: str | None) -> dict[str, Any]:
     """A training result of a cheaper rung (``{"scores": {task/seed: ..}, "occurring": .., "reasons": [..]}``)
     under that rung's keys, so that it never stands in for a score of the run's own training."""
     if tag is None:
@@ -59,48 +60,55 @@ def rekey(result: dict[str, Any], tag: int | str | None) -> dict[str, Any]:
 @dataclass(frozen=True)
 class Fidelity:
     """Seed counts per rung (non-decreasing, the last one every fitness seed), the share promoted per rung and,
-    optionally, PO steps and learning rate per rung (None: the run's own, ``full_steps``)."""
+    optionally, PO steps and learning rate per rung as configured; ``full_steps`` and ``full_lr`` are the run's
+    own (:meth:`bind`), at which a rung trains as the run does."""
 
     rungs: tuple[int, ...]
     promote: float
-    steps: tuple[int | None, ...] | None = None
-    lr: tuple[float | None, ...] | None = None
-    full_steps: int | None = None
+    steps: tuple[int, ...] | None = None
+    lr: tuple[float, ...] | None = None
+    full_steps: int | None = field(default=None, compare=False)  # derived from the run (bind)
+    full_lr: float | None = field(default=None, compare=False)
 
-    @classmethod
-    def from_config(
-        cls, config: dict[str, Any], full_steps: int | None = None, full_lr: float | None = None
-    ) -> Fidelity | None:
-        """The configuration's ``fidelity`` section (checked by :mod:`symmpo.search.bounds`); None when absent.
-        ``full_steps`` and ``full_lr`` are the run's PO steps and learning rate: the last rung's ``steps`` and
-        ``lr`` must be them (the top rung is the flat fitness), and a rung trained so shares its scores."""
-        spec = config.get("fidelity")
-        if spec is None:
-            return None
-        steps = _per_rung(spec, "steps", "PO steps", int, full_steps)
-        lr = _per_rung(spec, "lr", "learning rate", float, full_lr)
-        return cls(tuple(int(r) for r in spec["rungs"]), float(spec["promote"]), steps, lr, full_steps)
+    def bind(self, steps: int, lr: float) -> Fidelity:
+        """This schedule for a run that trains ``steps`` PO steps at ``lr``: the last rung's must be those (the
+        top rung is the flat fitness), else a one-line :class:`~symmpo.search.bounds.ConfigError`."""
+        from symmpo.search.bounds import ConfigError
+
+        for key, what, given, full in (
+            ("steps", "PO steps", self.steps, steps),
+            ("lr", "learning rate", self.lr, lr),
+        ):
+            if given is not None and given[-1] != full:
+                raise ConfigError(
+                    f"fidelity.{key} must end at the run's {what} ({full:g}), got {list(given)}"
+                )
+        return dataclasses.replace(self, full_steps=int(steps), full_lr=float(lr))
 
     def seeds(self, seeds: Sequence[int], rung: int) -> list[int]:
         """The fitness seeds of ``rung`` (0-based): a prefix of the run's seeds."""
         return [int(s) for s in seeds[: self.rungs[rung]]]
 
     def steps_of(self, rung: int) -> int | None:
-        """The PO steps of ``rung`` (0-based) when below the run's own; None at the run's steps."""
-        return None if self.steps is None else self.steps[rung]
+        """The PO steps of ``rung`` (0-based) when not the run's own; None at the run's steps."""
+        if self.steps is None or self.steps[rung] == self.full_steps:
+            return None
+        return self.steps[rung]
 
     def lr_of(self, rung: int) -> float | None:
         """The learning rate of ``rung`` (0-based) when not the run's own; None at the run's."""
-        return None if self.lr is None else self.lr[rung]
+        if self.lr is None or self.lr[rung] == self.full_lr:
+            return None
+        return self.lr[rung]
 
     def overrides(self, rung: int) -> dict[str, Any]:
-        """What ``rung`` (0-based) changes in the run's trainer config: ``{}`` at the run's own training."""
+        """What ``rung`` (0-based) changes in the run's trainer configuration: ``{}`` when it trains as the run."""
         steps, lr = self.steps_of(rung), self.lr_of(rung)
         return {**({} if steps is None else {"steps": steps}), **({} if lr is None else {"lr": lr})}
 
     def tag(self, rung: int) -> str | None:
-        """The suffix of ``rung``'s score keys: None at the run's training, ``250`` with its own steps,
-        ``250:0.001`` (or ``1000:0.001`` at the run's steps) with its own learning rate."""
+        """The suffix of ``rung``'s score keys: None when it trains as the run, ``250`` with its own steps,
+        ``250:0.001`` (``1000:0.001`` at the run's steps) with its own learning rate."""
         steps, lr = self.steps_of(rung), self.lr_of(rung)
         if lr is None:
             return None if steps is None else str(steps)
@@ -109,6 +117,15 @@ class Fidelity:
     def keys(self, tasks: Sequence[str], seeds: Sequence[int], rung: int) -> list[str]:
         """The per-seed score keys ``rung`` (0-based) needs: tasks × its seeds, trained as it says."""
         return [score_key(t, s, self.tag(rung)) for t in tasks for s in self.seeds(seeds, rung)]
+
+    def to_mapping(self) -> dict[str, Any]:
+        """The ``fidelity`` section as configured (``config.yaml``)."""
+        return {
+            "rungs": list(self.rungs),
+            "promote": self.promote,
+            **({} if self.steps is None else {"steps": list(self.steps)}),
+            **({} if self.lr is None else {"lr": list(self.lr)}),
+        }
 
     def promoted_count(self, n: int) -> int:
         """How many of ``n`` candidates go on to the next rung: the promoted share, rounded up, at least one."""
@@ -126,18 +143,6 @@ class Fidelity:
             previous = r
             share *= self.promote
         return total
-
-
-def _per_rung(spec: dict[str, Any], key: str, what: str, kind: type, full: Any) -> tuple[Any, ...] | None:
-    """``spec[key]`` per rung with the run's own value as None; the last rung's must be the run's."""
-    if spec.get(key) is None:
-        return None
-    from symmpo.search.bounds import ConfigError
-
-    given = [kind(v) for v in spec[key]]
-    if full is None or given[-1] != full:
-        raise ConfigError(f"fidelity.{key} must end at the run's {what} ({full}), got {given}")
-    return tuple(None if v == full else v for v in given)
 
 
 def rung_of(

@@ -1,7 +1,8 @@
-"""Named search configurations (``--preset``), and how command-line overrides combine with them.
+"""Named search configurations (``--preset``), as plain data.
 
-A run's configuration is a plain dict (written to ``config.yaml``), so a run directory says exactly
-what was run and ``--resume`` needs nothing else.
+A preset is one of the edges where a configuration enters: :meth:`symmpo.search.config.SearchConfig.preset`
+checks and types it, and a run writes it (with the command line's values) to ``config.yaml``, so a run directory
+says exactly what was run and ``--resume`` needs nothing else.
 """
 
 from __future__ import annotations
@@ -90,85 +91,16 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-def preset_config(name: str) -> dict[str, Any]:
-    """The full configuration of a preset (a fresh copy)."""
+def preset_mapping(name: str) -> dict[str, Any]:
+    """The full configuration of a preset as plain data (a fresh copy); ``SearchConfig.from_preset(name)`` checks
+    and types it."""
     if name not in PRESETS:
         raise SymmpoError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
-    config = copy.deepcopy(_BASE)
+    data = copy.deepcopy(_BASE)
     for key, value in copy.deepcopy(PRESETS[name]).items():
-        if isinstance(value, dict) and isinstance(config.get(key), dict):
-            config[key] = {**config[key], **value}
+        if isinstance(value, dict) and isinstance(data.get(key), dict):
+            data[key] = {**data[key], **value}
         else:
-            config[key] = value
-    config["preset"] = name
-    return config
-
-
-def apply_overrides(config: dict[str, Any], **overrides: Any) -> dict[str, Any]:
-    """Command-line values replace the preset's; ``None`` means 'not given'."""
-    config = copy.deepcopy(config)
-    for key, value in overrides.items():
-        if value is None:
-            continue
-        if key not in config:
-            raise SymmpoError(f"unknown configuration key {key!r}")
-        config[key] = list(value) if isinstance(value, tuple) else value
-    validate(config)
-    return config
-
-
-def validate(config: dict[str, Any]) -> None:
-    """Refuse configurations that cannot run, naming the field: types and ranges first
-    (:mod:`symmpo.search.bounds`), then what the trainer, the protocol, GP and the reference loss accept."""
-    from symmpo.search.bounds import check_config
-
-    check_config(config)
-    if set(config["seeds"]) & set(config["rescore_seeds"]):
-        raise SymmpoError("rescore seeds must be fresh: they overlap the fitness seeds")
-    from symmpo import protocol
-
-    protocol.check_fitness_tasks(config["tasks"], bool(config.get("allow_heldout_env", False)))
-    heldout_train_config(config)  # raises ProtocolError when the final re-score would not be held out
-    if config.get("fidelity") is not None:  # a rung's PO steps and learning rate end at the run's own
-        from symmpo.search.multifidelity import Fidelity
-
-        train = fitness_train_config(config)
-        Fidelity.from_config(config, int(train["steps"]), float(train["lr"]))
-    if "gp" in config:
-        from symmpo.search.gp import GPConfig
-
-        try:
-            GPConfig(**config["gp"]).operator_probs()
-        except (TypeError, ValueError) as err:
-            raise SymmpoError(f"gp configuration: {' '.join(str(err).split())[:200]}") from None
-    from symmpo.objective import Objective
-
-    ref = dict(config["reference"])
-    Objective.named(ref.pop("name"), **ref)  # an unknown loss or parameter is an ObjectiveError
-
-
-def fitness_train_config(config: dict[str, Any]) -> dict[str, Any]:
-    """A run's ``train`` section (preset + overrides) as the trainer's config dict; a bad field is a user error."""
-    from symmpo.train.config import TrainConfig
-
-    train = config["train"]
-    overrides = dict(train.get("overrides", {}))
-    try:
-        cfg = TrainConfig.preset(train.get("preset", "default"), config["tasks"], **overrides)
-    except (TypeError, ValueError, KeyError, OverflowError) as err:
-        raise SymmpoError(f"train configuration: {' '.join(str(err).split())[:200]}") from None
-    return cfg.to_dict()
-
-
-def heldout_train_config(config: dict[str, Any]) -> dict[str, Any]:
-    """The trainer config of a run's final re-score: fresh dataset seed and evaluation resets (the protocol),
-    refused when it overlaps the run's fitness."""
-    from symmpo import protocol
-    from symmpo.train.config import heldout_train
-
-    fitness = fitness_train_config(config)
-    heldout = heldout_train(fitness, config.get("heldout"))
-    protocol.check_run_heldout(
-        fitness, config["seeds"], heldout, config["rescore_seeds"], "the end-of-run re-score"
-    )
-    return heldout
+            data[key] = value
+    data["preset"] = name
+    return data

@@ -15,10 +15,13 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from symmpo.errors import SymmpoError
 from symmpo.files import atomic_write_bytes, atomic_write_text, contained, dump_yaml, read_bounded
+
+if TYPE_CHECKING:
+    from symmpo.search.config import SearchConfig
 
 CONFIG = "config.yaml"
 CHECKPOINT = "checkpoint.json"
@@ -75,7 +78,7 @@ class RunDir:
 
     # -- creation / opening -------------------------------------------------------------------
     @classmethod
-    def create(cls, path: str | Path, config: dict[str, Any]) -> RunDir:
+    def create(cls, path: str | Path, config: SearchConfig) -> RunDir:
         """Start a new run; refuses a directory that already holds a run (use resume instead)."""
         run = cls(path)
         if run.path.exists() and not run.path.is_dir():
@@ -90,7 +93,7 @@ class RunDir:
             raise RunDirError(f"cannot create the run directory {run.path}: {err.strerror or err}") from None
         if not os.access(run.path, os.W_OK):
             raise RunDirError(f"the run directory {run.path} is not writable")
-        atomic_write_text(run.file(CONFIG), dump_yaml(config))
+        run.write_config(config)
         atomic_write_bytes(run.file(EVALUATIONS), b"")
         return run
 
@@ -106,21 +109,21 @@ class RunDir:
             run.file(name)
         return run
 
-    def read_config(self) -> dict[str, Any]:
-        """``config.yaml``, bounded (size, depth, nodes, no aliases or duplicate keys) and validated."""
-        from symmpo.search.presets import validate
+    def read_config(self) -> SearchConfig:
+        """``config.yaml``, bounded (size, depth, nodes, no aliases or duplicate keys), checked and typed."""
+        from symmpo.search.config import SearchConfig
         from symmpo.symbolic.safeyaml import load_file
 
         file = self.file(CONFIG)
         data = load_file(file, "run configuration", RunDirError)
         try:
-            validate(data)
+            return SearchConfig.from_mapping(data)
         except SymmpoError as err:
             raise RunDirError(f"{file}: {err}") from None
-        return data
 
-    def write_config(self, config: dict[str, Any]) -> None:
-        atomic_write_text(self.file(CONFIG), dump_yaml(config))
+    def write_config(self, config: SearchConfig) -> None:
+        """``config.yaml`` in the format every version wrote (:meth:`SearchConfig.to_mapping`)."""
+        atomic_write_text(self.file(CONFIG), dump_yaml(config.to_mapping()))
 
     # -- checkpoint ---------------------------------------------------------------------------
     def save_checkpoint(self, state: dict[str, Any]) -> None:

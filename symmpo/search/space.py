@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -20,6 +20,9 @@ from symmpo.objective import COMPONENTS, Objective, check_objective, sample_obje
 from symmpo.objective import prune as pruning
 from symmpo.search import operators as ops
 from symmpo.symbolic import expr as E
+
+if TYPE_CHECKING:
+    from symmpo.search.config import SearchConfig
 
 
 # -- exact, tag-preserving serialization ------------------------------------------------------
@@ -65,10 +68,17 @@ class ObjectiveSpace:
         self.max_depth = int(getattr(grammar, "max_depth", 6))
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> ObjectiveSpace:
+    def from_config(cls, config: SearchConfig) -> ObjectiveSpace:
+        """The space of a search configuration's grammar."""
+        if config.grammar is None:
+            raise SymmpoError("the configuration names no grammar (it is not a GP run's)")
+        return cls.load(config.grammar)
+
+    @classmethod
+    def load(cls, name: str) -> ObjectiveSpace:
+        """The space of grammar ``name`` (a file, or a shipped grammar by name)."""
         from symmpo.symbolic.grammar import Grammar
 
-        name = str(config["grammar"])
         try:
             grammar = Grammar.load(name)
         except SymmpoError:

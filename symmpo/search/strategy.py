@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 if TYPE_CHECKING:
+    from symmpo.search.config import ReferenceSpec
     from symmpo.search.rundir import RunDir
 
 
@@ -116,7 +117,7 @@ class Representation(Protocol):
         Callable[[dict[str, Any]], Any] | None
     )  # how a job rebuilds a candidate dict (None: objective files)
 
-    def reference(self, spec: dict[str, Any]) -> Candidate: ...  # the configured reference loss (DPO)
+    def reference(self, spec: ReferenceSpec) -> Candidate: ...  # the configured reference loss (DPO)
     def leader_state(self, leader: Leader) -> dict[str, Any]: ...  # a hall-of-fame entry in a checkpoint
     def leader_from_state(self, state: dict[str, Any]) -> Leader: ...
     def describe(self, leader: Leader, rank: int) -> dict[str, Any]: ...  # its hall-of-fame fields

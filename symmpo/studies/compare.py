@@ -28,13 +28,13 @@ from symmpo.studies.tables import plain_lines, power_lines, report_start, table_
 from symmpo.train.config import TrainConfig
 
 
-def run_fitness(run_dir: str) -> tuple[dict[str, Any], list[int], list[str]]:
-    """(fitness trainer config, fitness seeds, fitness tasks) of a search run directory."""
-    from symmpo.search.presets import fitness_train_config
+def run_fitness(run_dir: str) -> protocol.Split:
+    """The fitness split of a search run directory (its trainer configuration on its fitness seeds)."""
     from symmpo.search.rundir import RunDir
 
-    config = RunDir(run_dir).read_config()  # bounded and validated: RunDirError names the file and field
-    return fitness_train_config(config), [int(s) for s in config["seeds"]], list(config["tasks"])
+    return (
+        RunDir(run_dir).read_config().fitness_split
+    )  # bounded and validated: RunDirError names the file and field
 
 
 def check_protocol(
@@ -45,10 +45,7 @@ def check_protocol(
     heldout = mujoco.split(config, seeds)
     for m in discovered:
         if m.run is not None:
-            train, fit_seeds, _ = run_fitness(m.run)
-            protocol.check_heldout(
-                protocol.split_of(train, fit_seeds), heldout, f"the comparison of {m.label} (run {m.run})"
-            )
+            protocol.check_heldout(run_fitness(m.run), heldout, f"the comparison of {m.label} (run {m.run})")
     if sweep_seeds:
         bench.check_heldout_seeds(config, seeds, sweep_seeds)
 

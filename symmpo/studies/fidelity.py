@@ -6,7 +6,10 @@ SFT-only reference and grammar samples — is scored twice per training setting 
 * **fitness**: the search's own measurement, on the fitness split (dataset seed 0, fitness training seeds
   0..S-1, evaluation resets from 0); it is run once with the largest seed count and episode count of the sweep
   and every cheaper variant (fewer seeds, fewer episodes) is read off the same runs, since training does not
-  depend on the number of evaluation episodes and resets 0..E-1 are a prefix of 0..E'-1;
+  depend on the number of evaluation episodes and resets 0..E-1 are a prefix of 0..E'-1; with
+  ``fitness_datasets`` D > 1 the same runs are repeated on D − 1 more fitness-side datasets
+  (``protocol.FITNESS_EXTRA_DATASET_SEEDS``) and the variants average over the first d ≤ D of them, because a
+  loss's score depends on the draw of the preference data as much as on its training seed;
 * **held out**: the protocol of ``symmpo.protocol`` (fresh dataset seed, training seeds from 1000, resets from
   50,000), more seeds and episodes: what a claim about a discovered loss is measured with.
 
@@ -20,6 +23,7 @@ How far each objective moved the policy from π_ref is measured on the held-out 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import time
 from collections.abc import Sequence
@@ -58,7 +62,7 @@ def objective_set(grammar: str, n_samples: int, seed: int = 0) -> list[tuple[str
     from symmpo.studies.members import BASELINES
 
     out: list[tuple[str, Any]] = [(name, Objective.named(name)) for name in BASELINES]
-    space = ObjectiveSpace.from_config({"grammar": grammar})
+    space = ObjectiveSpace.load(grammar)
     rng = np.random.default_rng([seed, 7])
     seen = {o.canonical_key() for _, o in out}
     tries = 0
@@ -168,6 +172,18 @@ def variant_scores(
     return {"scores": scores, "core_seconds_per_candidate": cost}
 
 
+def over_datasets(
+    splits: Sequence[dict[str, Any]], n_seeds: int, n_episodes: int, full_episodes: int
+) -> dict[str, Any]:
+    """A variant averaged over fitness datasets: the mean of each dataset's scores, the sum of their costs."""
+    vs = [variant_scores(s, n_seeds, n_episodes, full_episodes) for s in splits]
+    labels = vs[0]["scores"]
+    return {
+        "scores": {lab: float(np.mean([v["scores"][lab] for v in vs])) for lab in labels},
+        "core_seconds_per_candidate": float(sum(v["core_seconds_per_candidate"] for v in vs)),
+    }
+
+
 def fidelity_study(
     task: str,
     settings: Sequence[Setting],
@@ -180,6 +196,7 @@ def fidelity_study(
     out_dir: Path,
     cache_dir: str | None = None,
     log=print,
+    fitness_datasets: int = 1,
 ) -> dict[str, Any]:
     """Run (or resume from ``raw.json``) every setting's fitness and held-out splits; write the report files."""
     from symmpo.train import fitness
@@ -190,15 +207,20 @@ def fidelity_study(
     fit_seeds = list(range(fitness_seeds))
     e_max = max(fitness_episodes)
     held_cfg = dataclasses.replace(heldout_config(base), eval_episodes=heldout_episodes)
-    protocol.check_heldout(
-        split(dataclasses.replace(base, eval_episodes=e_max), fit_seeds),
-        split(held_cfg, heldout_seeds),
-        "the fidelity study's held-out side",
-    )
+    extra = extra_dataset_seeds(fitness_datasets)
+    for ds in (None, *extra):
+        fit = fitness_config(dataclasses.replace(base, eval_episodes=e_max))
+        fit = fit if ds is None else dataclasses.replace(fit, dataset_seed=ds)
+        protocol.check_heldout(
+            split(fit, fit_seeds), split(held_cfg, heldout_seeds), "the fidelity study's held-out side"
+        )
     states = None
     for setting in settings:
         key = setting.label
-        if key in raw and {"fitness", "heldout"} <= set(raw[key]):
+        done = raw.get(key, {})
+        if {"fitness", "heldout"} <= set(done) and all(
+            str(d) in done.get("fitness_datasets", {}) for d in extra
+        ):
             continue
         fit_cfg = fitness_config(
             dataclasses.replace(base, steps=setting.steps, lr=setting.lr, eval_episodes=e_max)
@@ -214,13 +236,39 @@ def fidelity_study(
             entry["fitness"] = run_split(objectives, task, fit_cfg, fit_seeds, states, cache_dir, log)
             raw[key] = entry
             raw_path.write_text(dumps(raw))
-        log(f"{task} {key}: held-out split, seeds {list(heldout_seeds)}, {heldout_episodes} episodes")
-        entry["heldout"] = run_split(objectives, task, hcfg, heldout_seeds, None, cache_dir, log)
-        raw[key] = entry
-        raw_path.write_text(dumps(raw))
+        for ds in extra:
+            more = entry.setdefault("fitness_datasets", {})
+            if str(ds) in more:
+                continue
+            log(f"{task} {key}: fitness split on dataset seed {ds}, seeds {fit_seeds}, {e_max} episodes")
+            ds_cfg = dataclasses.replace(fit_cfg, dataset_seed=ds)
+            more[str(ds)] = run_split(objectives, task, ds_cfg, fit_seeds, None, cache_dir, log)
+            raw[key] = entry
+            raw_path.write_text(dumps(raw))
+        if "heldout" not in entry:
+            log(f"{task} {key}: held-out split, seeds {list(heldout_seeds)}, {heldout_episodes} episodes")
+            entry["heldout"] = run_split(objectives, task, hcfg, heldout_seeds, None, cache_dir, log)
+            raw[key] = entry
+            raw_path.write_text(dumps(raw))
     return report(
-        task, settings, raw, fitness_seeds, fitness_episodes, heldout_seeds, heldout_episodes, out_dir
+        task,
+        settings,
+        raw,
+        fitness_seeds,
+        fitness_episodes,
+        heldout_seeds,
+        heldout_episodes,
+        out_dir,
+        fitness_datasets,
     )
+
+
+def extra_dataset_seeds(fitness_datasets: int) -> tuple[int, ...]:
+    """The fitness-side dataset seeds besides ``FITNESS_DATASET_SEED`` that ``fitness_datasets`` asks for."""
+    more = protocol.FITNESS_EXTRA_DATASET_SEEDS
+    if not 1 <= fitness_datasets <= len(more) + 1:
+        raise SymmpoError(f"--fitness-datasets must be 1..{len(more) + 1}, got {fitness_datasets}")
+    return more[: fitness_datasets - 1]
 
 
 def search_fidelity(fitness: dict[str, float], heldout: dict[str, float]) -> dict[str, Any]:
@@ -254,6 +302,7 @@ def report(
     heldout_seeds: Sequence[int],
     heldout_episodes: int,
     out_dir: Path,
+    fitness_datasets: int = 1,
 ) -> dict[str, Any]:
     """fidelity.json (every variant: spearman, ci, the top quarter's spearman, the fitness winner's regression,
     cost, shift) and the two plots."""
@@ -270,34 +319,44 @@ def report(
             for lab, v in entry["fitness"]["shift"].items()
             if v
         }
-        for n_seeds in range(1, fitness_seeds + 1):
-            for n_eps in sorted(fitness_episodes):
-                v = variant_scores(entry["fitness"], n_seeds, n_eps, max(fitness_episodes))
-                rho = stats.spearman_ci(
-                    [v["scores"][lab] for lab in labels], [h_scores[lab] for lab in labels]
-                )
-                search = search_fidelity(v["scores"], h_scores)
-                variants.append(
-                    {
-                        "setting": setting.label,
-                        "steps": setting.steps,
-                        "lr": setting.lr,
-                        "fitness_seeds": n_seeds,
-                        "eval_episodes": n_eps,
-                        "spearman": rho["spearman"],
-                        "ci": rho["ci"],
-                        "n_objectives": rho["n"],
-                        "core_seconds_per_candidate": v["core_seconds_per_candidate"],
-                        **search,
-                        "fitness_scores": v["scores"],
-                        "heldout_scores": h_scores,
-                        "shift": shift,
-                    }
-                )
+        splits = [
+            entry["fitness"],
+            *(entry["fitness_datasets"][str(d)] for d in extra_dataset_seeds(fitness_datasets)),
+        ]
+        for n_data, n_seeds, n_eps in itertools.product(
+            range(1, fitness_datasets + 1), range(1, fitness_seeds + 1), sorted(fitness_episodes)
+        ):
+            v = over_datasets(splits[:n_data], n_seeds, n_eps, max(fitness_episodes))
+            rho = stats.spearman_ci([v["scores"][lab] for lab in labels], [h_scores[lab] for lab in labels])
+            search = search_fidelity(v["scores"], h_scores)
+            variants.append(
+                {
+                    "setting": setting.label,
+                    "steps": setting.steps,
+                    "lr": setting.lr,
+                    "fitness_datasets": n_data,
+                    "fitness_seeds": n_seeds,
+                    "eval_episodes": n_eps,
+                    "spearman": rho["spearman"],
+                    "ci": rho["ci"],
+                    "n_objectives": rho["n"],
+                    "core_seconds_per_candidate": v["core_seconds_per_candidate"],
+                    **search,
+                    "fitness_scores": v["scores"],
+                    "heldout_scores": h_scores,
+                    "shift": shift,
+                }
+            )
     result = {
         "task": task,
         "config": {
-            "fitness_split": "dataset seed 0, training seeds 0..S-1, evaluation resets 0..E-1",
+            "fitness_split": "dataset seed 0, training seeds 0..S-1, evaluation resets 0..E-1"
+            + (
+                f"; variants with fitness_datasets d > 1 average over dataset seeds "
+                f"{[protocol.FITNESS_DATASET_SEED, *extra_dataset_seeds(fitness_datasets)]}[:d]"
+                if fitness_datasets > 1
+                else ""
+            ),
             "heldout_split": f"dataset seed {protocol.HELDOUT_DATASET_SEED}, training seeds {list(heldout_seeds)}, "
             f"evaluation resets {protocol.HELDOUT_RESET_OFFSET}..+{heldout_episodes}",
         },
@@ -328,7 +387,9 @@ def plot(result: dict[str, Any], out_dir: Path) -> None:
         ax.errorbar(xs, ys, yerr=[lo, hi], marker="o", capsize=2, label=setting, lw=1)
         for v in pts:
             ax.annotate(
-                f"{v['fitness_seeds']}s×{v['eval_episodes']}e",
+                f"{v.get('fitness_datasets', 1)}d×{v['fitness_seeds']}s×{v['eval_episodes']}e"
+                if v.get("fitness_datasets", 1) > 1
+                else f"{v['fitness_seeds']}s×{v['eval_episodes']}e",
                 (v["core_seconds_per_candidate"], v["spearman"]),
                 fontsize=6,
                 xytext=(3, 3),

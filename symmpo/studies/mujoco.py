@@ -68,18 +68,16 @@ def fitness_config(config: TrainConfig) -> TrainConfig:
 def heldout_config(config: TrainConfig) -> TrainConfig:
     """The configuration on the held-out split (what tables and comparisons report)."""
     return dataclasses.replace(
-        config, dataset_seed=protocol.HELDOUT_DATASET_SEED, eval_reset_offset=protocol.HELDOUT_RESET_OFFSET
+        config,
+        dataset_seed=protocol.HELDOUT_DATASET_SEED,
+        dataset_seeds=(),
+        eval_reset_offset=protocol.HELDOUT_RESET_OFFSET,
     )
 
 
 def split(config: TrainConfig, seeds: Sequence[int]) -> protocol.Split:
     """The data, training seeds and evaluation resets ``config`` measures on with ``seeds``."""
-    return protocol.Split(
-        dataset_seed=config.dataset_seed,
-        train_seeds=tuple(int(s) for s in seeds),
-        reset_offset=config.eval_reset_offset,
-        episodes=config.eval_episodes,
-    )
+    return protocol.Split.of(config, seeds)
 
 
 def config_hash(config: TrainConfig) -> str:

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from symmpo.errors import DataError
+from symmpo.errors import DataError, exit_status
 from symmpo.suite.behaviour import BehaviourPolicy, assets_dir
 from symmpo.suite.evaluator import evaluate
 from symmpo.suite.tasks import N_BINS, get_env_spec, normalized_score
@@ -308,7 +308,8 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(1)
-    try:
+
+    def work() -> None:
         for env in args.env:
             sources = (
                 [Path(s) for s in args.sources]
@@ -316,10 +317,8 @@ def main(argv: list[str] | None = None) -> int:
                 else default_sources(env, Path(args.train_dir))
             )
             export(env, sources, args.episodes, args.screen_episodes, args.shortlist, args.workers)
-    except DataError as err:
-        print(f"export_behaviour: error: {err}", file=sys.stderr)
-        return 2
-    return 0
+
+    return exit_status("export_behaviour", work)
 
 
 if __name__ == "__main__":

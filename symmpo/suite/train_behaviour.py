@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from symmpo.errors import SymmpoError
+from symmpo.errors import SymmpoError, exit_status
 from symmpo.suite.tasks import ENVS, N_BINS, from_bins, get_env_spec, to_bins
 
 DEFAULT_OUT = Path("results/behaviour_training")
@@ -108,6 +108,35 @@ def _log(path: Path, message: str) -> None:
         fh.write(line + "\n")
 
 
+def _save_state(model: Any, latest: Path, extra: Path, save_extra: Callable[[Path], None]) -> None:
+    """The resumable state (the model, and its observation normalizer or replay buffer at ``extra``) written to
+    temporary files and then renamed, so an interruption leaves the previous state whole."""
+    tmp_model, tmp_extra = latest.with_suffix(".tmp.zip"), extra.with_suffix(".tmp" + extra.suffix)
+    model.save(tmp_model)
+    save_extra(tmp_extra)
+    os.replace(tmp_model, latest)
+    os.replace(tmp_extra, extra)
+
+
+def _start(
+    model: Any, save_actor: Callable[[int], None], minutes: float, log_path: Path
+) -> tuple[float, Callable[[int], None]]:
+    """Snapshot 0 of a fresh run; the wall-clock deadline of this invocation, and the progress log line (steps
+    per second since now, mean return of the recent training episodes)."""
+    if model.num_timesteps == 0:
+        save_actor(0)
+    deadline = time.time() + 60.0 * minutes
+    t0, s0 = time.time(), model.num_timesteps
+
+    def log_progress(n: int) -> None:
+        eps = [e["r"] for e in model.ep_info_buffer]
+        fps = (n - s0) / max(time.time() - t0, 1e-9)
+        mean = float(np.mean(eps)) if eps else float("nan")
+        _log(log_path, f"step {n} fps {fps:.0f} train-episode-return(last {len(eps)}) {mean:.1f}")
+
+    return deadline, log_progress
+
+
 def _learn_until(
     model: Any,
     total: int,
@@ -179,15 +208,9 @@ def train_ppo(args: argparse.Namespace) -> None:
         write_snapshot(out, step, ppo_actor_to_arrays(model, vecnorm), args.env, "PPO (stable-baselines3)")
 
     def save_full() -> None:
-        model.save(out / "latest.tmp.zip")
-        vecnorm.save(str(out / "latest_vecnormalize.tmp.pkl"))
-        os.replace(out / "latest.tmp.zip", latest)
-        os.replace(out / "latest_vecnormalize.tmp.pkl", norm_path)
+        _save_state(model, latest, norm_path, lambda path: vecnorm.save(str(path)))
 
-    if model.num_timesteps == 0:
-        save_actor(0)
-    deadline = time.time() + 60.0 * args.minutes
-    t0, s0 = time.time(), model.num_timesteps
+    deadline, log_progress = _start(model, save_actor, args.minutes, log_path)
     state = {"next_ckpt": (model.num_timesteps // args.checkpoint_every + 1) * args.checkpoint_every}
 
     class Progress(BaseCallback):
@@ -196,10 +219,7 @@ def train_ppo(args: argparse.Namespace) -> None:
             if n >= state["next_ckpt"]:
                 save_actor(n)
                 save_full()
-                eps = [e["r"] for e in self.model.ep_info_buffer]
-                fps = (n - s0) / max(time.time() - t0, 1e-9)
-                mean = float(np.mean(eps)) if eps else float("nan")
-                _log(log_path, f"step {n} fps {fps:.0f} train-episode-return(last {len(eps)}) {mean:.1f}")
+                log_progress(n)
                 state["next_ckpt"] = (n // args.checkpoint_every + 1) * args.checkpoint_every
 
         def _on_step(self) -> bool:
@@ -251,15 +271,9 @@ def train(args: argparse.Namespace) -> None:
         write_snapshot(out, step, actor_to_arrays(model), args.env, "SAC (stable-baselines3)")
 
     def save_full() -> None:
-        model.save(out / "latest.tmp.zip")
-        model.save_replay_buffer(out / "latest_replay.tmp.pkl")
-        os.replace(out / "latest.tmp.zip", latest)
-        os.replace(out / "latest_replay.tmp.pkl", replay)
+        _save_state(model, latest, replay, model.save_replay_buffer)
 
-    if model.num_timesteps == 0:
-        save_actor(0)
-    deadline = time.time() + 60.0 * args.minutes
-    t0, s0 = time.time(), model.num_timesteps
+    deadline, log_progress = _start(model, save_actor, args.minutes, log_path)
 
     class Progress(BaseCallback):
         def _on_step(self) -> bool:
@@ -269,10 +283,7 @@ def train(args: argparse.Namespace) -> None:
             if n % args.save_every == 0:
                 save_full()
             if n % 5000 == 0:
-                eps = [e["r"] for e in self.model.ep_info_buffer]
-                fps = (n - s0) / max(time.time() - t0, 1e-9)
-                mean = float(np.mean(eps)) if eps else float("nan")
-                _log(log_path, f"step {n} fps {fps:.0f} train-episode-return(last {len(eps)}) {mean:.1f}")
+                log_progress(n)
             return time.time() < deadline
 
     _learn_until(model, args.steps, Progress(), deadline, save_actor, save_full, log_path)
@@ -298,12 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=str(DEFAULT_OUT))
     args = parser.parse_args(argv)
-    try:
-        train(args)
-    except SymmpoError as err:
-        print(f"train_behaviour: error: {err}", file=sys.stderr)
-        return 2
-    return 0
+    return exit_status("train_behaviour", lambda: train(args))
 
 
 if __name__ == "__main__":

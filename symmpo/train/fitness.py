@@ -62,8 +62,7 @@ def load_dataset(
     """The task's dataset for this seed (``progress``: a bar while a response pool is simulated)."""
     from symmpo.suite.datasets import load_task
 
-    ds_seed = seed if config.dataset_seed is None else config.dataset_seed
-    return load_task(task, cache_dir=cache_dir, seed=ds_seed, progress=progress)
+    return load_task(task, cache_dir=cache_dir, seed=config.dataset_seed_of(seed), progress=progress)
 
 
 def prepare(

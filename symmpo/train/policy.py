@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from symmpo.suite.types import PreferenceDataset
+from symmpo.suite.types import SIDES, PreferenceDataset, Responses
 
 MEMBER_CHUNK = 2  # members per batched pass in training; see PolicyPopulation.step_logps
 
@@ -39,14 +39,15 @@ class PolicySpec:
 
 def obs_normalizer(dataset: PreferenceDataset) -> tuple[np.ndarray, np.ndarray]:
     """Mean and std of every real (unpadded) observation of the dataset, chosen and rejected."""
-    rows = [
-        packed_rows(dataset.obs_chosen, dataset.len_chosen),
-        packed_rows(dataset.obs_rejected, dataset.len_rejected),
-    ]
-    obs = np.concatenate(rows).astype(np.float64)
+    obs = real_observations(dataset).astype(np.float64)
     mean = obs.mean(0)
     std = np.maximum(obs.std(0), 1e-3)  # constant features (a fixed joint) must not blow up
     return mean.astype(np.float32), std.astype(np.float32)
+
+
+def real_observations(dataset: PreferenceDataset) -> np.ndarray:
+    """Every real (unpadded) observation of the dataset: the chosen side's, then the rejected side's."""
+    return np.concatenate([packed_rows(side.obs, side.length) for side in map(dataset.side, SIDES)])
 
 
 def packed_rows(padded: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -226,13 +227,14 @@ class PackedResponses:
     offsets: np.ndarray  # int64 [N]
 
     @classmethod
-    def build(cls, obs: np.ndarray, act: np.ndarray, lengths: np.ndarray, mean: np.ndarray, std: np.ndarray):
-        lengths = np.asarray(lengths, dtype=np.int64)
-        rows = (packed_rows(obs, lengths).astype(np.float32) - mean) / std
+    def build(cls, side: Responses, mean: np.ndarray, std: np.ndarray) -> PackedResponses:
+        """One side of a dataset packed, its observations normalized with ``mean`` and ``std``."""
+        lengths = np.asarray(side.length, dtype=np.int64)
+        rows = (packed_rows(side.obs, lengths).astype(np.float32) - mean) / std
         offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
         return cls(
             torch.from_numpy(np.ascontiguousarray(rows)),
-            torch.from_numpy(packed_rows(act, lengths).astype(np.int64)),
+            torch.from_numpy(packed_rows(side.act, lengths).astype(np.int64)),
             lengths,
             offsets,
         )

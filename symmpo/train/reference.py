@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from symmpo.suite.types import PreferenceDataset
+from symmpo.suite.types import SIDES, PreferenceDataset
 from symmpo.train.config import TrainConfig
 from symmpo.train.policy import (
     PackedResponses,
@@ -56,14 +56,7 @@ def _key(dataset: PreferenceDataset, seed: int, config: TrainConfig) -> str:
     sha = dataset.meta.get("sha256")
     if not sha:  # synthetic datasets in tests carry no hash: hash the arrays themselves
         h = hashlib.sha256()
-        for a in (
-            dataset.obs_chosen,
-            dataset.act_chosen,
-            dataset.len_chosen,
-            dataset.obs_rejected,
-            dataset.act_rejected,
-            dataset.len_rejected,
-        ):
+        for a in (array for s in SIDES for array in dataset.side(s)[:3]):  # obs, act, length
             h.update(np.ascontiguousarray(a).tobytes())
         sha = h.hexdigest()
     blob = json.dumps({"sha256": sha, "seed": seed, **config.reference_key()}, sort_keys=True)
@@ -79,7 +72,7 @@ def train_bc(dataset: PreferenceDataset, seed: int, config: TrainConfig) -> tupl
     mean, std = obs_normalizer(dataset)
     gen = torch.Generator().manual_seed(seed)
     policy = PolicyPopulation.init(spec_of(dataset, config), 1, mean, std, gen)
-    chosen = PackedResponses.build(dataset.obs_chosen, dataset.act_chosen, dataset.len_chosen, mean, std)
+    chosen = PackedResponses.build(dataset.side("chosen"), mean, std)
     for p in policy.params:
         p.requires_grad_(True)
     opt = torch.optim.Adam(policy.params, lr=config.bc_lr)
@@ -181,20 +174,8 @@ def get_reference(
             if config.sft_levels
             else train_bc(dataset, seed, config)
         )
-    chosen = PackedResponses.build(
-        dataset.obs_chosen,
-        dataset.act_chosen,
-        dataset.len_chosen,
-        policy.obs_mean.numpy(),
-        policy.obs_std.numpy(),
-    )
-    rejected = PackedResponses.build(
-        dataset.obs_rejected,
-        dataset.act_rejected,
-        dataset.len_rejected,
-        policy.obs_mean.numpy(),
-        policy.obs_std.numpy(),
-    )
+    mean, std = policy.obs_mean.numpy(), policy.obs_std.numpy()
+    chosen, rejected = (PackedResponses.build(dataset.side(s), mean, std) for s in SIDES)
     if state is not None and state["logps_chosen"].shape[0] == dataset.n_pairs:
         logps_chosen, logps_rejected = state["logps_chosen"], state["logps_rejected"]
     else:

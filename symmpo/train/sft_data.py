@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from symmpo.errors import DataError
-from symmpo.suite.types import PreferenceDataset
+from symmpo.suite.types import PreferenceDataset, Responses
 
 SFT_POOL_OFFSET = 100
 
@@ -53,19 +53,11 @@ def sft_dataset(
     bins = pool.bins[:, keep].reshape(-1, *pool.bins.shape[2:]).astype(np.int64)
     length = pool.length[:, keep].reshape(-1)
     ret = pool.ret[:, keep].reshape(-1).astype(np.float32)
-    n = len(length)
     sha = hashlib.sha256(json.dumps({"pool": pool_sha, "levels": list(levels)}).encode()).hexdigest()
-    return PreferenceDataset(
-        obs_chosen=obs,
-        act_chosen=bins,
-        len_chosen=length,
-        obs_rejected=obs,
-        act_rejected=bins,
-        len_rejected=length,
-        ret_chosen=ret,
-        ret_rejected=ret,
-        flipped=np.zeros(n, dtype=bool),
-        poor_pair=np.zeros(n, dtype=bool),
+    side = Responses(obs, bins, length, ret)
+    return PreferenceDataset.from_sides(
+        side,
+        side,
         context_seed=np.repeat(pool.context_seed, int(keep.sum())),
         meta={
             "K": meta["K"],

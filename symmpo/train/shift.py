@@ -17,17 +17,12 @@ import numpy as np
 import torch
 
 from symmpo.suite.types import PreferenceDataset
-from symmpo.train.policy import PolicyPopulation, packed_rows
+from symmpo.train.policy import PolicyPopulation, real_observations
 
 
 def held_out_states(dataset: PreferenceDataset, n: int = 4096, seed: int = 0) -> np.ndarray:
     """Up to ``n`` raw observations drawn (fixed seed) from every real step of both sides of ``dataset``."""
-    rows = np.concatenate(
-        [
-            packed_rows(dataset.obs_chosen, dataset.len_chosen),
-            packed_rows(dataset.obs_rejected, dataset.len_rejected),
-        ]
-    )
+    rows = real_observations(dataset)
     rng = np.random.default_rng(seed)
     idx = rng.choice(len(rows), size=min(n, len(rows)), replace=False)
     return np.ascontiguousarray(rows[np.sort(idx)], dtype=np.float32)

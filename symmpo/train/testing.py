@@ -7,12 +7,15 @@ objective bug cannot hide each other.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from symmpo.suite.types import PreferenceDataset
+from symmpo.objective.types import LossArgs
+from symmpo.suite.types import PreferenceDataset, Responses
 
 
 def synthetic_dataset(
@@ -33,19 +36,11 @@ def synthetic_dataset(
         act[pad] = 0
         return obs, act, lens
 
-    obs_c, act_c, len_c = side(True)
-    obs_r, act_r, len_r = side(False)
-    return PreferenceDataset(
-        obs_chosen=obs_c,
-        act_chosen=act_c,
-        len_chosen=len_c,
-        obs_rejected=obs_r,
-        act_rejected=act_r,
-        len_rejected=len_r,
-        ret_chosen=rng.normal(1.0, 0.1, n_pairs).astype(np.float32),
-        ret_rejected=rng.normal(0.0, 0.1, n_pairs).astype(np.float32),
-        flipped=np.zeros(n_pairs, bool),
-        poor_pair=np.zeros(n_pairs, bool),
+    chosen, rejected = side(True), side(False)
+    ret_chosen, ret_rejected = rng.normal(1.0, 0.1, n_pairs), rng.normal(0.0, 0.1, n_pairs)
+    return PreferenceDataset.from_sides(
+        Responses(*chosen, ret_chosen.astype(np.float32)),
+        Responses(*rejected, ret_rejected.astype(np.float32)),
         context_seed=np.arange(n_pairs, dtype=np.int64),
         meta={"task": "synthetic", "K": n_bins, "H": horizon, "setting": "clean", "seed": seed},
     )
@@ -57,22 +52,14 @@ class HandDPO:
     def __init__(self, beta: float = 0.1, sft_weight: float = 0.0, name: str = "hand_dpo"):
         self.beta, self.sft_weight, self.name = beta, sft_weight, name
 
-    def loss(
-        self,
-        policy_chosen_logps: Tensor,
-        policy_rejected_logps: Tensor,
-        reference_chosen_logps: Tensor,
-        reference_rejected_logps: Tensor,
-        chosen_lengths: Tensor | None = None,
-        rejected_lengths: Tensor | None = None,
-        progress: float = 0.0,
-    ) -> Tensor:
-        logits = (policy_chosen_logps - reference_chosen_logps) - (
-            policy_rejected_logps - reference_rejected_logps
+    def loss(self, *args: Any, **kwargs: Any) -> Tensor:
+        a = LossArgs(*args, **kwargs)
+        logits = (a.policy_chosen_logps - a.reference_chosen_logps) - (
+            a.policy_rejected_logps - a.reference_rejected_logps
         )
         out = -F.logsigmoid(self.beta * logits)
         if self.sft_weight:
-            out = out - self.sft_weight * policy_chosen_logps / chosen_lengths
+            out = out - self.sft_weight * a.policy_chosen_logps / a.chosen_lengths
         return out
 
 
@@ -82,19 +69,11 @@ class HandIPO:
     def __init__(self, beta: float = 0.1, name: str = "hand_ipo"):
         self.beta, self.name = beta, name
 
-    def loss(
-        self,
-        policy_chosen_logps,
-        policy_rejected_logps,
-        reference_chosen_logps,
-        reference_rejected_logps,
-        chosen_lengths=None,
-        rejected_lengths=None,
-        progress: float = 0.0,
-    ) -> Tensor:
-        z = (policy_chosen_logps - reference_chosen_logps) / chosen_lengths - (
-            policy_rejected_logps - reference_rejected_logps
-        ) / rejected_lengths
+    def loss(self, *args: Any, **kwargs: Any) -> Tensor:
+        a = LossArgs(*args, **kwargs)
+        z = (a.policy_chosen_logps - a.reference_chosen_logps) / a.chosen_lengths - (
+            a.policy_rejected_logps - a.reference_rejected_logps
+        ) / a.rejected_lengths
         return (z - 1 / (2 * self.beta)) ** 2
 
 
@@ -114,16 +93,7 @@ class InfGrad:
 
     name = "inf_grad"
 
-    def loss(
-        self,
-        policy_chosen_logps,
-        policy_rejected_logps,
-        reference_chosen_logps,
-        reference_rejected_logps,
-        chosen_lengths=None,
-        rejected_lengths=None,
-        progress: float = 0.0,
-    ) -> Tensor:
+    def loss(self, policy_chosen_logps: Tensor, *args: Any, **kwargs: Any) -> Tensor:
         return torch.sqrt((policy_chosen_logps - policy_chosen_logps.detach()) ** 2 * 0)
 
 

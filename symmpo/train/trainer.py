@@ -27,18 +27,10 @@ from symmpo.train.reference import Reference
 
 
 class LossObjective(Protocol):
-    """What the trainer needs from an objective (``symmpo.Objective`` satisfies it)."""
+    """What the trainer needs from an objective (``symmpo.Objective`` satisfies it): ``loss`` taking the
+    arguments of :class:`~symmpo.objective.types.LossArgs` and returning one loss per example."""
 
-    def loss(
-        self,
-        policy_chosen_logps: Tensor,
-        policy_rejected_logps: Tensor,
-        reference_chosen_logps: Tensor,
-        reference_rejected_logps: Tensor,
-        chosen_lengths: Tensor | None = None,
-        rejected_lengths: Tensor | None = None,
-        progress: float = 0.0,
-    ) -> Tensor: ...
+    loss: Callable[..., Tensor]
 
 
 @dataclass
