@@ -78,6 +78,22 @@ def add_run_arguments(p: argparse.ArgumentParser, command: str, population_help:
         help="share of a rung's candidates promoted to the next, in (0, 1) (default 0.33; with --fidelity-rungs)",
     )
     p.add_argument(
+        "--fidelity-steps",
+        type=int_in(1, 10**7),
+        nargs="+",
+        metavar="STEPS",
+        help="PO steps per rung, e.g. 250 1000 (the last = the run's own; with --fidelity-rungs): a cheap first "
+        "rung trains fewer steps (default: every rung at the run's steps)",
+    )
+    p.add_argument(
+        "--fidelity-lr",
+        type=float,
+        nargs="+",
+        metavar="LR",
+        help="learning rate per rung, e.g. 1e-3 3e-4 (the last = the run's own; with --fidelity-rungs): a short "
+        "first rung at a higher rate (default: every rung at the run's rate)",
+    )
+    p.add_argument(
         "--executor", choices=EXECUTORS, default="local", help="where trainings run (default: local)"
     )
     p.add_argument("--workers", type=int_in(1, 4096), help="worker processes (default: all cores)")
@@ -103,10 +119,15 @@ def new_config(args: argparse.Namespace) -> SearchConfig:
         overrides = {**dict(train.overrides), "dataset_seeds": list(seeds)}
         config = config.override(train={"preset": train.preset, "overrides": overrides})
     rungs, share = getattr(args, "fidelity_rungs", None), getattr(args, "promote", None)
-    if share is not None and rungs is None:
-        raise SymmpoError("--promote needs --fidelity-rungs (e.g. --fidelity-rungs 1 3 --promote 0.33)")
+    per_rung = {"steps": getattr(args, "fidelity_steps", None), "lr": getattr(args, "fidelity_lr", None)}
+    flags = {"--promote": share, "--fidelity-steps": per_rung["steps"], "--fidelity-lr": per_rung["lr"]}
+    given = [flag for flag, v in flags.items() if v is not None]
+    if given and rungs is None:
+        raise SymmpoError(f"{given[0]} needs --fidelity-rungs (e.g. --fidelity-rungs 1 3 --promote 0.33)")
     if rungs is not None:
-        config = config.override(fidelity={"rungs": list(rungs), "promote": 0.33 if share is None else share})
+        fidelity = {"rungs": list(rungs), "promote": 0.33 if share is None else share}
+        fidelity.update({k: list(v) for k, v in per_rung.items() if v is not None})
+        config = config.override(fidelity=fidelity)
     return config
 
 
@@ -140,6 +161,8 @@ def open_run(args: argparse.Namespace, command: SearchCommand) -> tuple[Any, Sea
             *[k for k in SEARCH_KEYS if k != "generations"],
             "fidelity_rungs",
             "promote",
+            "fidelity_steps",
+            "fidelity_lr",
             "dataset_seeds",
             *command.fixed,
         )

@@ -27,6 +27,7 @@ MAX_HALL_OF_FAME = 1_000
 MAX_CMAES_POPSIZE = 1_000
 MAX_CMAES_ITERATIONS = 1_000
 MAX_SIGMA0 = 100.0
+MAX_STEPS = 10**7  # PO steps of a fidelity rung (the trainer's own bound)
 
 
 class ConfigError(SymmpoError):
@@ -117,22 +118,53 @@ def as_widths(value: Any, what: str) -> tuple[int, ...]:
     return tuple(as_int(w, f"each of {what}", 1, 4096) for w in value)
 
 
-def as_fidelity(value: Any, n_seeds: int) -> tuple[tuple[int, ...], float]:
+def as_fidelity(
+    value: Any, n_seeds: int
+) -> tuple[tuple[int, ...], float, tuple[int, ...] | None, tuple[float, ...] | None]:
     """``fidelity: {rungs: [1, 3], promote: 0.33}``: seed counts per rung, increasing from 1 or more to every
-    fitness seed (so a promoted candidate's fitness is the flat one), at least two rungs; a share in (0, 1)."""
+    fitness seed (so a promoted candidate's fitness is the flat one), at least two rungs; a share in (0, 1).
+    With ``steps: [250, 1000]`` (PO steps per rung, non-decreasing) and/or ``lr: [1e-3, 3e-4]`` (learning rate per
+    rung), whose last entries must be the run's own (:meth:`symmpo.search.multifidelity.Fidelity.bind`), the seed
+    counts need only not decrease, as long as every rung changes its seeds, steps or rate."""
     spec = as_mapping(value, "fidelity")
-    unknown = sorted(set(spec) - {"rungs", "promote"})
+    unknown = sorted(set(spec) - {"rungs", "promote", "steps", "lr"})
     if unknown or not {"rungs", "promote"} <= set(spec):
-        raise ConfigError(f"fidelity must have exactly 'rungs' and 'promote', got {shown(sorted(spec))}")
+        raise ConfigError(
+            "fidelity must have exactly 'rungs' and 'promote' (and optionally 'steps', 'lr'), "
+            f"got {shown(sorted(spec))}"
+        )
     rungs = spec["rungs"]
     if not isinstance(rungs, list | tuple) or not 2 <= len(rungs) <= MAX_SEEDS:
         raise ConfigError(f"fidelity.rungs must be a list of 2 or more seed counts, got {shown(rungs)}")
     counts = tuple(as_int(r, "each of fidelity.rungs", 1, MAX_SEEDS) for r in rungs)
-    if any(b <= a for a, b in zip(counts, counts[1:], strict=False)) or counts[-1] != n_seeds:
+    steps = _per_rung(spec, "steps", "PO step count", len(counts))
+    lr = _per_rung(spec, "lr", "learning rate", len(counts))
+    steps = None if steps is None else tuple(as_int(v, "each of fidelity.steps", 1, MAX_STEPS) for v in steps)
+    lr = None if lr is None else tuple(as_positive(v, "each of fidelity.lr", 1.0) for v in lr)
+    per_rung = list(zip(counts, steps or (0,) * len(counts), lr or (0.0,) * len(counts), strict=True))
+    rising = all(
+        b[0] >= a[0] and b[1] >= a[1] and b != a for a, b in zip(per_rung, per_rung[1:], strict=False)
+    )
+    if not rising or counts[-1] != n_seeds:
+        what = (
+            "increase"
+            if steps is None and lr is None
+            else "not decrease (nor fidelity.steps), each rung changing one"
+        )
         raise ConfigError(
-            f"fidelity.rungs must increase and end at the number of fitness seeds ({n_seeds}), got {shown(list(rungs))}"
+            f"fidelity.rungs must {what} and end at the number of fitness seeds ({n_seeds}), got {shown(list(rungs))}"
         )
     share = as_positive(spec["promote"], "fidelity.promote", 1.0)
     if share >= 1.0:
         raise ConfigError(f"fidelity.promote must be below 1 (1 promotes every candidate), got {share:g}")
-    return counts, share
+    return counts, share, steps, lr
+
+
+def _per_rung(spec: dict[str, Any], key: str, what: str, n: int) -> list[Any] | tuple[Any, ...] | None:
+    """``fidelity.<key>``: absent, or one value per rung."""
+    values = spec.get(key)
+    if values is None:
+        return None
+    if not isinstance(values, list | tuple) or len(values) != n:
+        raise ConfigError(f"fidelity.{key} must list one {what} per rung ({n}), got {shown(values)}")
+    return values

@@ -321,6 +321,8 @@ class SearchConfig:
             raise SymmpoError("rescore seeds must be fresh: they overlap the fitness seeds")
         protocol.check_fitness_tasks(self.tasks, self.allow_heldout_env)
         object.__setattr__(self, "train", self.train_section.config(self.tasks))
+        if self.fidelity is not None:  # a rung's steps and rate end at the run's own
+            object.__setattr__(self, "fidelity", self.fidelity.bind(self.train.steps, self.train.lr))
         # ProtocolError when the final re-score would not be held out
         protocol.check_heldout(self.fitness_split, self.heldout_split, "the end-of-run re-score")
         self.reference.objective()
@@ -409,9 +411,7 @@ class SearchConfig:
             "rescore_top": self.rescore_top,
             "reference": self.reference.to_mapping(),
             "preset": self.preset,
-            "fidelity": None
-            if self.fidelity is None
-            else {"rungs": list(self.fidelity.rungs), "promote": self.fidelity.promote},
+            "fidelity": None if self.fidelity is None else self.fidelity.to_mapping(),
             "grammar_name": self.grammar_name,
             "kind": self.kind,
             "neural": None if self.neural is None else self.neural.to_mapping(),

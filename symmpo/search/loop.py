@@ -27,6 +27,7 @@ GP + CMA-ES in :mod:`symmpo.search.evolve`, network weights by CMA-ES in :mod:`s
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import signal
 import statistics
@@ -42,7 +43,7 @@ from symmpo.search.config import SearchConfig
 from symmpo.search.executors import Executor, check_interrupt
 from symmpo.search.halloffame import PRUNING_ZERO, HallOfFame, pruning_summary
 from symmpo.search.jobs import FitnessJob, JobFn, aggregate, run_job, seed_summary, train_objectives
-from symmpo.search.multifidelity import promote, rung_fitness, rung_of
+from symmpo.search.multifidelity import promote, rekey, rung_fitness, rung_of, score_key
 from symmpo.search.rundir import RunDir
 from symmpo.search.strategy import Candidate, Leader, Representation, Strategy
 from symmpo.train.config import TrainConfig
@@ -192,10 +193,16 @@ class Search:
 
     # -- evaluation -------------------------------------------------------------------------
     def evaluate(
-        self, candidates: list[Candidate], seeds: list[int], phase: str, train: TrainConfig
+        self,
+        candidates: list[Candidate],
+        seeds: list[int],
+        phase: str,
+        train: TrainConfig,
+        rung: dict[str, Any] | None = None,
     ) -> dict[str, dict[str, Any]]:
         """Train each distinct candidate on tasks × ``seeds`` with trainer config ``train``, logging every
-        training; ``{key: {"scores": {task/seed: score}, "reasons": [...]}}``."""
+        training (with ``rung``, the ``steps`` and ``lr`` a fidelity rung trains at other than the run's);
+        ``{key: {"scores": {task/seed: score}, "reasons": [...]}}``."""
         distinct: dict[str, Candidate] = {}
         for c in candidates:
             distinct.setdefault(c.key, c)
@@ -215,6 +222,7 @@ class Search:
                         "score": rec["score"],
                         "reason": rec.get("reason"),
                         "seconds": round(float(rec.get("seconds", 0.0)), 3),
+                        **(rung or {}),
                     }
                     for i, rec in zip(idx, records, strict=True)
                 ]
@@ -308,22 +316,23 @@ class Search:
         new = {c.key for c in [*distinct, reference] if c.key not in self.cache}
         pool, per_rung, trainings = list(distinct), [], 0
         for i in range(len(fid.rungs)):
-            rung_seeds = fid.seeds(seeds, i)
+            rung_seeds, tag, overrides = fid.seeds(seeds, i), fid.tag(i), fid.overrides(i)
+            train = dataclasses.replace(self.train, **overrides) if overrides else self.train
             per_rung.append(len(pool))
             members = list({c.key: c for c in [*pool, reference]}.values())
             groups: dict[tuple[int, ...], list[Candidate]] = {}
             for c in members:
                 scores = self.cache.get(c.key, {}).get("scores", {})
-                lack = tuple(s for s in rung_seeds if any(f"{t}/{s}" not in scores for t in tasks))
+                lack = tuple(s for s in rung_seeds if any(score_key(t, s, tag) not in scores for t in tasks))
                 if lack:
                     groups.setdefault(lack, []).append(c)
             for lack, group in groups.items():
-                results = self.evaluate(group, list(lack), "search", self.train)
+                results = self.evaluate(group, list(lack), "search", train, overrides)
                 trainings += len(group) * len(lack) * len(tasks)
                 for key, res in results.items():
-                    self.merge(key, res)
+                    self.merge(key, rekey(res, tag))
             if i + 1 < len(fid.rungs):
-                score = {c.key: rung_fitness(self.cache[c.key], tasks, rung_seeds) for c in pool}
+                score = {c.key: rung_fitness(self.cache[c.key], tasks, rung_seeds, tag) for c in pool}
                 keep = set(
                     promote(
                         [c.key for c in pool],
@@ -344,8 +353,9 @@ class Search:
         if self.prunes and res.get("occurring"):
             entry.setdefault("occurring", {}).update(res["occurring"])
         assert self.fidelity is not None
-        reached = self.fidelity.seeds(self.config.seeds, self.rung(key))
-        entry["fitness"] = rung_fitness(entry, self.config.tasks, reached)
+        rung = self.rung(key)
+        reached = self.fidelity.seeds(self.config.seeds, rung)
+        entry["fitness"] = rung_fitness(entry, self.config.tasks, reached, self.fidelity.tag(rung))
 
     def rescore(self) -> dict[str, Any]:
         """The top ``rescore_top`` leaders (as shown) and the reference on the held-out split (fresh dataset,
@@ -441,6 +451,11 @@ class Search:
                 entry["search_fitness"]["seeds"] = self.fidelity.seeds(self.config.seeds, rung)
                 entry["search_fitness"]["rung"] = rung + 1
                 entry["search_fitness"]["rungs"] = len(self.fidelity.rungs)
+                fid = self.fidelity
+                if fid.steps is not None:
+                    entry["search_fitness"]["steps"] = fid.steps[rung]
+                if fid.lr is not None:
+                    entry["search_fitness"]["lr"] = fid.lr[rung]
             if leader.key in scores:
                 s = scores[leader.key]
                 entry["fresh_fitness"] = {
