@@ -29,6 +29,12 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=16)
     ap.add_argument("--sample-seed", type=int, default=0)
     ap.add_argument("--grammar", default="grammars/mirror.yaml")
+    ap.add_argument(
+        "--dataset-seed",
+        type=int,
+        default=None,
+        help="a fitness-side dataset other than 0 (protocol.FITNESS_EXTRA_DATASET_SEEDS); stored as SETTING@dsN",
+    )
     ap.add_argument("--cache-dir", default=None)
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
@@ -47,23 +53,28 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     raw_path = args.out / "raw.json"
     raw = json.loads(raw_path.read_text()) if raw_path.exists() else {}
+    from symmpo import protocol
+
+    if args.dataset_seed is not None and args.dataset_seed not in protocol.FITNESS_EXTRA_DATASET_SEEDS:
+        raise SystemExit(f"--dataset-seed must be one of {protocol.FITNESS_EXTRA_DATASET_SEEDS}")
     for text in args.settings:
         steps, _, lr = text.partition(":")
         setting = Setting(int(steps), float(lr))
-        if setting.label in raw:
-            print(f"{args.task} {setting.label}: done already ({raw_path})")
+        key = setting.label if args.dataset_seed is None else f"{setting.label}@ds{args.dataset_seed}"
+        if key in raw:
+            print(f"{args.task} {key}: done already ({raw_path})")
             continue
         config = fitness_config(
             dataclasses.replace(
                 TrainConfig.preset("default"), steps=setting.steps, lr=setting.lr, eval_episodes=args.episodes
             )
         )
+        if args.dataset_seed is not None:
+            config = dataclasses.replace(config, dataset_seed=args.dataset_seed)
         seeds = list(range(args.seeds))
-        print(
-            f"{args.task} {setting.label}: fitness split, seeds {seeds}, {args.episodes} episodes", flush=True
-        )
+        print(f"{args.task} {key}: fitness split, seeds {seeds}, {args.episodes} episodes", flush=True)
         split = run_split(objectives, args.task, config, seeds, None, args.cache_dir)
-        raw[setting.label] = {"fitness": split}
+        raw[key] = {"fitness": split}
         raw_path.write_text(dumps(raw))
     print(f"wrote {raw_path}")
 
