@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from symmpo import Objective
 from symmpo.cli import main
 from symmpo.errors import FormulaError, ObjectiveError, SymmpoError
+from symmpo.search.config import REQUIRED
 from symmpo.symbolic.expr import Const, Node, Var
 from symmpo.symbolic.parser import parse
 from symmpo.symbolic.safeyaml import load_text
@@ -186,23 +187,7 @@ JSONISH = st.recursive(
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
     max_leaves=8,
 )
-CONFIG_KEYS = [
-    "tasks",
-    "seeds",
-    "rescore_seeds",
-    "generations",
-    "population",
-    "seed",
-    "chunk",
-    "train",
-    "cmaes",
-    "hall_of_fame",
-    "rescore_top",
-    "reference",
-    "grammar",
-    "heldout",
-    "gp",
-]
+CONFIG_KEYS = [*REQUIRED, "grammar", "heldout", "gp"]
 STATE_KEYS = [
     "generation",
     "rng",
