@@ -207,6 +207,29 @@ def replay_schedule(
     return order, trainings / len(labels), seconds / len(labels)
 
 
+def scored(
+    trainings: float,
+    seconds: float,
+    rho: dict,
+    top: dict,
+    gen_rhos: Sequence[float],
+    gen_secs: Sequence[float],
+) -> dict:
+    """The fields every replayed schedule reports: cost, ρ over the whole set, the search-side measures and the
+    replay in generations."""
+    return {
+        "seed_trainings": trainings,
+        "core_seconds": seconds,
+        "candidates_per_core_hour": 3600 / seconds,
+        "spearman": rho["spearman"],
+        "ci": rho["ci"],
+        **top,
+        "generation_rho_mean": float(np.mean(gen_rhos)),
+        "generation_rho_range": [float(np.percentile(gen_rhos, 5)), float(np.percentile(gen_rhos, 95))],
+        "generation_core_seconds": float(np.mean(gen_secs)),
+    }
+
+
 def partitions(labels: Sequence[str], size: int, splits: int, seed: int = 0) -> list[list[list[str]]]:
     """``splits`` random partitions of the objectives into generations of about ``size`` (nearly equal)."""
     rng = np.random.default_rng(seed)
@@ -266,18 +289,7 @@ def replay_report(studies: list[dict], shares: Sequence[float], size: int, split
                     "variant": label,
                     "rungs": rungs,
                     "promote": share if len(rungs) > 1 else None,
-                    "seed_trainings": trainings,
-                    "core_seconds": seconds,
-                    "candidates_per_core_hour": 3600 / seconds,
-                    "spearman": rho["spearman"],
-                    "ci": rho["ci"],
-                    **top,
-                    "generation_rho_mean": float(np.mean(gen_rhos)),
-                    "generation_rho_range": [
-                        float(np.percentile(gen_rhos, 5)),
-                        float(np.percentile(gen_rhos, 95)),
-                    ],
-                    "generation_core_seconds": float(np.mean(gen_secs)),
+                    **scored(trainings, seconds, rho, top, gen_rhos, gen_secs),
                 }
             )
         for r in rows:
@@ -349,18 +361,9 @@ def mixed_report(studies: list[dict], shares: Sequence[float], size: int, splits
                     "variant": label,
                     "schedule": [list(r) for r in schedule],
                     "promote": share if len(schedule) > 1 else None,
-                    "seed_trainings": trainings,
-                    "core_seconds": seconds,
-                    "candidates_per_core_hour": 3600 / seconds,
-                    "spearman": rho["spearman"],
-                    "ci": rho["ci"],
-                    **selection(order, held),
-                    "generation_rho_mean": float(np.mean(gen_rhos)),
-                    "generation_rho_range": [
-                        float(np.percentile(gen_rhos, 5)),
-                        float(np.percentile(gen_rhos, 95)),
-                    ],
-                    "generation_core_seconds": float(np.mean([s for _, _, s in gen])),
+                    **scored(
+                        trainings, seconds, rho, selection(order, held), gen_rhos, [s for _, _, s in gen]
+                    ),
                 }
             )
         base = mine[0]
