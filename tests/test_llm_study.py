@@ -22,7 +22,7 @@ WOBBLE = {"dpo": 0.1, "simpo": 0.3, "mine": 0.2}  # per seed, so paired differen
 
 @pytest.fixture
 def fake_runs(monkeypatch):
-    calls = {"base": 0, "run": []}
+    calls = {"base": 0, "run": [], "reference": []}
 
     def base(cfg, cache_dir=None):
         calls["base"] += 1
@@ -43,6 +43,9 @@ def fake_runs(monkeypatch):
     monkeypatch.setattr(po, "evaluate_base", base)
     monkeypatch.setattr(po, "run", run)
     monkeypatch.setattr(study, "_dataset", lambda cfg, setting, cache_dir: f"data-{setting}")
+    monkeypatch.setattr(
+        study, "_reference", lambda cfg, setting, cache_dir: calls["reference"].append(setting)
+    )
     return calls
 
 
@@ -53,8 +56,10 @@ def test_table_runs_every_cell_once_and_reports(tmp_path, fake_runs):
     rows = [json.loads(x) for x in (tmp_path / "transfer.jsonl").read_text().splitlines()]
     assert len(rows) == 2 * 3 * 3 and fake_runs["base"] == 1  # greedy: one evaluation of the instruct model
     assert len(fake_runs["run"]) == 12
+    assert fake_runs["reference"] == ["clean", "mixed-0.5"]  # built once per dataset, before the runs
     study.run_table(tmp_path, cfg, ["clean", "mixed-0.5"], SEEDS, members, log=lambda s: None)
     assert len(fake_runs["run"]) == 12  # resumed: nothing ran twice
+    assert fake_runs["reference"] == ["clean", "mixed-0.5"]  # and no reference pass for nothing
     text = study.write_report(tmp_path, cfg, ["dpo", "simpo"], [], header="Produced by a test.")
     assert "| instruct |" in text and "| dpo |" in text and "sort-mixed-0.5" in text
     st = json.loads((tmp_path / "stats.json").read_text())

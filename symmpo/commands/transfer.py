@@ -14,7 +14,7 @@ from symmpo.errors import SymmpoError
 
 
 def register(subparsers: Any) -> None:
-    from symmpo.commands._args import cache_parent, table_columns, table_parent
+    from symmpo.commands._args import cache_parent, int_in, table_columns, table_parent
     from symmpo.search.executors import EXECUTORS
     from symmpo.studies.members import BASELINES
     from symmpo.text.datasets import SETTINGS
@@ -103,7 +103,28 @@ def register(subparsers: Any) -> None:
     )
     g.add_argument("--preset", default="default", choices=["default", "tiny"])
     g.add_argument("--device", default="cpu", help="cpu (default) or cuda")
-    g.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    g.add_argument(
+        "--threads",
+        type=int,
+        help="torch CPU threads of this process: data generation, reference pass, instruct row, and the runs "
+        "with --executor inline (default: torch's; workers always run single-threaded)",
+    )
+    g.add_argument(
+        "--executor",
+        choices=EXECUTORS,
+        default="local",
+        help="where the PO runs execute: local worker processes (default), inline (this process, one after "
+        "another) or ray",
+    )
+    g.add_argument(
+        "--workers",
+        type=int_in(1, 4096),
+        help="PO runs at once, one single-threaded process each (default: all cores on CPU, 1 with "
+        "--device cuda)",
+    )
+    g.add_argument(
+        "--oversubscribe", action="store_true", help="allow more local workers than the machine has cores"
+    )
     g.add_argument("--out", default="results/transfer-llm", help="output directory")
     g.set_defaults(func=run_llm)
 
@@ -232,7 +253,9 @@ def run_llm(args: argparse.Namespace) -> int:
     """``symmpo transfer llm``: the sweep on the fitness split (``--sweep``), then the held-out table."""
     if importlib.util.find_spec("trl") is None or importlib.util.find_spec("peft") is None:
         raise SymmpoError("symmpo transfer llm trains with TRL and peft: pip install 'symmpo[llm]'")
+    from symmpo.commands._args import check_workers
     from symmpo.llm.po import LLMConfig
+    from symmpo.search.executors import ctrl_c_stops, make_executor, sigint_ignored
     from symmpo.studies import llm as study
     from symmpo.studies.members import BASELINES, resolve_objectives, sweep_members
     from symmpo.suite.datasets import default_cache_dir
@@ -244,6 +267,7 @@ def run_llm(args: argparse.Namespace) -> int:
         raise SymmpoError("--sweep and --no-sweep exclude each other")
     if args.sweep_seeds < 1:
         raise SymmpoError(f"--sweep-seeds must be at least 1, got {args.sweep_seeds}")
+    check_workers(args.workers, args.executor, args.oversubscribe)
     factors = tuple(args.sweep_factors or study.SWEEP_FACTORS)
     lrs = tuple(args.sweep_lrs or study.SWEEP_LRS)
     if min(factors) <= 0 or min(lrs) <= 0:
@@ -259,19 +283,38 @@ def run_llm(args: argparse.Namespace) -> int:
     discovered = [m.label for m in members if m.name == "discovered"]
     out = Path(args.out)
     t0 = time.perf_counter()
-    if args.sweep and not args.report:
-        named = [m.name for m in members if m.name in BASELINES]
-        if not named:
-            raise SymmpoError("--sweep tunes named baselines; none is among --objectives")
-        grid = sweep_members(named, factors, lrs)
-        study.run_sweep(out, cfg, settings, range(args.sweep_seeds), grid, cache_dir=cache_dir)
-        print((out / "sweep.md").read_text())
-    tuned, sweep_seeds, best = study.chosen_members(
-        out, cfg, members, require=not (args.no_sweep or args.report)
-    )
-    if not args.report:
-        seeds = [1000 + i for i in range(args.seeds)]
-        study.run_table(out, cfg, settings, seeds, tuned, sweep_seeds=sweep_seeds, cache_dir=cache_dir)
+    # workers run single-threaded on CPU; on one GPU, processes would compete for it (each with its own context)
+    workers = args.workers or (None if args.device == "cpu" else 1)
+    executor = None if args.report else make_executor(args.executor, workers)
+    kw: dict[str, Any] = {"cache_dir": cache_dir, "executor": executor}
+    try:
+        with ctrl_c_stops():
+            if args.sweep and not args.report:
+                named = [m.name for m in members if m.name in BASELINES]
+                if not named:
+                    raise SymmpoError("--sweep tunes named baselines; none is among --objectives")
+                grid = sweep_members(named, factors, lrs)
+                study.run_sweep(out, cfg, settings, range(args.sweep_seeds), grid, **kw)
+                print((out / "sweep.md").read_text())
+            tuned, sweep_seeds, best = study.chosen_members(
+                out, cfg, members, require=not (args.no_sweep or args.report)
+            )
+            if not args.report:
+                seeds = [1000 + i for i in range(args.seeds)]
+                study.run_table(out, cfg, settings, seeds, tuned, sweep_seeds=sweep_seeds, **kw)
+    except KeyboardInterrupt:
+        with sigint_ignored():
+            if executor is not None:
+                executor.terminate()  # a run takes minutes: end the workers, do not wait for them
+            print(
+                f"\ninterrupted: every finished run is stored in {out}; rerun the same command to resume",
+                flush=True,
+            )
+        return 130
+    finally:
+        if executor is not None:
+            with sigint_ignored():
+                executor.close()
     command = "symmpo " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     header = f"Produced by `{command}` ({(time.perf_counter() - t0) / 60:.1f} min)."
     if args.report:

@@ -2,7 +2,9 @@
 
 A job is a pure function of its arguments (objective dicts, task, seed, training config), so every
 executor returns the same numbers; executors only differ in where the work happens. Results come
-back in job order, which keeps a search bit-reproducible whatever the executor or worker count.
+back in job order, which keeps a search bit-reproducible whatever the executor or worker count;
+``imap_unordered`` gives them as they finish (with their job's index), for callers that store each result at
+once, so that an interrupt loses only the jobs still running.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import os
 import signal
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from typing import Any, Protocol
 
@@ -115,6 +117,10 @@ class Executor(Protocol):
 
     def imap(self, fn: Callable[[Any], Any], jobs: Sequence[Any]) -> Iterator[Any]: ...
 
+    def imap_unordered(
+        self, fn: Callable[[Any], Any], jobs: Sequence[Any]
+    ) -> Iterator[tuple[int, Any]]: ...  # (job index, result) as jobs finish
+
     def close(self) -> None: ...
 
     def terminate(self) -> None: ...  # stop now, without waiting for running jobs (after Ctrl-C)
@@ -133,6 +139,9 @@ class InlineExecutor:
             result = fn(job)
             check_interrupt()
             yield result
+
+    def imap_unordered(self, fn: Callable[[Any], Any], jobs: Sequence[Any]) -> Iterator[tuple[int, Any]]:
+        yield from enumerate(self.imap(fn, jobs))
 
     def close(self) -> None:
         pass
@@ -176,6 +185,19 @@ class LocalExecutor:
                 yield result
         except BaseException:
             for fut in futures:
+                fut.cancel()
+            raise
+
+    def imap_unordered(self, fn: Callable[[Any], Any], jobs: Sequence[Any]) -> Iterator[tuple[int, Any]]:
+        pool = self._ensure()
+        index = {pool.submit(fn, job): i for i, job in enumerate(jobs)}
+        try:
+            for fut in as_completed(index):
+                result = fut.result()
+                check_interrupt()
+                yield index[fut], result
+        except BaseException:
+            for fut in index:
                 fut.cancel()
             raise
 
@@ -245,6 +267,23 @@ class RayExecutor:
                 yield result
         except BaseException:
             for ref in refs:
+                self._ray.cancel(ref, force=True)
+            raise
+
+    def imap_unordered(self, fn: Callable[[Any], Any], jobs: Sequence[Any]) -> Iterator[tuple[int, Any]]:
+        remote = self._remote(fn)
+        refs = [remote.remote(job) for job in jobs]
+        index = {ref: i for i, ref in enumerate(refs)}
+        pending = list(refs)
+        try:
+            while pending:
+                ready, pending = self._ray.wait(pending, num_returns=1)
+                for ref in ready:
+                    result = self._ray.get(ref)
+                    check_interrupt()
+                    yield index[ref], result
+        except BaseException:
+            for ref in pending:
                 self._ray.cancel(ref, force=True)
             raise
 

@@ -25,7 +25,7 @@ import json
 import statistics
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from symmpo import protocol
 from symmpo.errors import SymmpoError
@@ -38,6 +38,9 @@ from symmpo.studies.rows import current_rows as config_rows
 from symmpo.studies.sweep import sweep_columns
 from symmpo.studies.tables import report_start, table_of
 from symmpo.text.datasets import canonical_setting
+
+if TYPE_CHECKING:
+    from symmpo.search.executors import Executor
 
 BASE = "instruct"
 SCORE = "100 x mean true reward of greedy answers"
@@ -72,6 +75,14 @@ def current_rows(path: Path, cfg: LLMConfig) -> list[dict[str, Any]]:
     return config_rows(read_jsonl(path), cfg.hash())
 
 
+def _po_job(job: tuple[Member, str, int, LLMConfig, str | None]) -> dict[str, Any]:
+    """One PO run (a top-level function, so process pools can pickle it)."""
+    from symmpo.llm import po
+
+    member, setting, seed, cfg, cache_dir = job
+    return po.run(member.objective(), setting, seed, cfg, member.lr, Path(cache_dir) if cache_dir else None)
+
+
 def run_cells(
     out_dir: Path,
     kind: str,
@@ -81,16 +92,26 @@ def run_cells(
     members: Sequence[Member] | Callable[[str], list[Member]],
     cache_dir: Path | None = None,
     log: Callable[[str], None] = print,
+    executor: Executor | None = None,
 ) -> None:
     """Train every member (a list, or a function of the task) on every (setting, seed) not yet in
     ``<kind>.jsonl``, plus the instruct row of each cell. A member without its own learning rate runs (and is
-    stored) at the configuration's."""
+    stored) at the configuration's.
+
+    This process first builds what the runs share, each once: every setting's dataset, its reference
+    log-probs (when a pending run's objective uses a reference) and the instruct row; only then do the PO
+    runs fan out to ``executor`` (default: in this process, one after another). A run reads those caches
+    and nothing else, so its result does not depend on the worker that ran it or on what ran before;
+    its row is appended as it finishes (an interrupt loses only the runs in flight; a rerun resumes).
+    """
     from symmpo.llm import po
+    from symmpo.search.executors import InlineExecutor
 
     out_dir.mkdir(parents=True, exist_ok=True)
     store = Rows(out_dir, kind, cfg.hash())
     done = store.done()
     base_score: dict[str, Any] | None = None
+    todo: list[tuple[str, str, int, Member]] = []
     for setting in settings:
         task = task_name(cfg, setting)
         dataset = _dataset(cfg, setting, cache_dir)  # generated here the first time (minutes)
@@ -114,21 +135,41 @@ def run_cells(
                         )
                     ]
                 )
-            for m in task_members:
-                if ident(task, seed, m.label, m.params, m.lr, dataset) in done:
-                    continue
-                result = po.run(m.objective(), setting, seed, cfg, m.lr, cache_dir)
-                log(
-                    f"{kind} {task} seed {seed} {m.label}: {result['score']:.1f} "
-                    f"({result['train_seconds']:.0f} s training, {result.get('steps', 0)} steps)"
-                )
-                store.append([member_row(kind, task, seed, m, BASE, store.config_hash, result)])
+            todo += [
+                (setting, task, seed, m)
+                for m in task_members
+                if ident(task, seed, m.label, m.params, m.lr, dataset) not in done
+            ]
+        if any(m.objective().uses_reference for s, _, _, m in todo if s == setting):
+            _reference(cfg, setting, cache_dir)  # one pass per dataset (≈ 100 s), before any run reads it
+    if not todo:
+        return
+    executor = executor or InlineExecutor()
+    log(f"{kind}: {len(todo)} PO runs on {executor.workers} worker(s) ({executor.name})")
+    jobs = [
+        (m, setting, seed, cfg, None if cache_dir is None else str(cache_dir)) for setting, _, seed, m in todo
+    ]
+    for i, result in executor.imap_unordered(_po_job, jobs):
+        _, task, seed, m = todo[i]
+        log(
+            f"{kind} {task} seed {seed} {m.label}: {result['score']:.1f} "
+            f"({result['train_seconds']:.0f} s training, {result.get('steps', 0)} steps)"
+        )
+        store.append([member_row(kind, task, seed, m, BASE, store.config_hash, result)])
 
 
 def _dataset(cfg: LLMConfig, setting: str, cache_dir: Path | None) -> str:
     from symmpo.llm.datasets import load_dataset
 
     return load_dataset(cfg.data_config(setting), cache_dir).meta["sha256"]
+
+
+def _reference(cfg: LLMConfig, setting: str, cache_dir: Path | None) -> None:
+    """The setting's reference log-probs, computed and cached (the dataset is cached by then)."""
+    from symmpo.llm.datasets import load_dataset
+    from symmpo.llm.po import reference_logps
+
+    reference_logps(load_dataset(cfg.data_config(setting), cache_dir), cfg, cache_dir)
 
 
 # ------------------------------------------------------------------------------------------------ sweep
