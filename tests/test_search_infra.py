@@ -25,6 +25,22 @@ def square_job(job: int) -> tuple[int, int]:
     return job, job * job
 
 
+def relay_job(job: tuple[int, str]) -> int:
+    """Job 0 finishes only after job 1 has (job 1 leaves a file that job 0 waits for)."""
+    import time
+    from pathlib import Path
+
+    index, marker = job
+    if index == 1:
+        Path(marker).write_text("done")
+        return index
+    deadline = time.monotonic() + 60
+    while not Path(marker).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)  # job 1's result is on its way back by then
+    return index
+
+
 # -- run directory -------------------------------------------------------------------------------
 def test_atomic_write_leaves_old_file_when_interrupted(tmp_path, monkeypatch):
     target = tmp_path / "f.json"
@@ -89,6 +105,18 @@ def test_executors_agree_and_keep_order():
     finally:
         local.close()
     assert inline == pooled == [(j, j * j) for j in jobs]
+
+
+def test_imap_unordered_yields_results_as_they_finish(tmp_path):
+    marker = str(tmp_path / "marker")
+    jobs = [(0, marker), (1, marker)]
+    assert list(InlineExecutor().imap_unordered(square_job, [3, 4])) == [(0, (3, 9)), (1, (4, 16))]
+    local = LocalExecutor(workers=2)
+    try:
+        got = list(local.imap_unordered(relay_job, jobs))
+    finally:
+        local.close()
+    assert got == [(1, 1), (0, 0)]  # job 1 first: it finished first; each result with its job's index
 
 
 def test_executor_errors():

@@ -103,6 +103,31 @@ def test_ray_executor_keeps_job_order(ray_instance):
     assert ray_instance.is_initialized()  # close() leaves an instance it did not start
 
 
+def relay_job(job: tuple[int, str]) -> int:
+    """Job 0 finishes only after job 1 has (job 1 leaves a file that job 0 waits for)."""
+    import time
+    from pathlib import Path
+
+    index, marker = job
+    if index == 1:
+        Path(marker).write_text("done")
+        return index
+    deadline = time.monotonic() + 60
+    while not Path(marker).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    return index
+
+
+def test_ray_imap_unordered_yields_results_as_they_finish(ray_instance, tmp_path):
+    ex = make_executor("ray", workers=2)
+    try:
+        got = list(ex.imap_unordered(relay_job, [(0, str(tmp_path / "m")), (1, str(tmp_path / "m"))]))
+    finally:
+        ex.close()
+    assert got == [(1, 1), (0, 0)]
+
+
 def test_ray_hall_of_fame_equals_local_byte_for_byte(ray_instance, tmp_path):
     config = SearchConfig.from_preset("tiny").override(
         population=4,
