@@ -178,3 +178,35 @@ def test_add_lora_trains_only_the_adapters_and_starts_at_the_base_model(lm):
     assert sum(trainable.values()) == 30 * (2 * 8 * 576 + 8 * 576 + 8 * 192)
     with torch.no_grad():
         torch.testing.assert_close(peft_model(**ids).logits, expected)  # B = 0: LoRA starts at the base
+
+
+def test_rows_do_not_depend_on_the_worker_count_or_order(tmp_path):
+    """`symmpo transfer llm --workers 2` gives the rows of `--workers 1`, scores and losses bit for bit, with
+    the runs in the opposite order: each run reads only the data and reference caches the parent built first,
+    whichever process runs it and whatever that process ran before (one worker runs DPO, then SimPO in the
+    same process; two workers get SimPO first, then DPO)."""
+    from symmpo.files import read_jsonl
+    from symmpo.llm.po import LLMConfig
+    from symmpo.search.executors import LocalExecutor
+    from symmpo.studies import llm as study
+    from symmpo.studies.members import resolve_objectives
+
+    cfg = LLMConfig.preset("tiny", n_prompts=8).heldout()
+    timing = ("train_seconds", "cpu_seconds", "eval_seconds")
+    rows = {}
+    for workers, names in ((1, ["dpo", "simpo"]), (2, ["simpo", "dpo"])):  # with and without the reference
+        out = tmp_path / f"workers-{workers}"
+        executor = LocalExecutor(workers)
+        try:
+            members = resolve_objectives(names)
+            study.run_table(out, cfg, ["clean"], [1000], members, executor=executor, log=lambda s: None)
+        finally:
+            executor.close()
+        stored = read_jsonl(out / "transfer.jsonl")
+        rows[workers] = {
+            (r["seed"], r["label"]): {k: v for k, v in r.items() if k not in timing} for r in stored
+        }
+    assert rows[1] == rows[2]
+    po_rows = [r for (_, label), r in rows[1].items() if label != study.BASE]
+    assert len(po_rows) == 2 and all(r["alive"] and r["steps"] == 2 for r in po_rows)
+    assert po_rows[0]["train_loss"] != po_rows[1]["train_loss"]  # two different runs, not one repeated

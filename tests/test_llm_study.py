@@ -99,6 +99,9 @@ def test_cli_refuses_one_seed_and_a_table_without_its_sweep(tmp_path, capsys):
     assert main(["transfer", "llm", "--out", str(tmp_path)]) == 2  # the baselines must be tuned first
     assert "no LLM sweep" in capsys.readouterr().err
     assert main(["transfer", "llm", "--sweep", "--no-sweep", "--out", str(tmp_path)]) == 2
+    assert main(["transfer", "llm", "--no-sweep", "--workers", "4096", "--out", str(tmp_path)]) == 2
+    assert "--oversubscribe" in capsys.readouterr().err  # more workers than cores, refused before any work
+    assert not (tmp_path / "transfer.jsonl").exists()
 
 
 def test_sweep_tunes_named_baselines_per_column_on_fitness(tmp_path, fake_runs, monkeypatch):
