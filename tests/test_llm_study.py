@@ -156,3 +156,25 @@ def test_sweep_tunes_named_baselines_per_column_on_fitness(tmp_path, fake_runs, 
     other = LLMConfig(lr=1e-3).heldout()  # another configuration: its sweep is missing
     with pytest.raises(SymmpoError, match="no LLM sweep"):
         study.chosen_members(tmp_path, other, members, require=True)
+
+
+def test_an_interrupt_keeps_the_finished_runs_and_a_rerun_resumes(tmp_path, fake_runs, monkeypatch, capsys):
+    fake = po.run
+
+    def stop_at_the_third(objective, setting, seed, cfg, lr=None, cache_dir=None):
+        if len(fake_runs["run"]) == 2:
+            raise KeyboardInterrupt  # Ctrl-C during the third run
+        return fake(objective, setting, seed, cfg, lr, cache_dir)
+
+    monkeypatch.setattr(po, "run", stop_at_the_third)
+    argv = ["transfer", "llm", "--no-sweep", "--objectives", "dpo", "simpo", "--settings", "clean"]
+    argv += ["--seeds", "2", "--executor", "inline", "--out", str(tmp_path)]
+    assert main(argv) == 130
+    assert "rerun the same command to resume" in capsys.readouterr().out
+    rows = [json.loads(x) for x in (tmp_path / "transfer.jsonl").read_text().splitlines()]
+    labels = sorted(r["label"] for r in rows)
+    assert labels == ["dpo", "instruct", "instruct", "simpo"]  # each stored as it ended
+    monkeypatch.setattr(po, "run", fake)
+    assert main(argv) == 0
+    ran = [seed for _, _, seed in fake_runs["run"]]
+    assert ran == [1000, 1000, 1001, 1001]  # the rerun ran only the two runs that were missing
