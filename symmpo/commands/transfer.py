@@ -311,6 +311,11 @@ def run_llm(args: argparse.Namespace) -> int:
                 flush=True,
             )
         return 130
+    except BaseException:
+        if executor is not None:  # a failed run: the others' results would be lost anyway, do not wait
+            with sigint_ignored():
+                executor.terminate()
+        raise
     finally:
         if executor is not None:
             with sigint_ignored():
