@@ -12,9 +12,10 @@
 # reboot) re-run the same command. Logs: results/discovery-v3/<name>.log (appended).
 #
 # Every search: fitness = 2 preference datasets (0, 3) x 3 training seeds at 1000 PO steps, 10 episodes
-# (results/fidelity/v3/: rho 0.87 / 0.80 / 0.85 against held out); population 48 x 32 generations = 1,536 bred
-# candidates, plus CMA-ES's 6 per generation once it starts (cached repeats are not retrained); the top 5 by
-# fitness, and DPO, re-scored at the end on the held-out split (dataset 1, seeds 1000-1019, resets from 50,000).
+# (results/fidelity/v3/: rho 0.87 / 0.80 / 0.85 against held out); population 32 x 16 generations = 512 bred
+# candidates x 6 trainings = 1,536 two-seed-equivalent evaluations (issue 19 asks >= 1,500), plus CMA-ES's 6 per
+# generation once it starts (cached repeats are not retrained); the top 5 by fitness, and DPO, re-scored at the
+# end on the held-out split (dataset 1, seeds 1000-1019, resets from 50,000).
 #
 #   #  name                preset                            tasks                                     trainings
 #   1  hopper-mixed        v3-hopper-mixed                   hopper-mixed-0.5@v3                       6
@@ -28,8 +29,8 @@
 #
 # Measured cost per bred candidate of a one-task search (6 trainings; README.md, "Cost"): 15.4 core-s on
 # hopper-mixed-0.5@v3, 17.5 on halfcheetah-noisy-0.2@v3 (1-generation runs, population 15, nice 10, 2 workers, load
-# average 2.6-5.8 on the 2 cores: the command got 0.7 of a core). A search of 1,536 candidates: about 6.6 core-hours
-# on Hopper (13.1 multi-task), 7.5 on HalfCheetah; all seven about 54 core-hours. `run.sh describe` for the table.
+# average 2.6-5.8 on the 2 cores: the command got 0.7 of a core). A search of 512 candidates: about 2.2 core-hours
+# on Hopper (4.4 multi-task), 2.5 on HalfCheetah; all seven about 18 core-hours. `run.sh describe` for the table.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=results/discovery-v3
