@@ -14,7 +14,7 @@ from symmpo.files import dump_yaml
 from symmpo.search.config import SearchConfig
 from symmpo.search.gp import GPConfig
 from symmpo.search.multifidelity import Fidelity
-from symmpo.search.presets import PRESETS, preset_mapping
+from symmpo.search.presets import CLAIM_SEEDS, PRESETS, preset_mapping
 from symmpo.search.rundir import RunDir, RunDirError
 from symmpo.train.config import TrainConfig
 
@@ -149,3 +149,74 @@ def test_overrides_and_run_directories_go_through_the_same_checks(tmp_path):
     (tmp_path / "r" / "config.yaml").write_text(dump_yaml(_edited(cmaes__sigma0=-1.0)))
     with pytest.raises(RunDirError, match="config.yaml: cmaes.sigma0 must be in \\(0, 100\\]"):
         run.read_config()
+
+
+STUDY_V3 = sorted(name for name in PRESETS if name.startswith("v3-"))
+
+
+@pytest.mark.parametrize("name", STUDY_V3)
+def test_the_v3_study_presets_measure_what_the_fidelity_study_validated(name):
+    """2 datasets x 3 seeds at 10 episodes (results/fidelity/v3/: rho >= 0.8 on three columns), >= 1,500
+    two-seed-equivalent candidate evaluations (issue 19), and the end-of-run re-score on the claim protocol's 20 held-out seeds."""
+    config = SearchConfig.from_preset(name)
+    assert all(t.endswith("@v3") for t in config.tasks) and config.train.steps == 1000
+    per_dataset = [config.train.dataset_seed_of(s) for s in config.seeds]
+    assert sorted(per_dataset) == [0, 0, 0, 3, 3, 3]  # three trainings on each of two fitness datasets
+    assert config.train.eval_episodes == 10 and config.train.lr == 3e-4  # the fidelity study's setting
+    assert config.population * config.generations * len(config.seeds) / 2 >= 1500
+    assert config.rescore_seeds == tuple(CLAIM_SEEDS) and config.rescore_top >= 3
+    assert config.heldout_split == protocol.Split(
+        protocol.HELDOUT_DATASET_SEED, tuple(CLAIM_SEEDS), protocol.HELDOUT_RESET_OFFSET, 10
+    )
+    assert config.grammar == ("ta_mirror" if "-ta-" in name else "mirror")
+
+
+def _tiny_run_of(name: str) -> SearchConfig:
+    """Preset ``name`` at test size: the tiny trainer with the preset's fitness overrides (dataset cycle,
+    episodes), 3 candidates, 1 generation, one re-score seed; tasks, fitness seeds, grammar and the held-out split
+    are the preset's own."""
+    from symmpo.search.space import ObjectiveSpace
+
+    config = SearchConfig.from_preset(name)
+    train = {"preset": "tiny", "overrides": dict(config.train_section.overrides)}
+    config = config.override(
+        train=train, population=3, generations=1, rescore_seeds=[1000], hall_of_fame=2, rescore_top=1
+    )
+    return config.override(grammar_name=ObjectiveSpace.from_config(config).grammar_name)  # as evolve does
+
+
+@pytest.mark.parametrize("name", STUDY_V3)
+def test_a_tiny_version_of_each_v3_study_preset_runs_a_generation_end_to_end(name, tmp_path, monkeypatch):
+    """The real job path (dataset, π_ref, trainer, pruning, re-score), on 8-pair datasets of the preset's own
+    tasks in a fresh cache (a full v3 dataset takes minutes to build): every task trains on both fitness datasets
+    and is re-scored on the held-out one."""
+    import symmpo.train.fitness as fitness
+    from symmpo.search.executors import InlineExecutor
+    from symmpo.strategies import open_search
+    from symmpo.suite.datasets import load_task
+
+    monkeypatch.setenv("SYMMPO_CACHE", str(tmp_path / "cache"))
+    used: set[tuple[str, int, int]] = set()
+
+    def small(task, config, seed, cache_dir=None, progress=False):
+        used.add((task, seed, config.dataset_seed_of(seed)))
+        return load_task(
+            task, cache_dir=cache_dir, seed=config.dataset_seed_of(seed), n_pairs=8, prompt_max=5
+        )
+
+    monkeypatch.setattr(fitness, "load_dataset", small)
+    config = _tiny_run_of(name)
+    run = RunDir.create(tmp_path / "run", config)
+    result = open_search(config, run, InlineExecutor(), progress=False).run()
+    assert run.read_config() == config and config.preset == name
+    fitness_side = {(t, s, d) for t, s, d in used if s in config.seeds}
+    assert fitness_side == {
+        (t, s, config.train.dataset_seed_of(s)) for t in config.tasks for s in config.seeds
+    }
+    assert {d for _, _, d in fitness_side} == {0, 3}
+    assert {(t, s, d) for t, s, d in used if s not in config.seeds} == {
+        (t, 1000, protocol.HELDOUT_DATASET_SEED) for t in config.tasks
+    }
+    best = result.hall_of_fame[0]
+    assert best["search_fitness"]["seeds"] == list(config.seeds) and "fresh_fitness" in best
+    assert best["search_fitness"]["tasks"] == list(config.tasks)

@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# The discovery study on suite v3 (issue 19, part 4): its searches one after another, Hopper first (the clean-column
+# target of issue 18 holds on Hopper v3, not yet on HalfCheetah). Nothing has run yet (README.md).
+#
+#   bash results/discovery-v3/run.sh             # every search, in the order below
+#   bash results/discovery-v3/run.sh hopper      # the Hopper searches only (1-5)
+#   bash results/discovery-v3/run.sh describe    # per search: candidates, trainings, estimated cost, progress
+#
+# Resumable: each search writes results/discovery-v3/<name>/ and checkpoints after every generation; a search
+# whose folder holds a config.yaml is continued with `symmpo evolve --resume` (its own configuration, nothing
+# retrained), one that has finished only prints its report again. So after any interruption (Ctrl-C, SIGTERM,
+# reboot) re-run the same command. Logs: results/discovery-v3/<name>.log (appended).
+#
+# Every search: fitness = 2 preference datasets (0, 3) x 3 training seeds at 1000 PO steps, 10 episodes
+# (results/fidelity/v3/: rho 0.87 / 0.80 / 0.85 against held out); population 32 x 16 generations = 512 bred
+# candidates x 6 trainings = 1,536 two-seed-equivalent evaluations (issue 19 asks >= 1,500), plus CMA-ES's 6 per
+# generation once it starts (cached repeats are not retrained); the top 5 by fitness, and DPO, re-scored at the
+# end on the held-out split (dataset 1, seeds 1000-1019, resets from 50,000).
+#
+#   #  name                preset                            tasks                                     trainings
+#   1  hopper-mixed        v3-hopper-mixed                   hopper-mixed-0.5@v3                       6
+#   2  hopper-noisy        v3-hopper-noisy                   hopper-noisy-0.2@v3                       6
+#   3  hopper-mixed-seed1  v3-hopper-mixed --search-seed 1   hopper-mixed-0.5@v3 (search variance)     6
+#   4  multi-hopper        v3-multi-hopper                   hopper-mixed-0.5@v3, hopper-noisy-0.2@v3  12
+#   5  ta-hopper-mixed     v3-ta-hopper-mixed                hopper-mixed-0.5@v3, grammar ta_mirror    6
+#   6  halfcheetah-noisy   v3-halfcheetah-noisy              halfcheetah-noisy-0.2@v3                  6
+#   7  halfcheetah-mixed   v3-halfcheetah-mixed              halfcheetah-mixed-0.5@v3                  6
+#   (trainings per candidate = tasks x fitness seeds)
+#
+# Measured cost per bred candidate of a one-task search (6 trainings; README.md, "Cost"): 15.4 core-s on
+# hopper-mixed-0.5@v3, 17.5 on halfcheetah-noisy-0.2@v3 (1-generation runs, population 15, nice 10, 2 workers, load
+# average 2.6-5.8 on the 2 cores: the command got 0.7 of a core). A search of 512 candidates: about 2.2 core-hours
+# on Hopper (4.4 multi-task), 2.5 on HalfCheetah; all seven about 18 core-hours. `run.sh describe` for the table.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+OUT=results/discovery-v3
+SYMMPO=${SYMMPO:-symmpo}
+PYTHON=${PYTHON:-python}
+NICE=${NICE:-10}
+# core-seconds per bred candidate of a one-task search (fitness only), measured (README.md, "Cost")
+COST_HOPPER=${COST_HOPPER:-15.4}
+COST_HALFCHEETAH=${COST_HALFCHEETAH:-17.5}
+
+# name | preset | extra options of a new run
+SEARCHES=(
+  "hopper-mixed|v3-hopper-mixed|"
+  "hopper-noisy|v3-hopper-noisy|"
+  "hopper-mixed-seed1|v3-hopper-mixed|--search-seed 1"
+  "multi-hopper|v3-multi-hopper|"
+  "ta-hopper-mixed|v3-ta-hopper-mixed|"
+  "halfcheetah-noisy|v3-halfcheetah-noisy|"
+  "halfcheetah-mixed|v3-halfcheetah-mixed|"
+)
+
+describe() {
+  "$PYTHON" - "$OUT" "$COST_HOPPER" "$COST_HALFCHEETAH" "${SEARCHES[@]}" <<'PY'
+"""Per search: what it trains and what it costs (from its run's config.yaml once started, else from the preset),
+and how far it got (its checkpoint)."""
+import sys
+from pathlib import Path
+
+from symmpo.errors import SymmpoError
+from symmpo.search.config import SearchConfig
+from symmpo.search.rundir import RunDir
+
+out, cost_hopper, cost_cheetah, *searches = sys.argv[1:]
+total = 0.0
+print(
+    f"{'name':<19} {'preset':<33} {'bred':>5} {'+cma':>5} {'trainings':>9} {'core-h':>7} {'h@2 idle':>8} "
+    f"{'h@0.7':>6}  progress"
+)
+for line in searches:
+    name, preset, extra = line.split("|")
+    run = Path(out, name)
+    if (run / "config.yaml").is_file():
+        try:
+            config = RunDir.open(run).read_config()
+            payload = RunDir(run).read_checkpoint()
+        except SymmpoError as err:
+            print(f"{name:<19} unreadable run directory: {err}")
+            continue
+        if payload is None:
+            progress = "started, no generation finished"
+        elif payload["state"].get("final"):
+            progress = "finished (re-scored)"
+        else:
+            progress = f"generation {payload['state']['generation']}/{config.generations}"
+    else:
+        config, progress = SearchConfig.from_preset(preset), "not started"
+    bred = config.population * config.generations
+    cma = config.cmaes.popsize * config.generations if config.cmaes.enabled else 0
+    per = len(config.tasks) * len(config.seeds)
+    costs = [float(cost_cheetah if t.startswith("halfcheetah") else cost_hopper) for t in config.tasks]
+    core_h = bred * sum(costs) / 3600  # trained were 0.91-1.11 x bred in earlier runs (README.md)
+    total += core_h
+    flags = f" {extra}" if extra else ""
+    print(
+        f"{name:<19} {preset + flags:<33} {bred:>5} {cma:>5} {per:>9} {core_h:>7.1f} {core_h / 2:>8.1f} "
+        f"{core_h / 0.7:>6.1f}  {progress}"
+    )
+print(
+    f"total: {total:.1f} core-hours of fitness: {total / 2:.1f} h on 2 idle cores, {total / 0.7:.1f} h at the 0.7 "
+    "of a core the cost runs got beside bench-v3 (plus the re-scores: minutes each)"
+)
+print("columns: bred = population x generations; +cma = CMA-ES's most; trainings per candidate = tasks x seeds")
+PY
+}
+
+search() {  # name preset extra...
+  local name=$1 preset=$2
+  shift 2
+  local dir="$OUT/$name" args
+  if [[ -f "$dir/config.yaml" ]]; then
+    args=(--resume "$dir")
+  else
+    args=(--preset "$preset" "$@" --out "$dir")
+  fi
+  echo "== $name: symmpo evolve ${args[*]}  ($(date -u +%FT%TZ))" | tee -a "$OUT/$name.log"
+  nice -n "$NICE" "$SYMMPO" evolve "${args[@]}" --no-progress 2>&1 | tee -a "$OUT/$name.log"
+}
+
+case "${1:-all}" in
+  describe) describe; exit 0 ;;
+  hopper) last=5 ;;
+  all) last=${#SEARCHES[@]} ;;
+  *) echo "usage: $0 [all|hopper|describe]" >&2; exit 2 ;;
+esac
+for ((i = 0; i < last; i++)); do
+  IFS='|' read -r name preset extra <<<"${SEARCHES[$i]}"
+  # shellcheck disable=SC2086  # extra holds whole options
+  search "$name" "$preset" $extra
+done
