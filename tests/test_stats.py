@@ -124,3 +124,32 @@ def test_table_stats_reports_power_and_takes_a_best_baseline_chosen_elsewhere():
         )
     assert st["mde_alpha"] == stats.ALPHA / st["n_comparisons"]
     assert cell["power"]["n_seeds"] == 6 and cell["power"]["median_paired_sd"] > 0
+
+
+def test_gain_lines_report_what_po_adds_to_the_reference_per_environment_and_setting():
+    """The validity table of a benchmark report: one row per environment, one column per setting; DPO − SFT
+    and the fitness-chosen best − SFT from the table's own corrected tests, bold only where the gain survives."""
+    from symmpo.studies.tables import gain_lines
+    from symmpo.train.table_stats import table_stats
+
+    rng = np.random.default_rng(0)
+    rows = []
+    tasks = ["hopper-clean@v3", "hopper-noisy-0.2@v3", "walker2d-clean@v3"]
+    shifts = {"hopper-clean@v3": 10.0, "hopper-noisy-0.2@v3": 0.0, "walker2d-clean@v3": -10.0}
+    for task in tasks:
+        for seed in range(20):
+            base = rng.normal(30, 5)
+            for lab, shift in (("sft", 0.0), ("dpo", shifts[task]), ("ipo", shifts[task] / 2)):
+                rows.append(
+                    {"task": task, "seed": seed, "label": lab, "score": base + shift + rng.normal(0, 1)}
+                )
+    best = {"hopper-clean@v3": "ipo", "hopper-noisy-0.2@v3": "sft", "walker2d-clean@v3": "dpo"}
+    st = table_stats(rows, ["sft", "dpo", "ipo"], tasks, baselines=["sft", "dpo", "ipo"], chosen_best=best)
+    lines = gain_lines(st, tasks, "sft")
+    table = [x for x in lines if x.startswith("| ")]
+    assert table[0] == "| environment | clean | noisy-0.2 |"
+    hopper, walker = table[1], table[2]
+    assert hopper.startswith("| hopper | **+10.") and "ipo **+5." in hopper  # gains, corrected
+    assert "sft is the best" in hopper.split("|")[3]  # noisy-0.2: the fitness chose SFT itself
+    assert walker.startswith("| walker2d | -10.") and "**" not in walker and walker.endswith("| – |")
+    assert gain_lines(st, tasks, "nobody") == []

@@ -64,7 +64,7 @@ from symmpo.studies.mujoco import (
     tuned_on,
 )
 from symmpo.studies.sweep import sweep_columns
-from symmpo.studies.tables import plain_lines, power_lines, report_start
+from symmpo.studies.tables import gain_lines, plain_lines, power_lines, report_start
 from symmpo.train.config import TrainConfig
 
 
@@ -228,6 +228,7 @@ def write_bench_report(out_dir: Path, config: TrainConfig, header: str = "") -> 
         "",
         *iqm_table(st, labels, tasks, len(seeds)),
     ]
+    md += gain_lines(st, tasks, SFT)
     md += ["", "η² of the objective factor (share of score variance explained by the choice of loss): "]
     md += ["; ".join(f"{t} {st['tasks'][t]['eta_squared']:.2f}" for t in tasks)]
     md += verdict_lines(st, tasks)

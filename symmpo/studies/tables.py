@@ -44,6 +44,48 @@ def power_lines(st: dict[str, Any]) -> list[str]:
     ]
 
 
+def _gain(st: dict[str, Any], task: str, reference: str, label: str) -> str:
+    """``+13.3 (p_holm 0.0096)``: ``label`` − ``reference`` from the table's own corrected test of the pair."""
+    for c in st["tasks"][task]["comparisons"]:
+        if c["objective"] == reference and c["against"] == label:
+            mark = "**" if c["verdict"] == "loses" else ""  # the reference loses: the loss gains
+            return f"{mark}{-c['diff']:+.1f}{mark} (p_holm {c['p_holm']:.2g})"
+    return "–"
+
+
+def gain_lines(st: dict[str, Any], tasks: Sequence[str], reference: str, dpo: str = "dpo") -> list[str]:
+    """What preference optimization adds to ``reference`` per environment and setting (issue 18's validity
+    evidence): DPO − reference and the column's best baseline (chosen on fitness) − reference, both from the
+    table's Holm-corrected paired tests. Columns named ``<env>-<setting>[@suite]``."""
+    cells: dict[str, dict[str, str]] = {}
+    settings: list[str] = []
+    for t in tasks:
+        env, _, rest = t.partition("-")
+        setting = rest.split("@")[0] or t
+        settings += [setting] if setting not in settings else []
+        col = st["tasks"][t]
+        best = col.get("best_baseline")
+        if best == reference:
+            best_cell = f"{reference} is the best"
+        elif best:
+            best_cell = f"{best} {_gain(st, t, reference, best)}"
+        else:
+            best_cell = "–"
+        cells.setdefault(env, {})[setting] = f"{_gain(st, t, reference, dpo)}; {best_cell}"
+    if not any(c["objective"] == reference for t in tasks for c in st["tasks"][t]["comparisons"]):
+        return []
+    return [
+        "",
+        f"Gain over `{reference}` per setting: DPO − {reference}; the column's best baseline (chosen on the "
+        f"fitness split) − {reference}. Paired differences of means over the common seeds, Holm-corrected with "
+        "the rest of the table; **bold** = the gain survives the correction.",
+        "",
+        "| environment | " + " | ".join(settings) + " |",
+        "|---|" + "---|" * len(settings),
+        *(f"| {env} | " + " | ".join(by.get(s, "–") for s in settings) + " |" for env, by in cells.items()),
+    ]
+
+
 @dataclass(frozen=True)
 class Table:
     """A table's rows and who is in it: ``labels`` (the reference first), the judged ``found`` (discovered
