@@ -152,4 +152,5 @@ def test_gain_lines_report_what_po_adds_to_the_reference_per_environment_and_set
     assert hopper.startswith("| hopper | **+10.") and "ipo **+5." in hopper  # gains, corrected
     assert "sft is the best" in hopper.split("|")[3]  # noisy-0.2: the fitness chose SFT itself
     assert walker.startswith("| walker2d | -10.") and "**" not in walker and walker.endswith("| – |")
+    assert walker.count(", loses)") == 2 and ", loses" not in hopper
     assert gain_lines(st, tasks, "nobody") == []

@@ -49,7 +49,8 @@ def _gain(st: dict[str, Any], task: str, reference: str, label: str) -> str:
     for c in st["tasks"][task]["comparisons"]:
         if c["objective"] == reference and c["against"] == label:
             mark = "**" if c["verdict"] == "loses" else ""  # the reference loses: the loss gains
-            return f"{mark}{-c['diff']:+.1f}{mark} (p_holm {c['p_holm']:.2g})"
+            worse = ", loses" if c["verdict"] == "beats" else ""  # the reference beats it: the loss harms
+            return f"{mark}{-c['diff']:+.1f}{mark} (p_holm {c['p_holm']:.2g}{worse})"
     return "–"
 
 
@@ -78,7 +79,7 @@ def gain_lines(st: dict[str, Any], tasks: Sequence[str], reference: str, dpo: st
         "",
         f"Gain over `{reference}` per setting: DPO − {reference}; the column's best baseline (chosen on the "
         f"fitness split) − {reference}. Paired differences of means over the common seeds, Holm-corrected with "
-        "the rest of the table; **bold** = the gain survives the correction.",
+        'the rest of the table; **bold** = the gain survives the correction; "loses" = so does the harm.',
         "",
         "| environment | " + " | ".join(settings) + " |",
         "|---|" + "---|" * len(settings),
