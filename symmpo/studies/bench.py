@@ -203,6 +203,16 @@ def run_bench(
     run_populations(out_dir, "bench", tasks, seeds, members, heldout_config(config), with_sft=True, **kw)
 
 
+def _best_source(best: dict[str, str], tasks: Sequence[str]) -> str:
+    """Where each column's best baseline came from, naming the columns the sweep has not chosen for."""
+    fallback = [t for t in tasks if t not in best]
+    if not best:
+        return "not available: chosen on this table, a winner-biased fallback"
+    if not fallback:
+        return "by the sweep"
+    return f"by the sweep, except {', '.join(fallback)}: chosen on this table, a winner-biased fallback"
+
+
 def write_bench_report(out_dir: Path, config: TrainConfig, header: str = "") -> str:
     """table.md / table.csv / table.png / stats.json from the held-out rows of this configuration."""
     from symmpo.train import table_stats
@@ -224,7 +234,7 @@ def write_bench_report(out_dir: Path, config: TrainConfig, header: str = "") -> 
         "seed 0, resets from 0 and other training seeds). **bold** = highest IQM in the column. `sft` = the "
         "behaviour-cloned reference every PO run starts from. A diverged run counts as 0. Each column's best "
         "baseline was chosen on the fitness split "
-        f"({'by the sweep' if best else 'not available: chosen on this table, a winner-biased fallback'}).",
+        f"({_best_source(best, tasks)}).",
         "",
         *iqm_table(st, labels, tasks, len(seeds)),
     ]
