@@ -7,8 +7,9 @@ bookkeeping and quick summaries). The RL community's reporting standard
 (Agarwal et al., 2021, "Deep RL at the edge of the statistical precipice", the rliable library) is the
 interquartile mean (robust to one diverged seed, more efficient than the median) with percentile bootstrap
 CIs that resample runs within each task (stratified), and the probability of improvement P(X > Y). Every
-resampling and every test here is scipy's (`scipy.stats.bootstrap`, `trim_mean`, `mannwhitneyu`,
-`ttest_rel`, `f_oneway`); nothing is a hand-written bootstrap. Comparisons between objectives are *paired*:
+resampling and every test here is scipy's (`scipy.stats.bootstrap`, `trim_mean`, `ttest_rel`, `f_oneway`);
+nothing is a hand-written bootstrap. P(X > Y) is the Mann-Whitney U over n·m counted pairwise, so one call
+scores every resample (tests check it equals scipy's `mannwhitneyu`). Comparisons between objectives are *paired*:
 symmpo trains every objective of a cell on the same seeds, minibatches and evaluation resets, so the per-seed
 difference removes most of the seed-to-seed variance. Verdicts ("beats", "ties", "loses") come only from
 Holm-corrected p-values over the whole table.
@@ -117,21 +118,14 @@ def probability_of_improvement(
 ) -> dict[str, Any]:
     """P(X > Y) averaged over tasks (ties count one half), the Mann-Whitney U statistic over n·m; with a
     stratified bootstrap 95 % CI. 0.5 means neither objective tends to score higher."""
-    from scipy.stats import mannwhitneyu
-
     pairs = [(finite_scores(x), finite_scores(y)) for x, y in zip(x_by_task, y_by_task, strict=True)]
     pairs = [(x, y) for x, y in pairs if len(x) and len(y)]
     if not pairs:
         return {"p": math.nan, "ci": [math.nan, math.nan]}
 
-    def one(x: np.ndarray, y: np.ndarray) -> float:
-        if np.all(x == x[0]) and np.all(y == y[0]) and np.all(x == y[0]):
-            return 0.5
-        return float(mannwhitneyu(x, y, alternative="two-sided").statistic / (len(x) * len(y)))
-
     def stat(*xs: np.ndarray) -> np.ndarray:
-        """U / (n·m) of every resample at once: the share of (x, y) pairs with x > y, ties one half (what
-        ``one`` computes with scipy, exactly: both count half-units)."""
+        """Mann-Whitney U / (n·m) of every resample at once: the share of (x, y) pairs with x > y, ties one
+        half (exact: the counts are half-units)."""
         k = len(xs) // 2
         per_task = [
             np.mean(
@@ -144,7 +138,7 @@ def probability_of_improvement(
 
     samples = [x for x, _ in pairs] + [y for _, y in pairs]
     lo, hi = _bootstrap(samples, stat, seed)
-    return {"p": float(np.mean([one(x, y) for x, y in pairs])), "ci": [lo, hi]}
+    return {"p": float(stat(*samples)), "ci": [lo, hi]}
 
 
 def paired_test(a: Sequence[float], b: Sequence[float]) -> dict[str, Any]:
@@ -259,8 +253,7 @@ def spearman_ci(x: Sequence[float], y: Sequence[float], seed: int = 0) -> dict[s
         return float(r) if np.isfinite(r) else 0.0
 
     rho = stat(a, b)
-    ci = (
-        _bootstrap([a, b], stat, seed, paired=True, vectorized=False) if len(a) >= 3 else (math.nan, math.nan)
+    lo, hi = (
+        (math.nan, math.nan) if len(a) < 3 else _bootstrap([a, b], stat, seed, paired=True, vectorized=False)
     )
-    lo, hi = ci
     return {"spearman": rho, "ci": [lo, hi], "n": int(len(a))}

@@ -104,7 +104,8 @@ def test_ray_executor_keeps_job_order(ray_instance):
 
 
 def relay_job(job: tuple[int, str]) -> int:
-    """Job 0 finishes only after job 1 has (job 1 leaves a file that job 0 waits for)."""
+    """Job 0 finishes only after job 1 has (job 1 leaves a file that job 0 waits for). A copy of
+    test_search_infra's: imported from there, the function fails to import on the Ray workers."""
     import time
     from pathlib import Path
 

@@ -197,25 +197,17 @@ def drive(args: argparse.Namespace, command: str, run_dir: Any, body: Callable[[
     On Ctrl-C the workers are ended at once (not waited for) with further Ctrl-C ignored until they are
     gone, so nothing is left half torn down; the run directory holds the last completed generation.
     """
-    from symmpo.search.executors import ctrl_c_stops, make_executor, sigint_ignored
+    from symmpo.search.executors import make_executor, run_stoppable
 
     executor = make_executor(args.executor, args.workers, args.ray_address)
     print(f"run directory: {run_dir.path}  (resume with: symmpo {command} --resume {run_dir.path})")
-    try:
-        with ctrl_c_stops():
-            text = body(executor)
-    except KeyboardInterrupt:
-        with sigint_ignored():
-            getattr(executor, "terminate", executor.close)()
-            print(
-                f"\ninterrupted: the last completed generation is saved; resume with "
-                f"symmpo {command} --resume {run_dir.path}",
-                flush=True,
-            )
+    finished, text = run_stoppable(
+        executor,
+        lambda: body(executor),
+        f"interrupted: the last completed generation is saved; resume with symmpo {command} --resume {run_dir.path}",
+    )
+    if not finished:
         return 130
-    finally:
-        with sigint_ignored():
-            executor.close()
     print(text)
     return 0
 

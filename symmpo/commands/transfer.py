@@ -255,7 +255,7 @@ def run_llm(args: argparse.Namespace) -> int:
         raise SymmpoError("symmpo transfer llm trains with TRL and peft: pip install 'symmpo[llm]'")
     from symmpo.commands._args import check_workers
     from symmpo.llm.po import LLMConfig
-    from symmpo.search.executors import ctrl_c_stops, make_executor, sigint_ignored
+    from symmpo.search.executors import make_executor, run_stoppable
     from symmpo.studies import llm as study
     from symmpo.studies.members import BASELINES, resolve_objectives, sweep_members
     from symmpo.suite.datasets import default_cache_dir
@@ -283,43 +283,36 @@ def run_llm(args: argparse.Namespace) -> int:
     discovered = [m.label for m in members if m.name == "discovered"]
     out = Path(args.out)
     t0 = time.perf_counter()
-    # workers run single-threaded on CPU; on one GPU, processes would compete for it (each with its own context)
-    workers = args.workers or (None if args.device == "cpu" else 1)
-    executor = None if args.report else make_executor(args.executor, workers)
-    kw: dict[str, Any] = {"cache_dir": cache_dir, "executor": executor}
-    try:
-        with ctrl_c_stops():
-            if args.sweep and not args.report:
+    if args.report:
+        best = study.chosen_members(out, cfg, members, require=False)[2]
+    else:
+        # workers run single-threaded on CPU; on one GPU, processes would compete for it (own contexts each)
+        executor = make_executor(args.executor, args.workers or (None if args.device == "cpu" else 1))
+        kw: dict[str, Any] = {"cache_dir": cache_dir, "executor": executor}
+
+        def runs() -> dict[str, str]:
+            """The sweep (``--sweep``), then the table; the columns' best baselines."""
+            if args.sweep:
                 named = [m.name for m in members if m.name in BASELINES]
                 if not named:
                     raise SymmpoError("--sweep tunes named baselines; none is among --objectives")
                 grid = sweep_members(named, factors, lrs)
                 study.run_sweep(out, cfg, settings, range(args.sweep_seeds), grid, **kw)
                 print((out / "sweep.md").read_text())
-            tuned, sweep_seeds, best = study.chosen_members(
-                out, cfg, members, require=not (args.no_sweep or args.report)
-            )
-            if not args.report:
-                seeds = [1000 + i for i in range(args.seeds)]
-                study.run_table(out, cfg, settings, seeds, tuned, sweep_seeds=sweep_seeds, **kw)
-    except KeyboardInterrupt:
-        with sigint_ignored():
-            if executor is not None:
-                executor.terminate()  # a run takes minutes: end the workers, do not wait for them
-            print(
-                f"\ninterrupted: every finished run is stored in {out}; rerun the same command to resume",
-                flush=True,
-            )
-        return 130
-    except BaseException:
-        if executor is not None:  # a failed run: the others' results would be lost anyway, do not wait
-            with sigint_ignored():
-                executor.terminate()
-        raise
-    finally:
-        if executor is not None:
-            with sigint_ignored():
-                executor.close()
+            tuned, sweep_seeds, chosen = study.chosen_members(out, cfg, members, require=not args.no_sweep)
+            seeds = [1000 + i for i in range(args.seeds)]
+            study.run_table(out, cfg, settings, seeds, tuned, sweep_seeds=sweep_seeds, **kw)
+            return chosen
+
+        # a run takes minutes: on Ctrl-C or a failed run the workers end at once, not after their runs
+        finished, best = run_stoppable(
+            executor,
+            runs,
+            f"interrupted: every finished run is stored in {out}; rerun the same command to resume",
+            end_on_error=True,
+        )
+        if not finished:
+            return 130
     command = "symmpo " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     header = f"Produced by `{command}` ({(time.perf_counter() - t0) / 60:.1f} min)."
     if args.report:

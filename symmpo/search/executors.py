@@ -300,6 +300,31 @@ class RayExecutor:
         self.close()  # imap already cancelled the outstanding tasks
 
 
+def run_stoppable(
+    executor: Executor, body: Callable[[], Any], interrupted: str, end_on_error: bool = False
+) -> tuple[bool, Any]:
+    """``(True, body())``, or ``(False, None)`` when Ctrl-C stopped it: the workers are then ended at once (not
+    waited for) with further Ctrl-C ignored until they are gone, so nothing is left half torn down, and
+    ``interrupted`` (how to resume) is printed. ``end_on_error``: an error in ``body`` ends them at once too
+    (for jobs of minutes whose results would be lost anyway). The executor is closed in every case."""
+    try:
+        with ctrl_c_stops():
+            return True, body()
+    except KeyboardInterrupt:
+        with sigint_ignored():
+            getattr(executor, "terminate", executor.close)()
+            print(f"\n{interrupted}", flush=True)
+        return False, None
+    except BaseException:
+        if end_on_error:
+            with sigint_ignored():
+                getattr(executor, "terminate", executor.close)()
+        raise
+    finally:
+        with sigint_ignored():
+            executor.close()
+
+
 def make_executor(name: str, workers: int | None = None, address: str | None = None) -> Executor:
     """Build the executor named on the command line (``local``, ``inline`` or ``ray``)."""
     if name == "inline":

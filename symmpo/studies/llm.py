@@ -75,12 +75,12 @@ def current_rows(path: Path, cfg: LLMConfig) -> list[dict[str, Any]]:
     return config_rows(read_jsonl(path), cfg.hash())
 
 
-def _po_job(job: tuple[Member, str, int, LLMConfig, str | None]) -> dict[str, Any]:
+def _po_job(job: tuple[Member, str, int, LLMConfig, Path | None]) -> dict[str, Any]:
     """One PO run (a top-level function, so process pools can pickle it)."""
     from symmpo.llm import po
 
     member, setting, seed, cfg, cache_dir = job
-    return po.run(member.objective(), setting, seed, cfg, member.lr, Path(cache_dir) if cache_dir else None)
+    return po.run(member.objective(), setting, seed, cfg, member.lr, cache_dir)
 
 
 def run_cells(
@@ -146,9 +146,7 @@ def run_cells(
         return
     executor = executor or InlineExecutor()
     log(f"{kind}: {len(todo)} PO runs on {executor.workers} worker(s) ({executor.name})")
-    jobs = [
-        (m, setting, seed, cfg, None if cache_dir is None else str(cache_dir)) for setting, _, seed, m in todo
-    ]
+    jobs = [(m, setting, seed, cfg, cache_dir) for setting, _, seed, m in todo]
     for i, result in executor.imap_unordered(_po_job, jobs):
         _, task, seed, m = todo[i]
         log(
