@@ -135,3 +135,29 @@ def test_compare_tune_gives_discovered_files_the_baselines_grid(setup):
     total = {lab: sum(r["score"] for r in tune if r["label"] == lab) for lab in {r["label"] for r in tune}}
     assert total[f"mine[beta×{f:g},lr={lr:g}]"] == max(total.values())  # the best on fitness data
     assert "mine beta×" in (out / "tune.md").read_text()
+
+
+def test_compare_reads_and_tunes_on_a_sweep_over_several_datasets(setup, monkeypatch, capsys):
+    """A sweep made with --dataset-seeds (the search's fitness: datasets 0 and 3) is found only with the same
+    option, --tune then trains on those datasets, and the held-out side stays on dataset 1."""
+    tmp, bench_dir, found = setup
+    fit = mujoco.fitness_config(TrainConfig.preset("tiny"))
+    sweep = json.loads((bench_dir / "sweep.json").read_text())
+    multi = mujoco.config_hash(type(fit).from_dict({**fit.to_dict(), "dataset_seeds": [0, 3]}))
+    (bench_dir / "sweep.json").write_text(json.dumps({**sweep, "config": multi}))
+    out = tmp / "multi"
+    assert main(compare_argv(found, bench_dir, out)) == 2  # a sweep over other data is not this one
+    assert "no sweep" in capsys.readouterr().err
+    seen: list[int] = []
+    real = fitness_mod.load_dataset
+
+    def load(task, config, seed, cache_dir=None, progress=False):
+        seen.append(config.dataset_seed_of(seed))
+        return real(task, config, seed, cache_dir)
+
+    monkeypatch.setattr(fitness_mod, "load_dataset", load)
+    assert main(compare_argv(found, bench_dir, out, "--tune", "--dataset-seeds", "0", "3")) == 0
+    tune = read_jsonl(out / "tune.jsonl")
+    assert {r["seed"] for r in tune} == {0, 1, 2} and set(seen) == {0, 3, 1}  # fitness 0, 3; held out 1
+    assert {r["seed"] for r in read_jsonl(out / "compare.jsonl")} == {1000, 1001}
+    assert "dataset seed 1," in (out / "compare.md").read_text()

@@ -3,6 +3,7 @@ and the `symmpo train` / `symmpo bench` commands (resumable) on the tiny preset.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -225,3 +226,11 @@ def test_tuning_columns_and_the_transfer_environment(tmp_path):
     (tmp_path / "sweep.json").write_text(json.dumps({**sweep, "params": {"hopper": choice}}))
     params, _ = bench.chosen_params(tmp_path, cfg, require=True)
     assert params("hopper-mixed-0.5") == choice and params("walker2d-bt") == choice
+    # a sweep over two datasets (`symmpo bench --sweep --dataset-seeds 0 3`) serves only that configuration
+    multi = dataclasses.replace(cfg, dataset_seeds=(0, 3))
+    (tmp_path / "sweep.json").write_text(
+        json.dumps({**sweep, "config": mujoco.config_hash(mujoco.fitness_config(multi))})
+    )
+    assert bench.read_sweep(tmp_path, cfg) is None and bench.read_sweep(tmp_path, multi) is not None
+    assert bench.datasets_of(mujoco.fitness_config(multi)).startswith("dataset seeds [0, 3]")
+    assert mujoco.heldout_config(multi) == mujoco.heldout_config(cfg)  # the table's rows are unchanged

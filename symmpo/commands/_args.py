@@ -143,6 +143,19 @@ def table_columns(
     p.add_argument("--seeds", type=int, default=seeds, help=seeds_help)
 
 
+def dataset_seeds_arg(p: argparse.ArgumentParser, what: str) -> None:
+    """``--dataset-seeds``: a fitness over several preference datasets (``TrainConfig.dataset_seeds``), one
+    option for searches, sweeps and ``compare --tune``, so every loss can be tuned on the same data."""
+    p.add_argument(
+        "--dataset-seeds",
+        type=SEED,
+        nargs="+",
+        metavar="DS",
+        help=f"{what} over several preference datasets: fitness seed s trains on the (s mod n)-th, e.g. 0 3 "
+        "(extra ones from 3 up; 1 is the held-out data; default: dataset 0 only)",
+    )
+
+
 def table_parent(dataset_seed: bool = True) -> argparse.ArgumentParser:
     """What a resumable table reads: ``--report`` (rewrite from stored rows) and, where the table chooses its
     held-out data, ``--dataset-seed``."""

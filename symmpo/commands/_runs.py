@@ -23,7 +23,7 @@ SEARCH_KEYS = ("tasks", "generations", "population", "seeds", "rescore_seeds", "
 
 def add_run_arguments(p: argparse.ArgumentParser, command: str, population_help: str | None = None) -> None:
     """Preset, fitness tasks/seeds, sizes, executor and run-directory options (the same for every search)."""
-    from symmpo.commands._args import SEED, int_in
+    from symmpo.commands._args import SEED, dataset_seeds_arg, int_in
     from symmpo.search.bounds import MAX_GENERATIONS, MAX_POPULATION
     from symmpo.search.executors import EXECUTORS
     from symmpo.search.presets import PRESETS
@@ -46,14 +46,7 @@ def add_run_arguments(p: argparse.ArgumentParser, command: str, population_help:
     p.add_argument(
         "--rescore-seeds", type=SEED, nargs="+", help="fresh seeds for the final hall-of-fame scores"
     )
-    p.add_argument(
-        "--dataset-seeds",
-        type=SEED,
-        nargs="+",
-        metavar="DS",
-        help="a fitness over several preference datasets: fitness seed s trains on the (s mod n)-th, e.g. 0 3 "
-        "(extra ones from 3 up; 1 is the held-out data; default: dataset 0 only)",
-    )
+    dataset_seeds_arg(p, "a fitness")
     p.add_argument(
         "--allow-heldout-env",
         action="store_const",

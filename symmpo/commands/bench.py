@@ -14,7 +14,13 @@ from symmpo.search.presets import CLAIM_SEEDS
 
 
 def register(subparsers: Any) -> None:
-    from symmpo.commands._args import cache_parent, table_columns, table_parent, training_parent
+    from symmpo.commands._args import (
+        cache_parent,
+        dataset_seeds_arg,
+        table_columns,
+        table_parent,
+        training_parent,
+    )
     from symmpo.studies.mujoco import ENVS, SETTINGS
 
     p = subparsers.add_parser(
@@ -52,6 +58,7 @@ def register(subparsers: Any) -> None:
         None,
         "number of training seeds: the sweep uses 0..N-1 (default 3), the table 1000..1000+N-1 (default 20, the paired seeds a claim needs)",
     )
+    dataset_seeds_arg(p, "the sweep's fitness (and the sweep a table reads)")
     p.add_argument(
         "--suite",
         default="v2",
@@ -85,6 +92,10 @@ def run(args: argparse.Namespace) -> int:
     }
     if args.sft_levels:
         overrides["sft_levels"] = tuple(args.sft_levels)
+    if (
+        args.dataset_seeds
+    ):  # the fitness side only: heldout_config clears it, so the table's rows are unchanged
+        overrides["dataset_seeds"] = tuple(args.dataset_seeds)
     tasks = [f"{e}-{s}" for e in mujoco.ENVS for s in args.settings]
     config = TrainConfig.preset(args.preset, tasks, **overrides)
     baselines = list(BASELINES)

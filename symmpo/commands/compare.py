@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import shlex
 import sys
 import time
@@ -21,7 +22,7 @@ DEFAULT_TASKS = [
 
 
 def register(subparsers: Any) -> None:
-    from symmpo.commands._args import TRAINING_PRESETS, cache_parent, table_parent
+    from symmpo.commands._args import TRAINING_PRESETS, cache_parent, dataset_seeds_arg, table_parent
 
     preset = argparse.ArgumentParser(add_help=False)
     preset.add_argument("--preset", default="bench", choices=TRAINING_PRESETS)
@@ -53,6 +54,9 @@ def register(subparsers: Any) -> None:
         help="where the sweep's sweep.json lives (default: results/bench, or results/bench-SUITE for TASK@SUITE)",
     )
     p.add_argument("--out", default="results/study", help="output directory (default: results/study)")
+    dataset_seeds_arg(
+        p, "the fitness of the sweep to read (`symmpo bench --sweep --dataset-seeds`) and of --tune"
+    )
     p.add_argument(
         "--tune",
         action="store_true",
@@ -74,30 +78,29 @@ def run(args: argparse.Namespace) -> int:
 
     suite = parse_task(args.tasks[0]).suite if args.tasks else "v2"
     args.bench_dir = args.bench_dir or ("results/bench" if suite == "v2" else f"results/bench-{suite}")
-    config = TrainConfig.preset(args.preset, args.tasks)
+    base = TrainConfig.preset(args.preset, args.tasks)
+    if args.dataset_seeds:  # the sweep's (and --tune's) fitness datasets; the held-out side has one dataset
+        base = dataclasses.replace(base, dataset_seeds=tuple(args.dataset_seeds))
     held = {
         k: v
         for k, v in (("dataset_seed", args.dataset_seed), ("eval_reset_offset", args.reset_offset))
         if v is not None
     }
-    config = mujoco.heldout_config(config)
-    if held:
-        import dataclasses
-
-        config = dataclasses.replace(config, **held)
+    config = dataclasses.replace(mujoco.heldout_config(base), **held)
     for t in args.tasks:
         parse_task(t)  # a typo fails now, not an hour into the run
     discovered = discovered_members(args.objectives)
-    params, sweep_seeds = bench.chosen_params(Path(args.bench_dir), config, require=True)
+    params, sweep_seeds = bench.chosen_params(Path(args.bench_dir), base, require=True)
+    fitness = mujoco.fitness_config(base)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     if not args.report:
         kw = {"cache_dir": args.cache_dir, "progress": not args.no_progress}
         # the protocol is checked before any training, tuning included
-        compare.check_protocol(config, args.seeds, discovered, sweep_seeds)
+        compare.check_protocol(config, args.seeds, discovered, sweep_seeds, fitness)
         tuned = (
-            compare.tune_discovered(out, config, args.tasks, sweep_seeds, discovered, **kw)
+            compare.tune_discovered(out, fitness, args.tasks, sweep_seeds, discovered, **kw)
             if args.tune
             else None
         )
@@ -109,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
             discovered,
             params,
             sweep_seeds=sweep_seeds,
+            sweep_fitness=fitness,
             tuned=tuned,
             **kw,
         )
@@ -123,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
             config,
             [m.label for m in discovered],
             header=f"{header} Objectives: {files}.",
-            chosen_best=bench.chosen_best(Path(args.bench_dir), config, args.tasks),
+            chosen_best=bench.chosen_best(Path(args.bench_dir), base, args.tasks),
         )
     )
     return 0

@@ -111,7 +111,7 @@ def write_sweep_report(
         "Per column, each baseline's scale parameter (beta; lam for orpo; none for sft_chosen) at "
         f"{{{', '.join(f'{x:g}' for x in factors)}}} × its default and the learning rate in "
         f"{{{', '.join(f'{x:g}' for x in lrs)}}}; mean normalized score ± s.e. over the sweep's training seeds, on "
-        "dataset seed 0 and evaluation resets from 0 (never the held-out split the table reports). The best mean "
+        f"{datasets_of(config)} and evaluation resets from 0 (never the held-out split the table reports). The best mean "
         "per baseline and column (**bold**) is its hyperparameter set there; the best of those, SFT included, is "
         "the column's best baseline. Walker2d columns use the matching Hopper column's choices.",
         *sweep.lines,
@@ -121,6 +121,13 @@ def write_sweep_report(
     (out_dir / "sweep.md").write_text("\n".join(lines) + "\n")
     (out_dir / "sweep.json").write_text(dumps(sweep.summary(config_hash(config)), indent=1))
     return sweep.chosen
+
+
+def datasets_of(config: TrainConfig) -> str:
+    """The preference data a fitness configuration trains on, in words."""
+    if config.dataset_seeds:
+        return f"dataset seeds {list(config.dataset_seeds)} (training seed s on the (s mod n)-th)"
+    return f"dataset seed {config.dataset_seed}"
 
 
 def read_sweep(out_dir: Path, config: TrainConfig) -> dict[str, Any] | None:
@@ -178,10 +185,16 @@ def members_for(
     return lambda task: with_choices(params(task), baselines)
 
 
-def check_heldout_seeds(config: TrainConfig, seeds: Sequence[int], sweep_seeds: Sequence[int]) -> None:
-    """The table must not share a dataset seed, training seed or reset with the sweep that tuned it."""
+def check_heldout_seeds(
+    config: TrainConfig,
+    seeds: Sequence[int],
+    sweep_seeds: Sequence[int],
+    sweep_fitness: TrainConfig | None = None,
+) -> None:
+    """The table must not share a dataset seed, training seed or reset with the sweep that tuned it
+    (``sweep_fitness``: the sweep's configuration, by default the fitness side of ``config``)."""
     protocol.check_heldout(
-        split(fitness_config(config), sweep_seeds),
+        split(sweep_fitness or fitness_config(config), sweep_seeds),
         split(heldout_config(config), seeds),
         "the table (its baselines were tuned by the sweep)",
     )
@@ -217,6 +230,7 @@ def write_bench_report(out_dir: Path, config: TrainConfig, header: str = "") -> 
     """table.md / table.csv / table.png / stats.json from the held-out rows of this configuration."""
     from symmpo.train import table_stats
 
+    swept_on = datasets_of(fitness_config(config))
     config = heldout_config(config)
     rows = rows_of(out_dir, "bench", config).current()
     if not rows:
@@ -230,8 +244,8 @@ def write_bench_report(out_dir: Path, config: TrainConfig, header: str = "") -> 
     md += [
         "D4RL-normalized score (100 = D4RL expert, 0 = random) of the greedy policy: **interquartile mean over "
         f"training seeds {seeds}** with its 95 % bootstrap CI; held-out split (dataset seed "
-        f"{config.dataset_seed}, evaluation resets from {config.eval_reset_offset}; the sweep tuned on dataset "
-        "seed 0, resets from 0 and other training seeds). **bold** = highest IQM in the column. `sft` = the "
+        f"{config.dataset_seed}, evaluation resets from {config.eval_reset_offset}; the sweep tuned on "
+        f"{swept_on}, resets from 0 and other training seeds). **bold** = highest IQM in the column. `sft` = the "
         "behaviour-cloned reference every PO run starts from. A diverged run counts as 0. Each column's best "
         "baseline was chosen on the fitness split "
         f"({_best_source(best, tasks)}).",

@@ -38,16 +38,21 @@ def run_fitness(run_dir: str) -> protocol.Split:
 
 
 def check_protocol(
-    config: TrainConfig, seeds: Sequence[int], discovered: Sequence[FileMember], sweep_seeds: Sequence[int]
+    config: TrainConfig,
+    seeds: Sequence[int],
+    discovered: Sequence[FileMember],
+    sweep_seeds: Sequence[int],
+    sweep_fitness: TrainConfig | None = None,
 ) -> None:
     """Refuse (``ProtocolError``) a comparison that shares data, seeds or resets with any discovered objective's
-    search run or with the sweep that tuned the baselines."""
+    search run or with the sweep that tuned the baselines (``sweep_fitness``: its configuration when it trained
+    on several datasets; by default the fitness side of ``config``)."""
     heldout = mujoco.split(config, seeds)
     for m in discovered:
         if m.run is not None:
             protocol.check_heldout(run_fitness(m.run), heldout, f"the comparison of {m.label} (run {m.run})")
     if sweep_seeds:
-        bench.check_heldout_seeds(config, seeds, sweep_seeds)
+        bench.check_heldout_seeds(config, seeds, sweep_seeds, sweep_fitness)
 
 
 def tune_discovered(
@@ -108,11 +113,12 @@ def run_compare(
     baseline_params: Callable[[str], dict[str, dict[str, Any]]],
     sweep_seeds: Sequence[int] = (),
     tuned: dict[str, list[FileMember]] | None = None,
+    sweep_fitness: TrainConfig | None = None,
     **kw: Any,
 ) -> None:
     """Train with ``config`` (a held-out configuration, ``mujoco.heldout_config``) after checking the protocol;
     ``tuned`` (from :func:`tune_discovered`) gives each column its tuned discovered members."""
-    check_protocol(config, seeds, discovered, sweep_seeds)
+    check_protocol(config, seeds, discovered, sweep_seeds, sweep_fitness)
 
     def members(t: str) -> list[Member]:
         return [*with_choices(baseline_params(t)), *(tuned[t] if tuned else discovered)]

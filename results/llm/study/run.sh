@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 OUT=results/llm/study
-COMMON=(--task sort --settings clean mixed-0.5 --seeds 3 --workers 2 --out "$OUT")
+COMMON=(--task sort --settings clean mixed-0.5 --seeds 3 --workers "${WORKERS:-2}" --out "$OUT")
 SWEEP=(--sweep --sweep-factors 1 --sweep-lrs 1e-4 3e-4)
 NAMED=(dpo ipo orpo simpo rpo)
 FIRST=(evolve-default-v2=results/evolve-default-v2/objectives/hof_01.yaml)
