@@ -3,8 +3,9 @@
 # target of issue 18 holds on Hopper v3, not yet on HalfCheetah). Nothing has run yet (README.md).
 #
 #   bash results/discovery-v3/run.sh             # every search, in the order below
-#   bash results/discovery-v3/run.sh hopper      # the Hopper searches only (1-5)
+#   bash results/discovery-v3/run.sh hopper      # the Hopper searches only (1-6)
 #   bash results/discovery-v3/run.sh describe    # per search: candidates, trainings, estimated cost, progress
+#   bash results/discovery-v3/run.sh baselines   # the baselines' sweep at the searches' fitness (for part 5)
 #
 # Resumable: each search writes results/discovery-v3/<name>/ and checkpoints after every generation; a search
 # whose folder holds a config.yaml is continued with `symmpo evolve --resume` (its own configuration, nothing
@@ -23,8 +24,10 @@
 #   3  hopper-mixed-seed1  v3-hopper-mixed --search-seed 1   hopper-mixed-0.5@v3 (search variance)     6
 #   4  multi-hopper        v3-multi-hopper                   hopper-mixed-0.5@v3, hopper-noisy-0.2@v3  12
 #   5  ta-hopper-mixed     v3-ta-hopper-mixed                hopper-mixed-0.5@v3, grammar ta_mirror    6
-#   6  halfcheetah-noisy   v3-halfcheetah-noisy              halfcheetah-noisy-0.2@v3                  6
-#   7  halfcheetah-mixed   v3-halfcheetah-mixed              halfcheetah-mixed-0.5@v3                  6
+#   6  neural-hopper-mixed v3-hopper-mixed (evolve-neural)   hopper-mixed-0.5@v3, neural components    6
+#      (then `symmpo distill` of its best network into closed forms, RUN/distill/)
+#   7  halfcheetah-noisy   v3-halfcheetah-noisy              halfcheetah-noisy-0.2@v3                  6
+#   8  halfcheetah-mixed   v3-halfcheetah-mixed              halfcheetah-mixed-0.5@v3                  6
 #   (trainings per candidate = tasks x fitness seeds)
 #
 # Measured cost per bred candidate of a one-task search (6 trainings; README.md, "Cost"): 15.4 core-s on
@@ -41,13 +44,14 @@ NICE=${NICE:-10}
 COST_HOPPER=${COST_HOPPER:-15.4}
 COST_HALFCHEETAH=${COST_HALFCHEETAH:-17.5}
 
-# name | preset | extra options of a new run
+# name | preset | extra options of a new run | command (default evolve; a neural run is then distilled)
 SEARCHES=(
   "hopper-mixed|v3-hopper-mixed|"
   "hopper-noisy|v3-hopper-noisy|"
   "hopper-mixed-seed1|v3-hopper-mixed|--search-seed 1"
   "multi-hopper|v3-multi-hopper|"
   "ta-hopper-mixed|v3-ta-hopper-mixed|"
+  "neural-hopper-mixed|v3-hopper-mixed||evolve-neural"
   "halfcheetah-noisy|v3-halfcheetah-noisy|"
   "halfcheetah-mixed|v3-halfcheetah-mixed|"
 )
@@ -70,7 +74,10 @@ print(
     f"{'h@0.7':>6}  progress"
 )
 for line in searches:
-    name, preset, extra = line.split("|")
+    name, preset, extra, *command = line.split("|")
+    neural = bool(command and command[0] == "evolve-neural")
+    if command and command[0]:
+        extra = (extra + " " if extra else "") + f"({command[0]})"
     run = Path(out, name)
     if (run / "config.yaml").is_file():
         try:
@@ -88,7 +95,8 @@ for line in searches:
     else:
         config, progress = SearchConfig.from_preset(preset), "not started"
     bred = config.population * config.generations
-    cma = config.cmaes.popsize * config.generations if config.cmaes.enabled else 0
+    # a neural run's population is CMA-ES's own (no second CMA-ES on constants)
+    cma = config.cmaes.popsize * config.generations if config.cmaes.enabled and not neural else 0
     per = len(config.tasks) * len(config.seeds)
     costs = [float(cost_cheetah if t.startswith("halfcheetah") else cost_hopper) for t in config.tasks]
     core_h = bred * sum(costs) / 3600  # trained were 0.91-1.11 x bred in earlier runs (README.md)
@@ -106,27 +114,40 @@ print("columns: bred = population x generations; +cma = CMA-ES's most; trainings
 PY
 }
 
-search() {  # name preset extra...
-  local name=$1 preset=$2
-  shift 2
+search() {  # name command preset extra...
+  local name=$1 command=$2 preset=$3
+  shift 3
   local dir="$OUT/$name" args
   if [[ -f "$dir/config.yaml" ]]; then
     args=(--resume "$dir")
   else
     args=(--preset "$preset" "$@" --out "$dir")
   fi
-  echo "== $name: symmpo evolve ${args[*]}  ($(date -u +%FT%TZ))" | tee -a "$OUT/$name.log"
-  nice -n "$NICE" "$SYMMPO" evolve "${args[@]}" --no-progress 2>&1 | tee -a "$OUT/$name.log"
+  echo "== $name: symmpo $command ${args[*]}  ($(date -u +%FT%TZ))" | tee -a "$OUT/$name.log"
+  nice -n "$NICE" "$SYMMPO" "$command" "${args[@]}" --no-progress 2>&1 | tee -a "$OUT/$name.log"
+  if [[ "$command" == evolve-neural && ! -f "$dir/distill/distilled.yaml" ]]; then
+    echo "== $name: symmpo distill $dir  ($(date -u +%FT%TZ))" | tee -a "$OUT/$name.log"
+    nice -n "$NICE" "$SYMMPO" distill "$dir" 2>&1 | tee -a "$OUT/$name.log"
+  fi
+}
+
+# Part 5's equal budget: the baselines tuned with the searches' fitness (datasets 0 and 3 x 3 training seeds, the
+# table's grid), for `symmpo compare --tune --bench-dir results/bench-v3-fit6 --dataset-seeds 0 3`. Resumable.
+baselines() {
+  echo "== baselines: $(date -u +%FT%TZ)" | tee -a "$OUT/baselines.log"
+  nice -n "$NICE" "$SYMMPO" bench --suite v3 --sweep --seeds 6 --dataset-seeds 0 3 --envs hopper \
+    --settings mixed-0.5 noisy-0.2 --out results/bench-v3-fit6 --no-progress 2>&1 | tee -a "$OUT/baselines.log"
 }
 
 case "${1:-all}" in
   describe) describe; exit 0 ;;
-  hopper) last=5 ;;
+  baselines) baselines; exit 0 ;;
+  hopper) last=6 ;;
   all) last=${#SEARCHES[@]} ;;
-  *) echo "usage: $0 [all|hopper|describe]" >&2; exit 2 ;;
+  *) echo "usage: $0 [all|hopper|describe|baselines]" >&2; exit 2 ;;
 esac
 for ((i = 0; i < last; i++)); do
-  IFS='|' read -r name preset extra <<<"${SEARCHES[$i]}"
+  IFS='|' read -r name preset extra command <<<"${SEARCHES[$i]}"
   # shellcheck disable=SC2086  # extra holds whole options
-  search "$name" "$preset" $extra
+  search "$name" "${command:-evolve}" "$preset" $extra
 done
