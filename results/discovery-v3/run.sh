@@ -6,6 +6,7 @@
 #   bash results/discovery-v3/run.sh hopper      # the Hopper searches only (1-6)
 #   bash results/discovery-v3/run.sh describe    # per search: candidates, trainings, estimated cost, progress
 #   bash results/discovery-v3/run.sh baselines   # the baselines' sweep at the searches' fitness (for part 5)
+#   bash results/discovery-v3/run.sh verdict     # part 5: the top 3 of each finished search vs the tuned baselines
 #
 # Resumable: each search writes results/discovery-v3/<name>/ and checkpoints after every generation; a search
 # whose folder holds a config.yaml is continued with `symmpo evolve --resume` (its own configuration, nothing
@@ -139,12 +140,37 @@ baselines() {
     --settings mixed-0.5 noisy-0.2 --out results/bench-v3-fit6 --no-progress 2>&1 | tee -a "$OUT/baselines.log"
 }
 
+# Part 5, the verdict: the top 3 by fitness of every finished Hopper search (the neural run: its distilled
+# formula) against every baseline tuned at the searches' fitness (run `baselines` first), each file tuned the same
+# way (--tune), 20 held-out seeds, on both Hopper target columns and their Walker2d transfer columns, Holm over
+# the whole comparison. Resumable (compare.jsonl / tune.jsonl). Files of runs not finished yet are left out.
+verdict() {
+  local files=() name k f
+  for name in hopper-mixed hopper-noisy hopper-mixed-seed1 multi-hopper ta-hopper-mixed; do
+    for k in 1 2 3; do
+      f="$OUT/$name/objectives/hof_0$k.yaml"
+      [[ -f "$f" ]] && files+=("$name-$k=$f")
+    done
+  done
+  f="$OUT/neural-hopper-mixed/distill/distilled.yaml"
+  [[ -f "$f" ]] && files+=("neural-hopper-mixed=$f")
+  if ((${#files[@]} == 0)); then
+    echo "no finished search yet: nothing to compare" >&2
+    exit 1
+  fi
+  echo "== verdict: ${#files[@]} files ($(date -u +%FT%TZ))" | tee -a "$OUT/verdict.log"
+  nice -n "$NICE" "$SYMMPO" compare --tune --bench-dir results/bench-v3-fit6 --dataset-seeds 0 3 \
+    --tasks hopper-mixed-0.5@v3 hopper-noisy-0.2@v3 walker2d-mixed-0.5@v3 walker2d-noisy-0.2@v3 \
+    --out "$OUT/verdict" --no-progress "${files[@]}" 2>&1 | tee -a "$OUT/verdict.log"
+}
+
 case "${1:-all}" in
   describe) describe; exit 0 ;;
   baselines) baselines; exit 0 ;;
+  verdict) verdict; exit 0 ;;
   hopper) last=6 ;;
   all) last=${#SEARCHES[@]} ;;
-  *) echo "usage: $0 [all|hopper|describe|baselines]" >&2; exit 2 ;;
+  *) echo "usage: $0 [all|hopper|describe|baselines|verdict]" >&2; exit 2 ;;
 esac
 for ((i = 0; i < last; i++)); do
   IFS='|' read -r name preset extra command <<<"${SEARCHES[$i]}"
