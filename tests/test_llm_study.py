@@ -153,6 +153,15 @@ def test_sweep_tunes_named_baselines_per_column_on_fitness(tmp_path, fake_runs, 
     assert "choice on the fitness split" in text and "sort-clean: dpo beta=0.03, lr=0.0003." in text
     st = json.loads((tmp_path / "stats.json").read_text())
     assert st["tasks"]["sort-clean"]["best_baseline_from"] == "fitness"
+    # the validity target in its own Holm family: DPO (here also the fitness choice) against the model without PO
+    v = st["validity"]
+    assert v["best_po"] == "dpo" and v["reference"] == study.BASE
+    assert {(c["task"], c["objective"], c["against"]) for c in v["tests"]} == {
+        ("sort-clean", "dpo", study.BASE),
+        ("sort-mixed-0.5", "dpo", study.BASE),
+    }
+    clean = next(c for c in v["tests"] if c["task"] == "sort-clean")
+    assert ("**met**" in text) == (clean["diff"] > 0 and clean["p_holm"] < 0.05)
     other = LLMConfig(lr=1e-3).heldout()  # another configuration: its sweep is missing
     with pytest.raises(SymmpoError, match="no LLM sweep"):
         study.chosen_members(tmp_path, other, members, require=True)

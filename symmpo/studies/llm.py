@@ -287,6 +287,42 @@ def _ordered(tasks: set[str]) -> list[str]:
     return sorted(tasks, key=lambda t: (not t.endswith("-clean"), t))
 
 
+def validity_check(
+    rows: Sequence[dict[str, Any]], tasks: Sequence[str], chosen_best: dict[str, str]
+) -> dict[str, Any] | None:
+    """Issue 23's validity target, in its own Holm family (the table's verdicts judge the discovered objectives
+    only): DPO and the best PO baseline chosen on the fitness split of the first column (clean, when present)
+    against the model without PO, in every column. None when DPO is not in the table."""
+    from symmpo.studies.text_validity import PURE, validity
+
+    if not any(r["label"] == PURE for r in rows):
+        return None
+    best = chosen_best.get(tasks[0], PURE)
+    return validity(rows, tasks, PURE if best == BASE else best, BASE)
+
+
+def validity_lines(v: dict[str, Any], tasks: Sequence[str]) -> list[str]:
+    """Markdown: the validity tests, and whether DPO beats the model without PO on the first (clean) column."""
+    from symmpo import stats
+    from symmpo.studies.text_validity import PURE, test_table
+
+    first = [
+        c for c in v["tests"] if c["task"] == tasks[0] and c["objective"] == PURE and c["against"] == BASE
+    ]
+    met = bool(first) and first[0]["diff"] > 0 and first[0]["p_holm"] < stats.ALPHA
+    return [
+        "",
+        f"Validity check (issue 23): {PURE} and the best PO baseline chosen on {tasks[0]}'s fitness split "
+        f"(**{v['best_po']}**) against `{BASE}` (no PO) in every column; paired t-tests on common seeds, Holm over "
+        f"these {len(v['tests'])} tests alone; MDE = the difference detected with 80 % power at α / m = "
+        f"{v['mde_alpha']:.2g}.",
+        *test_table(v),
+        "",
+        f"Target ({PURE} beats `{BASE}` on {tasks[0]}, p_holm < {stats.ALPHA:g}): "
+        + ("**met**." if met else "not met."),
+    ]
+
+
 def write_report(
     out_dir: Path,
     cfg: LLMConfig,
@@ -314,6 +350,9 @@ def write_report(
         judged=found or [x for x in labels if x != BASE],
         chosen_best={t: b for t, b in (chosen_best or {}).items() if t in tasks and b in baselines} or None,
     )
+    check = validity_check(rows, tasks, chosen_best or {})
+    if check is not None:
+        st["validity"] = check
     title = f"Transfer to a pretrained LLM: SmolLM2-135M-Instruct, task `{cfg.task}` ({cfg.eval_split} split)"
     seeds, md = report_start(out_dir, st, rows, cfg.to_dict(), title, header, score=SCORE)
     po_rows = [r for r in rows if r["label"] != BASE and "train_seconds" in r]
@@ -327,6 +366,7 @@ def write_report(
         "",
         *iqm_table(st, labels, tasks, len(seeds)),
         *[v.replace("against DPO", f"against `{BASE}` (no PO)") for v in verdict_lines(st, tasks)],
+        *(validity_lines(check, tasks) if check is not None else []),
         "",
         f"Cost: {len(po_rows)} PO runs, median {wall:.0f} s of training each.",
         "",

@@ -90,6 +90,21 @@ def validity(
     return {"best_po": best, "reference": reference, "control": CONTROL, "mde_alpha": alpha, "tests": tests}
 
 
+def test_table(v: dict[str, Any]) -> list[str]:
+    """Markdown rows of a validity check's tests (one per column and comparison)."""
+    lines = [
+        "",
+        "| column | comparison | mean diff | paired SD | MDE | p_holm | verdict |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for c in v["tests"]:
+        lines.append(
+            f"| {c['task']} | {c['objective']} − {c['against']} | {c['diff']:+.1f} | {c['paired_sd']:.1f} | "
+            f"{c['mde']:.1f} | {c['p_holm']:.3g} | {c['verdict']} |"
+        )
+    return lines
+
+
 def validity_lines(v: dict[str, Any], fitness: float, target: float = 5.0) -> list[str]:
     """Markdown: the check's tests, and whether the best PO loss beats π_ref by ``target`` points (p_Holm <
     0.05) in each column."""
@@ -100,15 +115,8 @@ def validity_lines(v: dict[str, Any], fitness: float, target: float = 5.0) -> li
         "without an NLL term, is tested beside it. Paired t-tests "
         f"on common seeds, Holm over these {len(v['tests'])} tests; MDE = the difference detected with 80 % "
         f"power at α / m = {v['mde_alpha']:.2g}.",
-        "",
-        "| column | comparison | mean diff | paired SD | MDE | p_holm | verdict |",
-        "|---|---|---|---|---|---|---|",
+        *test_table(v),
     ]
-    for c in v["tests"]:
-        lines.append(
-            f"| {c['task']} | {c['objective']} − {c['against']} | {c['diff']:+.1f} | {c['paired_sd']:.1f} | "
-            f"{c['mde']:.1f} | {c['p_holm']:.3g} | {c['verdict']} |"
-        )
     met = [
         c["task"]
         for c in v["tests"]
