@@ -10,6 +10,7 @@ import pytest
 from symmpo import protocol
 from symmpo.cli import main
 from symmpo.errors import SymmpoError
+from symmpo.files import read_jsonl
 from symmpo.llm import po
 from symmpo.llm.po import LLMConfig
 from symmpo.studies import llm as study
@@ -187,3 +188,9 @@ def test_an_interrupt_keeps_the_finished_runs_and_a_rerun_resumes(tmp_path, fake
     assert main(argv) == 0
     ran = [seed for _, _, seed in fake_runs["run"]]
     assert ran == [1000, 1000, 1001, 1001]  # the rerun ran only the two runs that were missing
+    # both invocations are on record with their wall times; a --report adds none and keeps the list
+    assert len(read_jsonl(tmp_path / "runs.jsonl")) == 2
+    assert main([*argv, "--report"]) == 0
+    header = (tmp_path / "table.md").read_text().splitlines()[2]
+    assert header.startswith("Produced by: `symmpo ") and header.count(" min)") == 2
+    assert len(read_jsonl(tmp_path / "runs.jsonl")) == 2

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import shlex
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -73,7 +71,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from symmpo.commands._args import writable_dir
-    from symmpo.files import append_jsonl, read_jsonl
+    from symmpo.studies import invocations
     from symmpo.suite.suites import DEFAULT_SUITE, parse_suite
 
     args.suite = parse_suite(args.suite)
@@ -124,7 +122,6 @@ def run(args: argparse.Namespace) -> int:
         if args.sweep
         else list(range(HELDOUT_SEED_MIN, HELDOUT_SEED_MIN + (args.seeds or len(CLAIM_SEEDS))))
     )
-    command = "symmpo " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     kw = {"cache_dir": args.cache_dir, "progress": not args.no_progress}
     t0 = time.perf_counter()
     if args.sweep:
@@ -145,25 +142,10 @@ def run(args: argparse.Namespace) -> int:
             tasks = [f"{e}-{s}" for e in args.envs for s in args.settings]
             members = bench.members_for(params, baselines)
             bench.run_bench(out, config, seeds, tasks, members, sweep_seeds=sweep_seeds, **kw)
-        runs = read_jsonl(out / "runs.jsonl") + (
-            [] if args.report else [{"command": command, "seconds": None}]
-        )
-        made = "; ".join(
-            f"`{r['command']}`" + (f" ({r['seconds'] / 60:.1f} min)" if r.get("seconds") else " (this run)")
-            for r in runs
-        )
-        print(bench.write_bench_report(out, config, header=f"Produced by: {made}."))
+            invocations.record(out, time.perf_counter() - t0)
+        print(bench.write_bench_report(out, config, header=invocations.produced_by(out)))
     seconds = time.perf_counter() - t0
-    if not args.report:
-        append_jsonl(
-            out / "runs.jsonl",
-            [
-                {
-                    "command": command,
-                    "seconds": round(seconds, 1),
-                    "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
-                }
-            ],
-        )
+    if args.sweep and not args.report:
+        invocations.record(out, seconds)
     print(f"{seconds:.0f} s; results in {out}/")
     return 0

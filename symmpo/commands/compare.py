@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import shlex
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -68,7 +66,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from symmpo.commands._args import writable_dir
-    from symmpo.studies import bench, compare, mujoco
+    from symmpo.studies import bench, compare, invocations, mujoco
     from symmpo.studies.members import discovered_members
 
     writable_dir(getattr(args, "out", None), "--out")
@@ -116,10 +114,9 @@ def run(args: argparse.Namespace) -> int:
             tuned=tuned,
             **kw,
         )
-    command = "symmpo " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    header = (
-        f"Produced by `{command}` ({(time.perf_counter() - t0) / 60:.1f} min)." if not args.report else ""
-    )
+    if not args.report:
+        invocations.record(out, time.perf_counter() - t0)
+    header = invocations.produced_by(out, "compare.md")
     files = ", ".join(f"{m.label} = `{m.path}`" for m in discovered)
     print(
         compare.write_report(

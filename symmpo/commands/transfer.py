@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import shlex
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -197,6 +195,15 @@ def text_overrides(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def _header(args: argparse.Namespace, out: Path, t0: float) -> str:
+    """Record this invocation when it trained (not with --report), then list every one that produced the rows."""
+    from symmpo.studies import invocations
+
+    if not args.report:
+        invocations.record(out, time.perf_counter() - t0)
+    return invocations.produced_by(out, "table.md")
+
+
 def run(args: argparse.Namespace) -> int:
     if importlib.util.find_spec("trl") is None:
         raise SymmpoError("symmpo transfer text trains with TRL: pip install 'symmpo[trl]'")
@@ -238,14 +245,7 @@ def run(args: argparse.Namespace) -> int:
             study.run_transfer(out, cfg, settings, seeds, members, executor, cache_dir, sweep_seeds, **kw)
         finally:
             executor.close()
-    command = "symmpo " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    minutes = (time.perf_counter() - t0) / 60
-    header = f"Produced by `{command}` ({minutes:.1f} min)."
-    if args.report:  # keep the line that says how the stored runs were produced
-        old = out / "table.md"
-        lines = old.read_text().splitlines() if old.exists() else []
-        header = next((x for x in lines if x.startswith("Produced by")), "")
-    print(study.write_report(out, cfg, [m.label for m in members], discovered, header=header))
+    print(study.write_report(out, cfg, [m.label for m in members], discovered, header=_header(args, out, t0)))
     return 0
 
 
@@ -312,15 +312,10 @@ def run_llm(args: argparse.Namespace) -> int:
             end_on_error=True,
         )
         if not finished:
+            _header(args, out, t0)  # its finished runs are stored: so is the time they took
             return 130
-    command = "symmpo " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    header = f"Produced by `{command}` ({(time.perf_counter() - t0) / 60:.1f} min)."
-    if args.report:
-        old = out / "table.md"
-        lines = old.read_text().splitlines() if old.exists() else []
-        header = next((x for x in lines if x.startswith("Produced by")), "")
     text = study.write_report(
-        out, cfg, [m.label for m in members], discovered, header=header, chosen_best=best
+        out, cfg, [m.label for m in members], discovered, header=_header(args, out, t0), chosen_best=best
     )
     print(text)
     return 0
