@@ -194,3 +194,11 @@ def test_an_interrupt_keeps_the_finished_runs_and_a_rerun_resumes(tmp_path, fake
     header = (tmp_path / "table.md").read_text().splitlines()[2]
     assert header.startswith("Produced by: `symmpo ") and header.count(" min)") == 2
     assert len(read_jsonl(tmp_path / "runs.jsonl")) == 2
+
+
+def test_a_retuned_baseline_is_listed_at_its_current_choice():
+    """After a widened sweep the table re-runs a baseline at its new choice; its last rows are what counts."""
+    old = {"task": "sort-clean", "label": "dpo", "params": {"beta": 0.1}, "lr": 3e-4, "path": None}
+    new = {**old, "lr": 1e-3}
+    text = study.tuning([old, new], {"sort-clean": "dpo"})
+    assert "sort-clean: dpo beta=0.1, lr=0.001." in text and "lr=0.0003" not in text

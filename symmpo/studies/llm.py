@@ -270,13 +270,14 @@ def tuning(rows: Sequence[dict[str, Any]], chosen_best: dict[str, str] | None) -
     """How the table's members got their hyperparameters, per column."""
     if not chosen_best:
         return "Named baselines run at their named defaults and the configuration's learning rate (no sweep)."
-    per_task: dict[str, list[str]] = {}
+    # the last row of a (column, baseline) is its current choice, as in the statistics (a re-tuned baseline's
+    # new runs come after its old ones)
+    per_task: dict[str, dict[str, str]] = {}
     for r in rows:
         if r["label"] != BASE and r.get("path") is None:
             entry = f"{r['label']} {fmt_params({**r['params'], 'lr': r['lr']})}"
-            if entry not in per_task.setdefault(r["task"], []):
-                per_task[r["task"]].append(entry)
-    cols = " ".join(f"{t}: {'; '.join(v)}." for t, v in per_task.items())
+            per_task.setdefault(r["task"], {})[r["label"]] = entry
+    cols = " ".join(f"{t}: {'; '.join(v.values())}." for t, v in per_task.items())
     return (
         "Named baselines use their column's choice on the fitness split (sweep.md); objective files run as "
         f"written, never tuned on text. {cols}"
