@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The discovery study on suite v3 (issue 19, part 4): its searches one after another, Hopper first (the clean-column
-# target of issue 18 holds on Hopper v3, not yet on HalfCheetah). Nothing has run yet (README.md).
+# target of issue 18 holds on Hopper v3, not on HalfCheetah). Progress: README.md, `run.sh describe`.
 #
 #   bash results/discovery-v3/run.sh             # every search, in the order below
 #   bash results/discovery-v3/run.sh hopper      # the Hopper searches only (1-6)
