@@ -90,9 +90,8 @@ def run(args: argparse.Namespace) -> int:
     }
     if args.sft_levels:
         overrides["sft_levels"] = tuple(args.sft_levels)
-    if (
-        args.dataset_seeds
-    ):  # the fitness side only: heldout_config clears it, so the table's rows are unchanged
+    # the fitness side only: heldout_config clears it, so the table's rows are unchanged
+    if args.dataset_seeds:
         overrides["dataset_seeds"] = tuple(args.dataset_seeds)
     tasks = [f"{e}-{s}" for e in mujoco.ENVS for s in args.settings]
     config = TrainConfig.preset(args.preset, tasks, **overrides)

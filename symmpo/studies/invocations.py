@@ -10,7 +10,6 @@ from __future__ import annotations
 import shlex
 import sys
 import time
-from collections.abc import Sequence
 from pathlib import Path
 
 from symmpo.files import append_jsonl, read_jsonl
@@ -18,18 +17,13 @@ from symmpo.files import append_jsonl, read_jsonl
 FILE = "runs.jsonl"
 
 
-def command_line(argv: Sequence[str] | None = None) -> str:
-    """The command as typed (``symmpo ...``), quoted so it can be pasted back."""
-    return "symmpo " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
-
-
-def record(out_dir: Path, seconds: float, command: str | None = None) -> None:
+def record(out_dir: Path, seconds: float) -> None:
     """Append this invocation (its command and wall time) to the study's ``runs.jsonl``."""
     append_jsonl(
         Path(out_dir) / FILE,
         [
             {
-                "command": command or command_line(),
+                "command": "symmpo " + " ".join(shlex.quote(a) for a in sys.argv[1:]),  # pasteable
                 "seconds": round(seconds, 1),
                 "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
             }

@@ -305,7 +305,7 @@ def validity_check(
 def validity_lines(v: dict[str, Any], tasks: Sequence[str]) -> list[str]:
     """Markdown: the validity tests, and whether DPO beats the model without PO on the first (clean) column."""
     from symmpo import stats
-    from symmpo.studies.text_validity import PURE, test_table
+    from symmpo.studies.text_validity import PURE, comparison_rows
 
     first = [
         c for c in v["tests"] if c["task"] == tasks[0] and c["objective"] == PURE and c["against"] == BASE
@@ -317,7 +317,7 @@ def validity_lines(v: dict[str, Any], tasks: Sequence[str]) -> list[str]:
         f"(**{v['best_po']}**) against `{BASE}` (no PO) in every column; paired t-tests on common seeds, Holm over "
         f"these {len(v['tests'])} tests alone; MDE = the difference detected with 80 % power at α / m = "
         f"{v['mde_alpha']:.2g}.",
-        *test_table(v),
+        *comparison_rows(v),
         "",
         f"Target ({PURE} beats `{BASE}` on {tasks[0]}, p_holm < {stats.ALPHA:g}): "
         + ("**met**." if met else "not met."),

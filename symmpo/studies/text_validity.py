@@ -90,7 +90,7 @@ def validity(
     return {"best_po": best, "reference": reference, "control": CONTROL, "mde_alpha": alpha, "tests": tests}
 
 
-def test_table(v: dict[str, Any]) -> list[str]:
+def comparison_rows(v: dict[str, Any]) -> list[str]:
     """Markdown rows of a validity check's tests (one per column and comparison)."""
     lines = [
         "",
@@ -115,7 +115,7 @@ def validity_lines(v: dict[str, Any], fitness: float, target: float = 5.0) -> li
         "without an NLL term, is tested beside it. Paired t-tests "
         f"on common seeds, Holm over these {len(v['tests'])} tests; MDE = the difference detected with 80 % "
         f"power at α / m = {v['mde_alpha']:.2g}.",
-        *test_table(v),
+        *comparison_rows(v),
     ]
     met = [
         c["task"]
