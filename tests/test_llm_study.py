@@ -152,6 +152,7 @@ def test_sweep_tunes_named_baselines_per_column_on_fitness(tmp_path, fake_runs, 
     assert by["sort-clean", "mine"] == ({}, cfg.lr)  # the file as written, at the configuration's rate
     text = study.write_report(tmp_path, cfg, ["dpo", "mine"], ["mine"], chosen_best=best)
     assert "choice on the fitness split" in text and "sort-clean: dpo beta=0.03, lr=0.0003." in text
+    assert "**An exploration, not a claim:**" in text  # fewer than the 20 paired seeds of a claim
     st = json.loads((tmp_path / "stats.json").read_text())
     assert st["tasks"]["sort-clean"]["best_baseline_from"] == "fitness"
     # the validity target in its own Holm family: DPO (here also the fitness choice) against the model without PO

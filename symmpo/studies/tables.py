@@ -129,6 +129,15 @@ def report_start(
 ) -> tuple[list[int], list[str]]:
     """Write ``stats.json`` (with the seeds, the configuration and ``extra``) and return the seeds and the
     report's first lines (its title and the line that says how it was produced)."""
+    from symmpo.search.presets import CLAIM_SEEDS
+
     seeds = sorted({r["seed"] for r in rows})
     write_stats(out_dir / "stats.json", st, seeds, config, **extra)
-    return seeds, [f"# {title}", "", header, ""]
+    lines = [f"# {title}", "", header, ""]
+    if len(seeds) < len(CLAIM_SEEDS):
+        lines += [
+            f"**An exploration, not a claim:** {len(seeds)} training seeds, fewer than the {len(CLAIM_SEEDS)} paired "
+            "seeds a claim needs; read every verdict with its detectable effect.",
+            "",
+        ]
+    return seeds, lines
