@@ -65,12 +65,15 @@ def iqm_table(st: dict[str, Any], labels: Sequence[str], tasks: Sequence[str], n
     return head + [f"| {lab} | " + " | ".join(stat_cells(st, lab, tasks, n_seeds)) + " |" for lab in labels]
 
 
-def verdict_lines(st: dict[str, Any], tasks: Sequence[str]) -> list[str]:
-    """Markdown: the corrected comparisons that reject equality, per task; and how many tests were made."""
+def verdict_lines(st: dict[str, Any], tasks: Sequence[str], names: dict[str, str] | None = None) -> list[str]:
+    """Markdown: the corrected comparisons that reject equality, per task; and how many tests were made.
+    ``names``: how to print a reference label in the header (default: DPO, or the label in backticks)."""
+    names = {"dpo": "DPO", **(names or {})}
+    refs = " and ".join(names.get(r, f"`{r}`") for r in st.get("references", ["dpo"]))
     out = [
         "",
         f"Corrected comparisons ({st['n_comparisons']} paired t-tests on common seeds, Holm over the whole "
-        f"table, α = {st['alpha']}): every objective against DPO and against the column's best baseline. "
+        f"table, α = {st['alpha']}): every objective against {refs} and against the column's best baseline. "
         "Only those that reject equality are listed; everything else ties.",
         "",
     ]

@@ -73,7 +73,8 @@ def test_table_runs_every_cell_once_and_reports(tmp_path, fake_runs):
     }
     assert verdicts[("dpo", "instruct")] == "beats"  # tested against the model without PO
     assert verdicts[("simpo", "dpo")] == "loses"  # and against the column's best baseline
-    assert "against `instruct` (no PO)" in text
+    assert st["references"] == ["instruct", "dpo"]  # DPO too: the MuJoCo tables' reference
+    assert "against `instruct` (no PO) and DPO and against the column's best baseline" in text
     for name in ("table.md", "table.csv", "table.png"):
         assert (tmp_path / name).stat().st_size > 0
 

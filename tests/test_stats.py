@@ -124,6 +124,14 @@ def test_table_stats_reports_power_and_takes_a_best_baseline_chosen_elsewhere():
         )
     assert st["mde_alpha"] == stats.ALPHA / st["n_comparisons"]
     assert cell["power"]["n_seeds"] == 6 and cell["power"]["median_paired_sd"] > 0
+    # two references (the LLM table: the model without PO, and DPO): each judged objective meets both and the
+    # best baseline, one test per distinct pair, all in one Holm family
+    st = table_stats(
+        rows, ["dpo", "sft", "x"], ["t"], baselines=["dpo", "sft"], reference=["sft", "dpo"], judged=["x"]
+    )
+    assert st["references"] == ["sft", "dpo"]
+    pairs = [(c["objective"], c["against"]) for c in st["tasks"]["t"]["comparisons"]]
+    assert sorted(pairs) == [("x", "dpo"), ("x", "sft")] and st["n_comparisons"] == 2
 
 
 def test_gain_lines_report_what_po_adds_to_the_reference_per_environment_and_setting():

@@ -37,6 +37,7 @@ from symmpo.studies.rows import Rows, ident, member_row
 from symmpo.studies.rows import current_rows as config_rows
 from symmpo.studies.sweep import sweep_columns
 from symmpo.studies.tables import report_start, table_of
+from symmpo.studies.text_validity import PURE, comparison_rows, validity
 from symmpo.text.datasets import canonical_setting
 
 if TYPE_CHECKING:
@@ -294,8 +295,6 @@ def validity_check(
     """Issue 23's validity target, in its own Holm family (the table's verdicts judge the discovered objectives
     only): DPO and the best PO baseline chosen on the fitness split of the first column (clean, when present)
     against the model without PO, in every column. None when DPO is not in the table."""
-    from symmpo.studies.text_validity import PURE, validity
-
     if not any(r["label"] == PURE for r in rows):
         return None
     best = chosen_best.get(tasks[0], PURE)
@@ -305,7 +304,6 @@ def validity_check(
 def validity_lines(v: dict[str, Any], tasks: Sequence[str]) -> list[str]:
     """Markdown: the validity tests, and whether DPO beats the model without PO on the first (clean) column."""
     from symmpo import stats
-    from symmpo.studies.text_validity import PURE, comparison_rows
 
     first = [
         c for c in v["tests"] if c["task"] == tasks[0] and c["objective"] == PURE and c["against"] == BASE
@@ -340,14 +338,15 @@ def write_report(
     missing = f"no LLM transfer results for this configuration in {out_dir / 'transfer.jsonl'}"
     t = table_of(current_rows(out_dir / "transfer.jsonl", cfg), BASE, labels, discovered, _ordered, missing)
     rows, tasks, labels, found, baselines = t.rows, t.tasks, t.labels, t.found, t.baselines
-    # every objective is tested against the model without PO (the issue's validity target: DPO beats it) and
+    # every objective is tested against the model without PO (the issue's validity target: DPO beats it), against
+    # DPO (the reference of the MuJoCo tables, so a discovered loss's standing can be compared across domains) and
     # against the column's best baseline; the model without PO is not itself judged (no test spent twice)
     st = table_stats.table_stats(
         rows,
         labels,
         tasks,
         baselines=baselines,
-        reference=BASE,
+        reference=[BASE, PURE] if PURE in labels else BASE,
         judged=found or [x for x in labels if x != BASE],
         chosen_best={t: b for t, b in (chosen_best or {}).items() if t in tasks and b in baselines} or None,
     )
@@ -366,7 +365,7 @@ def write_report(
         + tuning(rows, chosen_best),
         "",
         *iqm_table(st, labels, tasks, len(seeds)),
-        *[v.replace("against DPO", f"against `{BASE}` (no PO)") for v in verdict_lines(st, tasks)],
+        *verdict_lines(st, tasks, names={BASE: f"`{BASE}` (no PO)"}),
         *(validity_lines(check, tasks) if check is not None else []),
         "",
         f"Cost: {len(po_rows)} PO runs, median {wall:.0f} s of training each.",

@@ -34,7 +34,7 @@ def table_stats(
     labels: Sequence[str],
     tasks: Sequence[str],
     baselines: Sequence[str],
-    reference: str = REFERENCE,
+    reference: str | Sequence[str] = REFERENCE,
     seed: int = 0,
     judged: Sequence[str] | None = None,
     chosen_best: dict[str, str] | None = None,
@@ -45,8 +45,16 @@ def table_stats(
     discovered objectives being judged). ``judged`` restricts the comparisons to those labels (default: all),
     so a study of discovered objectives does not spend its correction on baseline-vs-baseline tests.
     ``chosen_best`` maps a task to its best baseline chosen on the fitness split (see the module docstring).
+    ``reference``: the label (or labels) every judged objective is also tested against (DPO; the LLM study
+    adds the model without PO).
     """
-    out: dict[str, Any] = {"alpha": stats.ALPHA, "correction": "holm", "test": "paired t (common seeds)"}
+    references = [reference] if isinstance(reference, str) else list(reference)
+    out: dict[str, Any] = {
+        "alpha": stats.ALPHA,
+        "correction": "holm",
+        "test": "paired t (common seeds)",
+        "references": references,
+    }
     per_task: dict[str, Any] = {}
     tests: list[tuple[str, str, str, dict[str, Any]]] = []  # (task, label, against, test result)
     for t in tasks:
@@ -81,7 +89,7 @@ def table_stats(
         for lab in by:
             if judged is not None and lab not in judged:
                 continue
-            for against in dict.fromkeys([reference, best]):
+            for against in dict.fromkeys([*references, best]):
                 if against is None or against == lab or against not in by:
                     continue
                 common = sorted(set(by[lab]) & set(by[against]))
