@@ -27,6 +27,21 @@ def test_sort_reward_prefers_the_bare_sorted_answer():
     assert r(key, "") == 0.0
 
 
+def test_the_sort_shortcut_scores_the_unsorted_echo_on_the_evaluation_prompts():
+    """The bar a trained model must clear before its gain means more than learning the format."""
+    import numpy as np
+
+    from symmpo.llm.tasks import eval_keys, shortcut_score
+
+    sort = get_task("sort")
+    assert sort.shortcut((3, 1, 4, 1)) == "3 1 4 1"
+    keys = eval_keys(sort, "heldout", 20)
+    expected = 100 * np.mean([sort.reward(k, " ".join(map(str, k))) for k in keys])
+    assert shortcut_score(sort, "heldout", 20) == pytest.approx(expected)
+    assert 0 < expected < 100  # some prompts come sorted already, most do not
+    assert shortcut_score(get_task("add"), "heldout", 20) is None  # no format-only answer defined
+
+
 def test_add_and_words_rewards():
     add, words = get_task("add").reward, get_task("words").reward
     assert add((47, 38), " 85.") == 1.0

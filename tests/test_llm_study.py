@@ -37,6 +37,9 @@ def fake_runs(monkeypatch):
             "score": 30.0 + GAIN[objective.name] + wobble,
             "train_seconds": 2.0,
             "steps": 16,
+            "exact": 0.1,
+            "finished": 0.9,
+            "answer_tokens": 6.0,
             "alive": True,
             "reason": "",
         }
@@ -75,6 +78,9 @@ def test_table_runs_every_cell_once_and_reports(tmp_path, fake_runs):
     assert verdicts[("simpo", "dpo")] == "loses"  # and against the column's best baseline
     assert st["references"] == ["instruct", "dpo"]  # DPO too: the MuJoCo tables' reference
     assert "against `instruct` (no PO) and DPO and against the column's best baseline" in text
+    # what the answers look like, and the format-only bar of the sort task (its unsorted echo)
+    assert "| dpo | 10 % · 90 % · 6.0 | 10 % · 90 % · 6.0 |" in text
+    assert "Shortcut: answering with the prompt's digits repeated unsorted" in text
     for name in ("table.md", "table.csv", "table.png"):
         assert (tmp_path / name).stat().st_size > 0
 

@@ -92,6 +92,10 @@ class Task:
     message: Callable[[Key], str]
     reward: Callable[[Key, str], float]
     description: str
+    # an answer in the asked format that does not do the task (sort: the digits as given), with what it is;
+    # its score is the bar a table must clear before a gain means more than "learned the format"
+    shortcut: Callable[[Key], str] | None = None
+    shortcut_description: str = ""
 
 
 TASKS: dict[str, Task] = {
@@ -101,6 +105,8 @@ TASKS: dict[str, Task] = {
         _sort_message,
         _sort_reward,
         "sort 4 digits; Levenshtein similarity of the answer's tokens to the sorted digits",
+        lambda key: " ".join(str(d) for d in key),
+        "the prompt's digits repeated unsorted",
     ),
     "add": Task(
         "add",
@@ -123,6 +129,15 @@ def get_task(name: str) -> Task:
     if name not in TASKS:
         raise DataError(f"unknown llm task {name!r}; valid: {', '.join(TASKS)}")
     return TASKS[name]
+
+
+def shortcut_score(task: Task, split: str, n: int) -> float | None:
+    """100 × the mean true reward of the task's shortcut answer on the first ``n`` evaluation prompts of
+    ``split`` (None when the task has no shortcut)."""
+    if task.shortcut is None:
+        return None
+    keys = eval_keys(task, split, n)
+    return 100.0 * float(np.mean([task.reward(k, task.shortcut(k)) for k in keys]))
 
 
 def role(message: str) -> str:

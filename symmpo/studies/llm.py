@@ -322,6 +322,47 @@ def validity_lines(v: dict[str, Any], tasks: Sequence[str]) -> list[str]:
     ]
 
 
+def behaviour_lines(
+    rows: Sequence[dict[str, Any]], labels: Sequence[str], tasks: Sequence[str], cfg: LLMConfig
+) -> list[str]:
+    """Markdown: what the greedy answers look like (exact answers, finished turns, length; means over seeds),
+    and the score of the task's shortcut answer, so a gain from learning the format reads as such."""
+    from symmpo.llm.tasks import get_task, shortcut_score
+
+    last: dict[tuple[str, str], dict[int, dict[str, Any]]] = {}
+    for r in rows:  # the last row of a (label, column, seed) counts, as in the statistics
+        if "exact" in r:
+            last.setdefault((r["label"], r["task"]), {})[int(r["seed"])] = r
+
+    def cell(label: str, task: str) -> str:
+        runs = list(last.get((label, task), {}).values())
+        if not runs:
+            return "–"
+        mean = {
+            k: statistics.fmean(float(r[k]) for r in runs) for k in ("exact", "finished", "answer_tokens")
+        }
+        return f"{100 * mean['exact']:.0f} % · {100 * mean['finished']:.0f} % · {mean['answer_tokens']:.1f}"
+
+    task = get_task(cfg.task)
+    out = [
+        "",
+        "What the greedy answers look like (mean over seeds): exact answers · answers that end their turn within "
+        f"{cfg.eval_max_new_tokens} tokens · answer tokens.",
+        "",
+        "| objective | " + " | ".join(tasks) + " |",
+        "|---|" + "---|" * len(tasks),
+        *[f"| {lab} | " + " | ".join(cell(lab, t) for t in tasks) + " |" for lab in labels],
+    ]
+    bar = shortcut_score(task, cfg.eval_split, cfg.eval_prompts)
+    if bar is not None:
+        out += [
+            "",
+            f"Shortcut: answering with {task.shortcut_description} (the asked format, the task not done) scores "
+            f"**{bar:.1f}** on these prompts. A score below it can come from learning the format alone.",
+        ]
+    return out
+
+
 def write_report(
     out_dir: Path,
     cfg: LLMConfig,
@@ -365,6 +406,7 @@ def write_report(
         + tuning(rows, chosen_best),
         "",
         *iqm_table(st, labels, tasks, len(seeds)),
+        *behaviour_lines(rows, labels, tasks, cfg),
         *verdict_lines(st, tasks, names={BASE: f"`{BASE}` (no PO)"}),
         *(validity_lines(check, tasks) if check is not None else []),
         "",
