@@ -78,6 +78,10 @@ def test_compare_trains_discovered_with_baselines_and_resumes(setup):
     assert {c["against"] for c in cell["comparisons"] if c["objective"] == "mine"} == {"dpo", "ipo"}
     assert cell["best_baseline"] == "ipo" and cell["best_baseline_from"] == "fitness"
     assert all(c["objective"] == "mine" for c in cell["comparisons"])  # only the discovered one is judged
+    # the discovery target (one column, two seeds: not met) and what the file is made of, with its LaTeX
+    assert st["target"]["met_by"] == [] and "Target: **not met**." in report
+    assert "| mine | `sequence, sum` | `yes` | `log(p) + p**2` | `= φ⁻¹` | `logsigmoid(z)` |" in report
+    assert "$$ \\ell = " in report
     # a second run finds everything done and trains nothing new
     assert main(argv) == 0
     assert len(read_jsonl(tmp / "study" / "compare.jsonl")) == len(rows)
@@ -161,3 +165,38 @@ def test_compare_reads_and_tunes_on_a_sweep_over_several_datasets(setup, monkeyp
     assert {r["seed"] for r in tune} == {0, 1, 2} and set(seen) == {0, 3, 1}  # fitness 0, 3; held out 1
     assert {r["seed"] for r in read_jsonl(out / "compare.jsonl")} == {1000, 1001}
     assert "dataset seed 1," in (out / "compare.md").read_text()
+
+
+def test_the_discovery_target_needs_two_fitness_columns_and_no_transfer_loss():
+    """A discovered loss must beat the column's best baseline (p_Holm and P(improvement)) on two fitness-
+    environment columns and lose on no Walker2d column."""
+    import numpy as np
+
+    from symmpo.studies.compare import target_check
+    from symmpo.train.table_stats import table_stats
+
+    tasks = ["hopper-mixed-0.5@v3", "hopper-noisy-0.2@v3", "walker2d-mixed-0.5@v3"]
+    rng = np.random.default_rng(0)
+
+    def st_for(walker_shift: float) -> dict:
+        rows = []
+        for t in tasks:
+            for seed in range(1000, 1020):
+                base = rng.normal(40, 5)
+                shift = walker_shift if t.startswith("walker2d") else 10.0
+                rows += [
+                    {"task": t, "seed": seed, "label": "rpo", "score": base + rng.normal(0, 1)},
+                    {"task": t, "seed": seed, "label": "won", "score": base + shift + rng.normal(0, 1)},
+                    {"task": t, "seed": seed, "label": "tie", "score": base + rng.normal(0, 1)},
+                ]
+        best = dict.fromkeys(tasks, "rpo")
+        return table_stats(
+            rows, ["rpo", "won", "tie"], tasks, ["rpo"], judged=["won", "tie"], chosen_best=best
+        )
+
+    target = target_check(st_for(0.0), ["won", "tie"], tasks)
+    assert target["met_by"] == ["won"]
+    assert target["objectives"]["won"]["wins"] == tasks[:2]  # walker2d is a transfer column, never a win
+    assert target["objectives"]["tie"] == {"wins": [], "transfer_losses": [], "met": False}
+    lost = target_check(st_for(-10.0), ["won"], tasks)["objectives"]["won"]
+    assert lost["transfer_losses"] == ["walker2d-mixed-0.5@v3"] and not lost["met"]

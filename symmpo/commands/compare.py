@@ -125,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
             [m.label for m in discovered],
             header=f"{header} Objectives: {files}.",
             chosen_best=bench.chosen_best(Path(args.bench_dir), base, args.tasks),
+            files={m.label: m.path for m in discovered},
         )
     )
     return 0

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from symmpo import protocol
+from symmpo import protocol, stats
 from symmpo.errors import SymmpoError
 from symmpo.report import fmt_verdict, iqm_table, plot_iqm, write_csv
 from symmpo.studies import bench, mujoco
@@ -132,11 +132,13 @@ def write_report(
     discovered: Sequence[str],
     header: str = "",
     chosen_best: dict[str, str] | None = None,
+    files: Mapping[str, str] | None = None,
 ) -> str:
     """``compare.md`` / ``compare.csv`` / ``compare.png`` / ``stats.json``: IQM [95 % CI] over seeds; every
     discovered objective against DPO and the column's best baseline (``chosen_best``: chosen by the sweep on the
     fitness split; without it, by this table's IQM, a winner-biased fallback that stats.json labels), paired and
-    Holm-corrected."""
+    Holm-corrected; the discovery target (:func:`target_check`); with ``files`` (label -> objective file) what the
+    discovered objectives are made of and their formulas in LaTeX."""
     from symmpo.train import table_stats
 
     rows = mujoco.rows_of(out_dir, "compare", config).current()
@@ -147,6 +149,7 @@ def write_report(
     st = table_stats.table_stats(
         t.rows, labels, tasks, baselines=baselines, judged=found, chosen_best=chosen_best
     )
+    st["target"] = target_check(st, found, tasks)
     title = "Discovered objectives against the baselines (held-out split)"
     seeds, md = report_start(out_dir, st, rows, config.to_dict(), title, header)
     md += [
@@ -166,19 +169,105 @@ def write_report(
         f"Verdicts ({st['n_comparisons']} paired t-tests on common seeds, Holm-corrected together, "
         f"α = {st['alpha']}):",
         "",
-        "| objective | task | vs dpo | vs best baseline |",
-        "|---|---|---|---|",
+        "| objective | task | vs dpo | vs best baseline | P(improvement) over it [95 % CI] |",
+        "|---|---|---|---|---|",
     ]
     for d in found:
         for t in tasks:
             best = st["tasks"][t]["best_baseline"]
+            c = table_stats.verdict_of(st, t, d, best)
             md.append(
                 f"| {d} | {t} | {fmt_verdict(table_stats.verdict_of(st, t, d, 'dpo'))} | "
-                f"{best}: {fmt_verdict(table_stats.verdict_of(st, t, d, best))} |"
+                f"{best}: {fmt_verdict(c)} | {fmt_pi(c)} |"
             )
+    md += target_lines(st["target"])
+    if files:
+        md += made_of_lines({d: files[d] for d in found if d in files})
     md += ["", f"Training configuration `{json.dumps(config.to_dict())}`."]
     text = "\n".join(md) + "\n"
     (out_dir / "compare.md").write_text(text)
     write_csv(out_dir / "compare.csv", st, labels, tasks)
     plot_iqm(st, labels, tasks, out_dir / "compare.png", mujoco.ENVS, highlight=SFT, dashed=found)
     return text
+
+
+TARGET_PI = 0.6  # probability of improvement a win must also show (issue 19's target)
+TARGET_COLUMNS = 2  # fitness-environment columns a discovered loss must win
+
+
+def target_check(st: dict[str, Any], found: Sequence[str], tasks: Sequence[str]) -> dict[str, Any]:
+    """The discovery target: a discovered objective that beats its column's best baseline (p_Holm < α and
+    probability of improvement > TARGET_PI) on at least TARGET_COLUMNS columns of fitness environments, and loses
+    to it on no column of a transfer environment (Walker2d, never a fitness task)."""
+    from symmpo.suite.envs import ENVS
+    from symmpo.suite.tasks import parse_task
+    from symmpo.train import table_stats
+
+    transfer = [t for t in tasks if ENVS[parse_task(t).env].held_out]
+    per: dict[str, Any] = {}
+    for d in found:
+        wins, losses = [], []
+        for t in tasks:
+            c = table_stats.verdict_of(st, t, d, st["tasks"][t]["best_baseline"])
+            if c is None:
+                continue
+            if t not in transfer and c["verdict"] == "beats" and c["prob_improvement"] > TARGET_PI:
+                wins.append(t)
+            if t in transfer and c["verdict"] == "loses":
+                losses.append(t)
+        per[d] = {"wins": wins, "transfer_losses": losses, "met": len(wins) >= TARGET_COLUMNS and not losses}
+    columns = [t for t in tasks if t not in transfer]
+    return {
+        "rule": f"beats the column's best baseline with p_holm < {stats.ALPHA:g} and P(improvement) > "
+        f"{TARGET_PI:g} on at least {TARGET_COLUMNS} of {', '.join(columns)}; loses on none of "
+        f"{', '.join(transfer) or '(no transfer column)'}",
+        "objectives": per,
+        "met_by": [d for d, v in per.items() if v["met"]],
+    }
+
+
+def fmt_pi(c: dict[str, Any] | None) -> str:
+    """``0.78 [0.61, 0.92]``: a comparison's probability of improvement with its CI; ``–`` without one."""
+    if c is None:
+        return "–"
+    lo, hi = c["prob_improvement_ci"]
+    return f"{c['prob_improvement']:.2f} [{lo:.2f}, {hi:.2f}]"
+
+
+def target_lines(target: dict[str, Any]) -> list[str]:
+    """Markdown: the discovery target and who meets it."""
+    met = target["met_by"]
+    out = ["", f"Discovery target: a discovered objective {target['rule']}.", ""]
+    for d, v in target["objectives"].items():
+        wins = ", ".join(v["wins"]) or "none"
+        lost = ", ".join(v["transfer_losses"]) or "none"
+        out.append(
+            f"- {d}: wins on {wins}; transfer losses: {lost}" + (" — **meets it**" if v["met"] else "")
+        )
+    out += ["", "Target: " + (f"**met** by {', '.join(met)}." if met else "**not met**.")]
+    return out
+
+
+def made_of_lines(files: Mapping[str, str]) -> list[str]:
+    """Markdown: the discovered objectives' features, what they have in common, and their formulas in LaTeX
+    (symbolic files only; a neural file is named, not drawn)."""
+    from symmpo.objective import Objective
+    from symmpo.objective.anatomy import anatomy_lines
+
+    objs = {label: Objective.load(path) for label, path in files.items()}
+    symbolic = {k: v for k, v in objs.items() if v.is_symbolic}
+    if not symbolic:
+        return []
+    out = [
+        "",
+        "What the discovered objectives are made of (as their files say, before any tuning of β; constants "
+        "written c, constant factors of a term dropped: they only rescale β):",
+        "",
+        *anatomy_lines(symbolic),
+        "",
+        "Formulas:",
+        "",
+    ]
+    for label, obj in symbolic.items():
+        out += [f"- {label} (`{files[label]}`):", "", f"  $$ {obj.latex()} $$", ""]
+    return out
