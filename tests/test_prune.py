@@ -17,6 +17,7 @@ from symmpo.objective.prune import (
     drop_terms,
     prune,
     sample_of,
+    settle_branches,
     shares,
     sketch,
     term_paths,
@@ -91,6 +92,23 @@ def test_nothing_is_pruned_without_a_sample_or_when_every_term_is_dead():
     assert prune(obj, None).objective is obj
     flat = _obj("c0 + c1*tau")  # constant in p: every share is 0, and removing all would leave nothing
     assert prune(flat, sample_of([sketch(SUMMED)])).pruned == 0
+
+
+def test_a_min_that_always_picks_one_argument_is_that_argument():
+    """hopper-mixed@v3's fifth entry: min(log p, c·p^c) is log p wherever P occurs, one loss printed twice."""
+    obj = _obj("c0 * min(log(p), c1 * p**c2) + c0*p")
+    res = prune(obj, sample_of([sketch(SUMMED)]))
+    assert _phi(res.objective) == "c0 * log(p)" and res.branches == 1 and res.pruned == 1
+    assert res.objective.canonical_key() == _obj("c0 * log(p)").canonical_key()
+    assert set(res.objective.constant_specs()) == {"c0"}  # c1, c2 went with the branch
+    # a min whose choice changes on the sample stays: log p against -1 crosses at P = e^-1
+    mixed = sample_of([sketch(np.linspace(-3.0, -0.01, 200))])
+    crossing = _obj("min(log(p), -c1)", reduce="mean")
+    assert prune(crossing, mixed).branches == 0
+    # max picks the larger; a tie anywhere settles nothing (strict)
+    assert to_formula(settle_branches(_obj("max(log(p), c1*p)").components["phi_inv"], mixed)[0]) == "c1 * p"
+    tie = _obj("min(log(p), log(p))").components["phi_inv"]
+    assert settle_branches(tie, mixed)[1] == 0
 
 
 def test_terms_split_through_signs_and_constant_factors():

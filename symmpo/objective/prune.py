@@ -192,6 +192,42 @@ def dead_terms(tree: Expr, sample: Sample, threshold: float = THRESHOLD) -> tupl
     return len(paths), (set() if len(dead) == len(paths) else dead)
 
 
+# -- min / max whose choice never changes --------------------------------------------------------------
+_BRANCH_OPS = {"min": np.less, "max": np.greater}
+
+
+def settle_branches(tree: Expr, sample: Sample, var: str = "p") -> tuple[Expr, int]:
+    """``tree`` with every min / max of ``var`` that picks the same argument at every point of the sample (at
+    each τ in TAUS when it reads τ) replaced by that argument, innermost first; and how many were replaced.
+
+    Why: ``min(log(p), c * p**c)`` under ``reduce: sum`` is log P wherever P occurs (log P is hundreds of nats
+    below 0), so it is the loss ``log(p)`` printed in a longer, unproved form, and the hall of fame would show
+    the same loss twice. "Picks" is strict (the chosen argument is strictly smaller for min, larger for max, and
+    finite, everywhere), so the replaced node has the replacement's value and gradient on the whole sample.
+    """
+    if not isinstance(tree, Node) or var not in variables(tree):
+        return tree, 0
+    args, count = [], 0
+    for a in tree.args:
+        new, n = settle_branches(a, sample, var)
+        args.append(new)
+        count += n
+    e = Node(tree.op, tuple(args), tree.nt) if count else tree
+    if e.op not in _BRANCH_OPS:
+        return e, count
+    logp = torch.as_tensor(sample.logp, dtype=torch.float64)
+    better = _BRANCH_OPS[e.op]
+    winners = {0, 1}
+    for tau in TAUS if "tau" in variables(e) else (0.0,):
+        a, b = (_value_and_grad(x, logp, tau)[0] for x in e.args)
+        if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+            return e, count
+        winners &= {i for i, ok in ((0, np.all(better(a, b))), (1, np.all(better(b, a)))) if ok}
+    if not winners:
+        return e, count
+    return e.args[winners.pop()], count + 1
+
+
 # -- whole objectives -------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Pruned:
@@ -203,6 +239,7 @@ class Pruned:
     pruned: int
     kept: int
     notes: tuple[str, ...] = ()
+    branches: int = 0  # min / max nodes replaced by the argument they always pick (settle_branches)
 
 
 def prunable(obj: ObjectiveLike) -> list[str]:
@@ -230,17 +267,28 @@ def prune(
     check: Callable[[ObjectiveLike], str | None] | None = None,
     threshold: float = THRESHOLD,
 ) -> Pruned:
-    """``obj`` without the dead terms of φ⁻¹ and ψ on ``sample`` (unchanged without a sample).
+    """``obj`` without the dead terms of φ⁻¹ and ψ on ``sample`` (unchanged without a sample), after its min / max
+    nodes that always pick one argument are replaced by it (:func:`settle_branches`).
 
     ``check`` (the search's validity checker: None when valid, else why not) must accept the result; a
-    component whose pruned form it refuses keeps its dead terms, and a note says so.
+    component whose pruned form it refuses keeps its dead terms (or its settled branches), and a note says so.
     """
     comps = prunable(obj) if sample is not None and getattr(obj, "is_symbolic", False) else []
-    terms = pruned = kept = 0
+    terms = pruned = kept = branches = 0
     notes: list[str] = []
     out = obj
     for comp in comps:
         tree = obj.components[comp]
+        settled, n_settled = settle_branches(tree, sample)  # type: ignore[arg-type]
+        if n_settled:
+            candidate = out.with_components(**{comp: settled})  # type: ignore[attr-defined]
+            why = check(candidate) if check is not None else None
+            if why is None:
+                out, tree, branches = candidate, settled, branches + n_settled
+            else:
+                notes.append(
+                    f"{comp}: {n_settled} settled min/max kept, replacing them breaks validity ({why})"
+                )
         n, dead = dead_terms(tree, sample, threshold)  # type: ignore[arg-type]
         terms += n
         if not dead:
@@ -256,4 +304,4 @@ def prune(
             notes.append(f"{comp}: {len(dead)} dead term(s) kept, removing them breaks validity ({why})")
     if not comps and getattr(obj, "is_symbolic", False):
         terms = sum(len(term_paths(obj.components[k])) for k in prunable(obj))
-    return Pruned(out, terms, pruned, kept, tuple(notes))
+    return Pruned(out, terms, pruned, kept, tuple(notes), branches)

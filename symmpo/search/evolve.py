@@ -177,7 +177,7 @@ class FormulaRepresentation:
         p = self.space.prune(c.genome, occurring)
         key = c.key if p.objective is c.genome else self.space.key(p.objective)
         shown = candidate(self.space, p.objective, key, self.space.size(p.objective), c.origin)
-        return Pruned(shown, p.terms, p.pruned, p.kept, p.notes)
+        return Pruned(shown, p.terms, p.pruned, p.kept, p.notes, p.branches)
 
     # -- checkpoints ------------------------------------------------------------------------
     def leader_state(self, leader: Leader) -> dict[str, Any]:
@@ -198,6 +198,7 @@ class FormulaRepresentation:
                 "pruned": s.pruned,
                 "kept": s.kept,
                 "notes": list(s.notes),
+                **({"branches": s.branches} if s.branches else {}),
             }
         return out
 
@@ -210,7 +211,8 @@ class FormulaRepresentation:
             g = self.space.from_dict(s["objective"])
             shown = candidate(self.space, g, str(s["key"]), self.space.size(g), c.origin)
             notes = tuple(str(n) for n in s["notes"])
-            pruned = Pruned(shown, int(s["terms"]), int(s["pruned"]), int(s["kept"]), notes)
+            branches = int(s.get("branches", 0))
+            pruned = Pruned(shown, int(s["terms"]), int(s["pruned"]), int(s["kept"]), notes, branches)
         return Leader(c, float(st["fitness"]), 0, pruned)
 
     # -- hall of fame and outputs -----------------------------------------------------------

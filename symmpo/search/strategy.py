@@ -46,13 +46,16 @@ class Pruned:
     pruned: int
     kept: int = 0
     notes: tuple[str, ...] = ()
+    branches: int = 0  # min / max nodes replaced by the argument they always pick
 
     def fields(self, as_bred: str) -> dict[str, Any]:
         """Its ``pruned`` fields in the hall of fame."""
         out: dict[str, Any] = {"terms": self.terms, "removed": self.pruned, "kept_for_validity": self.kept}
+        if self.branches:
+            out["settled_branches"] = self.branches
         if self.notes:
             out["notes"] = list(self.notes)
-        if self.pruned:
+        if self.pruned or self.branches:
             out["as_bred"] = as_bred
         return out
 
