@@ -16,8 +16,8 @@
 # Every search: fitness = 2 preference datasets (0, 3) x 3 training seeds at 1000 PO steps, 10 episodes
 # (results/fidelity/v3/: rho 0.87 / 0.80 / 0.85 against held out); population 32 x 18 generations, about 517
 # candidates trained x 6 trainings >= 1,500 two-seed-equivalent evaluations (issue 19; re-asked elites, duplicates
-# and invalid genomes train nothing: 32 x 16 trained 459 in search 1, which was extended to 18); the top 5 by fitness, and DPO, re-scored at the
-# end on the held-out split (dataset 1, seeds 1000-1019, resets from 50,000).
+# and invalid genomes train nothing: 32 x 16 trained 459 in search 1, which was extended to 18); the top 5 by
+# fitness, and DPO, re-scored at the end on the held-out split (dataset 1, seeds 1000-1019, resets from 50,000).
 #
 #   #  name                preset                            tasks                                     trainings
 #   1  hopper-mixed        v3-hopper-mixed                   hopper-mixed-0.5@v3                       6
