@@ -141,3 +141,56 @@ def test_a_dropped_ctrl_c_still_stops_at_the_next_job():
     finally:
         signal.signal(signal.SIGINT, outer)
     assert done == []  # stopped after the first job, before handing its result on
+
+
+STUDY = """
+import sys
+from slowjob import sleepy
+from symmpo.search.executors import make_executor, run_stoppable
+
+executor = make_executor("local", 2)
+finished, _ = run_stoppable(
+    executor, lambda: list(executor.imap_unordered(sleepy, range(4))), "interrupted: rerun to resume", end_on_error=True
+)
+sys.exit(0 if finished else 130)
+"""
+
+
+def test_sigterm_to_a_background_study_ends_its_workers_too(tmp_path):
+    """``kill PID`` of a study started in the background (SIGINT ignored, as a non-interactive shell's ``&``
+    leaves it): the study stops as on Ctrl-C and its pool's workers end with it, instead of running on,
+    orphaned, through runs of minutes whose results nobody collects."""
+    (tmp_path / "slowjob.py").write_text(
+        JOB_MODULE + "\n\ndef sleepy(i):\n    time.sleep(60)\n    return i\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    path = os.pathsep.join([str(tmp_path), str(root), os.environ.get("PYTHONPATH", "")])
+    proc = subprocess.Popen(
+        [sys.executable, "-c", STUDY],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": path},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    deadline = time.monotonic() + 60
+    while len(_children(proc.pid)) < 2 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.0)  # both workers are inside a job now
+    workers = _children(proc.pid)
+    assert len(workers) >= 2, proc.communicate(timeout=30)[0]
+    os.kill(proc.pid, signal.SIGTERM)  # the main process only, as `kill PID` does
+    output = proc.communicate(timeout=30)[0]
+    assert proc.returncode == 130, output
+    assert "interrupted: rerun to resume" in output and "Traceback" not in output
+    for pid in workers:
+        for _ in range(100):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError(f"worker {pid} outlived the stopped study")

@@ -81,6 +81,27 @@ def ctrl_c_stops() -> Iterator[None]:
         _interrupted.clear()
 
 
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """A ``kill`` (SIGTERM) behaves like Ctrl-C: KeyboardInterrupt in the main thread, so a search stops between
+    checkpoints and a study's workers are ended, not orphaned to finish runs of minutes whose results nobody
+    collects. (A background job started by a non-interactive shell ignores SIGINT; SIGTERM is how it is stopped.)
+    Main thread only; elsewhere the block runs unchanged."""
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def check_interrupt() -> None:
     """Raise KeyboardInterrupt when Ctrl-C was pressed inside ``ctrl_c_stops`` (even if Python dropped it)."""
     if _interrupted.is_set():
@@ -303,12 +324,12 @@ class RayExecutor:
 def run_stoppable(
     executor: Executor, body: Callable[[], Any], interrupted: str, end_on_error: bool = False
 ) -> tuple[bool, Any]:
-    """``(True, body())``, or ``(False, None)`` when Ctrl-C stopped it: the workers are then ended at once (not
+    """``(True, body())``, or ``(False, None)`` when Ctrl-C or SIGTERM stopped it: the workers are then ended at once (not
     waited for) with further Ctrl-C ignored until they are gone, so nothing is left half torn down, and
     ``interrupted`` (how to resume) is printed. ``end_on_error``: an error in ``body`` ends them at once too
     (for jobs of minutes whose results would be lost anyway). The executor is closed in every case."""
     try:
-        with ctrl_c_stops():
+        with ctrl_c_stops(), sigterm_as_interrupt():
             return True, body()
     except KeyboardInterrupt:
         with sigint_ignored():

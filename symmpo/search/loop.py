@@ -29,18 +29,16 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import signal
 import statistics
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from symmpo.search.config import SearchConfig
-from symmpo.search.executors import Executor, check_interrupt
+from symmpo.search.executors import Executor, check_interrupt, sigterm_as_interrupt
 from symmpo.search.halloffame import PRUNING_ZERO, HallOfFame, pruning_summary
 from symmpo.search.jobs import FitnessJob, JobFn, aggregate, run_job, seed_summary, train_objectives
 from symmpo.search.multifidelity import promote, rekey, rung_fitness, rung_of, score_key
@@ -64,24 +62,6 @@ STATE_FIELDS: dict[str, Callable[[Any], bool]] = {
     "final": lambda v: v is None or (isinstance(v, dict) and isinstance(v.get("reference"), dict)),
     "hall_of_fame": lambda v: isinstance(v, list) and all(isinstance(e, dict) for e in v),
 }
-
-
-@contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """A ``kill`` behaves like Ctrl-C: the loop stops between checkpoints, the run directory stays consistent."""
-
-    def handler(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread: leave signals alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 @dataclass
