@@ -4,7 +4,7 @@
 #
 #   bash results/llm/study/run.sh           # stage 1, then stage 2
 #   bash results/llm/study/run.sh stage1    # the timed 6-objective study (item 4's 2-hour bar on 2 cores)
-#   bash results/llm/study/run.sh widen     # after stage 2: lr 1e-3 added to the sweep, the table re-run on it
+#   bash results/llm/study/run.sh widen     # after stage 2: lr 1e-3 added to the sweep, in results/llm/study-widen/
 #
 # Stage 1 is the study item 4 sizes: 6 objectives x 2 settings x 3 seeds = 36 table runs on 2 workers, after the
 # five named baselines' sweep on the fitness split (their learning rate in {1e-4, 3e-4} at the default scale
@@ -26,16 +26,24 @@ REST=(
 )
 run() { nice -n "${NICE:-10}" "${SYMMPO:-symmpo}" transfer llm "$@" 2>&1 | tee -a "$OUT/log.txt"; }
 mkdir -p "$OUT"
-echo "== stage 1 ($(date -u +%FT%TZ))" >>"$OUT/log.txt"
 if [[ "${1:-all}" == widen ]]; then
   # every baseline chose lr 3e-4, the upper edge of stage 1's grid: add 1e-3 (10 new sweep runs; the 20 done are
   # reused); the table then re-runs the baselines whose choice moved, on every seed, and their new rows replace
-  # the old ones in the statistics (the last row of a baseline, column and seed counts)
+  # the old ones in the statistics (the last row of a baseline, column and seed counts). It runs in its own folder,
+  # a copy of the study's rows, so the study stays the table its report describes (grid {1e-4, 3e-4})
+  WIDE=results/llm/study-widen
+  if [[ ! -f "$WIDE/transfer.jsonl" ]]; then
+    mkdir -p "$WIDE"
+    cp "$OUT/transfer.jsonl" "$OUT/sweep.jsonl" "$OUT/runs.jsonl" "$WIDE/"
+  fi
+  OUT=$WIDE
+  COMMON=(--task sort --settings clean mixed-0.5 --seeds 3 --workers "${WORKERS:-2}" --out "$OUT")
   echo "== widen ($(date -u +%FT%TZ))" >>"$OUT/log.txt"
   run --sweep --sweep-factors 1 --sweep-lrs 1e-4 3e-4 1e-3 "${COMMON[@]}" --objectives "${NAMED[@]}" "${FIRST[@]}" \
     "${REST[@]}"
   exit 0
 fi
+echo "== stage 1 ($(date -u +%FT%TZ))" >>"$OUT/log.txt"
 run "${SWEEP[@]}" "${COMMON[@]}" --objectives "${NAMED[@]}" "${FIRST[@]}"
 [[ "${1:-all}" == stage1 ]] && exit 0
 echo "== stage 2 ($(date -u +%FT%TZ))" >>"$OUT/log.txt"
