@@ -112,6 +112,13 @@ print(
     "of a core the cost runs got beside bench-v3 (plus the re-scores: minutes each)"
 )
 print("columns: bred = population x generations; +cma = CMA-ES's most; trainings per candidate = tasks x seeds")
+# part 5's baselines (run.sh baselines): one population of the whole grid per column and fitness seed
+import json
+
+sweep = Path("results/bench-v3-fit6/sweep.jsonl")
+rows = [json.loads(x) for x in sweep.read_text().splitlines() if x.strip()] if sweep.is_file() else []
+done = sorted({(r["task"], r["seed"]) for r in rows})
+print(f"baselines (results/bench-v3-fit6): {len(done)} of 12 populations (2 Hopper columns x 6 fitness seeds) done")
 PY
 }
 
