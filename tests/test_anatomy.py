@@ -49,3 +49,11 @@ def test_common_lines_count_who_shares_each_feature():
     assert "| PO weight | `1` | 3 of 3 | – |" in common
     assert anatomy_lines({}) == []
     assert not any("most common" in x for x in anatomy_lines({"a": objs["a"]}))  # nothing to share with one
+
+
+def test_neural_components_read_as_neural():
+    from symmpo.neural.components import NeuralArch
+
+    arch = NeuralArch(psi="tied")
+    feats = anatomy(arch.objective(arch.init(0)))
+    assert feats["phi_inv"] == "neural" and feats["g"] == "neural" and feats["psi"] == "= φ⁻¹"

@@ -250,24 +250,27 @@ def target_lines(target: dict[str, Any]) -> list[str]:
 
 def made_of_lines(files: Mapping[str, str]) -> list[str]:
     """Markdown: the discovered objectives' features, what they have in common, and their formulas in LaTeX
-    (symbolic files only; a neural file is named, not drawn)."""
+    (a file with neural components is named there, not drawn)."""
     from symmpo.objective import Objective
     from symmpo.objective.anatomy import anatomy_lines
 
     objs = {label: Objective.load(path) for label, path in files.items()}
     symbolic = {k: v for k, v in objs.items() if v.is_symbolic}
-    if not symbolic:
+    if not objs:
         return []
     out = [
         "",
         "What the discovered objectives are made of (as their files say, before any tuning of β; constants "
         "written c, constant factors of a term dropped: they only rescale β):",
         "",
-        *anatomy_lines(symbolic),
+        *anatomy_lines(objs),
         "",
         "Formulas:",
         "",
     ]
     for label, obj in symbolic.items():
         out += [f"- {label} (`{files[label]}`):", "", f"  $$ {obj.latex()} $$", ""]
+    neural = [k for k in objs if k not in symbolic]
+    if neural:
+        out += [f"Not drawn (neural components, no closed form): {', '.join(neural)}.", ""]
     return out
