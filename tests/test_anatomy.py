@@ -47,6 +47,8 @@ def test_common_lines_count_who_shares_each_feature():
     common = common_lines({k: anatomy(v) for k, v in objs.items()})
     assert "| φ⁻¹ terms | `log(p)` | 2 of 3 | `log(p / (1 - p))` |" in common
     assert "| PO weight | `1` | 3 of 3 | – |" in common
+    assert "| has an imitation term | `yes` | 2 of 3 | `no` |" in common  # RPO and ORPO
+    assert "| reads τ (TA-MPO) | `no` | 3 of 3 | – |" in common
     assert anatomy_lines({}) == []
     assert not any("most common" in x for x in anatomy_lines({"a": objs["a"]}))  # nothing to share with one
 

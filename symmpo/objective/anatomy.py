@@ -42,6 +42,13 @@ def terms(e: Expr, var: str = "p") -> str:
     return " + ".join(sorted(found)) or "0"
 
 
+# coarse features read off the fine ones: what a reader asks first of a set of winners
+COARSE = {
+    "has an imitation term": lambda f: "yes" if f["w_sft"] != "0" else "no",
+    "reads τ (TA-MPO)": lambda f: "yes" if any("tau" in v for v in f.values()) else "no",
+}
+
+
 def anatomy(obj: ObjectiveLike) -> dict[str, str]:
     """One objective's features (FEATURES), as short strings; "neural" for a component that is not a tree."""
     comps = obj.components
@@ -102,11 +109,12 @@ def common_lines(feats: Mapping[str, Mapping[str, str]]) -> list[str]:
     """Markdown: per feature, its most common value among the objectives and who shares it."""
     n = len(feats)
     out = ["| feature | most common | shared by | the others |", "|---|---|---|---|"]
-    for f in FEATURES:
-        counts = Counter(v[f] for v in feats.values())
+    columns = [(TITLES[f], lambda v, f=f: v[f]) for f in FEATURES] + list(COARSE.items())
+    for title, read in columns:
+        counts = Counter(read(v) for v in feats.values())
         value, k = counts.most_common(1)[0]
-        others = sorted({v[f] for v in feats.values()} - {value})
+        others = sorted({read(v) for v in feats.values()} - {value})
         out.append(
-            f"| {TITLES[f]} | `{value}` | {k} of {n} | " + (", ".join(f"`{o}`" for o in others) or "–") + " |"
+            f"| {title} | `{value}` | {k} of {n} | " + (", ".join(f"`{o}`" for o in others) or "–") + " |"
         )
     return out
