@@ -9,7 +9,8 @@
 # Stage 1 is the study item 4 sizes: 6 objectives x 2 settings x 3 seeds = 36 table runs on 2 workers, after the
 # five named baselines' sweep on the fitness split (their learning rate in {1e-4, 3e-4} at the default scale
 # parameter: 5 x 2 x 2 = 20 runs; every baseline gets the same grid, objective files are never tuned on text).
-# Stage 2 adds the other discovered losses committed so far to the same table (the baselines' runs are reused).
+# Stage 2 adds the other discovered losses committed so far to the same table (the baselines' runs are reused):
+# the five suite-v1 files, then (session 10) the first suite-v3 search's rank 1.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 OUT=results/llm/study
@@ -23,6 +24,7 @@ REST=(
   v1-halfcheetah-noisy=results/archive-suite-v1/study-halfcheetah-noisy/objectives/hof_01.yaml
   v1-ta-hopper-mixed=results/archive-suite-v1/study-ta-hopper-mixed/objectives/hof_01.yaml
   v1-ta-hopper-noisy=results/archive-suite-v1/study-ta-hopper-noisy/objectives/hof_01.yaml
+  v3-hopper-mixed=results/discovery-v3/hopper-mixed/objectives/hof_01.yaml
 )
 run() { nice -n "${NICE:-10}" "${SYMMPO:-symmpo}" transfer llm "$@" 2>&1 | tee -a "$OUT/log.txt"; }
 mkdir -p "$OUT"
