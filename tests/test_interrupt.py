@@ -85,6 +85,19 @@ def _children(pid: int) -> list[int]:
     return [int(x) for x in out.split()]
 
 
+def _assert_gone(pids: list[int], what: str) -> None:
+    """Every process in ``pids`` ends within 10 s."""
+    for pid in pids:
+        for _ in range(100):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError(f"process {pid} outlived {what}")
+
+
 def test_ctrl_c_stops_cleanly_and_the_run_resumes(tmp_path):
     proc = _start(tmp_path, "new")
     checkpoint = tmp_path / "run" / "checkpoint.json"
@@ -100,15 +113,7 @@ def test_ctrl_c_stops_cleanly_and_the_run_resumes(tmp_path):
     assert "interrupted: the last completed generation is saved" in output
     for bad in ("Traceback", "KeyboardInterrupt", "leaked semaphore", "resource_tracker"):
         assert bad not in output, output
-    for pid in workers:  # the pool's processes (and the resource tracker) are gone
-        for _ in range(100):
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.1)
-        else:
-            raise AssertionError(f"process {pid} outlived the interrupted search")
+    _assert_gone(workers, "the interrupted search")  # the pool's processes (and the resource tracker)
     done = json.loads(checkpoint.read_text())["state"]["generation"]
     assert 1 <= done < 4
 
@@ -185,12 +190,4 @@ def test_sigterm_to_a_background_study_ends_its_workers_too(tmp_path):
     output = proc.communicate(timeout=30)[0]
     assert proc.returncode == 130, output
     assert "interrupted: rerun to resume" in output and "Traceback" not in output
-    for pid in workers:
-        for _ in range(100):
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.1)
-        else:
-            raise AssertionError(f"worker {pid} outlived the stopped study")
+    _assert_gone(workers, "the stopped study")

@@ -15,7 +15,7 @@ from typing import Any
 
 from symmpo.objective.prune import term_paths
 from symmpo.objective.types import ObjectiveLike
-from symmpo.symbolic.expr import Const, Expr, Var, get_at, is_const, is_tree, map_consts, variables
+from symmpo.symbolic.expr import Expr, Var, constants, get_at, is_const, is_tree, map_consts, variables
 from symmpo.symbolic.printing import fmt_number, to_formula
 
 FEATURES = ("reduce", "reference", "phi_inv", "psi", "g", "w_po", "w_sft")
@@ -72,21 +72,15 @@ def anatomy(obj: ObjectiveLike) -> dict[str, str]:
 
 def constants_text(obj: ObjectiveLike) -> str:
     """β and the named constants with their values: ``β 0.2996 · c0 0.7166 · c1 0.5298``."""
-    values = {c.name: c.value for comp in obj.components.values() if is_tree(comp) for c in _consts(comp)}
+    values = {
+        c.name: c.value
+        for comp in obj.components.values()
+        if is_tree(comp)
+        for c in constants(comp)
+        if c.name
+    }
     parts = [f"β {fmt_number(obj.beta)}"] + [f"{k} {fmt_number(v)}" for k, v in sorted(values.items())]
     return " · ".join(parts)
-
-
-def _consts(e: Expr) -> list[Const]:
-    found: list[Const] = []
-
-    def keep(c: Const) -> Expr:
-        if c.name:
-            found.append(c)
-        return c
-
-    map_consts(e, keep)
-    return found
 
 
 def anatomy_lines(objectives: Mapping[str, ObjectiveLike]) -> list[str]:
