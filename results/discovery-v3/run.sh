@@ -141,10 +141,12 @@ search() {  # name command preset extra...
 
 # Part 5's equal budget: the baselines tuned with the searches' fitness (datasets 0 and 3 x 3 training seeds, the
 # table's grid), for `symmpo compare --tune --bench-dir results/bench-v3-fit6 --dataset-seeds 0 3`. Resumable.
+# SETTINGS=noisy-0.2 runs one column only: two such processes (one per column, one core each) share the rows file
+# safely (appends are locked) and a later plain `run.sh baselines` skips every population already stored.
 baselines() {
   echo "== baselines: $(date -u +%FT%TZ)" | tee -a "$OUT/baselines.log"
   nice -n "$NICE" "$SYMMPO" bench --suite v3 --sweep --seeds 6 --dataset-seeds 0 3 --envs hopper \
-    --settings mixed-0.5 noisy-0.2 --out results/bench-v3-fit6 --no-progress 2>&1 | tee -a "$OUT/baselines.log"
+    --settings ${SETTINGS:-mixed-0.5 noisy-0.2} --out results/bench-v3-fit6 --no-progress 2>&1 | tee -a "$OUT/baselines.log"
 }
 
 # Part 5, the verdict: the top 3 by fitness of every finished Hopper search (the neural run: its distilled
