@@ -3,7 +3,7 @@
 # target of issue 18 holds on Hopper v3, not on HalfCheetah). Progress: README.md, `run.sh describe`.
 #
 #   bash results/discovery-v3/run.sh             # every search, in the order below
-#   bash results/discovery-v3/run.sh hopper      # the Hopper searches only (1-6)
+#   bash results/discovery-v3/run.sh hopper      # the Hopper searches only (1-7)
 #   bash results/discovery-v3/run.sh describe    # per search: candidates, trainings, estimated cost, progress
 #   bash results/discovery-v3/run.sh baselines   # the baselines' sweep at the searches' fitness (for part 5)
 #   bash results/discovery-v3/run.sh verdict     # part 5: the top 3 of each finished search vs the tuned baselines
@@ -27,14 +27,17 @@
 #   5  ta-hopper-mixed     v3-ta-hopper-mixed                hopper-mixed-0.5@v3, grammar ta_mirror    6
 #   6  neural-hopper-mixed v3-hopper-mixed (evolve-neural)   hopper-mixed-0.5@v3, neural components    6
 #      (then `symmpo distill` of its best network into closed forms, RUN/distill/)
-#   7  halfcheetah-noisy   v3-halfcheetah-noisy              halfcheetah-noisy-0.2@v3                  6
-#   8  halfcheetah-mixed   v3-halfcheetah-mixed              halfcheetah-mixed-0.5@v3                  6
+#   7  token-hopper-mixed  v3-hopper-mixed --grammar mirror_token  hopper-mixed-0.5@v3, per-token form  6
+#      (issue 19 part 2: the per-token form compared with the sequence form "by what a search finds"; search 1 is
+#      its twin)
+#   8  halfcheetah-noisy   v3-halfcheetah-noisy              halfcheetah-noisy-0.2@v3                  6
+#   9  halfcheetah-mixed   v3-halfcheetah-mixed              halfcheetah-mixed-0.5@v3                  6
 #   (trainings per candidate = tasks x fitness seeds)
 #
 # Measured cost per bred candidate of a one-task search (6 trainings; README.md, "Cost"): 15.4 core-s on
 # hopper-mixed-0.5@v3, 17.5 on halfcheetah-noisy-0.2@v3 (1-generation runs, population 15, nice 10, 2 workers, load
 # average 2.6-5.8 on the 2 cores: the command got 0.7 of a core). A search of 512 candidates: about 2.2 core-hours
-# on Hopper (4.4 multi-task), 2.5 on HalfCheetah; all seven about 18 core-hours. `run.sh describe` for the table.
+# on Hopper (4.4 multi-task), 2.5 on HalfCheetah; all nine about 25 core-hours. `run.sh describe` for the table.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=results/discovery-v3
@@ -53,6 +56,7 @@ SEARCHES=(
   "multi-hopper|v3-multi-hopper|"
   "ta-hopper-mixed|v3-ta-hopper-mixed|"
   "neural-hopper-mixed|v3-hopper-mixed||evolve-neural"
+  "token-hopper-mixed|v3-hopper-mixed|--grammar mirror_token"
   "halfcheetah-noisy|v3-halfcheetah-noisy|"
   "halfcheetah-mixed|v3-halfcheetah-mixed|"
 )
@@ -71,7 +75,7 @@ from symmpo.search.rundir import RunDir
 out, cost_hopper, cost_cheetah, *searches = sys.argv[1:]
 total = 0.0
 print(
-    f"{'name':<19} {'preset':<33} {'bred':>5} {'+cma':>5} {'trainings':>9} {'core-h':>7} {'h@2 idle':>8} "
+    f"{'name':<19} {'preset':<40} {'bred':>5} {'+cma':>5} {'trainings':>9} {'core-h':>7} {'h@2 idle':>8} "
     f"{'h@0.7':>6}  progress"
 )
 for line in searches:
@@ -104,7 +108,7 @@ for line in searches:
     total += core_h
     flags = f" {extra}" if extra else ""
     print(
-        f"{name:<19} {preset + flags:<33} {bred:>5} {cma:>5} {per:>9} {core_h:>7.1f} {core_h / 2:>8.1f} "
+        f"{name:<19} {preset + flags:<40} {bred:>5} {cma:>5} {per:>9} {core_h:>7.1f} {core_h / 2:>8.1f} "
         f"{core_h / 0.7:>6.1f}  {progress}"
     )
 print(
@@ -155,7 +159,7 @@ baselines() {
 # the whole comparison. Resumable (compare.jsonl / tune.jsonl). Files of runs not finished yet are left out.
 verdict() {
   local files=() name k f
-  for name in hopper-mixed hopper-noisy hopper-mixed-seed1 multi-hopper ta-hopper-mixed; do
+  for name in hopper-mixed hopper-noisy hopper-mixed-seed1 multi-hopper ta-hopper-mixed token-hopper-mixed; do
     for k in 1 2 3; do
       f="$OUT/$name/objectives/hof_0$k.yaml"
       [[ -f "$f" ]] && files+=("$name-$k=$f")
@@ -177,7 +181,7 @@ case "${1:-all}" in
   describe) describe; exit 0 ;;
   baselines) baselines; exit 0 ;;
   verdict) verdict; exit 0 ;;
-  hopper) last=6 ;;
+  hopper) last=7 ;;
   all) last=${#SEARCHES[@]} ;;
   *) echo "usage: $0 [all|hopper|describe|baselines|verdict]" >&2; exit 2 ;;
 esac
