@@ -40,7 +40,7 @@ def register(subparsers: Any) -> None:
     p = search_parser(subparsers, COMMAND, run)
     p.add_argument(
         "--grammar",
-        help="a grammar file, or a shipped grammar by name: mirror, mirror.yaml, ta_mirror (default: mirror)",
+        help="a grammar file, or a shipped grammar by name: mirror, mirror.yaml, mirror_token, ta_mirror (default: mirror)",
     )
 
 
