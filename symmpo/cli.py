@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "train",
     "bench",
     "compare",
+    "runs",
     "fidelity",
     "transfer",
     "data",

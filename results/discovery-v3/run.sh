@@ -6,6 +6,7 @@
 #   bash results/discovery-v3/run.sh hopper      # the Hopper searches only (1-7)
 #   bash results/discovery-v3/run.sh describe    # per search: candidates, trainings, estimated cost, progress
 #   bash results/discovery-v3/run.sh baselines   # the baselines' sweep at the searches' fitness (for part 5)
+#   bash results/discovery-v3/run.sh runs        # the started searches side by side: runs.md, runs.png
 #   bash results/discovery-v3/run.sh verdict     # part 5: the top 3 of each finished search vs the tuned baselines
 #
 # Resumable: each search writes results/discovery-v3/<name>/ and checkpoints after every generation; a search
@@ -157,6 +158,15 @@ baselines() {
 # formula) against every baseline tuned at the searches' fitness (run `baselines` first), each file tuned the same
 # way (--tune), 20 held-out seeds, on both Hopper target columns and their Walker2d transfer columns, Holm over
 # the whole comparison. Resumable (compare.jsonl / tune.jsonl). Files of runs not finished yet are left out.
+runs() {  # every started search side by side (symmpo runs): runs.md, runs.png
+  local dirs=() line name
+  for line in "${SEARCHES[@]}"; do
+    name=${line%%|*}
+    [[ -f "$OUT/$name/checkpoint.json" ]] && dirs+=("$OUT/$name")
+  done
+  "$SYMMPO" runs "${dirs[@]}" --out "$OUT"
+}
+
 verdict() {
   local files=() name k f
   for name in hopper-mixed hopper-noisy hopper-mixed-seed1 multi-hopper ta-hopper-mixed token-hopper-mixed; do
@@ -180,10 +190,11 @@ verdict() {
 case "${1:-all}" in
   describe) describe; exit 0 ;;
   baselines) baselines; exit 0 ;;
+  runs) runs; exit 0 ;;
   verdict) verdict; exit 0 ;;
   hopper) last=7 ;;
   all) last=${#SEARCHES[@]} ;;
-  *) echo "usage: $0 [all|hopper|describe|baselines|verdict]" >&2; exit 2 ;;
+  *) echo "usage: $0 [all|hopper|describe|baselines|runs|verdict]" >&2; exit 2 ;;
 esac
 for ((i = 0; i < last; i++)); do
   IFS='|' read -r name preset extra command <<<"${SEARCHES[$i]}"
