@@ -234,3 +234,33 @@ def test_tuning_columns_and_the_transfer_environment(tmp_path):
     assert bench.read_sweep(tmp_path, cfg) is None and bench.read_sweep(tmp_path, multi) is not None
     assert bench.datasets_of(mujoco.fitness_config(multi)).startswith("dataset seeds [0, 3]")
     assert mujoco.heldout_config(multi) == mujoco.heldout_config(cfg)  # the table's rows are unchanged
+
+
+def test_cells_on_two_workers_give_the_rows_one_gives(tiny_data, patched):
+    """``--workers``: the cells of a study fan out to a process pool; every row is the same as in one process
+    (only the seconds differ), so resuming on another number of workers mixes nothing."""
+    from symmpo.search.executors import LocalExecutor
+    from symmpo.studies.members import Member
+    from symmpo.studies.mujoco import run_populations
+
+    members = [Member("dpo", "dpo", {"beta": 0.1}), Member("orpo[lr=0.001]", "orpo", {"lam": 0.1}, 1e-3)]
+    tasks, seeds = ["hopper-clean", "hopper-noisy-0.2"], [0, 1]
+
+    def rows(out, executor=None):
+        run_populations(
+            out, "sweep", tasks, seeds, members, CFG, with_sft=True, progress=False, executor=executor
+        )
+        timing = {"train_seconds", "eval_seconds"}
+        # compared as JSON text: a one-episode s.e. is NaN, equal here though NaN != NaN
+        return {
+            (r["task"], r["seed"], r["label"]): json.dumps(
+                {k: v for k, v in r.items() if k not in timing}, sort_keys=True
+            )
+            for r in read_jsonl(out / "sweep.jsonl")
+        }
+
+    one = rows(patched / "one")
+    # fork: the workers inherit this test's tiny datasets (spawned ones would build the full suite's)
+    two = rows(patched / "two", LocalExecutor(2, start_method="fork"))
+    assert len(one) == len(tasks) * len(seeds) * (len(members) + 1)
+    assert two == one

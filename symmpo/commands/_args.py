@@ -75,6 +75,30 @@ def check_workers(workers: int | None, executor: str, oversubscribe: bool) -> No
         )
 
 
+def workers_parent() -> argparse.ArgumentParser:
+    """``--workers`` / ``--oversubscribe`` of a study whose cells are whole populations (bench, compare)."""
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument(
+        "--workers",
+        type=int_in(1, 4096),
+        default=1,
+        help="cells (one population each) trained at once, one process each (default 1: one after another in "
+        "this process); the rows are the same for any number",
+    )
+    p.add_argument(
+        "--oversubscribe", action="store_true", help="allow more workers than the machine has cores"
+    )
+    return p
+
+
+def cell_executor(args: argparse.Namespace) -> Any:
+    """The executor a study's cells run on: this process for one worker, a local pool for more."""
+    from symmpo.search.executors import InlineExecutor, LocalExecutor
+
+    check_workers(args.workers, "local", args.oversubscribe)
+    return LocalExecutor(args.workers) if args.workers > 1 else InlineExecutor()
+
+
 def writable_dir(path: str | Path | None, option: str) -> None:
     """An output or cache folder: absent (it will be created under a writable parent) or a writable folder."""
     if path is None:

@@ -18,12 +18,13 @@ def register(subparsers: Any) -> None:
         table_columns,
         table_parent,
         training_parent,
+        workers_parent,
     )
     from symmpo.studies.mujoco import ENVS, SETTINGS
 
     p = subparsers.add_parser(
         "bench",
-        parents=[table_parent(dataset_seed=False), training_parent(), cache_parent()],
+        parents=[table_parent(dataset_seed=False), training_parent(), cache_parent(), workers_parent()],
         help="baseline table: named objectives + SFT-only on Hopper/HalfCheetah/Walker2d × data settings",
         description="Trains every named baseline (one population per task and seed) and the SFT-only reference "
         "on the held-out split (fresh dataset seed, training seeds and evaluation resets), writes "
@@ -70,7 +71,8 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from symmpo.commands._args import writable_dir
+    from symmpo.commands._args import cell_executor, writable_dir
+    from symmpo.search.executors import run_stoppable
     from symmpo.studies import invocations
     from symmpo.suite.suites import DEFAULT_SUITE, parse_suite
 
@@ -121,13 +123,24 @@ def run(args: argparse.Namespace) -> int:
         if args.sweep
         else list(range(HELDOUT_SEED_MIN, HELDOUT_SEED_MIN + (args.seeds or len(CLAIM_SEEDS))))
     )
-    kw = {"cache_dir": args.cache_dir, "progress": not args.no_progress}
+    executor = cell_executor(args)
+    kw = {"cache_dir": args.cache_dir, "progress": not args.no_progress, "executor": executor}
     t0 = time.perf_counter()
+    stopped = f"interrupted: every finished cell is stored in {out}; rerun the same command to resume"
     if args.sweep:
         envs = args.envs if args.envs_given else list(mujoco.FITNESS_ENVS)
         tasks = mujoco.sweep_tasks(envs, args.settings)
         if not args.report:
-            bench.run_sweep(out, config, seeds, envs=envs, settings=args.settings, baselines=baselines, **kw)
+            finished, _ = run_stoppable(
+                executor,
+                lambda: bench.run_sweep(
+                    out, config, seeds, envs=envs, settings=args.settings, baselines=baselines, **kw
+                ),
+                stopped,
+                end_on_error=True,
+            )
+            if not finished:
+                return 130
         chosen = bench.write_sweep_report(out, config, tasks)
         print((out / "sweep.md").read_text())
         for task, choice in chosen.items():
@@ -140,7 +153,14 @@ def run(args: argparse.Namespace) -> int:
         if not args.report:
             tasks = [f"{e}-{s}" for e in args.envs for s in args.settings]
             members = bench.members_for(params, baselines)
-            bench.run_bench(out, config, seeds, tasks, members, sweep_seeds=sweep_seeds, **kw)
+            finished, _ = run_stoppable(
+                executor,
+                lambda: bench.run_bench(out, config, seeds, tasks, members, sweep_seeds=sweep_seeds, **kw),
+                stopped,
+                end_on_error=True,
+            )
+            if not finished:
+                return 130
             invocations.record(out, time.perf_counter() - t0)
         print(bench.write_bench_report(out, config, header=invocations.produced_by(out)))
     seconds = time.perf_counter() - t0

@@ -20,13 +20,19 @@ DEFAULT_TASKS = [
 
 
 def register(subparsers: Any) -> None:
-    from symmpo.commands._args import TRAINING_PRESETS, cache_parent, dataset_seeds_arg, table_parent
+    from symmpo.commands._args import (
+        TRAINING_PRESETS,
+        cache_parent,
+        dataset_seeds_arg,
+        table_parent,
+        workers_parent,
+    )
 
     preset = argparse.ArgumentParser(add_help=False)
     preset.add_argument("--preset", default="bench", choices=TRAINING_PRESETS)
     p = subparsers.add_parser(
         "compare",
-        parents=[table_parent(), preset, cache_parent()],
+        parents=[table_parent(), preset, cache_parent(), workers_parent()],
         help="discovered objectives vs the tuned baselines, held out (and Walker2d transfer)",
         description="Trains discovered objectives (a finished run's best entry, or LABEL=FILE) together with every "
         "named baseline at the sweep's hyperparameters and the SFT-only reference, on the held-out split (a "
@@ -65,7 +71,8 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from symmpo.commands._args import writable_dir
+    from symmpo.commands._args import cell_executor, writable_dir
+    from symmpo.search.executors import run_stoppable
     from symmpo.studies import bench, compare, invocations, mujoco
     from symmpo.studies.members import discovered_members
 
@@ -94,26 +101,33 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     if not args.report:
-        kw = {"cache_dir": args.cache_dir, "progress": not args.no_progress}
         # the protocol is checked before any training, tuning included
         compare.check_protocol(config, args.seeds, discovered, sweep_seeds, fitness)
-        tuned = (
-            compare.tune_discovered(out, fitness, args.tasks, sweep_seeds, discovered, **kw)
-            if args.tune
-            else None
-        )
-        compare.run_compare(
-            out,
-            config,
-            args.tasks,
-            args.seeds,
-            discovered,
-            params,
-            sweep_seeds=sweep_seeds,
-            sweep_fitness=fitness,
-            tuned=tuned,
-            **kw,
-        )
+        executor = cell_executor(args)
+        kw = {"cache_dir": args.cache_dir, "progress": not args.no_progress, "executor": executor}
+
+        def body() -> None:
+            tuned = (
+                compare.tune_discovered(out, fitness, args.tasks, sweep_seeds, discovered, **kw)
+                if args.tune
+                else None
+            )
+            compare.run_compare(
+                out,
+                config,
+                args.tasks,
+                args.seeds,
+                discovered,
+                params,
+                sweep_seeds=sweep_seeds,
+                sweep_fitness=fitness,
+                tuned=tuned,
+                **kw,
+            )
+
+        stopped = f"interrupted: every finished cell is stored in {out}; rerun the same command to resume"
+        if not run_stoppable(executor, body, stopped, end_on_error=True)[0]:
+            return 130
     if not args.report:
         invocations.record(out, time.perf_counter() - t0)
     header = invocations.produced_by(out, "compare.md")

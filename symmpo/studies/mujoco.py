@@ -102,81 +102,127 @@ def run_populations(
     cache_dir: str | None = None,
     progress: bool = True,
     log=print,
+    executor: Any = None,
 ) -> None:
     """Train ``members`` (a list, or a function of the task) together on every (task, seed) not yet in
-    ``<kind>.jsonl``; append their rows after each cell."""
-    import torch
+    ``<kind>.jsonl``; append each cell's rows as it finishes.
+
+    The cells fan out to ``executor`` (default: in this process, one after another). Each cell is one
+    population trained by :func:`train_cell`, which reads only the cached dataset and the cell's own π_ref, so
+    its rows do not depend on the worker that ran it or on what ran before: two workers give the rows one
+    gives, in another order (rows are keyed, never read by position). The datasets are built here first, once
+    each (cells of a column share one); π_ref is the cell's own and is built by its worker.
+    """
     from tqdm import tqdm
+
+    from symmpo.search.executors import InlineExecutor
+    from symmpo.train import fitness
+
+    store = rows_of(out_dir, kind, config)
+    done = store.done()
+    jobs: list[CellJob] = []
+    for task in tasks:
+        task_members = members(task) if callable(members) else members
+        for seed in seeds:
+            # built here the first time (a response pool: minutes), cached for the cell's worker
+            data = fitness.load_dataset(task, config, seed, cache_dir).meta.get("sha256")
+            todo = [m for m in task_members if ident(task, seed, m.label, m.params, m.lr, data) not in done]
+            need_sft = with_sft and ident(task, seed, SFT, {}, None, data) not in done
+            if todo or need_sft:
+                jobs.append(
+                    CellJob(kind, task, seed, tuple(todo), need_sft, config, store.config_hash, cache_dir)
+                )
+    if not jobs:
+        return
+    executor = executor or InlineExecutor()
+    bar = tqdm(total=len(jobs), desc=kind, disable=not progress)
+    for i, (rows, secs) in executor.imap_unordered(train_cell, jobs):
+        job = jobs[i]
+        store.append(rows)
+        log(
+            f"{kind} {job.task} seed {job.seed}: {len(rows)} rows in {secs['total']:.0f} s (data+reference "
+            f"{secs['reference']:.0f} s, train {secs['train']:.0f} s, eval {secs['eval']:.0f} s)"
+        )
+        bar.update()
+    bar.close()
+
+
+@dataclasses.dataclass(frozen=True)
+class CellJob:
+    """One population of a study: ``members`` (and SFT when ``need_sft``) trained on ``task`` with ``seed``."""
+
+    kind: str
+    task: str
+    seed: int
+    members: tuple[Member, ...]
+    need_sft: bool
+    config: TrainConfig
+    config_hash: str
+    cache_dir: str | None
+
+
+def train_cell(job: CellJob) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    """A cell's rows (a process-pool job: module level, single-threaded torch) and where its seconds went."""
+    import torch
 
     from symmpo.train import fitness
     from symmpo.train.trainer import train_population
 
     torch.set_num_threads(1)
-    store = rows_of(out_dir, kind, config)
-    done = store.done()
-    cells = [(t, s) for t in tasks for s in seeds]
-    bar = tqdm(cells, desc=kind, disable=not progress)
-    for task, seed in bar:
-        t0 = time.perf_counter()
-        dataset = fitness.load_dataset(task, config, seed, cache_dir)
-        data = dataset.meta.get("sha256")
-        task_members = members(task) if callable(members) else members
-        todo = [m for m in task_members if ident(task, seed, m.label, m.params, m.lr, data) not in done]
-        need_sft = with_sft and ident(task, seed, SFT, {}, None, data) not in done
-        if not todo and not need_sft:
-            continue
-        bar.set_postfix_str(f"{task} seed {seed}: {len(todo)} members")
-        reference = fitness.get_reference(dataset, seed, config, cache_dir=cache_dir)
-        t_prep = time.perf_counter() - t0
-        evaluator = fitness.make_evaluator(task, config)
-        results = []
-        if todo:
-            results = train_population(
-                [m.objective() for m in todo],
-                dataset,
-                reference,
-                config,
-                seed,
-                evaluator=evaluator,
-                names=[m.label for m in todo],
-                lrs=[config.lr if m.lr is None else m.lr for m in todo],
-            )
-        cell = {"kind": kind, "task": task, "seed": seed}
-        rows = [
+    t0 = time.perf_counter()
+    dataset = fitness.load_dataset(job.task, job.config, job.seed, job.cache_dir)
+    data = dataset.meta.get("sha256")
+    reference = fitness.get_reference(dataset, job.seed, job.config, cache_dir=job.cache_dir)
+    t_prep = time.perf_counter() - t0
+    evaluator = fitness.make_evaluator(job.task, job.config)
+    results = []
+    if job.members:
+        results = train_population(
+            [m.objective() for m in job.members],
+            dataset,
+            reference,
+            job.config,
+            job.seed,
+            evaluator=evaluator,
+            names=[m.label for m in job.members],
+            lrs=[job.config.lr if m.lr is None else m.lr for m in job.members],
+        )
+    cell = {"kind": job.kind, "task": job.task, "seed": job.seed}
+    rows = [
+        {
+            **cell,
+            "label": m.label,
+            "objective": m.name,
+            "params": m.params,
+            "lr": m.lr,
+            "config": job.config_hash,
+            "dataset": data,
+            **_result_fields(r),
+        }
+        for m, r in zip(job.members, results, strict=True)
+    ]
+    if job.need_sft:
+        r = fitness.evaluate_reference(reference, evaluator)
+        rows.append(
             {
                 **cell,
-                "label": m.label,
-                "objective": m.name,
-                "params": m.params,
-                "lr": m.lr,
-                "config": store.config_hash,
+                "label": SFT,
+                "objective": SFT,
+                "params": {},
+                "lr": None,
+                "config": job.config_hash,
                 "dataset": data,
+                "bc_loss": reference.bc_loss,
                 **_result_fields(r),
             }
-            for m, r in zip(todo, results, strict=True)
-        ]
-        if need_sft:
-            r = fitness.evaluate_reference(reference, evaluator)
-            rows.append(
-                {
-                    **cell,
-                    "label": SFT,
-                    "objective": SFT,
-                    "params": {},
-                    "lr": None,
-                    "config": store.config_hash,
-                    "dataset": data,
-                    "bc_loss": reference.bc_loss,
-                    **_result_fields(r),
-                }
-            )
-        store.append(rows)
-        secs = time.perf_counter() - t0
-        log(
-            f"{kind} {task} seed {seed}: {len(rows)} rows in {secs:.0f} s (data+reference {t_prep:.0f} s, "
-            f"train {results[0].train_seconds if results else 0:.0f} s, eval "
-            f"{results[0].eval_seconds if results else 0:.0f} s)"
         )
+    secs = {
+        "total": time.perf_counter() - t0,
+        "reference": t_prep,
+        "train": results[0].train_seconds if results else 0.0,
+        "eval": results[0].eval_seconds if results else 0.0,
+    }
+    return rows, secs
 
 
 def _result_fields(r) -> dict[str, Any]:
