@@ -45,6 +45,8 @@ OUT=results/discovery-v3
 SYMMPO=${SYMMPO:-symmpo}
 PYTHON=${PYTHON:-python}
 NICE=${NICE:-10}
+# cells (whole populations) the baselines' sweep and the verdict train at once, one process each
+WORKERS=${WORKERS:-1}
 # core-seconds per bred candidate of a one-task search (fitness only), measured (README.md, "Cost")
 COST_HOPPER=${COST_HOPPER:-15.4}
 COST_HALFCHEETAH=${COST_HALFCHEETAH:-17.5}
@@ -151,7 +153,8 @@ search() {  # name command preset extra...
 baselines() {
   echo "== baselines: $(date -u +%FT%TZ)" | tee -a "$OUT/baselines.log"
   nice -n "$NICE" "$SYMMPO" bench --suite v3 --sweep --seeds 6 --dataset-seeds 0 3 --envs hopper \
-    --settings ${SETTINGS:-mixed-0.5 noisy-0.2} --out results/bench-v3-fit6 --no-progress 2>&1 | tee -a "$OUT/baselines.log"
+    --settings ${SETTINGS:-mixed-0.5 noisy-0.2} --out results/bench-v3-fit6 --workers "$WORKERS" --no-progress \
+    2>&1 | tee -a "$OUT/baselines.log"
 }
 
 # Part 5, the verdict: the top 3 by fitness of every finished Hopper search (the neural run: its distilled
@@ -184,7 +187,7 @@ verdict() {
   echo "== verdict: ${#files[@]} files ($(date -u +%FT%TZ))" | tee -a "$OUT/verdict.log"
   nice -n "$NICE" "$SYMMPO" compare --tune --bench-dir results/bench-v3-fit6 --dataset-seeds 0 3 \
     --tasks hopper-mixed-0.5@v3 hopper-noisy-0.2@v3 walker2d-mixed-0.5@v3 walker2d-noisy-0.2@v3 \
-    --out "$OUT/verdict" --no-progress "${files[@]}" 2>&1 | tee -a "$OUT/verdict.log"
+    --out "$OUT/verdict" --workers "$WORKERS" --no-progress "${files[@]}" 2>&1 | tee -a "$OUT/verdict.log"
 }
 
 case "${1:-all}" in
