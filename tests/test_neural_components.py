@@ -22,7 +22,7 @@ torch.set_num_threads(1)
 ARCHS = [
     NeuralArch(),
     NeuralArch(phi_hidden=(6, 4), g_hidden=(5,), psi="free", tau=True),
-    NeuralArch(psi="zero", reduce="mean"),
+    NeuralArch(psi="zero", reduce="mean", sft=True),
 ]
 
 
@@ -134,3 +134,45 @@ def test_loading_weights_that_fail_the_checker_is_refused(tmp_path):
     with pytest.raises(ObjectiveError, match="fail the validity checks"):
         NeuralObjective.load(path)
     NeuralObjective.load(NeuralObjective(arch, arch.init(0), "ok").save(tmp_path / "ok.yaml"))
+
+
+def test_a_learned_imitation_weight_is_one_parameter_started_near_dpo():
+    """``sft``: w_sft = softplus(θ) ≥ 0, the last parameter; without it the file and digest stay as they were."""
+    from symmpo.neural.components import SFT_INIT
+    from symmpo.neural.distill import distilled_objective
+
+    plain, anchored = NeuralArch(), NeuralArch(sft=True)
+    assert anchored.size == plain.size + 1 and anchored.blocks()[-1] == ("w_sft", 1)
+    assert "sft" not in plain.to_dict() and NeuralArch.from_dict(anchored.to_dict()) == anchored
+    theta = anchored.init(0)
+    assert np.array_equal(theta[:-1], plain.init(0))  # the networks start where they did
+    assert anchored.sft_weight(theta) == pytest.approx(SFT_INIT) and plain.sft_weight(plain.init(0)) == 0.0
+    for raw, want in ((-50.0, 0.0), (0.0, np.log(2.0)), (3.0, np.log1p(np.exp(3.0)))):
+        theta[-1] = raw
+        assert anchored.sft_weight(theta) == pytest.approx(want, abs=1e-12)
+    # the weight acts: the loss is the PO loss plus w_sft times the chosen response's NLL
+    theta[-1] = 0.0
+    pc, pr, rc, rr, lc, lr = _batch()
+    po = NeuralObjective(plain, theta[:-1]).objective().loss(pc, pr, rc, rr, lc, lr)
+    both = NeuralObjective(anchored, theta).objective().loss(pc, pr, rc, rr, lc, lr)
+    assert torch.allclose(both - po, -np.log(2.0) * pc / lc)  # the NLL per token, as for every objective
+    # distillation carries it over as a tunable positive constant
+    fits = {
+        "phi_inv": _Fit(Objective.named("dpo").components["phi_inv"]),
+        "g": _Fit(Objective.named("dpo").components["g"]),
+    }
+    distilled = distilled_objective(fits, anchored, sft_weight=0.25)
+    (c,) = [c for c in _consts(distilled.components["w_sft"])]
+    assert c.kind == "positive" and c.value == pytest.approx(0.25)
+    assert distilled_objective(fits, plain).components["w_sft"] == Objective.named("dpo").components["w_sft"]
+
+
+class _Fit:
+    def __init__(self, tree):
+        self.tree = tree
+
+
+def _consts(tree):
+    from symmpo.symbolic.expr import constants
+
+    return constants(tree)

@@ -19,6 +19,7 @@ from symmpo.search.config import SearchConfig
 from symmpo.search.executors import InlineExecutor
 from symmpo.search.jobs import FitnessJob
 from symmpo.search.rundir import RunDir
+from symmpo.symbolic.expr import constants
 
 torch.set_num_threads(1)
 
@@ -113,12 +114,13 @@ def test_tiny_neural_run_then_distill_end_to_end(tmp_path, capsys):
                 "4",
                 "--g-hidden",
                 "4",
+                "--sft",
             ]
         )
         == 0
     )
     config = yaml.safe_load((run / "config.yaml").read_text())
-    assert config["kind"] == "neural" and config["neural"]["phi_hidden"] == [4]
+    assert config["kind"] == "neural" and config["neural"]["phi_hidden"] == [4] and config["neural"]["sft"]
     hof = yaml.safe_load((run / "hall_of_fame.yaml").read_text())["hall_of_fame"]
     assert hof and "fresh_fitness" in hof[0]
     assert isinstance(NeuralObjective.load(run / hof[0]["file"]), NeuralObjective)
@@ -145,6 +147,8 @@ def test_tiny_neural_run_then_distill_end_to_end(tmp_path, capsys):
     assert "neural" in out and "distilled" in out
     distilled = Objective.load(run / "distill" / "distilled.yaml")
     assert distilled.is_symbolic and distilled.psi_tied
+    # the learned imitation weight is carried over as a positive constant
+    assert [c.kind for c in constants(distilled.components["w_sft"])] == ["positive"]
     report = yaml.safe_load((run / "distill" / "report.yaml").read_text())
     assert set(report["scores"]) == {"neural", "distilled_sr", "distilled", "dpo"}
     assert all(math.isfinite(s["mean"]) for s in report["scores"].values())

@@ -26,7 +26,8 @@
 #   3  hopper-mixed-seed1  v3-hopper-mixed --search-seed 1   hopper-mixed-0.5@v3 (search variance)     6
 #   4  multi-hopper        v3-multi-hopper                   hopper-mixed-0.5@v3, hopper-noisy-0.2@v3  12
 #   5  ta-hopper-mixed     v3-ta-hopper-mixed                hopper-mixed-0.5@v3, grammar ta_mirror    6
-#   6  neural-hopper-mixed v3-hopper-mixed (evolve-neural)   hopper-mixed-0.5@v3, neural components    6
+#   6  neural-hopper-mixed v3-hopper-mixed --sft (evolve-neural)  hopper-mixed-0.5@v3, neural components  6
+#      (--sft: the networks also learn an imitation weight, as the grammar's objectives have one)
 #      (then `symmpo distill` of its best network into closed forms, RUN/distill/)
 #   7  token-hopper-mixed  v3-hopper-mixed --grammar mirror_token  hopper-mixed-0.5@v3, per-token form  6
 #      (issue 19 part 2: the per-token form compared with the sequence form "by what a search finds"; search 1 is
@@ -58,7 +59,7 @@ SEARCHES=(
   "hopper-mixed-seed1|v3-hopper-mixed|--search-seed 1"
   "multi-hopper|v3-multi-hopper|"
   "ta-hopper-mixed|v3-ta-hopper-mixed|"
-  "neural-hopper-mixed|v3-hopper-mixed||evolve-neural"
+  "neural-hopper-mixed|v3-hopper-mixed|--sft|evolve-neural"
   "token-hopper-mixed|v3-hopper-mixed|--grammar mirror_token"
   "halfcheetah-noisy|v3-halfcheetah-noisy|"
   "halfcheetah-mixed|v3-halfcheetah-mixed|"

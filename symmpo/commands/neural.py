@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from symmpo.search.loop import Result, Search
 
 
-_NEURAL_FLAGS = ("phi_hidden", "g_hidden", "psi", "tau", "beta", "reduce", "sigma0", "init_seed")
+_NEURAL_FLAGS = ("phi_hidden", "g_hidden", "psi", "tau", "beta", "reduce", "sigma0", "init_seed", "sft")
 
 
 def _new_config(args: argparse.Namespace) -> SearchConfig:
@@ -52,6 +52,13 @@ def register(subparsers: Any) -> None:
     p.add_argument("--reduce", choices=("sum", "mean"), help="log-likelihood reduction (default sum)")
     p.add_argument("--sigma0", type=float, help="CMA-ES initial step size on the raw weights (default 0.3)")
     p.add_argument("--init-seed", type=int, help="seed of the deterministic initial weights (default 0)")
+    p.add_argument(
+        "--sft",
+        action="store_true",
+        default=None,
+        help="also learn an imitation (NLL) weight w_sft = softplus(θ) ≥ 0, started at 0.05, as the grammar's "
+        "objectives have one",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

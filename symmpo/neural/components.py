@@ -10,6 +10,9 @@
   network, which is non-decreasing as ψ must be).
 * τ (temporally aware): τ enters the first hidden layer with a *free* weight, the main argument with a
   positive one, so each component stays monotone in its argument for every τ.
+* The imitation weight (``sft``, optional): w_sft = softplus(θ) ≥ 0, one more parameter, started at 0.05 (near
+  DPO's 0). The grammar's objectives have it; without it a neural run could not find the NLL anchor that the
+  symbolic searches on suite v3 all chose, so symbolic and neural searches would not explore the same family.
 
 A monotone network: h₀ = x; h_{k+1} = tanh(softplus(W_k) h_k + b_k (+ u_k τ)); out = softplus(w)·h + b.
 Positive weights and increasing activations compose to a non-decreasing map; tanh keeps it bounded.
@@ -33,6 +36,7 @@ from symmpo.errors import ObjectiveError
 FORMAT = "symmpo-neural/1"
 PSI_MODES = ("tied", "zero", "free")
 _SOFTPLUS_INV_1 = math.log(math.e - 1.0)  # softplus(this) == 1
+SFT_INIT = 0.05  # the imitation weight a neural run starts from (near DPO's 0)
 
 
 def _softplus(x: torch.Tensor) -> torch.Tensor:
@@ -196,6 +200,7 @@ class NeuralArch:
     g_scale: float = 0.5  # z is spread over a few units; tanh units see z * g_scale
     beta: float = 0.1
     reduce: str = "sum"
+    sft: bool = False  # learn an imitation (NLL) weight w_sft = softplus(θ) ≥ 0
 
     def __post_init__(self) -> None:
         if self.psi not in PSI_MODES:
@@ -217,6 +222,8 @@ class NeuralArch:
         if self.psi == "free":
             out.append(("psi", self.phi_net.size + 1))
         out.append(("g", self.g_net.size + 1))
+        if self.sft:
+            out.append(("w_sft", 1))
         return out
 
     @property
@@ -238,9 +245,18 @@ class NeuralArch:
         rng = np.random.default_rng(seed)
         parts = []
         for name, _ in self.blocks():
+            if name == "w_sft":
+                parts.append(np.array([math.log(math.expm1(SFT_INIT))]))  # softplus(this) == SFT_INIT
+                continue
             net = self.g_net if name == "g" else self.phi_net
             parts.append(np.concatenate([[_SOFTPLUS_INV_1], net.init(rng)]))
         return np.concatenate(parts)
+
+    def sft_weight(self, theta: Sequence[float]) -> float:
+        """The imitation weight at ``theta`` (0 without ``sft``)."""
+        if not self.sft:
+            return 0.0
+        return float(F.softplus(torch.tensor(self.split(theta)["w_sft"][0], dtype=torch.float64)))
 
     def objective(self, theta: Sequence[float], name: str = "neural") -> Any:
         """An :class:`~symmpo.Objective` whose components are these networks at ``theta``."""
@@ -253,8 +269,16 @@ class NeuralArch:
         if self.psi == "free":
             psi = NeuralPhiInv(self.phi_net, parts["psi"], symbol=r"\psi")
         g = NeuralG(self.g_net, parts["g"])
+        w_sft = Const(self.sft_weight(theta)) if self.sft else None  # the network's value, fixed
         return Objective(
-            phi, psi, g, beta=self.beta, reduce=self.reduce, name=name, psi_tied=self.psi == "tied"
+            phi,
+            psi,
+            g,
+            w_sft=w_sft,
+            beta=self.beta,
+            reduce=self.reduce,
+            name=name,
+            psi_tied=self.psi == "tied",
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -266,11 +290,12 @@ class NeuralArch:
             "g_scale": self.g_scale,
             "beta": self.beta,
             "reduce": self.reduce,
+            **({"sft": True} if self.sft else {}),  # absent when off: older runs' files and digests unchanged
         }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> NeuralArch:
-        known = {"phi_hidden", "g_hidden", "psi", "tau", "g_scale", "beta", "reduce"}
+        known = {"phi_hidden", "g_hidden", "psi", "tau", "g_scale", "beta", "reduce", "sft"}
         unknown = sorted(set(d) - known)
         if unknown:
             raise ObjectiveError(f"neural architecture: unknown key(s) {', '.join(unknown)}")
@@ -282,6 +307,7 @@ class NeuralArch:
             float(d.get("g_scale", 0.5)),
             float(d.get("beta", 0.1)),
             str(d.get("reduce", "sum")),
+            bool(d.get("sft", False)),
         )
 
 

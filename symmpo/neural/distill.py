@@ -29,6 +29,7 @@ import torch
 from symmpo.errors import FormulaError, SymmpoError
 from symmpo.neural import sr
 from symmpo.objective import Objective, check_objective
+from symmpo.symbolic.constants import to_raw
 from symmpo.symbolic.expr import Const, Expr, Node, Var, map_consts, size, substitute
 from symmpo.symbolic.numeval import evaluate_exact
 from symmpo.symbolic.parser import parse, to_formula
@@ -303,17 +304,22 @@ def _tunable(tree: Expr) -> Expr:
     return map_consts(tree, fn)
 
 
-def distilled_objective(fits: dict[str, ComponentFit], arch: Any, name: str = "distilled") -> Objective:
-    """The MPO objective of the chosen formulas (ψ tied / 0 / its own formula as in the network)."""
+def distilled_objective(
+    fits: dict[str, ComponentFit], arch: Any, name: str = "distilled", sft_weight: float = 0.0
+) -> Objective:
+    """The MPO objective of the chosen formulas (ψ tied / 0 / its own formula as in the network); a learned
+    imitation weight (``sft_weight``, the network's) becomes a tunable positive constant."""
     phi = _tunable(fits["phi_inv"].tree)
     g = _tunable(fits["g"].tree)
     psi: Expr = Const(0.0)
     if arch.psi == "free":
         psi = _tunable(fits["psi"].tree)
+    w_sft = Const(to_raw("positive", sft_weight), "positive") if sft_weight > 0 else None
     return Objective(
         phi,
         phi if arch.psi == "tied" else psi,
         g,
+        w_sft=w_sft,
         beta=arch.beta,
         reduce=arch.reduce,
         name=name,

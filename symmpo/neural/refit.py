@@ -119,7 +119,7 @@ def distill_run(run: RunDir, executor: Executor, s: DistillSettings, log: Any = 
             f"{comp}: {f.formula}   R² {f.fidelity['r2']:.6f} (worst grid {f.fidelity['score']:.6f}), "
             f"size {f.complexity}, {len(fits[comp].candidates)} candidates, {time.perf_counter() - t1:.1f} s"
         )
-    sr_obj = distilled_objective(fits, arch, "distilled-sr")
+    sr_obj = distilled_objective(fits, arch, "distilled-sr", arch.sft_weight(neural.theta))
     ok, why = objective_valid(sr_obj)
     if not ok:  # each component was checked; this guards the assembly
         raise RuntimeError(f"distilled objective failed the checker: {why}")

@@ -181,6 +181,7 @@ class NeuralSection:
     sigma0: float = 0.3
     bound: float = 8.0
     init_seed: int = 0
+    sft: bool = False  # learn an imitation (NLL) weight too (NeuralArch.sft)
 
     @classmethod
     def from_mapping(cls, value: Any) -> NeuralSection:
@@ -197,6 +198,7 @@ class NeuralSection:
             b.as_positive(raw["sigma0"], "neural.sigma0", b.MAX_SIGMA0),
             b.as_positive(raw["bound"], "neural.bound", 1e6),
             b.as_int(raw["init_seed"], "neural.init_seed", 0, b.MAX_SEED),
+            b.as_flag(raw["sft"], "neural.sft"),
         )
 
     def to_mapping(self) -> dict[str, Any]:
@@ -205,7 +207,7 @@ class NeuralSection:
     def arch(self) -> dict[str, Any]:
         """The architecture's fields (``NeuralArch.from_dict``)."""
         m = self.to_mapping()
-        return {k: m[k] for k in ("phi_hidden", "g_hidden", "psi", "tau", "g_scale", "beta", "reduce")}
+        return {k: m[k] for k in ("phi_hidden", "g_hidden", "psi", "tau", "g_scale", "beta", "reduce", "sft")}
 
 
 def _gp(value: Any) -> GPConfig:
