@@ -122,7 +122,7 @@ def test_tiny_neural_run_then_distill_end_to_end(tmp_path, capsys):
     config = yaml.safe_load((run / "config.yaml").read_text())
     assert config["kind"] == "neural" and config["neural"]["phi_hidden"] == [4] and config["neural"]["sft"]
     hof = yaml.safe_load((run / "hall_of_fame.yaml").read_text())["hall_of_fame"]
-    assert hof and "fresh_fitness" in hof[0]
+    assert hof and "fresh_fitness" in hof[0] and hof[0]["w_sft"] > 0
     assert isinstance(NeuralObjective.load(run / hof[0]["file"]), NeuralObjective)
     assert (
         main(

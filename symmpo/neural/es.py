@@ -128,6 +128,8 @@ class NetworkRepresentation:
             "file": f"{BEST_DIR}/hof_{rank:02d}.yaml",
             "n_params": self.arch.size,
             "generation": leader.generation,
+            # the learned imitation weight, readable without loading the network (--sft)
+            **({"w_sft": self.arch.sft_weight(leader.candidate.objective["theta"])} if self.arch.sft else {}),
         }
 
     def save(
