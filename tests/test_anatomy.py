@@ -59,3 +59,32 @@ def test_neural_components_read_as_neural():
     arch = NeuralArch(psi="tied")
     feats = anatomy(arch.objective(arch.init(0)))
     assert feats["phi_inv"] == "neural" and feats["g"] == "neural" and feats["psi"] == "= φ⁻¹"
+
+
+def test_closest_named_says_which_known_loss_a_winner_is_and_what_differs():
+    from symmpo.objective.anatomy import closest_named
+
+    def obj(g: str, w_sft: str, **kw) -> Objective:
+        consts = {"c0": ("positive", 0.55), "c1": ("positive", 0.76), "c2": ("positive", 0.14)}
+        comps = {
+            k: parse(v, constants=consts) for k, v in (("phi_inv", "c0 * log(p)"), ("g", g), ("w_sft", w_sft))
+        }
+        return Objective(
+            comps["phi_inv"], comps["phi_inv"], comps["g"], w_sft=comps["w_sft"], psi_tied=True, **kw
+        )
+
+    # search 1's winner: RPO with a margin
+    assert closest_named(obj("logsigmoid(z - c1)", "c2")) == [
+        "rpo (g `logsigmoid(z - c)`, not `logsigmoid(z)`)"
+    ]
+    # a hinge with a fitted margin is TRL's hinge (margin 1) in shape: the fixed 1 and a fitted c match
+    hinge = closest_named(obj("-max(0, c1 - z)", "c2"))
+    assert hinge[0] == "hinge (imitation (NLL) weight `c`, not `0`)" and hinge[1].startswith("rpo (g ")
+    for name in ("dpo", "orpo", "simpo", "cpo", "tsallis"):  # every named loss is its own closest
+        assert f"{name} (same shape)" in closest_named(Objective.named(name))
+    # far from everything: three or more features differ from every named loss
+    phi = parse("-p**(-0.5)")
+    far = Objective(phi, phi, parse("-(exp(-z) + z**2)"), w_sft=parse("0.3"), reduce="mean", psi_tied=True)
+    assert closest_named(far) == ["none"]
+    lines = anatomy_lines({"w": obj("logsigmoid(z - c1)", "c2")})
+    assert "- w: rpo (g `logsigmoid(z - c)`, not `logsigmoid(z)`)" in lines

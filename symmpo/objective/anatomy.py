@@ -30,15 +30,18 @@ TITLES = {
 }
 
 
-def shape(e: Expr) -> str:
-    """The formula with every fitted constant written ``c`` (fixed numbers such as the 1 of 1 − p stay)."""
-    return to_formula(map_consts(e, lambda c: c if c.kind == "fixed" else Var("c")))
+def shape(e: Expr, numbers: bool = False) -> str:
+    """The formula with every fitted constant written ``c``; fixed numbers (the 1 of 1 − p, a hinge's margin 1)
+    stay, or become ``c`` too with ``numbers`` (to match a loss against a named one whose margin is fixed)."""
+    return to_formula(map_consts(e, lambda c: c if c.kind == "fixed" and not numbers else Var("c")))
 
 
-def terms(e: Expr, var: str = "p") -> str:
+def terms(e: Expr, var: str = "p", numbers: bool = False) -> str:
     """The additive terms of a component that read ``var`` (constant factors and constant terms dropped: they
     rescale β or cancel in the margin), sorted, joined by " + "; "0" when none reads it."""
-    found = {shape(t) for t in (get_at(e, path) for path in term_paths(e, var)) if var in variables(t)}
+    found = {
+        shape(t, numbers) for t in (get_at(e, path) for path in term_paths(e, var)) if var in variables(t)
+    }
     return " + ".join(sorted(found)) or "0"
 
 
@@ -49,13 +52,19 @@ COARSE = {
 }
 
 
-def anatomy(obj: ObjectiveLike) -> dict[str, str]:
-    """One objective's features (FEATURES), as short strings; "neural" for a component that is not a tree."""
+def anatomy(obj: ObjectiveLike, numbers: bool = False) -> dict[str, str]:
+    """One objective's features (FEATURES), as short strings; "neural" for a component that is not a tree.
+    ``numbers``: fixed numbers read as ``c`` too (shapes only, for :func:`closest_named`)."""
     comps = obj.components
 
     def read(name: str, how: Any) -> str:
         c = comps[name]
-        return how(c) if is_tree(c) else "neural"
+        return how(c, numbers=numbers) if is_tree(c) else "neural"
+
+    def weight(e: Expr, numbers: bool) -> str:
+        if is_const(e, 0.0):
+            return "0"
+        return "c" if numbers and is_const(e) else shape(e, numbers)
 
     psi = comps["psi"]
     tied = getattr(obj, "psi_tied", False) or psi == comps["phi_inv"]
@@ -65,9 +74,48 @@ def anatomy(obj: ObjectiveLike) -> dict[str, str]:
         "phi_inv": read("phi_inv", terms),
         "psi": "= φ⁻¹" if tied else ("0" if is_tree(psi) and is_const(psi) else read("psi", terms)),
         "g": read("g", shape),
-        "w_po": read("w_po", shape),
-        "w_sft": read("w_sft", lambda e: "0" if is_const(e, 0.0) else shape(e)),
+        "w_po": read("w_po", weight),
+        "w_sft": read("w_sft", weight),
     }
+
+
+def _shape_key(obj: ObjectiveLike) -> dict[str, str]:
+    """Features for matching shapes: fixed numbers as ``c``, and a ψ whose terms are φ⁻¹'s counted as tied
+    (c·log p against log p differ by a factor that only rescales the reference's log-ratio)."""
+    key = anatomy(obj, numbers=True)
+    if key["psi"] == key["phi_inv"]:
+        key["psi"] = "= φ⁻¹"
+    return key
+
+
+def _named() -> dict[str, ObjectiveLike]:
+    """The MPO-family named losses (the plain baselines have no trees to compare)."""
+    from symmpo.objective.core import Objective
+    from symmpo.objective.named import is_plain, names
+
+    return {n: Objective.named(n) for n in names() if not is_plain(n)}
+
+
+def closest_named(obj: ObjectiveLike, named: Mapping[str, ObjectiveLike] | None = None) -> list[str]:
+    """The named losses whose shape differs from ``obj``'s in the fewest features, each with what differs
+    (``rpo (g: logsigmoid(z - c), not logsigmoid(z))``), or ``["none"]`` when every named loss differs in 3 or
+    more. Why: a printed winner is a finding only if it is not a known loss with other constants."""
+    named = _named() if named is None else named
+    mine, shown = _shape_key(obj), anatomy(obj)
+    diffs = {}
+    for n, other in named.items():
+        theirs = _shape_key(other)
+        diffs[n] = [f for f in FEATURES if mine[f] != theirs[f]]
+    best = min(len(d) for d in diffs.values())
+    if best >= 3:
+        return ["none"]
+    out = []
+    for n, d in sorted(diffs.items()):
+        if len(d) == best:
+            theirs = anatomy(named[n])
+            what = "; ".join(f"{TITLES[f]} `{shown[f]}`, not `{theirs[f]}`" for f in d)
+            out.append(f"{n} ({what})" if d else f"{n} (same shape)")
+    return out
 
 
 def constants_text(obj: ObjectiveLike) -> str:
@@ -96,6 +144,15 @@ def anatomy_lines(objectives: Mapping[str, ObjectiveLike]) -> list[str]:
     for label, obj in objectives.items():
         cells = [f"`{feats[label][f]}`" for f in FEATURES]
         out.append(f"| {label} | " + " | ".join(cells) + f" | {constants_text(obj)} |")
+    symbolic = {k: v for k, v in objectives.items() if "neural" not in feats[k].values()}
+    if symbolic:
+        named = _named()
+        out += [
+            "",
+            "Closest named losses (fewest features that differ; fixed numbers and fitted constants alike):",
+            "",
+        ]
+        out += [f"- {label}: " + "; ".join(closest_named(obj, named)) for label, obj in symbolic.items()]
     return out + (["", *common_lines(feats)] if len(feats) > 1 else [])
 
 
