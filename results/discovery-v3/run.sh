@@ -125,8 +125,10 @@ import json
 
 sweep = Path("results/bench-v3-fit6/sweep.jsonl")
 rows = [json.loads(x) for x in sweep.read_text().splitlines() if x.strip()] if sweep.is_file() else []
-done = sorted({(r["task"], r["seed"]) for r in rows})
-print(f"baselines (results/bench-v3-fit6): {len(done)} of 12 populations (2 Hopper columns x 6 fitness seeds) done")
+done = {(r["task"], r["seed"]) for r in rows}
+for env in ("hopper", "halfcheetah"):
+    n = sum(t.startswith(env + "-") for t, _ in done)
+    print(f"baselines (results/bench-v3-fit6), {env}: {n} of 12 populations (2 columns x 6 fitness seeds) done")
 PY
 }
 
@@ -151,9 +153,11 @@ search() {  # name command preset extra...
 # table's grid), for `symmpo compare --tune --bench-dir results/bench-v3-fit6 --dataset-seeds 0 3`. Resumable.
 # SETTINGS=noisy-0.2 runs one column only: two such processes (one per column, one core each) share the rows file
 # safely (appends are locked) and a later plain `run.sh baselines` skips every population already stored.
+# WORKERS=2 trains two populations at once. For the HalfCheetah searches (8, 9), before their verdict:
+# ENVS=halfcheetah run.sh baselines (the same two settings, 12 more populations).
 baselines() {
   echo "== baselines: $(date -u +%FT%TZ)" | tee -a "$OUT/baselines.log"
-  nice -n "$NICE" "$SYMMPO" bench --suite v3 --sweep --seeds 6 --dataset-seeds 0 3 --envs hopper \
+  nice -n "$NICE" "$SYMMPO" bench --suite v3 --sweep --seeds 6 --dataset-seeds 0 3 --envs ${ENVS:-hopper} \
     --settings ${SETTINGS:-mixed-0.5 noisy-0.2} --out results/bench-v3-fit6 --workers "$WORKERS" --no-progress \
     2>&1 | tee -a "$OUT/baselines.log"
 }
