@@ -133,3 +133,16 @@ def test_bad_runs_are_refused_in_one_line(runs, tmp_path, capsys):
     with pytest.raises(SymmpoError, match="no generation has finished"):
         read_run(empty)
     assert main(["runs", str(tmp_path / "missing")]) == 2
+
+
+def test_a_neural_run_is_shown_without_a_closed_form(tmp_path, monkeypatch):
+    import symmpo.search.loop as loop
+
+    monkeypatch.setattr(loop, "train_objectives", _fake_train)
+    run = tmp_path / "N"
+    argv = ["evolve-neural", "--preset", "tiny", "--generations", "1", "--population", "3", "--out", str(run)]
+    assert main([*argv, "--no-progress", "--executor", "inline", "--phi-hidden", "2", "--g-hidden", "2"]) == 0
+    facts = read_run(run)
+    assert facts.kind == "neural" and facts.grammar == "networks" and facts.candidates > 0
+    text = "\n".join(report_lines([facts]))
+    assert "| N | hopper-mixed-0.5 | networks |" in text

@@ -77,7 +77,9 @@ def read_run(path: str | Path, name: str | None = None, top: int = 3) -> RunFact
         name=name or run.path.name,
         path=run.path,
         tasks=tuple(config.tasks),
-        grammar=config.grammar_name or config.grammar or "mirror",
+        grammar="networks"
+        if config.kind == "neural"
+        else (config.grammar_name or config.grammar or "mirror"),
         kind="neural" if config.kind == "neural" else "symbolic",
         generations=config.generations,
         done=int(state.get("generation", len(history))),
@@ -121,9 +123,8 @@ def table_lines(runs: Sequence[RunFacts]) -> list[str]:
     for r in runs:
         gens = f"{r.done}/{r.generations}" + ("" if r.finished else " (running)")
         dead = "–" if not math.isfinite(r.dead_share) else f"{100 * r.dead_share:.0f} %"
-        grammar = r.grammar if r.kind == "symbolic" else f"{r.grammar} (neural)"
         out.append(
-            f"| {r.name} | {', '.join(r.tasks)} | {grammar} | {gens} | {r.candidates} | {r.trainings} "
+            f"| {r.name} | {', '.join(r.tasks)} | {r.grammar} | {gens} | {r.candidates} | {r.trainings} "
             f"({r.trainings / 2:.0f}) | {_num(r.best_fitness)} | {_num(r.reference_fitness)} | {_pm(r.heldout)} | "
             f"{_num(r.heldout_top)} | {_pm(r.reference_heldout)} | {dead} |"
         )
