@@ -34,6 +34,11 @@ def _mappings() -> dict[str, dict]:
     for kind in ("symbolic", "neural"):
         out[f"old run {kind}"] = yaml.safe_load((OLD_RUNS / kind / "config.yaml").read_text())
     out["neural with fidelity"] = _neural().to_mapping()
+    from symmpo.neural.es import neural_config
+
+    out["neural with an imitation weight"] = neural_config(
+        SearchConfig.from_preset("tiny"), sft=True
+    ).to_mapping()
     grammar = SearchConfig.from_preset("default").override(grammar="ta_mirror", grammar_name="ta_mirror")
     out["gp with grammar_name"] = grammar.to_mapping()
     out["gp overrides"] = {**preset_mapping("tiny"), "gp": {"tournament": 5, "p_hoist": 0.0}}

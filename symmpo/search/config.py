@@ -185,7 +185,7 @@ class NeuralSection:
 
     @classmethod
     def from_mapping(cls, value: Any) -> NeuralSection:
-        raw = {**NeuralSection().to_mapping(), **b.as_mapping(value, "neural")}
+        raw = {**NeuralSection().to_mapping(), "sft": False, **b.as_mapping(value, "neural")}
         b.only_keys(raw, "neural", [f.name for f in dataclasses.fields(cls)])
         return cls(
             b.as_widths(raw["phi_hidden"], "neural.phi_hidden"),
@@ -202,11 +202,16 @@ class NeuralSection:
         )
 
     def to_mapping(self) -> dict[str, Any]:
-        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        # ``sft`` is written only when on: the config.yaml of a run from before it stays byte for byte the same
+        return {
+            f.name: _plain(getattr(self, f.name))
+            for f in dataclasses.fields(self)
+            if f.name != "sft" or self.sft
+        }
 
     def arch(self) -> dict[str, Any]:
         """The architecture's fields (``NeuralArch.from_dict``)."""
-        m = self.to_mapping()
+        m = {**self.to_mapping(), "sft": self.sft}
         return {k: m[k] for k in ("phi_hidden", "g_hidden", "psi", "tau", "g_scale", "beta", "reduce", "sft")}
 
 
