@@ -146,3 +146,21 @@ def test_a_neural_run_is_shown_without_a_closed_form(tmp_path, monkeypatch):
     assert facts.kind == "neural" and facts.grammar == "networks" and facts.candidates > 0
     text = "\n".join(report_lines([facts]))
     assert "| N | hopper-mixed-0.5 | networks |" in text
+
+
+def test_the_machines_a_run_ran_on_are_shown(runs, tmp_path):
+    from symmpo.machine import fingerprint
+
+    facts = read_run(runs[0])
+    assert facts.machines == (fingerprint(),)  # recorded with every generation
+    assert table_lines([facts])[2].endswith("| 1 |")
+    run = tmp_path / "M"
+    shutil.copytree(runs[0], run)
+    path = run / "checkpoint.json"
+    data = json.loads(path.read_text())
+    data["state"]["history"][0]["machine"] = "Other CPU · AVX2 · torch 2.13.0+cpu"
+    del data["state"]["history"][1]["machine"]  # a generation from before machines were recorded
+    path.write_text(json.dumps(data))
+    facts = read_run(run)
+    assert table_lines([facts])[2].endswith("| 2 + unrecorded |")
+    assert "M ran on Other CPU · AVX2" in "\n".join(report_lines([facts]))

@@ -42,6 +42,7 @@ class RunFacts:
     heldout_top: float  # the best re-score among the re-scored entries
     reference_heldout: tuple[float, float]
     dead_share: float  # the trained candidates' dead φ⁻¹/ψ terms (pruning), as a share
+    machines: tuple[str, ...]  # the machines its generations ran on ("unrecorded" for older generations)
     history: list[dict[str, Any]] = field(default_factory=list, repr=False)
     objectives: dict[str, Any] = field(default_factory=dict, repr=False)  # "rank k" -> its objective mapping
 
@@ -92,6 +93,7 @@ def read_run(path: str | Path, name: str | None = None, top: int = 3) -> RunFact
         heldout_top=max(rescored) if rescored else math.nan,
         reference_heldout=_mean_se(final.get("reference")),
         dead_share=_dead_share(pruning),
+        machines=tuple(dict.fromkeys(str(h.get("machine") or "unrecorded") for h in history)),
         history=history,
         objectives=objectives,
     )
@@ -113,12 +115,19 @@ def _pm(ms: tuple[float, float]) -> str:
     return "–" if not math.isfinite(mean) else f"{mean:.1f} ± {se:.1f}"
 
 
+def _machines(machines: Sequence[str]) -> str:
+    known = [m for m in machines if m != "unrecorded"]
+    if not known:
+        return "not recorded"
+    return str(len(known)) + (" + unrecorded" if len(known) < len(machines) else "")
+
+
 def table_lines(runs: Sequence[RunFacts]) -> list[str]:
     """Markdown: one row per run — size, fitness against DPO's on the same seeds, the end-of-run re-score."""
     out = [
         "| run | tasks | grammar | generations | candidates | trainings (two-seed equiv.) | best fitness | DPO "
-        "fitness | rank 1 re-scored | best re-scored | DPO re-scored | dead φ⁻¹/ψ terms |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "fitness | rank 1 re-scored | best re-scored | DPO re-scored | dead φ⁻¹/ψ terms | machines |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in runs:
         gens = f"{r.done}/{r.generations}" + ("" if r.finished else " (running)")
@@ -126,7 +135,7 @@ def table_lines(runs: Sequence[RunFacts]) -> list[str]:
         out.append(
             f"| {r.name} | {', '.join(r.tasks)} | {r.grammar} | {gens} | {r.candidates} | {r.trainings} "
             f"({r.trainings / 2:.0f}) | {_num(r.best_fitness)} | {_num(r.reference_fitness)} | {_pm(r.heldout)} | "
-            f"{_num(r.heldout_top)} | {_pm(r.reference_heldout)} | {dead} |"
+            f"{_num(r.heldout_top)} | {_pm(r.reference_heldout)} | {dead} | {_machines(r.machines)} |"
         )
     return out
 
@@ -158,6 +167,15 @@ def report_lines(runs: Sequence[RunFacts]) -> list[str]:
         "",
         *table_lines(runs),
     ]
+    several = [r for r in runs if len(r.machines) > 1]  # an unrecorded stretch beside a recorded one counts
+    if several:
+        lines += [
+            "",
+            "Machines: the same seeds give slightly different scores on another CPU (docs/benchmark.md, "
+            "Reproducibility); "
+            + "; ".join(f"{r.name} ran on {', '.join(r.machines)}" for r in several)
+            + ".",
+        ]
     made = made_of_lines(runs)
     if made:
         lines += ["", "What each run's top entries are made of (as saved, before any tuning):", "", *made]

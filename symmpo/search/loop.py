@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from symmpo.machine import fingerprint
 from symmpo.search.config import SearchConfig
 from symmpo.search.executors import Executor, check_interrupt, sigterm_as_interrupt
 from symmpo.search.halloffame import PRUNING_ZERO, HallOfFame, pruning_summary
@@ -279,6 +280,7 @@ class Search:
             **extra,
             "seconds": round(seconds, 2),
             "evals_per_min": round(60.0 * len(trained) / seconds, 2) if seconds > 0 else 0.0,
+            "machine": fingerprint(),  # the same seeds give other numbers on another CPU (symmpo/machine.py)
         }
         self.history.append(record)
         self.generation += 1

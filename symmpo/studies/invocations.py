@@ -18,7 +18,9 @@ FILE = "runs.jsonl"
 
 
 def record(out_dir: Path, seconds: float) -> None:
-    """Append this invocation (its command and wall time) to the study's ``runs.jsonl``."""
+    """Append this invocation (its command, wall time and machine) to the study's ``runs.jsonl``."""
+    from symmpo.machine import fingerprint
+
     append_jsonl(
         Path(out_dir) / FILE,
         [
@@ -26,6 +28,7 @@ def record(out_dir: Path, seconds: float) -> None:
                 "command": "symmpo " + " ".join(shlex.quote(a) for a in sys.argv[1:]),  # pasteable
                 "seconds": round(seconds, 1),
                 "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
+                "machine": fingerprint(),
             }
         ],
     )
@@ -43,4 +46,20 @@ def produced_by(out_dir: Path, report: str | None = None) -> str:
         f"`{r['command']}`" + (f" ({r['seconds'] / 60:.1f} min)" if r.get("seconds") is not None else "")
         for r in runs
     )
-    return f"Produced by: {made}."
+    return f"Produced by: {made}." + machines_note([r.get("machine") for r in runs])
+
+
+def machines_note(machines: list[str | None]) -> str:
+    """A sentence when the recorded invocations ran on more than one kind of machine (or some are unrecorded
+    beside recorded ones): their rows may differ slightly from a rerun on one machine. "" otherwise."""
+    known = sorted({m for m in machines if m})
+    unknown = sum(1 for m in machines if not m)
+    if len(known) + (1 if unknown and known else 0) <= 1:
+        return ""
+    kinds = "; ".join(known) + (
+        f"; {unknown} invocation(s) from before machines were recorded" if unknown else ""
+    )
+    return (
+        f" Its rows come from more than one machine ({kinds}): the same training gives slightly different "
+        "scores on another CPU (docs/benchmark.md, Reproducibility)."
+    )
