@@ -47,6 +47,26 @@ def test_rows_resume_by_configuration_member_and_dataset(tmp_path):
     assert [r["score"] for r in store.current()] == [5.0]  # the task's latest dataset wins
 
 
+def test_a_fitness_over_two_datasets_keeps_the_seeds_of_both(tmp_path):
+    """Seeds 0, 2, 4 train on dataset 0 and 1, 3, 5 on dataset 3 (``dataset_seeds: [0, 3]``): every seed's row
+    is current, and a rebuilt dataset supersedes only the rows of the seeds that train on it. (Keeping only
+    the dataset written last halved the suite-v3 sweep to seeds 1, 3, 5 until this was fixed.)"""
+    from symmpo.train.config import TrainConfig
+
+    slot = TrainConfig(dataset_seeds=(0, 3)).dataset_seed_of
+    store = Rows(tmp_path, "sweep", "c1", slot)
+    store.append([{**row("dpo", s, float(s), {}, None), "dataset": f"ds{slot(s)}"} for s in range(6)])
+    assert sorted(r["seed"] for r in store.current()) == [0, 1, 2, 3, 4, 5]
+    assert len(Rows(tmp_path, "sweep", "c1").current()) == 3  # without the slot: one dataset per task
+    store.append([{**row("dpo", 1, 10.0, {}, None), "dataset": "ds3-rebuilt"}])
+    assert sorted((r["seed"], r["score"]) for r in store.current()) == [
+        (0, 0.0),
+        (1, 10.0),
+        (2, 2.0),
+        (4, 4.0),
+    ]
+
+
 def test_choice_per_loss_with_divergence_missing_seeds_and_edges():
     lrs, factors = [1e-4, 3e-4, 1e-3], [0.1, 1.0, 10.0]
     rows = [  # defaults: beta 0.1 for both

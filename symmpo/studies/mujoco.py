@@ -86,7 +86,7 @@ def config_hash(config: TrainConfig) -> str:
 
 
 def rows_of(out_dir: Path, kind: str, config: TrainConfig) -> Rows:
-    return Rows(out_dir, kind, config_hash(config))
+    return Rows(out_dir, kind, config_hash(config), config.dataset_seed_of)
 
 
 # ------------------------------------------------------------------------------------------------ cells

@@ -7,7 +7,7 @@ learning rate) and dataset bytes: a rebuilt dataset changes its hash, so its old
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +24,13 @@ def ident(task: str, seed: int, label: str, params: dict, lr: float | None, data
 class Rows:
     """The rows of one kind (``sweep``, ``bench``, ``compare``, ``tune``, ``transfer``) of one configuration."""
 
-    def __init__(self, out_dir: Path, kind: str, config_hash: str) -> None:
+    def __init__(
+        self, out_dir: Path, kind: str, config_hash: str, slot: Callable[[int], Any] | None = None
+    ) -> None:
         self.path = out_dir / f"{kind}.jsonl"
         self.kind = kind
         self.config_hash = config_hash
+        self.slot = slot  # training seed -> the preference dataset it trains on (several datasets: a fitness)
 
     def done(self) -> set[Ident]:
         """The identities of the rows already stored for this kind and configuration."""
@@ -42,14 +45,23 @@ class Rows:
 
     def current(self) -> list[dict[str, Any]]:
         """This configuration's rows (any kind stored in the file) on each task's latest dataset."""
-        return current_rows(read_jsonl(self.path), self.config_hash)
+        return current_rows(read_jsonl(self.path), self.config_hash, self.slot)
 
 
-def current_rows(rows: list[dict[str, Any]], config_hash: str) -> list[dict[str, Any]]:
-    """Rows of a configuration on each task's most recent dataset (the last one written wins)."""
+def current_rows(
+    rows: list[dict[str, Any]], config_hash: str, slot: Callable[[int], Any] | None = None
+) -> list[dict[str, Any]]:
+    """Rows of a configuration on each task's most recent dataset (the last one written wins: a regenerated
+    dataset supersedes the rows trained on the old one). With ``slot`` (training seed -> which of several
+    preference datasets it trains on, ``TrainConfig.dataset_seed_of``), the most recent per task and slot: a
+    fitness over datasets 0 and 3 keeps the seeds of both, not only those of the dataset written last."""
     rows = [r for r in rows if r.get("config") == config_hash]
-    latest = {r["task"]: r.get("dataset") for r in rows}
-    return [r for r in rows if r.get("dataset") == latest[r["task"]]]
+
+    def key(r: dict[str, Any]) -> tuple[str, Any]:
+        return (r["task"], None if slot is None else slot(r["seed"]))
+
+    latest = {key(r): r.get("dataset") for r in rows}
+    return [r for r in rows if r.get("dataset") == latest[key(r)]]
 
 
 def member_row(
