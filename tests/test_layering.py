@@ -21,7 +21,7 @@ PACKAGE = ROOT / "symmpo"
 # ``from symmpo import Objective``), for users: symmpo's own modules import ``symmpo.objective``.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors",),
-    ("files",),
+    ("files", "machine"),
     ("symbolic", "stats", "report"),
     ("objective",),
     ("suite",),
