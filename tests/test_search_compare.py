@@ -80,6 +80,7 @@ def test_compare_trains_discovered_with_baselines_and_resumes(setup):
     assert all(c["objective"] == "mine" for c in cell["comparisons"])  # only the discovered one is judged
     # the discovery target (one column, two seeds: not met) and what the file is made of, with its LaTeX
     assert st["target"]["met_by"] == [] and "Target: **not met**." in report
+    assert set(st["vs_sft"]["tasks"]) == {"hopper-mixed-0.5"} and "Against SFT-only" in report
     assert "| mine | `sequence, sum` | `yes` | `log(p) + p**2` | `= φ⁻¹` | `logsigmoid(z)` |" in report
     assert "$$ \\ell = " in report
     # a second run finds everything done and trains nothing new
@@ -200,3 +201,39 @@ def test_the_discovery_target_needs_two_fitness_columns_and_no_transfer_loss():
     assert target["objectives"]["tie"] == {"wins": [], "transfer_losses": [], "met": False}
     lost = target_check(st_for(-10.0), ["won"], tasks)["objectives"]["won"]
     assert lost["transfer_losses"] == ["walker2d-mixed-0.5@v3"] and not lost["met"]
+
+
+def test_against_sft_names_the_columns_where_no_objective_beats_imitation():
+    """Every objective against SFT-only, Holm over that family: a transfer column where nothing beats SFT-only
+    is named next to the target, whose verdict it does not change."""
+    import numpy as np
+
+    from symmpo.studies.compare import against_sft, sft_lines, target_check, target_lines
+    from symmpo.train.table_stats import table_stats
+
+    tasks = ["hopper-mixed-0.5@v3", "walker2d-mixed-0.5@v3"]
+    rng = np.random.default_rng(1)
+    rows = []
+    for t in tasks:
+        po_gain = 10.0 if t.startswith("hopper") else -10.0  # PO helps on Hopper, hurts on Walker2d
+        for seed in range(1000, 1020):
+            base = rng.normal(40, 5)
+            rows += [
+                {"task": t, "seed": seed, "label": "sft", "score": base + rng.normal(0, 1)},
+                {"task": t, "seed": seed, "label": "dpo", "score": base + po_gain + rng.normal(0, 1)},
+                {"task": t, "seed": seed, "label": "mine", "score": base + rng.normal(0, 1)},
+            ]
+    labels = ["sft", "dpo", "mine"]
+    vs = against_sft(rows, labels, tasks)
+    assert vs["n_comparisons"] == 4  # dpo and mine on each column; SFT is not tested against itself
+    assert vs["tasks"][tasks[0]] == {"n": 2, "beats": ["dpo"], "loses": [], "po_helps": True}
+    assert vs["tasks"][tasks[1]] == {"n": 2, "beats": [], "loses": ["dpo"], "po_helps": False}
+    st = table_stats(
+        rows, labels, tasks, ["sft", "dpo"], judged=["mine"], chosen_best=dict.fromkeys(tasks, "dpo")
+    )
+    target = target_check(st, ["mine"], tasks, vs)
+    assert target["transfer_without_po_gain"] == [tasks[1]]
+    assert target["objectives"]["mine"]["transfer_losses"] == []  # "ties" dpo there, which is below SFT
+    assert any("a weak check" in line for line in target_lines(target))
+    assert target_check(st, ["mine"], tasks)["transfer_without_po_gain"] == []  # not asked: nothing named
+    assert "- walker2d-mixed-0.5@v3: 0 of 2 beat SFT-only (none); 1 lose to it (dpo)" in sft_lines(vs)

@@ -8,7 +8,6 @@
 #   bash results/discovery-v3/run.sh baselines   # the baselines' sweep at the searches' fitness (for part 5)
 #   bash results/discovery-v3/run.sh runs        # the started searches side by side: runs.md, runs.png
 #   bash results/discovery-v3/run.sh verdict     # part 5: the top 3 of each finished search vs the tuned baselines
-#   bash results/discovery-v3/run.sh vs-sft      # the verdict's held-out rows against SFT-only: verdict/vs-sft.md
 #
 # Resumable: each search writes results/discovery-v3/<name>/ and checkpoints after every generation; a search
 # whose folder holds a config.yaml is continued with `symmpo evolve --resume` (its own configuration, nothing
@@ -196,73 +195,15 @@ verdict() {
     --out "$OUT/verdict" --workers "$WORKERS" --no-progress "${files[@]}" 2>&1 | tee -a "$OUT/verdict.log"
 }
 
-# Against SFT-only on the verdict's held-out rows (every file and every baseline, each column; paired t-tests on
-# common seeds, Holm over this table's own family, separate from compare.md's): a transfer column where PO does
-# not beat SFT judges little. Writes verdict/vs-sft.md; trains nothing.
-vs_sft() {
-  "$PYTHON" - "$OUT/verdict" <<'PY'
-"""Paired differences to SFT-only per column and objective, from verdict/compare.jsonl (latest row per cell)."""
-import json
-import sys
-from pathlib import Path
-
-from symmpo.stats import holm, iqm, paired_test
-
-folder = Path(sys.argv[1])
-cells: dict[tuple[str, str], dict[int, float]] = {}
-for line in (folder / "compare.jsonl").read_text().splitlines():
-    row = json.loads(line) if line.strip() else {}
-    if row.get("kind") == "compare":
-        cells.setdefault((row["task"], row["label"]), {})[row["seed"]] = row["score"]
-tasks = list(dict.fromkeys(t for t, _ in cells))
-labels = [lab for lab in dict.fromkeys(lab for _, lab in cells) if lab != "sft"]
-tests = []
-for task in tasks:
-    sft = cells.get((task, "sft"), {})
-    for label in labels:
-        own = cells.get((task, label), {})
-        seeds = sorted(set(own) & set(sft))
-        if len(seeds) >= 2:
-            res = paired_test([own[s] for s in seeds], [sft[s] for s in seeds])
-            tests.append((task, label, iqm([own[s] for s in seeds]), iqm([sft[s] for s in seeds]), res))
-adjusted = holm([t[-1]["p"] for t in tests])
-out = [
-    "# Against SFT-only (held-out rows of compare.jsonl)",
-    "",
-    "Produced by: `bash results/discovery-v3/run.sh vs-sft` (reads the verdict's rows, trains nothing). Paired",
-    f"t-test on common seeds per column and objective, Holm over these {len(tests)} tests (a family of its own,",
-    "not compare.md's); beats / loses at p_holm < 0.05. A column where PO does not beat SFT cannot show a loss",
-    "that helps.",
-    "",
-    "| task | objective | IQM | SFT IQM | mean diff | p_holm | verdict |",
-    "|---|---|---|---|---|---|---|",
-]
-for (task, label, own_iqm, sft_iqm, res), p in zip(tests, adjusted, strict=True):
-    verdict = ("beats" if res["diff"] > 0 else "loses") if p < 0.05 else "ties"
-    out.append(f"| {task} | {label} | {own_iqm:.1f} | {sft_iqm:.1f} | {res['diff']:+.1f} | {p:.3g} | {verdict} |")
-out.append("")
-for task in tasks:
-    mine = [(t[1], t[-1]["diff"], p) for t, p in zip(tests, adjusted, strict=True) if t[0] == task]
-    won = [lab for lab, diff, p in mine if p < 0.05 and diff > 0]
-    lost = [lab for lab, diff, p in mine if p < 0.05 and diff < 0]
-    out.append(
-        f"- {task}: {len(won)} of {len(mine)} beat SFT ({', '.join(won) or 'none'}); {len(lost)} lose to it"
-        f" ({', '.join(lost) or 'none'})"
-    )
-(folder / "vs-sft.md").write_text("\n".join(out) + "\n")
-print("\n".join(out))
-PY
-}
 
 case "${1:-all}" in
   describe) describe; exit 0 ;;
   baselines) baselines; exit 0 ;;
   runs) runs; exit 0 ;;
   verdict) verdict; exit 0 ;;
-  vs-sft) vs_sft; exit 0 ;;
   hopper) last=7 ;;
   all) last=${#SEARCHES[@]} ;;
-  *) echo "usage: $0 [all|hopper|describe|baselines|runs|verdict|vs-sft]" >&2; exit 2 ;;
+  *) echo "usage: $0 [all|hopper|describe|baselines|runs|verdict]" >&2; exit 2 ;;
 esac
 for ((i = 0; i < last; i++)); do
   IFS='|' read -r name preset extra command <<<"${SEARCHES[$i]}"

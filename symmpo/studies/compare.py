@@ -149,7 +149,8 @@ def write_report(
     st = table_stats.table_stats(
         t.rows, labels, tasks, baselines=baselines, judged=found, chosen_best=chosen_best
     )
-    st["target"] = target_check(st, found, tasks)
+    st["vs_sft"] = against_sft(t.rows, labels, tasks)
+    st["target"] = target_check(st, found, tasks, st["vs_sft"])
     title = "Discovered objectives against the baselines (held-out split)"
     seeds, md = report_start(out_dir, st, rows, config.to_dict(), title, header)
     md += [
@@ -181,6 +182,7 @@ def write_report(
                 f"{best}: {fmt_verdict(c)} | {fmt_pi(c)} |"
             )
     md += target_lines(st["target"])
+    md += sft_lines(st["vs_sft"])
     if files:
         md += made_of_lines({d: files[d] for d in found if d in files})
     md += ["", f"Training configuration `{json.dumps(config.to_dict())}`."]
@@ -195,10 +197,14 @@ TARGET_PI = 0.6  # probability of improvement a win must also show (issue 19's t
 TARGET_COLUMNS = 2  # fitness-environment columns a discovered loss must win
 
 
-def target_check(st: dict[str, Any], found: Sequence[str], tasks: Sequence[str]) -> dict[str, Any]:
+def target_check(
+    st: dict[str, Any], found: Sequence[str], tasks: Sequence[str], vs_sft: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The discovery target: a discovered objective that beats its column's best baseline (p_Holm < α and
     probability of improvement > TARGET_PI) on at least TARGET_COLUMNS columns of fitness environments, and loses
-    to it on no column of a transfer environment (Walker2d, never a fitness task)."""
+    to it on no column of a transfer environment (Walker2d, never a fitness task). With ``vs_sft``
+    (:func:`against_sft`) the transfer columns where no objective beats SFT-only are named: there "loses on
+    none" only compares losses that all fail to improve on imitation."""
     from symmpo.suite.envs import ENVS
     from symmpo.suite.tasks import parse_task
     from symmpo.train import table_stats
@@ -223,7 +229,47 @@ def target_check(st: dict[str, Any], found: Sequence[str], tasks: Sequence[str])
         f"{', '.join(transfer) or '(no transfer column)'}",
         "objectives": per,
         "met_by": [d for d, v in per.items() if v["met"]],
+        "transfer_without_po_gain": [t for t in transfer if vs_sft and not vs_sft["tasks"][t]["po_helps"]],
     }
+
+
+def against_sft(
+    rows: Sequence[dict[str, Any]], labels: Sequence[str], tasks: Sequence[str]
+) -> dict[str, Any]:
+    """Every objective, named or discovered, against SFT-only per column: paired t-tests on common seeds, Holm
+    over this family alone (kept apart from the verdicts' family, which it would otherwise tighten).
+
+    Why: a benchmark column is valid only where preference optimization beats imitation; on a column where no
+    objective beats SFT-only, a discovered loss "losing on no column" or "beating the best baseline" is a
+    ranking among losses that all fail to help, and the report should say so next to the verdict."""
+    from symmpo.train import table_stats
+
+    judged = [lab for lab in labels if lab != SFT]
+    st = table_stats.table_stats(rows, labels, tasks, baselines=[], reference=SFT, judged=judged)
+    per = {}
+    for t in tasks:
+        tests = [c for c in st["tasks"].get(t, {}).get("comparisons", []) if c["against"] == SFT]
+        beats = [c["objective"] for c in tests if c["verdict"] == "beats"]
+        loses = [c["objective"] for c in tests if c["verdict"] == "loses"]
+        per[t] = {"n": len(tests), "beats": beats, "loses": loses, "po_helps": bool(beats)}
+    return {"n_comparisons": st["n_comparisons"], "tasks": per}
+
+
+def sft_lines(vs_sft: dict[str, Any]) -> list[str]:
+    """Markdown: per column, which objectives beat SFT-only and which lose to it (:func:`against_sft`)."""
+    out = [
+        "",
+        f"Against SFT-only (every objective; {vs_sft['n_comparisons']} paired t-tests, Holm-corrected as a family "
+        "of their own): a column where no objective beats SFT-only cannot show that a loss helps.",
+        "",
+    ]
+    for t, v in vs_sft["tasks"].items():
+        beats, loses = v["beats"], v["loses"]
+        out.append(
+            f"- {t}: {len(beats)} of {v['n']} beat SFT-only ({', '.join(beats) or 'none'}); {len(loses)} lose to "
+            f"it ({', '.join(loses) or 'none'})"
+        )
+    return out
 
 
 def fmt_pi(c: dict[str, Any] | None) -> str:
@@ -245,6 +291,13 @@ def target_lines(target: dict[str, Any]) -> list[str]:
             f"- {d}: wins on {wins}; transfer losses: {lost}" + (" — **meets it**" if v["met"] else "")
         )
     out += ["", "Target: " + (f"**met** by {', '.join(met)}." if met else "**not met**.")]
+    weak = target.get("transfer_without_po_gain", [])
+    if weak:
+        out += [
+            "",
+            f"On {', '.join(weak)} no objective beats SFT-only (below): a transfer loss or its absence there ranks "
+            "losses that all fail to improve on imitation, a weak check.",
+        ]
     return out
 
 
