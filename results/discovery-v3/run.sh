@@ -4,6 +4,7 @@
 #
 #   bash results/discovery-v3/run.sh             # every search, in the order below
 #   bash results/discovery-v3/run.sh hopper      # the Hopper searches only (1-7)
+#   bash results/discovery-v3/run.sh search token-hopper-mixed ta-hopper-mixed   # named searches, in that order
 #   bash results/discovery-v3/run.sh describe    # per search: candidates, trainings, estimated cost, progress
 #   bash results/discovery-v3/run.sh baselines   # the baselines' sweep at the searches' fitness (for part 5)
 #   bash results/discovery-v3/run.sh runs        # the started searches side by side: runs.md, runs.png
@@ -203,7 +204,24 @@ case "${1:-all}" in
   verdict) verdict; exit 0 ;;
   hopper) last=7 ;;
   all) last=${#SEARCHES[@]} ;;
-  *) echo "usage: $0 [all|hopper|describe|baselines|runs|verdict]" >&2; exit 2 ;;
+  search)  # the named searches only, in the order given
+    shift
+    (($# > 0)) || { echo "usage: $0 search NAME [NAME ...]" >&2; exit 2; }
+    for want in "$@"; do
+      found=
+      for line in "${SEARCHES[@]}"; do
+        IFS='|' read -r name preset extra command <<<"$line"
+        if [[ "$name" == "$want" ]]; then
+          found=1
+          # shellcheck disable=SC2086  # extra holds whole options
+          search "$name" "${command:-evolve}" "$preset" $extra
+        fi
+      done
+      [[ -n "$found" ]] || { echo "no search named '$want' (run.sh describe lists them)" >&2; exit 2; }
+    done
+    exit 0
+    ;;
+  *) echo "usage: $0 [all|hopper|search NAME...|describe|baselines|runs|verdict]" >&2; exit 2 ;;
 esac
 for ((i = 0; i < last; i++)); do
   IFS='|' read -r name preset extra command <<<"${SEARCHES[$i]}"
