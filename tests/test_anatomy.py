@@ -80,6 +80,11 @@ def test_closest_named_says_which_known_loss_a_winner_is_and_what_differs():
     # a hinge with a fitted margin is TRL's hinge (margin 1) in shape: the fixed 1 and a fitted c match
     hinge = closest_named(obj("-max(0, c1 - z)", "c2"))
     assert hinge[0] == "hinge (imitation (NLL) weight `c`, not `0`)" and hinge[1].startswith("rpo (g ")
+    # a margin on DPO without an anchor differs from six named g's in g alone: the most alike text comes first,
+    # at most three are listed and the rest counted
+    margin = closest_named(obj("logsigmoid(z - c1)", "0"))
+    assert margin[0] == "dpo (g `logsigmoid(z - c)`, not `logsigmoid(z)`)"
+    assert len(margin) == 4 and margin[-1] == "3 more named losses differ in as many features"
     for name in ("dpo", "orpo", "simpo", "cpo", "tsallis"):  # every named loss is its own closest
         assert f"{name} (same shape)" in closest_named(Objective.named(name))
     # far from everything: three or more features differ from every named loss

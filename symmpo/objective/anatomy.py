@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
+from difflib import SequenceMatcher
 from typing import Any
 
 from symmpo.objective.prune import term_paths
@@ -96,6 +97,9 @@ def _named() -> dict[str, ObjectiveLike]:
     return {n: Objective.named(n) for n in names() if not is_plain(n)}
 
 
+MAX_CLOSEST = 3  # closest named losses listed; further ties are counted
+
+
 def closest_named(obj: ObjectiveLike, named: Mapping[str, ObjectiveLike] | None = None) -> list[str]:
     """The named losses whose shape differs from ``obj``'s in the fewest features, each with what differs
     (``rpo (g: logsigmoid(z - c), not logsigmoid(z))``), or ``["none"]`` when every named loss differs in 3 or
@@ -109,12 +113,22 @@ def closest_named(obj: ObjectiveLike, named: Mapping[str, ObjectiveLike] | None 
     best = min(len(d) for d in diffs.values())
     if best >= 3:
         return ["none"]
-    out = []
-    for n, d in sorted(diffs.items()):
-        if len(d) == best:
+    tied = [n for n, d in sorted(diffs.items()) if len(d) == best]
+    if len(tied) > MAX_CLOSEST:
+        # many named losses differ in the same one feature (a new g differs from every g): show those whose
+        # text there is most alike (DPO's `logsigmoid(z)` for `logsigmoid(z - c)`), and count the rest
+        def likeness(n: str) -> float:
             theirs = anatomy(named[n])
-            what = "; ".join(f"{TITLES[f]} `{shown[f]}`, not `{theirs[f]}`" for f in d)
-            out.append(f"{n} ({what})" if d else f"{n} (same shape)")
+            return sum(SequenceMatcher(None, shown[f], theirs[f]).ratio() for f in diffs[n]) / max(1, best)
+
+        tied = sorted(tied, key=lambda n: (-likeness(n), n))
+    out = []
+    for n in tied[:MAX_CLOSEST]:
+        theirs = anatomy(named[n])
+        what = "; ".join(f"{TITLES[f]} `{shown[f]}`, not `{theirs[f]}`" for f in diffs[n])
+        out.append(f"{n} ({what})" if diffs[n] else f"{n} (same shape)")
+    if len(tied) > MAX_CLOSEST:
+        out.append(f"{len(tied) - MAX_CLOSEST} more named losses differ in as many features")
     return out
 
 
