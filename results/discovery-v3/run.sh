@@ -197,9 +197,21 @@ runs() {  # every started search side by side (symmpo runs): runs.md, runs.png
   "$SYMMPO" runs "${dirs[@]}" --out "$OUT"
 }
 
+finished() {  # true when the run directory holds a finished (re-scored) search
+  [[ -f "$1/checkpoint.json" ]] && "$PYTHON" - "$1" <<'PY'
+import sys
+
+from symmpo.search.across import read_run
+
+run = read_run(sys.argv[1])
+sys.exit(0 if run.finished and run.done >= run.generations else 1)
+PY
+}
+
 verdict() {
   local files=() name k f
   for name in hopper-mixed hopper-noisy hopper-mixed-seed1 multi-hopper ta-hopper-mixed token-hopper-mixed; do
+    finished "$OUT/$name" || continue  # a running (or extended) search's leaders may still change
     for k in 1 2 3; do
       f="$OUT/$name/objectives/hof_0$k.yaml"
       [[ -f "$f" ]] && files+=("$name-$k=$f")
