@@ -113,19 +113,18 @@ def closest_named(obj: ObjectiveLike, named: Mapping[str, ObjectiveLike] | None 
     best = min(len(d) for d in diffs.values())
     if best >= 3:
         return ["none"]
-    tied = [n for n, d in sorted(diffs.items()) if len(d) == best]
+    theirs = {n: anatomy(named[n]) for n, d in sorted(diffs.items()) if len(d) == best}
+    tied = list(theirs)
     if len(tied) > MAX_CLOSEST:
         # many named losses differ in the same one feature (a new g differs from every g): show those whose
         # text there is most alike (DPO's `logsigmoid(z)` for `logsigmoid(z - c)`), and count the rest
         def likeness(n: str) -> float:
-            theirs = anatomy(named[n])
-            return sum(SequenceMatcher(None, shown[f], theirs[f]).ratio() for f in diffs[n]) / max(1, best)
+            return sum(SequenceMatcher(None, shown[f], theirs[n][f]).ratio() for f in diffs[n])
 
-        tied = sorted(tied, key=lambda n: (-likeness(n), n))
+        tied.sort(key=lambda n: (-likeness(n), n))
     out = []
     for n in tied[:MAX_CLOSEST]:
-        theirs = anatomy(named[n])
-        what = "; ".join(f"{TITLES[f]} `{shown[f]}`, not `{theirs[f]}`" for f in diffs[n])
+        what = "; ".join(f"{TITLES[f]} `{shown[f]}`, not `{theirs[n][f]}`" for f in diffs[n])
         out.append(f"{n} ({what})" if diffs[n] else f"{n} (same shape)")
     if len(tied) > MAX_CLOSEST:
         out.append(f"{len(tied) - MAX_CLOSEST} more named losses differ in as many features")
