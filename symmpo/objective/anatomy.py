@@ -108,8 +108,8 @@ def closest_named(obj: ObjectiveLike, named: Mapping[str, ObjectiveLike] | None 
     mine, shown = _shape_key(obj), anatomy(obj)
     diffs = {}
     for n, other in named.items():
-        theirs = _shape_key(other)
-        diffs[n] = [f for f in FEATURES if mine[f] != theirs[f]]
+        key = _shape_key(other)
+        diffs[n] = [f for f in FEATURES if mine[f] != key[f]]
     best = min(len(d) for d in diffs.values())
     if best >= 3:
         return ["none"]
