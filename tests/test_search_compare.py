@@ -237,3 +237,23 @@ def test_against_sft_names_the_columns_where_no_objective_beats_imitation():
     assert any("a weak check" in line for line in target_lines(target))
     assert target_check(st, ["mine"], tasks)["transfer_without_po_gain"] == []  # not asked: nothing named
     assert "- walker2d-mixed-0.5@v3: 0 of 2 beat SFT-only (none); 1 lose to it (dpo)" in sft_lines(vs)
+
+
+def test_the_report_reads_a_baseline_at_its_current_choice_only():
+    """After a re-sweep moves a baseline's choice, compare.jsonl holds its rows at both settings under one
+    label; the report keeps those of the current choice (and every row of SFT and of discovered files)."""
+    from symmpo.studies.compare import of_choices
+
+    def r(label: str, params: dict, lr: float | None, task: str = "hopper-mixed-0.5") -> dict:
+        return {"task": task, "seed": 1000, "label": label, "params": params, "lr": lr}
+
+    rows = [
+        r("rpo", {"beta": 0.1, "rpo_alpha": 1.0}, 1e-4),  # the old choice
+        r("rpo", {"beta": 0.1, "rpo_alpha": 0.3}, 1e-4),  # the wider sweep's
+        r("rpo", {"beta": 0.1, "rpo_alpha": 1.0}, 1e-4, "walker2d-mixed-0.5"),  # reads Hopper's: old
+        r("sft", {}, None),
+        r("mine", {"beta_factor": 3.0}, 1e-3),
+    ]
+    choice = {"rpo": {"params": {"beta": 0.1, "rpo_alpha": 0.3}, "lr": 1e-4}}
+    kept = of_choices(rows, lambda task: choice)
+    assert kept == [rows[1], rows[3], rows[4]]

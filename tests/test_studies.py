@@ -110,3 +110,37 @@ def test_the_baseline_set_is_the_named_table_with_its_scale_parameters():
         assert b.scale is None or b.scale in b.defaults
     grid = sweep_members(["orpo"], (0.5, 2.0), (1e-4,))
     assert [m.params["lam"] for m in grid] == [named.defaults("orpo")["lam"] * f for f in (0.5, 2.0)]
+
+
+def test_the_anchor_grid_sweeps_the_nll_weight_and_keeps_the_default_grid_labels():
+    """--anchor-factors: rpo and cpo also get their NLL weight at multiples of its default; at 1 a point keeps
+    the label (and so the stored rows) of the default grid, and losses without an NLL weight are unchanged."""
+    plain = sweep_members(["rpo", "dpo"], (1.0, 3.0), (1e-4,))
+    wide = sweep_members(["rpo", "dpo"], (1.0, 3.0), (1e-4,), anchors=(0.3, 1.0))
+    assert {m.label for m in plain} < {m.label for m in wide}
+    assert len(wide) == len(plain) + 2  # rpo's two scale points at anchor 0.3; dpo has no NLL weight
+    extra = [m for m in wide if m.label not in {p.label for p in plain}]
+    assert {m.params["rpo_alpha"] for m in extra} == {0.3} and all("rpo_alpha=0.3" in m.label for m in extra)
+    assert named.anchor_param("rpo") == "rpo_alpha" and named.anchor_param("dpo") is None
+    # the choice flags an NLL weight at an end of its grid as an edge
+    rows = [
+        row("rpo[beta=0.1,lr=0.0001]", 0, 1.0, {"beta": 0.1, "rpo_alpha": 1.0}, 1e-4),
+        row("rpo[beta=0.1,rpo_alpha=0.1,lr=0.0001]", 0, 2.0, {"beta": 0.1, "rpo_alpha": 0.1}, 1e-4),
+        row("rpo[beta=0.1,rpo_alpha=0.3,lr=0.0001]", 0, 1.5, {"beta": 0.1, "rpo_alpha": 0.3}, 1e-4),
+    ]
+    col = choose(rows, anchors=[0.1, 0.3, 1.0])
+    assert col.chosen["rpo"]["params"]["rpo_alpha"] == 0.1 and col.edges == ["rpo"]
+    assert choose(rows[1:], anchors=[0.05, 0.1, 0.3]).edges == []
+    sweep = sweep_columns(rows, "sft", ["t"])
+    assert "| rpo | beta=0.1, rpo_alpha=0.1 | 0.0001 | **2.0** |" in sweep.lines
+
+
+def test_bench_refuses_anchor_factors_without_a_sweep_or_below_zero(tmp_path, capsys):
+    from symmpo.cli import main
+
+    out = str(tmp_path / "b")
+    assert main(["bench", "--anchor-factors", "0.3", "--out", out]) == 2
+    assert "use it with --sweep" in capsys.readouterr().err
+    assert main(["bench", "--sweep", "--anchor-factors", "0.3", "-1", "--out", out]) == 2
+    assert "must be positive numbers, got -1" in capsys.readouterr().err
+    assert not (tmp_path / "b").exists()  # refused before anything is written

@@ -9,6 +9,7 @@
 #   bash results/discovery-v3/run.sh baselines   # the baselines' sweep at the searches' fitness (for part 5)
 #   bash results/discovery-v3/run.sh runs        # the started searches side by side: runs.md, runs.png
 #   bash results/discovery-v3/run.sh verdict     # part 5: the top 3 of each finished search vs the tuned baselines
+#   bash results/discovery-v3/run.sh anchor      # the verdict again, RPO's and CPO's NLL weight also tuned
 #
 # Resumable: each search writes results/discovery-v3/<name>/ and checkpoints after every generation; a search
 # whose folder holds a config.yaml is continued with `symmpo evolve --resume` (its own configuration, nothing
@@ -208,33 +209,74 @@ sys.exit(0 if run.finished and run.done >= run.generations else 1)
 PY
 }
 
-verdict() {
-  local files=() name k f
+verdict_files() {  # LABEL=FILE of every finished search's top 3 (and the neural run's distilled formula)
+  local name k f
   for name in hopper-mixed hopper-noisy hopper-mixed-seed1 multi-hopper ta-hopper-mixed token-hopper-mixed; do
     finished "$OUT/$name" || continue  # a running (or extended) search's leaders may still change
     for k in 1 2 3; do
       f="$OUT/$name/objectives/hof_0$k.yaml"
-      [[ -f "$f" ]] && files+=("$name-$k=$f")
+      [[ -f "$f" ]] && echo "$name-$k=$f"
     done
   done
   f="$OUT/neural-hopper-mixed/distill/distilled.yaml"
-  [[ -f "$f" ]] && files+=("neural-hopper-mixed=$f")
+  if [[ -f "$f" ]]; then echo "neural-hopper-mixed=$f"; fi
+}
+
+verdict_in() {  # BENCH_DIR OUT_DIR LOG: the verdict against the sweep in BENCH_DIR
+  local files=()
+  mapfile -t files < <(verdict_files)
   if ((${#files[@]} == 0)); then
     echo "no finished search yet: nothing to compare" >&2
     exit 1
   fi
-  echo "== verdict: ${#files[@]} files ($(date -u +%FT%TZ))" | tee -a "$OUT/verdict.log"
-  nice -n "$NICE" "$SYMMPO" compare --tune --bench-dir results/bench-v3-fit6 --dataset-seeds 0 3 \
+  echo "== verdict ($2): ${#files[@]} files ($(date -u +%FT%TZ))" | tee -a "$3"
+  nice -n "$NICE" "$SYMMPO" compare --tune --bench-dir "$1" --dataset-seeds 0 3 \
     --tasks hopper-mixed-0.5@v3 hopper-noisy-0.2@v3 walker2d-mixed-0.5@v3 walker2d-noisy-0.2@v3 \
-    --out "$OUT/verdict" --workers "$WORKERS" --no-progress "${files[@]}" 2>&1 | tee -a "$OUT/verdict.log"
+    --out "$2" --workers "$WORKERS" --no-progress "${files[@]}" 2>&1 | tee -a "$3"
 }
 
+verdict() { verdict_in results/bench-v3-fit6 "$OUT/verdict" "$OUT/verdict.log"; }
+
+# The anchor control of the verdict. The winners carry an NLL weight their search tuned on the fitness data; the
+# baselines' grid leaves RPO's and CPO's (rpo_alpha, cpo_alpha) at 1. Here the same sweep also moves that weight
+# to 0.1, 0.3 and 3 x (`bench --sweep --anchor-factors`), then the same verdict is judged against it, in
+# results/bench-v3-fit6-anchor/ and verdict-anchor/. Rows already trained are copied in, not retrained: the plain
+# sweep's rows are the wider grid's at weight 1 (same labels, members, seeds and data), and the verdict's rows
+# are reused for every member whose hyperparameters did not move (rows are keyed by them; the report reads a
+# baseline at its current choice only). Resumable; re-run after `verdict` to bring in new searches' rows.
+anchor() {
+  local bench=results/bench-v3-fit6-anchor dir=$OUT/verdict-anchor
+  mkdir -p "$bench" "$dir"
+  merge_rows results/bench-v3-fit6/sweep.jsonl "$bench/sweep.jsonl"
+  echo "== anchor sweep: $(date -u +%FT%TZ)" | tee -a "$OUT/anchor.log"
+  nice -n "$NICE" "$SYMMPO" bench --suite v3 --sweep --seeds 6 --dataset-seeds 0 3 --envs hopper \
+    --settings mixed-0.5 noisy-0.2 --anchor-factors 0.1 0.3 1 3 --out "$bench" --workers "$WORKERS" \
+    --no-progress 2>&1 | tee -a "$OUT/anchor.log"
+  merge_rows "$OUT/verdict/tune.jsonl" "$dir/tune.jsonl"
+  merge_rows "$OUT/verdict/compare.jsonl" "$dir/compare.jsonl"
+  verdict_in "$bench" "$dir" "$OUT/anchor.log"
+}
+
+merge_rows() {  # SRC DST: append to DST the rows of SRC it does not hold yet (rows are keyed, order is free)
+  "$PYTHON" - "$1" "$2" <<'PY'
+import sys
+from pathlib import Path
+
+src, dst = Path(sys.argv[1]), Path(sys.argv[2])
+have = set(dst.read_text().splitlines()) if dst.is_file() else set()
+new = [line for line in src.read_text().splitlines() if line.strip() and line not in have]
+with dst.open("a") as f:
+    f.writelines(line + "\n" for line in new)
+print(f"{len(new)} rows of {src} copied into {dst}")
+PY
+}
 
 case "${1:-all}" in
   describe) describe; exit 0 ;;
   baselines) baselines; exit 0 ;;
   runs) runs; exit 0 ;;
   verdict) verdict; exit 0 ;;
+  anchor) anchor; exit 0 ;;
   hopper) last=7 ;;
   all) last=${#SEARCHES[@]} ;;
   search)  # the named searches only, in the order given
@@ -254,7 +296,7 @@ case "${1:-all}" in
     done
     exit 0
     ;;
-  *) echo "usage: $0 [all|hopper|search NAME...|describe|baselines|runs|verdict]" >&2; exit 2 ;;
+  *) echo "usage: $0 [all|hopper|search NAME...|describe|baselines|runs|verdict|anchor]" >&2; exit 2 ;;
 esac
 for ((i = 0; i < last; i++)); do
   IFS='|' read -r name preset extra command <<<"${SEARCHES[$i]}"

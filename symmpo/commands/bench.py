@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,16 @@ def register(subparsers: Any) -> None:
         help="run the hyperparameter sweep on each column's fitness split (sweep.*)",
     )
     p.add_argument("--no-sweep", action="store_true", help="bench with the named defaults (no sweep needed)")
+    p.add_argument(
+        "--anchor-factors",
+        nargs="+",
+        type=float,
+        default=None,
+        metavar="F",
+        help="with --sweep: also sweep the NLL weight of the baselines that have one (rpo_alpha, cpo_alpha) at "
+        "these multiples of its default (e.g. 0.1 0.3 1 3; default: left at 1). The default grid's rows are "
+        "reused: its labels do not change",
+    )
     p.add_argument(
         "--baselines",
         nargs="+",
@@ -77,6 +88,12 @@ def run(args: argparse.Namespace) -> int:
     from symmpo.suite.suites import DEFAULT_SUITE, parse_suite
 
     args.suite = parse_suite(args.suite)
+    anchors = tuple(args.anchor_factors or (1.0,))
+    if args.anchor_factors and not args.sweep:
+        raise SymmpoError("--anchor-factors sets the sweep's grid: use it with --sweep")
+    bad = [a for a in anchors if not (math.isfinite(a) and a > 0)]
+    if bad:
+        raise SymmpoError(f"--anchor-factors must be positive numbers, got {bad[0]:g}")
     if args.suite != DEFAULT_SUITE:
         args.settings = [s if "@" in s else f"{s}@{args.suite}" for s in args.settings]
     args.out = args.out or ("results/bench" if args.suite == DEFAULT_SUITE else f"results/bench-{args.suite}")
@@ -134,7 +151,14 @@ def run(args: argparse.Namespace) -> int:
             finished, _ = run_stoppable(
                 executor,
                 lambda: bench.run_sweep(
-                    out, config, seeds, envs=envs, settings=args.settings, baselines=baselines, **kw
+                    out,
+                    config,
+                    seeds,
+                    envs=envs,
+                    settings=args.settings,
+                    baselines=baselines,
+                    anchors=anchors,
+                    **kw,
                 ),
                 stopped,
                 end_on_error=True,

@@ -140,6 +140,7 @@ def run(args: argparse.Namespace) -> int:
             header=f"{header} Objectives: {files}.",
             chosen_best=bench.chosen_best(Path(args.bench_dir), base, args.tasks),
             files={m.label: m.path for m in discovered},
+            choices=params,
         )
     )
     return 0

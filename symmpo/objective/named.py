@@ -224,12 +224,16 @@ NAMED: dict[str, tuple[Any, ...]] = {
     "exo": Entry({"beta": 0.1, "eps": 1e-3}, _exo, "EXO (Ji et al. 2024), pairwise, label smoothing eps"),
     "dpo_norm": Entry({"beta": 0.1}, _dpo_norm, "DPO on length-normalized log-ratios (TRL sigmoid_norm)"),
     "rpo": Entry(
-        {"beta": 0.1, "rpo_alpha": 1.0}, _rpo, "RPO (Pang et al. 2024): DPO + rpo_alpha x NLL of the chosen"
+        {"beta": 0.1, "rpo_alpha": 1.0},
+        _rpo,
+        "RPO (Pang et al. 2024): DPO + rpo_alpha x NLL of the chosen",
+        anchor="rpo_alpha",
     ),
     "cpo": Entry(
         {"beta": 0.1, "cpo_alpha": 1.0},
         _cpo,
         "CPO (Xu et al. 2024): reference-free sigmoid + cpo_alpha x NLL of the chosen",
+        anchor="cpo_alpha",
     ),
     "sft_chosen": Entry({}, _sft_chosen, "continued SFT on the chosen responses (TRL loss_type sft)", None),
 }
@@ -286,6 +290,11 @@ def baselines() -> tuple[str, ...]:
 def scale_param(name: str) -> str | None:
     """The parameter that sets the strength of the preference term (None: tuned by learning rate alone)."""
     return entry(name).scale
+
+
+def anchor_param(name: str) -> str | None:
+    """The parameter that weights the NLL term of the chosen response (None: no such parameter)."""
+    return entry(name).anchor
 
 
 def description(name: str) -> str:

@@ -114,7 +114,9 @@ class Entry(NamedTuple):
     the per-example loss function of a plain one. ``scale`` is the parameter that sets the strength of the
     preference term, the one a tuning grid sweeps with the learning rate (None: a loss with no such knob, tuned
     by learning rate alone). ``baseline``: the entry is in the default baseline set (``bench.BASELINES``).
-    A 3-tuple row is an Entry with the last two fields at their defaults.
+    ``anchor`` is the weight of the NLL (imitation) term when the loss has one as a parameter (rpo_alpha,
+    cpo_alpha): a sweep may tune it too (``--anchor-factors``), as a search tunes a discovered loss's.
+    A 3-tuple row is an Entry with the last three fields at their defaults.
     """
 
     defaults: dict[str, float]
@@ -122,3 +124,4 @@ class Entry(NamedTuple):
     description: str
     scale: str | None = "beta"
     baseline: bool = True
+    anchor: str | None = None

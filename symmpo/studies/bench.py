@@ -40,9 +40,11 @@ from symmpo.report import (
 from symmpo.studies.members import (
     BASELINES,
     SFT,
+    SWEEP_ANCHORS,
     SWEEP_FACTORS,
     SWEEP_LRS,
     Member,
+    anchor_factor_of,
     default_params,
     factor_of,
     fmt_params,
@@ -78,12 +80,14 @@ def run_sweep(
     baselines: Sequence[str] = BASELINES,
     factors: Sequence[float] = SWEEP_FACTORS,
     lrs: Sequence[float] = SWEEP_LRS,
+    anchors: Sequence[float] = SWEEP_ANCHORS,
     **kw: Any,
 ) -> dict[str, dict[str, dict[str, Any]]]:
-    """The sweep, always on the fitness split of ``config``, one per column."""
+    """The sweep, always on the fitness split of ``config``, one per column (``anchors``: multiples of the NLL
+    weight of the baselines that have one, :func:`members.sweep_members`)."""
     config = fitness_config(config)
     tasks = sweep_tasks(envs, settings)
-    members = sweep_members(baselines, factors, lrs)
+    members = sweep_members(baselines, factors, lrs, anchors)
     run_populations(out_dir, "sweep", tasks, seeds, members, config, with_sft=True, **kw)
     return write_sweep_report(out_dir, config, tasks)
 
@@ -104,13 +108,22 @@ def write_sweep_report(
     po_rows = [r for r in rows if r["label"] != SFT]
     lrs = sorted({r["lr"] for r in po_rows if r.get("lr") is not None})
     factors = sorted({factor_of(r) for r in po_rows})
+    anchors = sorted({a for r in po_rows if (a := anchor_factor_of(r)) is not None})
+    anchored = sorted({r["objective"] for r in po_rows if anchor_factor_of(r) is not None})
     sweep = sweep_columns(rows, SFT, ordered_tasks({r["task"] for r in po_rows}))
     lines = [
         "# Hyperparameter sweep (fitness split, per column)",
         "",
         "Per column, each baseline's scale parameter (beta; lam for orpo; none for sft_chosen) at "
         f"{{{', '.join(f'{x:g}' for x in factors)}}} × its default and the learning rate in "
-        f"{{{', '.join(f'{x:g}' for x in lrs)}}}; mean normalized score ± s.e. over the sweep's training seeds, on "
+        f"{{{', '.join(f'{x:g}' for x in lrs)}}}"
+        + (
+            f"; the weight of the NLL term ({', '.join(anchored)}) at "
+            f"{{{', '.join(f'{x:g}' for x in anchors)}}} × its default"
+            if len(anchors) > 1
+            else ""
+        )
+        + "; mean normalized score ± s.e. over the sweep's training seeds, on "
         f"{datasets_of(config)} and evaluation resets from 0 (never the held-out split the table reports). The best mean "
         "per baseline and column (**bold**) is its hyperparameter set there; the best of those, SFT included, is "
         "the column's best baseline. Walker2d columns use the matching Hopper column's choices.",

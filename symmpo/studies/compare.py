@@ -133,15 +133,19 @@ def write_report(
     header: str = "",
     chosen_best: dict[str, str] | None = None,
     files: Mapping[str, str] | None = None,
+    choices: Callable[[str], dict[str, dict[str, Any]]] | None = None,
 ) -> str:
     """``compare.md`` / ``compare.csv`` / ``compare.png`` / ``stats.json``: IQM [95 % CI] over seeds; every
     discovered objective against DPO and the column's best baseline (``chosen_best``: chosen by the sweep on the
     fitness split; without it, by this table's IQM, a winner-biased fallback that stats.json labels), paired and
     Holm-corrected; the discovery target (:func:`target_check`); with ``files`` (label -> objective file) what the
-    discovered objectives are made of and their formulas in LaTeX."""
+    discovered objectives are made of and their formulas in LaTeX; with ``choices`` (the sweep's, task -> loss ->
+    choice) a baseline's rows are those of its current choice only (:func:`of_choices`)."""
     from symmpo.train import table_stats
 
     rows = mujoco.rows_of(out_dir, "compare", config).current()
+    if choices is not None:
+        rows = of_choices(rows, choices)
     missing = f"no comparison results for this configuration in {out_dir / 'compare.jsonl'}"
     t = table_of(rows, SFT, [*BASELINES, *discovered], discovered, mujoco.ordered_tasks, missing)
     labels, tasks, found, baselines = t.labels, t.tasks, t.found, t.baselines
@@ -191,6 +195,21 @@ def write_report(
     write_csv(out_dir / "compare.csv", st, labels, tasks)
     plot_iqm(st, labels, tasks, out_dir / "compare.png", mujoco.ENVS, highlight=SFT, dashed=found)
     return text
+
+
+def of_choices(
+    rows: Sequence[dict[str, Any]], choices: Callable[[str], dict[str, dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    """The rows without those of a baseline trained at hyperparameters its sweep no longer chooses.
+
+    Why: rows are keyed by their hyperparameters, so after a re-sweep (a wider grid) the comparison trains
+    the new choice and keeps the old rows; a table that read both would mix two settings under one label."""
+    out = []
+    for r in rows:
+        c = choices(r["task"]).get(r["label"]) if r["label"] in BASELINES else None
+        if c is None or (r["params"] == c["params"] and r.get("lr") == c.get("lr")):
+            out.append(r)
+    return out
 
 
 TARGET_PI = 0.6  # probability of improvement a win must also show (issue 19's target)

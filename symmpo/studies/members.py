@@ -16,6 +16,9 @@ from symmpo.objective import named
 SFT = "sft"  # the row of the reference every PO run starts from
 SWEEP_FACTORS = (0.1, 0.3, 1.0, 3.0, 10.0)
 SWEEP_LRS = (3e-5, 1e-4, 3e-4, 1e-3)
+SWEEP_ANCHORS = (
+    1.0,
+)  # multiples of a baseline's NLL weight (rpo_alpha, cpo_alpha): by default left as written
 
 
 @dataclass(frozen=True)
@@ -47,10 +50,20 @@ def default_params(name: str) -> dict[str, float]:
     return named.defaults(name)
 
 
+def anchor_param(name: str) -> str | None:
+    """The parameter weighting the NLL term of the chosen response (rpo_alpha, cpo_alpha; None without one)."""
+    return named.anchor_param(name)
+
+
 def fmt_scale(name: str, params: dict[str, float]) -> str:
-    """``beta=0.1`` (the swept value of a row), or ``-`` for a loss without a scale parameter."""
+    """``beta=0.1`` (the swept value of a row), or ``-`` for a loss without a scale parameter; a weight of the
+    NLL term that differs from its default is shown too (``beta=0.1, rpo_alpha=0.3``)."""
     key = scale_param(name)
-    return "-" if key is None else f"{key}={params[key]:g}"
+    out = "-" if key is None else f"{key}={params[key]:g}"
+    anchor = anchor_param(name)
+    if anchor is not None and anchor in params and params[anchor] != default_params(name)[anchor]:
+        out += f", {anchor}={params[anchor]:g}"
+    return out
 
 
 def fmt_params(p: dict[str, float]) -> str:
@@ -102,20 +115,28 @@ def sweep_members(
     baselines: Sequence[str] = BASELINES,
     factors: Sequence[float] = SWEEP_FACTORS,
     lrs: Sequence[float] = SWEEP_LRS,
+    anchors: Sequence[float] = SWEEP_ANCHORS,
 ) -> list[Member]:
     """The grid: each baseline's scale parameter at ``factors`` × its default and the learning rate at ``lrs``
-    (a baseline without a scale parameter: the learning rates alone)."""
+    (a baseline without a scale parameter: the learning rates alone); a baseline with an NLL weight also at
+    ``anchors`` × its default. Labels name the anchor only away from its default, so the default grid's
+    labels (and stored rows) are the same with or without ``anchors``."""
     out = []
     for name in baselines:
         base = default_params(name)
-        key = scale_param(name)
+        key, anchor = scale_param(name), anchor_param(name)
         if key is None:  # nothing to scale: the learning rate alone
             out += [Member(f"{name}[lr={lr:g}]", name, base, lr) for lr in lrs]
             continue
-        for f in factors:
-            p = {**base, key: round(base[key] * f, 6)}
-            for lr in lrs:
-                out.append(Member(f"{name}[{key}={p[key]:g},lr={lr:g}]", name, p, lr))
+        for a in anchors if anchor is not None else (1.0,):
+            for f in factors:
+                p = {**base, key: round(base[key] * f, 6)}
+                tag = ""
+                if a != 1.0:
+                    p[anchor] = round(base[anchor] * a, 6)
+                    tag = f",{anchor}={p[anchor]:g}"
+                for lr in lrs:
+                    out.append(Member(f"{name}[{key}={p[key]:g}{tag},lr={lr:g}]", name, p, lr))
     return out
 
 
@@ -123,6 +144,17 @@ def factor_of(row: dict[str, Any]) -> float:
     """The swept multiple of the baseline's default scale parameter in a stored row (1 without one)."""
     key = scale_param(row["objective"])
     return 1.0 if key is None else round(row["params"][key] / default_params(row["objective"])[key], 6)
+
+
+def anchor_factor_of(row: dict[str, Any]) -> float | None:
+    """The swept multiple of the baseline's default NLL weight in a stored row (None: the loss has none)."""
+    key = anchor_param(row["objective"])
+    if key is None:
+        return None
+    return round(
+        row["params"].get(key, default_params(row["objective"])[key]) / default_params(row["objective"])[key],
+        6,
+    )
 
 
 def with_choices(chosen: dict[str, dict[str, Any]], baselines: Sequence[str] | None = None) -> list[Member]:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from symmpo.stats import mean_se
-from symmpo.studies.members import factor_of, scale_param
+from symmpo.studies.members import anchor_factor_of, factor_of, scale_param
 
 
 def choice_of(row: dict[str, Any]) -> dict[str, Any]:
@@ -40,10 +40,11 @@ def choose(
     n_seeds: int | None = None,
     factors: Sequence[float] = (),
     lrs: Sequence[float] = (),
+    anchors: Sequence[float] = (),
 ) -> Column:
     """Per loss (``key`` of a row), the grid point with the best mean score over seeds (a point that diverged
     on any seed scores −inf; with ``n_seeds``, so does a point missing a seed). A choice at the first or last
-    of ``factors`` (scale parameter) or ``lrs`` is on an edge."""
+    of ``factors`` (scale parameter), ``lrs`` or ``anchors`` (NLL weight, when swept) is on an edge."""
     by: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
         by[r["label"]].append(r)
@@ -60,8 +61,11 @@ def choose(
     edges = []
     for name, row in row_of.items():
         scaled = scale_param(row["objective"]) is not None if factors else False
-        if (scaled and factor_of(row) in (factors[0], factors[-1])) or (
-            lrs and row.get("lr") in (lrs[0], lrs[-1])
+        anchored = len(anchors) > 1 and anchor_factor_of(row) in (anchors[0], anchors[-1])
+        if (
+            (scaled and factor_of(row) in (factors[0], factors[-1]))
+            or (lrs and row.get("lr") in (lrs[0], lrs[-1]))
+            or anchored
         ):
             edges.append(name)
     return Column(dict(by), chosen, {n: r["label"] for n, r in row_of.items()}, fit, edges)
@@ -101,13 +105,14 @@ def sweep_columns(rows: Sequence[dict[str, Any]], reference: str, tasks: Sequenc
     rows = [r for r in rows if r["label"] != reference]
     lrs = sorted({r["lr"] for r in rows if r.get("lr") is not None})
     factors = sorted({factor_of(r) for r in rows})
+    anchors = sorted({a for r in rows if (a := anchor_factor_of(r)) is not None})
     chosen: dict[str, dict[str, dict[str, Any]]] = {}
     fit: dict[str, dict[str, float]] = {}
     best: dict[str, str] = {}
     edges: dict[str, list[str]] = {}
     lines: list[str] = []
     for task in tasks:
-        col = choose([r for r in rows if r["task"] == task], factors=factors, lrs=lrs)
+        col = choose([r for r in rows if r["task"] == task], factors=factors, lrs=lrs, anchors=anchors)
         chosen[task], fit[task], edges[task] = col.chosen, dict(col.fitness), col.edges
         task_ref = [r["score"] for r in ref if r["task"] == task]
         if task_ref:
