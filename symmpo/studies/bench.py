@@ -65,7 +65,7 @@ from symmpo.studies.mujoco import (
     sweep_tasks,
     tuned_on,
 )
-from symmpo.studies.sweep import sweep_columns
+from symmpo.studies.sweep import of_choices, sweep_columns
 from symmpo.studies.tables import gain_lines, plain_lines, power_lines, report_start
 from symmpo.train.config import TrainConfig
 
@@ -246,6 +246,8 @@ def write_bench_report(out_dir: Path, config: TrainConfig, header: str = "") -> 
     swept_on = datasets_of(fitness_config(config))
     config = heldout_config(config)
     rows = rows_of(out_dir, "bench", config).current()
+    if read_sweep(out_dir, config) is not None:  # a baseline at its current choice only
+        rows = of_choices(rows, chosen_params(out_dir, config, require=True)[0])
     if not rows:
         raise SymmpoError(f"no bench results for this configuration in {out_dir / 'bench.jsonl'}")
     tasks = ordered_tasks({r["task"] for r in rows})

@@ -23,7 +23,7 @@ from symmpo.errors import SymmpoError
 from symmpo.report import fmt_verdict, iqm_table, plot_iqm, write_csv
 from symmpo.studies import bench, mujoco
 from symmpo.studies.members import BASELINES, SFT, SWEEP_FACTORS, SWEEP_LRS, FileMember, Member, with_choices
-from symmpo.studies.sweep import choose
+from symmpo.studies.sweep import choose, of_choices
 from symmpo.studies.tables import plain_lines, power_lines, report_start, table_of
 from symmpo.train.config import TrainConfig
 
@@ -140,7 +140,7 @@ def write_report(
     fitness split; without it, by this table's IQM, a winner-biased fallback that stats.json labels), paired and
     Holm-corrected; the discovery target (:func:`target_check`); with ``files`` (label -> objective file) what the
     discovered objectives are made of and their formulas in LaTeX; with ``choices`` (the sweep's, task -> loss ->
-    choice) a baseline's rows are those of its current choice only (:func:`of_choices`)."""
+    choice) a baseline's rows are those of its current choice only (``sweep.of_choices``)."""
     from symmpo.train import table_stats
 
     rows = mujoco.rows_of(out_dir, "compare", config).current()
@@ -195,21 +195,6 @@ def write_report(
     write_csv(out_dir / "compare.csv", st, labels, tasks)
     plot_iqm(st, labels, tasks, out_dir / "compare.png", mujoco.ENVS, highlight=SFT, dashed=found)
     return text
-
-
-def of_choices(
-    rows: Sequence[dict[str, Any]], choices: Callable[[str], dict[str, dict[str, Any]]]
-) -> list[dict[str, Any]]:
-    """The rows without those of a baseline trained at hyperparameters its sweep no longer chooses.
-
-    Why: rows are keyed by their hyperparameters, so after a re-sweep (a wider grid) the comparison trains
-    the new choice and keeps the old rows; a table that read both would mix two settings under one label."""
-    out = []
-    for r in rows:
-        c = choices(r["task"]).get(r["label"]) if r["label"] in BASELINES else None
-        if c is None or (r["params"] == c["params"] and r.get("lr") == c.get("lr")):
-            out.append(r)
-    return out
 
 
 TARGET_PI = 0.6  # probability of improvement a win must also show (issue 19's target)

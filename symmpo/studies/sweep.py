@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from symmpo.stats import mean_se
-from symmpo.studies.members import anchor_factor_of, factor_of, scale_param
+from symmpo.studies.members import BASELINES, anchor_factor_of, factor_of, scale_param
 
 
 def choice_of(row: dict[str, Any]) -> dict[str, Any]:
@@ -135,3 +135,22 @@ def sweep_columns(rows: Sequence[dict[str, Any]], reference: str, tasks: Sequenc
             lines.append(f"On an edge of the grid: {', '.join(sorted(edges[task]))}.")
     seeds = sorted({r["seed"] for r in rows})
     return Sweep(chosen, fit, best, edges, seeds, lines)
+
+
+def of_choices(
+    rows: Sequence[dict[str, Any]], choices: Callable[[str], dict[str, dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    """The rows without those of a baseline trained at hyperparameters its sweep no longer chooses, where the
+    column also holds its rows at the current choice.
+
+    Why: rows are keyed by their hyperparameters, so after a re-sweep (a wider grid) the comparison trains the
+    new choice and keeps the old rows; a table that read both would mix two settings under one label. A
+    baseline none of whose rows match (a table made under an older rule, e.g. suite v2's per-environment
+    Walker2d sweep) keeps them: there is nothing to mix."""
+
+    def current(r: dict[str, Any]) -> bool:
+        c = choices(r["task"]).get(r["label"])
+        return c is not None and r["params"] == c["params"] and r.get("lr") == c.get("lr")
+
+    moved = {(r["task"], r["label"]) for r in rows if r["label"] in BASELINES and current(r)}
+    return [r for r in rows if (r["task"], r["label"]) not in moved or current(r)]
