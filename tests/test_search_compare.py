@@ -86,6 +86,12 @@ def test_compare_trains_discovered_with_baselines_and_resumes(setup):
     # a second run finds everything done and trains nothing new
     assert main(argv) == 0
     assert len(read_jsonl(tmp / "study" / "compare.jsonl")) == len(rows)
+    # a study from before runs.jsonl keeps its first line, its objectives named once however often re-reported
+    (tmp / "study" / "runs.jsonl").unlink()
+    for _ in range(2):
+        assert main([*argv, "--report"]) == 0
+    first = (tmp / "study" / "compare.md").read_text().splitlines()[2]
+    assert first.startswith("Produced by") and first.count(" Objectives: ") == 1
 
 
 def test_compare_refuses_missing_objective_and_sweep(setup, capsys):

@@ -130,7 +130,8 @@ def run(args: argparse.Namespace) -> int:
             return 130
     if not args.report:
         invocations.record(out, time.perf_counter() - t0)
-    header = invocations.produced_by(out, "compare.md")
+    # a study from before runs.jsonl keeps its old first line, which already ends with the objectives
+    header = invocations.produced_by(out, "compare.md").split(" Objectives: ")[0]
     files = ", ".join(f"{m.label} = `{m.path}`" for m in discovered)
     print(
         compare.write_report(
