@@ -255,16 +255,30 @@ anchor() {
   merge_rows "$OUT/verdict/tune.jsonl" "$dir/tune.jsonl"
   merge_rows "$OUT/verdict/compare.jsonl" "$dir/compare.jsonl"
   verdict_in "$bench" "$dir" "$OUT/anchor.log"
+  # the reports are written: keep only the rows these two folders trained themselves (the copies are megabytes
+  # already in git; the next `run.sh anchor` copies them in again, trains nothing new and rewrites the reports)
+  merge_rows results/bench-v3-fit6/sweep.jsonl "$bench/sweep.jsonl" --drop
+  merge_rows "$OUT/verdict/tune.jsonl" "$dir/tune.jsonl" --drop
+  merge_rows "$OUT/verdict/compare.jsonl" "$dir/compare.jsonl" --drop
 }
 
-merge_rows() {  # SRC DST: append to DST the rows of SRC it does not hold yet (rows are keyed, order is free)
-  "$PYTHON" - "$1" "$2" <<'PY'
+merge_rows() {  # SRC DST [--drop]: append to DST the rows of SRC it lacks (rows are keyed, order is free);
+  # with --drop, remove from DST the rows SRC holds
+  "$PYTHON" - "$@" <<'PY'
 import sys
 from pathlib import Path
 
 src, dst = Path(sys.argv[1]), Path(sys.argv[2])
-have = set(dst.read_text().splitlines()) if dst.is_file() else set()
-new = [line for line in src.read_text().splitlines() if line.strip() and line not in have]
+theirs = [line for line in src.read_text().splitlines() if line.strip()]
+ours = dst.read_text().splitlines() if dst.is_file() else []
+if sys.argv[3:] == ["--drop"]:
+    drop = set(theirs)
+    kept = [line for line in ours if line not in drop]
+    dst.write_text("".join(line + "\n" for line in kept))
+    print(f"{dst}: {len(kept)} rows of its own kept, {len(ours) - len(kept)} copies of {src} dropped")
+    sys.exit(0)
+have = set(ours)
+new = [line for line in theirs if line not in have]
 with dst.open("a") as f:
     f.writelines(line + "\n" for line in new)
 print(f"{len(new)} rows of {src} copied into {dst}")
