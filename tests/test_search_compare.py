@@ -92,6 +92,12 @@ def test_compare_trains_discovered_with_baselines_and_resumes(setup):
         assert main([*argv, "--report"]) == 0
     first = (tmp / "study" / "compare.md").read_text().splitlines()[2]
     assert first.startswith("Produced by") and first.count(" Objectives: ") == 1
+    # --references: the file is also tested against ipo, in the same Holm family (here ipo is the best baseline
+    # too, so the family keeps one test per pair)
+    assert main([*argv, "--report", "--references", "dpo", "IPO"]) == 0
+    report = (tmp / "study" / "compare.md").read_text()
+    assert "| objective | task | vs dpo | vs ipo | vs best baseline |" in report
+    assert main([*argv, "--report", "--references", "nope"]) == 2
 
 
 def test_compare_refuses_missing_objective_and_sweep(setup, capsys):

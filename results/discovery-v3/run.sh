@@ -222,17 +222,18 @@ verdict_files() {  # LABEL=FILE of every finished search's top 3 (and the neural
   if [[ -f "$f" ]]; then echo "neural-hopper-mixed=$f"; fi
 }
 
-verdict_in() {  # BENCH_DIR OUT_DIR LOG: the verdict against the sweep in BENCH_DIR
-  local files=()
+verdict_in() {  # BENCH_DIR OUT_DIR LOG [compare options]: the verdict against the sweep in BENCH_DIR
+  local bench=$1 out=$2 log=$3 files=()
+  shift 3
   mapfile -t files < <(verdict_files)
   if ((${#files[@]} == 0)); then
     echo "no finished search yet: nothing to compare" >&2
     exit 1
   fi
-  echo "== verdict ($2): ${#files[@]} files ($(date -u +%FT%TZ))" | tee -a "$3"
-  nice -n "$NICE" "$SYMMPO" compare --tune --bench-dir "$1" --dataset-seeds 0 3 \
+  echo "== verdict ($out): ${#files[@]} files ($(date -u +%FT%TZ))" | tee -a "$log"
+  nice -n "$NICE" "$SYMMPO" compare --tune --bench-dir "$bench" --dataset-seeds 0 3 \
     --tasks hopper-mixed-0.5@v3 hopper-noisy-0.2@v3 walker2d-mixed-0.5@v3 walker2d-noisy-0.2@v3 \
-    --out "$2" --workers "$WORKERS" --no-progress "${files[@]}" 2>&1 | tee -a "$3"
+    --out "$out" --workers "$WORKERS" --no-progress "$@" "${files[@]}" 2>&1 | tee -a "$log"
 }
 
 verdict() { verdict_in results/bench-v3-fit6 "$OUT/verdict" "$OUT/verdict.log"; }
@@ -243,7 +244,8 @@ verdict() { verdict_in results/bench-v3-fit6 "$OUT/verdict" "$OUT/verdict.log"; 
 # results/bench-v3-fit6-anchor/ and verdict-anchor/. Rows already trained are copied in, not retrained: the plain
 # sweep's rows are the wider grid's at weight 1 (same labels, members, seeds and data), and the verdict's rows
 # are reused for every member whose hyperparameters did not move (rows are keyed by them; the report reads a
-# baseline at its current choice only). Resumable; re-run after `verdict` to bring in new searches' rows.
+# baseline at its current choice only). Every file is also tested against RPO at its new choice (`--references dpo
+# rpo`, in the same Holm family). Resumable; re-run after `verdict` to bring in new searches' rows.
 anchor() {
   local bench=results/bench-v3-fit6-anchor dir=$OUT/verdict-anchor
   mkdir -p "$bench" "$dir"
@@ -254,7 +256,8 @@ anchor() {
     --no-progress 2>&1 | tee -a "$OUT/anchor.log"
   merge_rows "$OUT/verdict/tune.jsonl" "$dir/tune.jsonl"
   merge_rows "$OUT/verdict/compare.jsonl" "$dir/compare.jsonl"
-  verdict_in "$bench" "$dir" "$OUT/anchor.log"
+  # RPO (DPO + NLL) at its tuned weight is also a reference: is a winner more than an NLL weight tuned?
+  verdict_in "$bench" "$dir" "$OUT/anchor.log" --references dpo rpo
   # the reports are written: keep only the rows these two folders trained themselves (the copies are megabytes
   # already in git; the next `run.sh anchor` copies them in again, trains nothing new and rewrites the reports)
   merge_rows results/bench-v3-fit6/sweep.jsonl "$bench/sweep.jsonl" --drop

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from symmpo.errors import SymmpoError
 from symmpo.search.presets import CLAIM_SEEDS
 
 DEFAULT_TASKS = [
@@ -67,6 +68,14 @@ def register(subparsers: Any) -> None:
         help="tune each file's beta × learning rate on each column's fitness split with the baselines' grid "
         "and the sweep's seeds (tune.md), as the baselines were; without it the files run as written",
     )
+    p.add_argument(
+        "--references",
+        nargs="+",
+        default=["dpo"],
+        metavar="NAME",
+        help="named baselines every discovered objective is also tested against, besides the column's best "
+        "baseline (default: dpo); each adds its tests to the one Holm family",
+    )
     p.set_defaults(func=run)
 
 
@@ -94,6 +103,13 @@ def run(args: argparse.Namespace) -> int:
     config = dataclasses.replace(mujoco.heldout_config(base), **held)
     for t in args.tasks:
         parse_task(t)  # a typo fails now, not an hour into the run
+    from symmpo.objective.named import lookup
+    from symmpo.studies.members import BASELINES
+
+    unknown = [r for r in args.references if lookup(r) not in BASELINES]
+    if unknown:
+        raise SymmpoError(f"--references: not in the baseline set: {', '.join(unknown)}")
+    references = [lookup(r) for r in args.references]
     discovered = discovered_members(args.objectives)
     params, sweep_seeds = bench.chosen_params(Path(args.bench_dir), base, require=True)
     fitness = mujoco.fitness_config(base)
@@ -142,6 +158,7 @@ def run(args: argparse.Namespace) -> int:
             chosen_best=bench.chosen_best(Path(args.bench_dir), base, args.tasks),
             files={m.label: m.path for m in discovered},
             choices=params,
+            references=references,
         )
     )
     return 0

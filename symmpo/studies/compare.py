@@ -134,13 +134,16 @@ def write_report(
     chosen_best: dict[str, str] | None = None,
     files: Mapping[str, str] | None = None,
     choices: Callable[[str], dict[str, dict[str, Any]]] | None = None,
+    references: Sequence[str] = ("dpo",),
 ) -> str:
     """``compare.md`` / ``compare.csv`` / ``compare.png`` / ``stats.json``: IQM [95 % CI] over seeds; every
     discovered objective against DPO and the column's best baseline (``chosen_best``: chosen by the sweep on the
     fitness split; without it, by this table's IQM, a winner-biased fallback that stats.json labels), paired and
     Holm-corrected; the discovery target (:func:`target_check`); with ``files`` (label -> objective file) what the
     discovered objectives are made of and their formulas in LaTeX; with ``choices`` (the sweep's, task -> loss ->
-    choice) a baseline's rows are those of its current choice only (``sweep.of_choices``)."""
+    choice) a baseline's rows are those of its current choice only (``sweep.of_choices``); ``references``: the
+    named losses every discovered objective is tested against besides the best baseline (default DPO), all in
+    the one Holm family."""
     from symmpo.train import table_stats
 
     rows = mujoco.rows_of(out_dir, "compare", config).current()
@@ -150,8 +153,15 @@ def write_report(
     t = table_of(rows, SFT, [*BASELINES, *discovered], discovered, mujoco.ordered_tasks, missing)
     labels, tasks, found, baselines = t.labels, t.tasks, t.found, t.baselines
     # judge the discovered objectives only: drop baseline-vs-baseline tests before the correction
+    refs = [r for r in references if r in labels]
     st = table_stats.table_stats(
-        t.rows, labels, tasks, baselines=baselines, judged=found, chosen_best=chosen_best
+        t.rows,
+        labels,
+        tasks,
+        baselines=baselines,
+        reference=refs,
+        judged=found,
+        chosen_best=chosen_best,
     )
     st["vs_sft"] = against_sft(t.rows, labels, tasks)
     st["target"] = target_check(st, found, tasks, st["vs_sft"])
@@ -174,17 +184,17 @@ def write_report(
         f"Verdicts ({st['n_comparisons']} paired t-tests on common seeds, Holm-corrected together, "
         f"α = {st['alpha']}):",
         "",
-        "| objective | task | vs dpo | vs best baseline | P(improvement) over it [95 % CI] |",
-        "|---|---|---|---|---|",
+        "| objective | task | "
+        + "".join(f"vs {r} | " for r in refs)
+        + "vs best baseline | P(improvement) over it [95 % CI] |",
+        "|---|---|" + "---|" * (len(refs) + 2),
     ]
     for d in found:
         for t in tasks:
             best = st["tasks"][t]["best_baseline"]
             c = table_stats.verdict_of(st, t, d, best)
-            md.append(
-                f"| {d} | {t} | {fmt_verdict(table_stats.verdict_of(st, t, d, 'dpo'))} | "
-                f"{best}: {fmt_verdict(c)} | {fmt_pi(c)} |"
-            )
+            vs = "".join(f"{fmt_verdict(table_stats.verdict_of(st, t, d, r))} | " for r in refs)
+            md.append(f"| {d} | {t} | {vs}{best}: {fmt_verdict(c)} | {fmt_pi(c)} |")
     md += target_lines(st["target"])
     md += sft_lines(st["vs_sft"])
     if files:
