@@ -233,7 +233,7 @@ verdict_in() {  # BENCH_DIR OUT_DIR LOG [compare options]: the verdict against t
   echo "== verdict ($out): ${#files[@]} files ($(date -u +%FT%TZ))" | tee -a "$log"
   nice -n "$NICE" "$SYMMPO" compare --tune --bench-dir "$bench" --dataset-seeds 0 3 \
     --tasks hopper-mixed-0.5@v3 hopper-noisy-0.2@v3 walker2d-mixed-0.5@v3 walker2d-noisy-0.2@v3 \
-    --out "$out" --workers "$WORKERS" --no-progress "$@" "${files[@]}" 2>&1 | tee -a "$log"
+    --out "$out" --workers "$WORKERS" --no-progress "${files[@]}" "$@" 2>&1 | tee -a "$log"
 }
 
 verdict() { verdict_in results/bench-v3-fit6 "$OUT/verdict" "$OUT/verdict.log"; }
