@@ -45,6 +45,9 @@ def test_rows_resume_by_configuration_member_and_dataset(tmp_path):
     assert ident("t", 0, "dpo", {"beta": 0.1}, 1e-4, "d2") not in done  # a rebuilt dataset: redone
     store.append([{**row("dpo", 0, 5.0, {"beta": 0.1}, 1e-4), "dataset": "d2"}])
     assert [r["score"] for r in store.current()] == [5.0]  # the task's latest dataset wins
+    # the same cell stored twice (two processes sharing the folder): one row, the first
+    store.append([{**row("dpo", 0, 5.5, {"beta": 0.1}, 1e-4), "dataset": "d2"}])
+    assert [r["score"] for r in store.current()] == [5.0]
 
 
 def test_a_fitness_over_two_datasets_keeps_the_seeds_of_both(tmp_path):

@@ -61,7 +61,19 @@ def current_rows(
         return (r["task"], None if slot is None else slot(r["seed"]))
 
     latest = {key(r): r.get("dataset") for r in rows}
-    return [r for r in rows if r.get("dataset") == latest[key(r)]]
+    # two processes that trained the same cell into one folder stored the same training twice: keep the first
+    # (a loss's grid point with a seed counted twice would look like one with a seed too many)
+    seen: set[tuple[str, Ident]] = set()
+    out = []
+    for r in rows:
+        k = (
+            r.get("kind", ""),
+            ident(r["task"], r["seed"], r["label"], r["params"], r.get("lr"), r.get("dataset")),
+        )
+        if r.get("dataset") == latest[key(r)] and k not in seen:
+            seen.add(k)
+            out.append(r)
+    return out
 
 
 def member_row(
