@@ -16,9 +16,8 @@ from symmpo.objective import named
 SFT = "sft"  # the row of the reference every PO run starts from
 SWEEP_FACTORS = (0.1, 0.3, 1.0, 3.0, 10.0)
 SWEEP_LRS = (3e-5, 1e-4, 3e-4, 1e-3)
-SWEEP_ANCHORS = (
-    1.0,
-)  # multiples of a baseline's NLL weight (rpo_alpha, cpo_alpha): by default left as written
+# multiples of a baseline's NLL weight (rpo_alpha, cpo_alpha): by default left as written
+SWEEP_ANCHORS = (1.0,)
 
 
 @dataclass(frozen=True)
@@ -151,10 +150,8 @@ def anchor_factor_of(row: dict[str, Any]) -> float | None:
     key = anchor_param(row["objective"])
     if key is None:
         return None
-    return round(
-        row["params"].get(key, default_params(row["objective"])[key]) / default_params(row["objective"])[key],
-        6,
-    )
+    default = default_params(row["objective"])[key]
+    return round(row["params"].get(key, default) / default, 6)
 
 
 def with_choices(chosen: dict[str, dict[str, Any]], baselines: Sequence[str] | None = None) -> list[Member]:

@@ -152,5 +152,5 @@ def of_choices(
         c = choices(r["task"]).get(r["label"])
         return c is not None and r["params"] == c["params"] and r.get("lr") == c.get("lr")
 
-    moved = {(r["task"], r["label"]) for r in rows if r["label"] in BASELINES and current(r)}
-    return [r for r in rows if (r["task"], r["label"]) not in moved or current(r)]
+    at_choice = {(r["task"], r["label"]) for r in rows if r["label"] in BASELINES and current(r)}
+    return [r for r in rows if (r["task"], r["label"]) not in at_choice or current(r)]
