@@ -176,3 +176,46 @@ def _consts(tree):
     from symmpo.symbolic.expr import constants
 
     return constants(tree)
+
+
+def test_a_neural_search_file_is_a_study_member_held_to_its_run(tmp_path):
+    """A neural run's network (neural/) and its distilled formula (distill/) enter a comparison like a symbolic
+    run's files: loaded with their weights, β tunable, and tied to the run whose fitness split they must avoid."""
+    from symmpo.errors import SymmpoError
+    from symmpo.neural.components import load_objective
+    from symmpo.studies.compare import made_of_lines
+    from symmpo.studies.members import discovered_members, find_run
+
+    run = tmp_path / "run"
+    (run / "neural").mkdir(parents=True)
+    (run / "distill").mkdir()
+    neural = NeuralObjective(NeuralArch(sft=True), NeuralArch(sft=True).init(3), "net")
+    net = neural.save(run / "neural" / "hof_01.yaml")
+    formula = run / "distill" / "distilled.yaml"
+    Objective.named("dpo").save(formula)
+    (run / "checkpoint.json").write_text("{}")
+    with pytest.raises(SymmpoError, match="without its config.yaml"):  # never a protocol check skipped
+        find_run(net)
+    (run / "config.yaml").write_text("tasks: []\n")
+    assert find_run(net) == run.resolve() and find_run(formula) == run.resolve()
+
+    [member, distilled] = discovered_members([f"net={net}", f"formula={formula}"])
+    assert member.run == distilled.run == str(run.resolve())
+    pc, pr, rc, rr, lc, lr = _batch()
+    want = neural.objective().loss(pc, pr, rc, rr, lc, lr)
+    assert torch.equal(member.objective().loss(pc, pr, rc, rr, lc, lr), want)
+    assert member.variant(3.0, 1e-3).objective().beta == pytest.approx(3 * neural.arch.beta)
+    assert not load_objective(net).is_symbolic and load_objective(formula).is_symbolic
+    lines = "\n".join(made_of_lines({"net": str(net), "formula": str(formula)}))
+    assert "Not drawn (neural components, no closed form): net." in lines and "- formula (" in lines
+
+    # bad weights are a one-line error naming the file, before any training
+    (run / "neural" / "hof_01.npz").write_bytes(b"not an npz archive")
+    with pytest.raises(ObjectiveError, match="hof_01.yaml: cannot read its weights hof_01.npz"):
+        discovered_members([f"net={net}"])
+    (run / "neural" / "hof_01.npz").unlink()
+    with pytest.raises(ObjectiveError, match="cannot read its weights hof_01.npz"):
+        discovered_members([f"net={net}"])
+    net.write_text(net.read_text().replace("weights: hof_01.npz", "weights: ../x.npz"))
+    with pytest.raises(ObjectiveError, match="must name a file beside it"):
+        discovered_members([f"net={net}"])

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,7 @@ import torch
 import torch.nn.functional as F
 
 from symmpo.errors import ObjectiveError
+from symmpo.symbolic import limits
 
 FORMAT = "symmpo-neural/1"
 PSI_MODES = ("tied", "zero", "free")
@@ -380,17 +382,21 @@ class NeuralObjective:
 
     @classmethod
     def load(cls, path: str | Path) -> NeuralObjective:
-        import yaml
+        from symmpo.symbolic.safeyaml import load_file
 
         path = Path(path)
-        try:
-            meta = yaml.safe_load(path.read_text())
-        except OSError as err:
-            raise ObjectiveError(f"cannot read neural objective {path}: {err.strerror}") from None
+        meta = load_file(path, "neural objective file", ObjectiveError)  # bounded safe YAML
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             raise ObjectiveError(f"{path}: not a neural objective file (format {FORMAT})")
-        with np.load(path.parent / meta["weights"], allow_pickle=False) as z:
-            theta = np.asarray(z["theta"], dtype=np.float64)
+        name = meta.get("weights")
+        if not isinstance(name, str) or not name or Path(name).name != name:
+            raise ObjectiveError(f"{path}: 'weights' must name a file beside it, got {limits.shown(name)}")
+        try:
+            with np.load(path.parent / name, allow_pickle=False) as z:
+                theta = np.asarray(z["theta"], dtype=np.float64)
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
+            reason = getattr(err, "strerror", None) or str(err).split("\n")[0][:120]
+            raise ObjectiveError(f"{path}: cannot read its weights {name}: {reason}") from None
         obj = cls(NeuralArch.from_dict(meta["arch"]), theta, str(meta.get("name", "neural")))
         if meta.get("digest") and meta["digest"] != obj.digest():
             raise ObjectiveError(
@@ -406,6 +412,19 @@ class NeuralObjective:
                 f"{path}: the learned components fail the validity checks ({'; '.join(bad)})"
             )
         return obj
+
+
+def load_objective(path: str | Path) -> Any:
+    """An objective file of either kind as an Objective: neural (``symmpo-neural/1``: architecture here, weights
+    next to it) or symbolic (the objective file format). Studies take both, so a search's best network can be
+    judged beside the formula distilled from it."""
+    from symmpo.objective import Objective
+    from symmpo.objective import files as objective_files
+
+    data = objective_files.read(path)  # bounded safe YAML, one-line error on a bad file
+    if isinstance(data, Mapping) and data.get("format") == FORMAT:
+        return NeuralObjective.load(path).objective()
+    return Objective.from_dict(data, where=str(path))
 
 
 def objective_from_any(d: Mapping[str, Any]) -> Any:

@@ -318,10 +318,10 @@ def target_lines(target: dict[str, Any]) -> list[str]:
 def made_of_lines(files: Mapping[str, str]) -> list[str]:
     """Markdown: the discovered objectives' features, what they have in common, and their formulas in LaTeX
     (a file with neural components is named there, not drawn)."""
-    from symmpo.objective import Objective
+    from symmpo.neural.components import load_objective
     from symmpo.objective.anatomy import anatomy_lines
 
-    objs = {label: Objective.load(path) for label, path in files.items()}
+    objs = {label: load_objective(path) for label, path in files.items()}
     symbolic = {k: v for k, v in objs.items() if v.is_symbolic}
     if not objs:
         return []

@@ -94,9 +94,9 @@ class FileMember(Member):
     beta_factor: float = 1.0  # the tuning's multiple of the file's own beta (--tune)
 
     def objective(self):
-        from symmpo.objective import Objective
+        from symmpo.neural.components import load_objective
 
-        obj = Objective.load(self.path)
+        obj = load_objective(self.path)
         return obj if self.beta_factor == 1.0 else obj.with_beta(obj.beta * self.beta_factor)
 
     def variant(self, factor: float, lr: float | None) -> FileMember:
@@ -162,11 +162,12 @@ def with_choices(chosen: dict[str, dict[str, Any]], baselines: Sequence[str] | N
 
 # ------------------------------------------------------------------------------------------------ files
 def find_run(path: Path) -> Path | None:
-    """The run directory holding an objective file (the nearest parent with ``objectives/`` and a config.yaml,
+    """The run directory holding an objective file (the nearest parent with ``objectives/`` or ``neural/`` and a config.yaml,
     checkpoint or hall of fame), if any. A run directory without its config.yaml is an error: the held-out
     protocol cannot be checked without it, and a check skipped in silence is worse than none."""
     for parent in path.resolve().parents:
-        if not (parent / "objectives").is_dir():
+        # objectives/: a symbolic search's files; neural/: a neural search's networks (its distill/ beside them)
+        if not any((parent / d).is_dir() for d in ("objectives", "neural")):
             continue
         if (parent / "config.yaml").is_file():
             return parent
@@ -179,7 +180,10 @@ def find_run(path: Path) -> Path | None:
 
 
 def discovered_members(specs: Sequence[str]) -> list[FileMember]:
-    """``LABEL=FILE`` or a run directory (its best hall-of-fame entry, labelled with the run's name)."""
+    """``LABEL=FILE`` (a symbolic or a neural objective file) or a run directory (its best hall-of-fame entry,
+    labelled with the run's name)."""
+    from symmpo.neural.components import load_objective
+
     out = []
     for spec in specs:
         label, sep, path = spec.partition("=")
@@ -198,6 +202,7 @@ def discovered_members(specs: Sequence[str]) -> list[FileMember]:
             raise SymmpoError(
                 f"no objective file {path!r} (from {spec!r}): give LABEL=FILE or a finished run"
             )
+        load_objective(path)  # a malformed file fails now, with the loader's one-line error, not mid-study
         run_dir = find_run(Path(path))
         out.append(FileMember(label, "discovered", {}, None, path, str(run_dir) if run_dir else None))
     labels = [m.label for m in out]
@@ -209,7 +214,8 @@ def discovered_members(specs: Sequence[str]) -> list[FileMember]:
 def resolve_objectives(specs: Sequence[str]) -> list[Member]:
     """Named losses (``dpo``; named defaults) and objective files (``LABEL=FILE``, or ``FILE`` labelled with
     the name of the search run that holds it, else the file's stem); each file is parsed now, not mid-study."""
-    from symmpo.objective import Objective, lookup
+    from symmpo.neural.components import load_objective
+    from symmpo.objective import lookup
     from symmpo.objective.named import known
 
     out: list[Member] = []
@@ -225,7 +231,7 @@ def resolve_objectives(specs: Sequence[str]) -> list[Member]:
             label = run.name if run is not None and Path(path).name == "hof_01.yaml" else Path(path).stem
         if not Path(path).is_file():
             raise SymmpoError(f"objective {spec!r} is neither a named loss ({known()}) nor an objective file")
-        Objective.load(path)  # a malformed file fails here, with the loader's one-line error
+        load_objective(path)  # a malformed file fails here, with the loader's one-line error
         run = find_run(Path(path))
         out.append(FileMember(label, "discovered", {}, None, str(path), str(run) if run else None))
     labels = [m.label for m in out]
