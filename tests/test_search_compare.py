@@ -134,6 +134,26 @@ def test_compare_refuses_overlap_with_the_run_and_the_sweep(setup, capsys):
     assert "without its config.yaml" in capsys.readouterr().err
 
 
+def test_compare_judges_a_neural_network_held_out_from_its_run(setup, capsys):
+    """A neural search's network is a member like a formula: its run's fitness split is refused, it trains on
+    the held-out one, and the report names it without drawing it."""
+    from symmpo.neural.components import NeuralArch, NeuralObjective
+
+    tmp, bench_dir, _ = setup
+    run = tmp / "neural-run"
+    (run / "neural").mkdir(parents=True)
+    config = SearchConfig.from_preset("tiny").override(seeds=[0, 7])
+    (run / "config.yaml").write_text(dump_yaml(config.to_mapping()))
+    arch = NeuralArch(sft=True)
+    net = NeuralObjective(arch, arch.init(0), "net").save(run / "neural" / "hof_01.yaml")
+    out = tmp / "study"
+    assert main([*compare_argv(net, bench_dir, out), "--seeds", "7", "1001"]) == 2
+    assert "training seeds [7]" in capsys.readouterr().err
+    assert main(compare_argv(net, bench_dir, out)) == 0
+    assert {r["label"] for r in read_jsonl(out / "compare.jsonl")} == {"dpo", "ipo", "mine", "sft"}
+    assert "Not drawn (neural components, no closed form): mine." in (out / "compare.md").read_text()
+
+
 def test_compare_tune_gives_discovered_files_the_baselines_grid(setup):
     """--tune: the file's beta x learning rate chosen on the column's fitness split (the sweep's seeds), then
     used on the held-out split; Walker2d would read Hopper's choice."""

@@ -209,7 +209,8 @@ sys.exit(0 if run.finished and run.done >= run.generations else 1)
 PY
 }
 
-verdict_files() {  # LABEL=FILE of every finished search's top 3 (and the neural run's distilled formula)
+verdict_files() {  # LABEL=FILE of every finished search's top 3 (the neural run: its distilled formula and the
+  # network it was distilled from, so the table shows what distillation costs)
   local name k f
   for name in hopper-mixed hopper-noisy hopper-mixed-seed1 multi-hopper ta-hopper-mixed token-hopper-mixed; do
     finished "$OUT/$name" || continue  # a running (or extended) search's leaders may still change
@@ -219,7 +220,10 @@ verdict_files() {  # LABEL=FILE of every finished search's top 3 (and the neural
     done
   done
   f="$OUT/neural-hopper-mixed/distill/distilled.yaml"
-  if [[ -f "$f" ]]; then echo "neural-hopper-mixed=$f"; fi
+  if [[ -f "$f" ]]; then
+    echo "neural-hopper-mixed=$f"
+    echo "neural-hopper-mixed-net=$OUT/neural-hopper-mixed/neural/hof_01.yaml"
+  fi
 }
 
 verdict_in() {  # BENCH_DIR OUT_DIR LOG [compare options]: the verdict against the sweep in BENCH_DIR
