@@ -123,3 +123,25 @@ def test_pysr_check_names_the_missing_piece(monkeypatch):
     assert "PySR is not installed" in sr.pysr_problem()
     with pytest.raises(sr.BackendUnavailable):
         sr.fit("pysr", np.zeros((3, 1)), np.zeros(3), ["p"], sr.SRSettings())
+
+
+def test_a_distilled_term_dead_on_the_occurring_log_probabilities_is_pruned():
+    """Regression fits φ⁻¹ on p ∈ [1e-6, 1], where c·p acts; summed log-probabilities near −500 make it 0, so
+    the printed loss drops it. On log-probabilities where it acts it stays."""
+    import numpy as np
+
+    from symmpo.neural.refit import prune_distilled
+    from symmpo.objective import Objective
+    from symmpo.objective.prune import sketch
+
+    obj = Objective.from_components(phi_inv="0.58*log(p) + 0.16*p", g="logsigmoid(z)", beta=0.1, w_sft="0.3")
+    long = {"t/0": sketch(np.linspace(-700.0, -40.0, 200)), "t/1": sketch(np.linspace(-600.0, -60.0, 200))}
+    pruned, done = prune_distilled(obj, long)
+    assert str(pruned.components["phi_inv"]) == str(
+        Objective.from_components(phi_inv="0.58*log(p)", g="logsigmoid(z)").components["phi_inv"]
+    )
+    assert (done["terms"], done["pruned"], done["trainings"]) == (2, 1, ["t/0", "t/1"])
+    assert pruned.components["w_sft"] == obj.components["w_sft"] and pruned.beta == obj.beta
+    short = {"t/0": sketch(np.linspace(-3.0, -0.01, 200))}
+    kept, done = prune_distilled(obj, short)
+    assert done["pruned"] == 0 and str(kept.components["phi_inv"]) == str(obj.components["phi_inv"])

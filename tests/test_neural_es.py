@@ -156,6 +156,10 @@ def test_tiny_neural_run_then_distill_end_to_end(tmp_path, capsys):
         chosen = report["components"][comp]["chosen"]
         assert chosen["valid"] and chosen["fidelity"]["r2"] > 0.9
     assert (run / "distill" / "components.png").stat().st_size > 0
+    # printed formulas are pruned like the search's, on the log-probabilities of the distilled loss's trainings
+    done = report["pruning"]["distilled"]
+    assert done["terms"] >= 1 and len(done["trainings"]) == len(config["seeds"]) * len(config["tasks"])
+    assert "Dead terms of distilled" in (run / "distill" / "report.md").read_text()
 
 
 def test_resume_with_the_real_trainer_on_the_tiny_preset(tmp_path):

@@ -54,7 +54,8 @@ def score(
     train: TrainConfig | None = None,
 ) -> list[dict[str, Any]]:
     """Train objective dicts (neural or symbolic) together on the run's tasks × ``seeds`` (fitness config
-    unless ``train``); per objective mean ± s.e. over seeds."""
+    unless ``train``); per objective mean ± s.e. over seeds, and ``occurring`` (the sketches of the
+    log-probabilities each training saw, per task/seed) for dead-term pruning."""
     results = train_objectives(
         executor,
         dicts,
@@ -64,13 +65,37 @@ def score(
         max(len(dicts), 1),
         load=objective_from_any,
     )
-    return [seed_summary(res, config.tasks, seeds) for res in results]
+    return [{**seed_summary(res, config.tasks, seeds), "occurring": res["occurring"]} for res in results]
+
+
+def prune_distilled(obj: Objective, occurring: dict[str, Any]) -> tuple[Objective, dict[str, Any]]:
+    """The search's dead-term pruning (:mod:`symmpo.objective.prune`) applied to a distilled loss, on the
+    log-probabilities its own fitness trainings saw: regression fits φ⁻¹ on p ∈ [10⁻⁶, 1], where a c·p term
+    matters, but under ``reduce: sum`` the summed log-probabilities that occur make it 0, and a printed formula
+    should not carry it. Returns the pruned objective and what was done."""
+    from symmpo.objective import prune as pruning
+
+    def check(o: Any) -> str | None:
+        ok, why = objective_valid(o)
+        return None if ok else "; ".join(why)
+
+    done = pruning.prune(obj, pruning.sample_of(occurring.values()), check=check)
+    return done.objective, {  # type: ignore[return-value]
+        "threshold": pruning.THRESHOLD,
+        "trainings": sorted(occurring),
+        "terms": done.terms,
+        "pruned": done.pruned,
+        "kept_for_validity": done.kept,
+        "branches_settled": done.branches,
+        "notes": list(done.notes),
+    }
 
 
 def refit_constants(
     obj: Objective, config: SearchConfig, executor: Executor, s: DistillSettings
-) -> tuple[Objective, list[dict[str, Any]]]:
-    """CMA-ES on the raw constants against the run's fitness; returns the best objective and the history.
+) -> tuple[Objective, list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """CMA-ES on the raw constants against the run's fitness; returns the best objective, the history and the
+    log-probability sketches of the unrefitted and of the best objective's trainings (``before``, ``best``).
 
     The unrefitted objective is evaluated first and kept unless a refit candidate beats it. Candidates that
     fail the validity checker get −inf without training.
@@ -79,11 +104,13 @@ def refit_constants(
 
     seeds = list(config.seeds)
     x0 = obj.constant_vector()
-    base = score([obj.to_dict()], config, seeds, executor)[0]["mean"]
+    first = score([obj.to_dict()], config, seeds, executor)[0]
+    base = first["mean"]
     history = [{"iteration": 0, "fitness": [base], "valid": [True]}]
     best, best_f = obj, base
+    seen = {"before": first["occurring"], "best": first["occurring"]}
     if s.refit_iterations <= 0 or x0.size == 0:
-        return best, history
+        return best, history, seen
     bound = max(8.0, 2.0 * float(np.max(np.abs(x0))))
     search = ConstantSearch(
         "distilled", obj.to_dict(), x0.tolist(), s.refit_sigma0, s.refit_popsize, s.seed, bound
@@ -95,13 +122,14 @@ def refit_constants(
         valid = [objective_valid(c)[0] for c in cands]
         todo = [c.to_dict() for c, v in zip(cands, valid, strict=True) if v]
         scores = iter(score(todo, config, seeds, executor) if todo else [])
-        fitness = [next(scores)["mean"] if v else -math.inf for v in valid]
+        results = [next(scores) if v else None for v in valid]
+        fitness = [r["mean"] if r is not None else -math.inf for r in results]
         search.tell(fitness)
         history.append({"iteration": it, "fitness": fitness, "valid": valid})
-        for c, f in zip(cands, fitness, strict=True):
-            if math.isfinite(f) and f > best_f:
-                best, best_f = c, f
-    return best, history
+        for c, f, r in zip(cands, fitness, results, strict=True):
+            if r is not None and math.isfinite(f) and f > best_f:
+                best, best_f, seen["best"] = c, f, r["occurring"]
+    return best, history, seen
 
 
 def distill_run(run: RunDir, executor: Executor, s: DistillSettings, log: Any = print) -> dict[str, Any]:
@@ -127,8 +155,14 @@ def distill_run(run: RunDir, executor: Executor, s: DistillSettings, log: Any = 
         f"refitting constants with CMA-ES ({s.refit_iterations} iterations × {s.refit_popsize}) on seeds "
         f"{list(config.seeds)} ..."
     )
-    refit, history = refit_constants(sr_obj, config, executor, s)
-    refit = refit.renamed("distilled")
+    refit, history, seen = refit_constants(sr_obj, config, executor, s)
+    # printed and exported losses carry no dead terms (the search's rule), each judged on its own trainings
+    sr_obj, sr_pruning = prune_distilled(sr_obj, seen["before"])
+    refit, pruning = prune_distilled(refit.renamed("distilled"), seen["best"])
+    for name, done in (("distilled_sr", sr_pruning), ("distilled", pruning)):
+        log(
+            f"{name}: {done['pruned']} of {done['terms']} φ⁻¹/ψ terms dead on its trainings' log-probabilities, pruned"
+        )
     rescore = list(config.rescore_seeds)
     dpo = config.reference.objective()
     log(f"scoring neural, distilled (before/after refit) and {dpo.name} held out, seeds {rescore} ...")
@@ -167,7 +201,11 @@ def distill_run(run: RunDir, executor: Executor, s: DistillSettings, log: Any = 
         "objectives": {"distilled_sr": sr_obj.to_dict(), "distilled": refit.to_dict()},
         "latex": {"loss": refit.latex(), **{k: v for k, v in refit.component_latex().items() if k in fits}},
         "refit_history": history,
-        "scores": dict(zip(("neural", "distilled_sr", "distilled", dpo.name), scores, strict=True)),
+        "pruning": {"distilled_sr": sr_pruning, "distilled": pruning},
+        "scores": {
+            k: {f: v for f, v in sc.items() if f != "occurring"}
+            for k, sc in zip(("neural", "distilled_sr", "distilled", dpo.name), scores, strict=True)
+        },
         "tasks": list(config.tasks),
         "seconds": round(time.perf_counter() - t0, 1),
     }
@@ -212,7 +250,14 @@ def markdown(report: dict[str, Any]) -> str:
     ]
     for k, sc in report["scores"].items():
         lines.append(f"| {k} | {fmt_mean_se(sc['mean'], sc['se'])} |")
-    lines += ["", "Distilled objective (after constant refit): `distill/distilled.yaml`", ""]
+    for k, done in report.get("pruning", {}).items():
+        lines += [
+            "",
+            f"Dead terms of {k} (the search's rule: value and gradient share ≤ {done['threshold']:g} on the "
+            f"log-probabilities its {len(done['trainings'])} fitness trainings saw): {done['pruned']} of "
+            f"{done['terms']} φ⁻¹/ψ terms pruned" + "".join(f"; {n}" for n in done["notes"]) + ".",
+        ]
+    lines += ["", "Distilled objective (after constant refit and pruning): `distill/distilled.yaml`", ""]
     for k, tex in report["latex"].items():
         if k != "loss":
             lines.append(f"* {k}: $${tex}$$")
