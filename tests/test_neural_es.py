@@ -160,6 +160,19 @@ def test_tiny_neural_run_then_distill_end_to_end(tmp_path, capsys):
     done = report["pruning"]["distilled"]
     assert done["terms"] >= 1 and len(done["trainings"]) == len(config["seeds"]) * len(config["tasks"])
     assert "Dead terms of distilled" in (run / "distill" / "report.md").read_text()
+    # a second distillation with other settings goes to its own folder and leaves the first as it was
+    first = (run / "distill" / "distilled.yaml").read_bytes()
+    wide = ["distill", str(run), "--executor", "inline", "--sr-population", "100", "--sr-generations", "10"]
+    wide += ["--refit-iterations", "0", "--z-max", "40", "--out-dir", "distill-z40"]
+    assert main(wide) == 0
+    assert (run / "distill" / "distilled.yaml").read_bytes() == first
+    report = yaml.safe_load((run / "distill-z40" / "report.yaml").read_text())
+    assert (
+        report["settings"]["z_max"] == 40 and "[−40, 40]" in (run / "distill-z40" / "report.md").read_text()
+    )
+    for bad, why in ((["--out-dir", "../x"], "plain folder name"), (["--z-max", "0"], "must be positive")):
+        assert main(["distill", str(run), *bad]) == 2
+        assert why in capsys.readouterr().err
 
 
 def test_resume_with_the_real_trainer_on_the_tiny_preset(tmp_path):

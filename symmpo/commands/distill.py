@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 from typing import Any
 
 
@@ -15,7 +16,7 @@ def register(subparsers: Any) -> None:
         help="distil a neural run (symmpo evolve-neural) into formulas by symbolic regression",
         description="Sample each learned component, fit closed forms over the grammar's primitives, keep the "
         "simplest valid one that is faithful enough, refit its constants with CMA-ES against fitness, and score "
-        "it next to the network and DPO on the run's fresh seeds. Writes RUN/distill/.",
+        "it next to the network and DPO on the run's fresh seeds. Writes RUN/distill/ (--out-dir).",
     )
     p.add_argument("run", metavar="RUN", help="a neural run directory (or its name under --results)")
     p.add_argument(
@@ -38,10 +39,17 @@ def register(subparsers: Any) -> None:
     p.add_argument("--workers", type=int)
     p.add_argument("--ray-address")
     p.add_argument("--results", default="results")
+    p.add_argument(
+        "--out-dir",
+        default="distill",
+        help="folder under RUN for the formulas and report (default: distill); another name keeps an earlier "
+        "distillation",
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from symmpo.errors import SymmpoError
     from symmpo.neural import sr
     from symmpo.neural.refit import DistillSettings, distill_run
     from symmpo.report import fmt_mean_se
@@ -52,6 +60,15 @@ def run(args: argparse.Namespace) -> int:
         problem = sr.pysr_problem()
         if problem:
             raise sr.BackendUnavailable(problem)
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", args.out_dir) or args.out_dir in (
+        "neural",
+        "plots",
+    ):
+        raise SymmpoError(
+            f"--out-dir must be a plain folder name (letters, digits, . _ -), not neural/plots: {args.out_dir!r}"
+        )
+    if args.z_max <= 0:
+        raise SymmpoError(f"--z-max must be positive, got {args.z_max:g}")
     run_dir = resolve_run(args.run, args.results)
     settings = DistillSettings(
         backend=args.backend,
@@ -65,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
         refit_popsize=args.refit_popsize,
         refit_sigma0=args.refit_sigma0,
         seed=args.seed,
+        out_dir=args.out_dir,
     )
     executor = make_executor(args.executor, args.workers, args.ray_address)
     try:
@@ -74,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
     print()
     for k, sc in report["scores"].items():
         print(f"  {k:<14} {fmt_mean_se(sc['mean'], sc['se']):>14}")
-    print(f"\n  distilled objective: {run_dir.path / 'distill' / 'distilled.yaml'}")
-    print(f"  report: {run_dir.path / 'distill' / 'report.md'}  ({report['seconds']:.0f} s)")
+    out = run_dir.path / args.out_dir
+    print(f"\n  distilled objective: {out / 'distilled.yaml'}")
+    print(f"  report: {out / 'report.md'}  ({report['seconds']:.0f} s)")
     return 0

@@ -44,6 +44,9 @@ class DistillSettings:
     refit_popsize: int = 6
     refit_sigma0: float = 0.1
     seed: int = 0
+    out_dir: str = (
+        OUT_DIR  # the folder under the run (a second distillation, other settings, keeps the first)
+    )
 
 
 def score(
@@ -173,9 +176,9 @@ def distill_run(run: RunDir, executor: Executor, s: DistillSettings, log: Any = 
         executor,
         config.heldout_train,
     )
-    run.file(OUT_DIR).mkdir(parents=True, exist_ok=True)
-    sr_obj.save(run.file(OUT_DIR, "distilled_sr.yaml"))
-    refit.save(run.file(OUT_DIR, "distilled.yaml"))
+    run.file(s.out_dir).mkdir(parents=True, exist_ok=True)
+    sr_obj.save(run.file(s.out_dir, "distilled_sr.yaml"))
+    refit.save(run.file(s.out_dir, "distilled.yaml"))
     report = {
         "run": str(run.path),
         "neural": {
@@ -193,6 +196,7 @@ def distill_run(run: RunDir, executor: Executor, s: DistillSettings, log: Any = 
             "refit_popsize": s.refit_popsize,
             "refit_sigma0": s.refit_sigma0,
             "seed": s.seed,
+            "out_dir": s.out_dir,
         },
         "components": {
             k: {"chosen": f.chosen.to_dict(), "candidates": [c.to_dict() for c in f.candidates]}
@@ -209,9 +213,9 @@ def distill_run(run: RunDir, executor: Executor, s: DistillSettings, log: Any = 
         "tasks": list(config.tasks),
         "seconds": round(time.perf_counter() - t0, 1),
     }
-    atomic_write_text(run.file(OUT_DIR, "report.yaml"), dump_yaml(_plain(report)))
-    atomic_write_text(run.file(OUT_DIR, "report.md"), markdown(report))
-    _plot(neural, refit, run.file(OUT_DIR, "components.png"))
+    atomic_write_text(run.file(s.out_dir, "report.yaml"), dump_yaml(_plain(report)))
+    atomic_write_text(run.file(s.out_dir, "report.md"), markdown(report))
+    _plot(neural, refit, run.file(s.out_dir, "components.png"), s.z_max)
     return report
 
 
@@ -242,6 +246,7 @@ def markdown(report: dict[str, Any]) -> str:
         )
     lines += [
         "",
+        f"g sampled on [−{report['settings']['z_max']:g}, {report['settings']['z_max']:g}]. "
         f"Normalized scores on fresh seeds {next(iter(report['scores'].values()))['seeds']} "
         f"({', '.join(report['tasks'])}), mean ± s.e. over seeds:",
         "",
@@ -265,7 +270,7 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _plot(neural: Any, distilled: Objective, path: Path) -> None:
+def _plot(neural: Any, distilled: Objective, path: Path, z_max: float = 10.0) -> None:
     """Learned components (solid) against their distilled formulas (dashed)."""
     import matplotlib
 
@@ -278,7 +283,7 @@ def _plot(neural: Any, distilled: Objective, path: Path) -> None:
     comps = neural.components()
     fig, axes = plt.subplots(1, len(comps), figsize=(4.5 * len(comps), 3.6))
     for ax, (k, c) in zip(np.atleast_1d(axes), comps.items(), strict=True):
-        x = np.linspace(-10, 10, 300) if k == "g" else np.log(np.logspace(-4, 0, 300))
+        x = np.linspace(-z_max, z_max, 300) if k == "g" else np.log(np.logspace(-4, 0, 300))
         tau = np.zeros_like(x)
         with torch.no_grad():
             y = c.torch_fn(
