@@ -44,9 +44,8 @@ class DistillSettings:
     refit_popsize: int = 6
     refit_sigma0: float = 0.1
     seed: int = 0
-    out_dir: str = (
-        OUT_DIR  # the folder under the run (a second distillation, other settings, keeps the first)
-    )
+    # the folder under the run: a second distillation with other settings keeps the first
+    out_dir: str = OUT_DIR
 
 
 def score(
